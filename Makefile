@@ -1,0 +1,61 @@
+# mqlapp: `make run` (the whole product, embedded default, demo data) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test lint check bench fmt clean browsers
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# The whole product on the embedded default: SQLite, no Redis, a worker and beat on a
+# filesystem broker, demo users and data. Set DATABASE_URL / REDIS_URL to use real ones.
+run: $(STAMP)
+	@set -euo pipefail; \
+	export DEBUG=$${DEBUG:-true}; \
+	if [ -z "$${REDIS_URL:-}" ] && [ -z "$${CELERY_BROKER_URL:-}" ]; then \
+	  export CELERY_BROKER_URL=filesystem://; fi; \
+	$(PY) manage.py migrate --noinput -v 0; \
+	$(PY) manage.py demo_seed; \
+	mkdir -p .run; \
+	$(VENV)/bin/celery -A mqlapp worker -B --pool=solo --loglevel=WARNING \
+	  --schedule .run/celerybeat-schedule > .run/worker.log 2>&1 & \
+	worker=$$!; trap 'kill $$worker 2>/dev/null || true' EXIT INT TERM; \
+	echo "mqlapp: background worker running (log: .run/worker.log)"; \
+	echo "mqlapp: open http://127.0.0.1:$(PORT)/ (health: http://127.0.0.1:$(PORT)/healthz)"; \
+	$(PY) manage.py runserver 0.0.0.0:$(PORT) --noreload
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DEBUG=true $(VENV)/bin/mypy mqlapp scoring handoff
+	$(VENV)/bin/lint-imports
+	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# The test suite: lint, then pytest. Uses PostgreSQL and Redis when they answer (see
+# tests/probe.py); under CI=true a missing service is a failure, not a skip.
+test: $(STAMP)
+	@set -euo pipefail; \
+	exports=$$($(PY) tests/probe.py); eval "$$exports"; \
+	$(MAKE) --no-print-directory lint; \
+	DEBUG=true $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@set -euo pipefail; eval "$$($(PY) tests/probe.py)"; \
+	DEBUG=true $(PY) -m tests.bench
+
+clean:
+	rm -rf $(VENV) .run mqlapp.sqlite3* staticfiles .pytest_cache .mypy_cache .ruff_cache

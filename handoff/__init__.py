@@ -1,0 +1,1 @@
+"""Handoff: the MQL policy, lifecycle stages, assignment, SLA, queue actions, webhooks."""

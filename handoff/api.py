@@ -1,0 +1,103 @@
+"""Handoff API: the MQL policy, the sales queue, queue actions and stage history."""
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from mqlapp.api.serializers import LEAD_FIELDS, LeadSerializer
+from mqlapp.errors import InvalidInput, NotFound
+from mqlapp.models import Lead
+from mqlapp.roles import AnyRole, ReadAnyWriteAdmin, SalesOrAdmin
+
+from . import selectors, services
+from .lifecycle import QUEUE_ACTIONS
+from .models import MqlPolicy, StageTransition
+
+
+class PolicySerializer(serializers.ModelSerializer[MqlPolicy]):
+    mql_threshold = serializers.FloatField()
+    min_fit = serializers.FloatField(allow_null=True)
+    sla_hours = serializers.FloatField()
+
+    class Meta:
+        model = MqlPolicy
+        fields = (
+            "mql_threshold",
+            "min_fit",
+            "fast_track_events",
+            "sla_hours",
+            "assignment",
+            "reassign_on_breach",
+            "default_recycle_days",
+            "updated_at",
+        )
+
+
+class QueueItemSerializer(LeadSerializer):
+    sla_due_at = serializers.DateTimeField(read_only=True)
+    overdue = serializers.SerializerMethodField()
+
+    class Meta(LeadSerializer.Meta):
+        fields = (*LEAD_FIELDS, "sla_due_at", "overdue")  # type: ignore[assignment]
+
+    def get_overdue(self, lead: Lead) -> bool:
+        return lead.sla_due_at is not None and lead.sla_due_at < timezone.now()
+
+
+def history_row(row: StageTransition) -> dict[str, Any]:
+    return {
+        "from": row.from_stage,
+        "to": row.to_stage,
+        "at": row.at.isoformat(),
+        "by": row.by.username if row.by else None,
+        "reason": row.reason,
+        "note": row.note,
+        "score": float(row.score),
+        "cycle": row.cycle,
+    }
+
+
+class PolicyView(APIView):
+    permission_classes = [ReadAnyWriteAdmin]
+
+    def get(self, request: Request) -> Response:
+        return Response(PolicySerializer(services.policy_get()).data)
+
+    def put(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            raise InvalidInput("The body must be a JSON object.")
+        return Response(PolicySerializer(services.policy_update(data=request.data)).data)
+
+    patch = put
+
+
+class QueueView(APIView):
+    permission_classes = [SalesOrAdmin]
+
+    def get(self, request: Request) -> Response:
+        rows = selectors.queue_for(request.user)  # type: ignore[arg-type]
+        return Response(QueueItemSerializer(rows[:500], many=True).data)
+
+
+class LeadActionView(APIView):
+    permission_classes = [SalesOrAdmin]
+
+    def post(self, request: Request, pk: int, action: str) -> Response:
+        if action not in QUEUE_ACTIONS:
+            raise NotFound(f"unknown action {action!r}; use one of {', '.join(QUEUE_ACTIONS)}")
+        data = request.data if isinstance(request.data, dict) else {}
+        lead = services.queue_action(pk, action, user=request.user, data=data)  # type: ignore[arg-type]
+        return Response(QueueItemSerializer(lead).data)
+
+
+class LeadHistoryView(APIView):
+    permission_classes = [AnyRole]
+
+    def get(self, request: Request, pk: int) -> Response:
+        lead = get_object_or_404(Lead, pk=pk)
+        return Response([history_row(row) for row in selectors.lead_history(lead)])

@@ -1,0 +1,37 @@
+"""The lifecycle as a pure transition table: which action moves which stage where."""
+
+from mqlapp.models import Stage
+
+# action -> (stages it may start from, stage it leads to); claim keeps the stage.
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "qualify_mql": (frozenset({Stage.NURTURING}), Stage.MQL),
+    "claim": (frozenset({Stage.MQL}), Stage.MQL),
+    "accept": (frozenset({Stage.MQL}), Stage.SAL),
+    "qualify": (frozenset({Stage.SAL}), Stage.SQL),
+    "win": (frozenset({Stage.SQL}), Stage.WON),
+    "lose": (frozenset({Stage.SQL}), Stage.LOST),
+    "reject": (frozenset({Stage.MQL, Stage.SAL}), Stage.DISQUALIFIED),
+    "recycle": (frozenset({Stage.MQL, Stage.SAL, Stage.SQL, Stage.LOST}), Stage.RECYCLED),
+    "reapproach": (frozenset({Stage.RECYCLED}), Stage.NURTURING),
+}
+QUEUE_ACTIONS = ("claim", "accept", "qualify", "win", "lose", "reject", "recycle")
+REASONS = (
+    "no_budget",
+    "no_authority",
+    "no_need",
+    "bad_timing",
+    "bad_contact_data",
+    "competitor",
+    "student_or_job_seeker",
+    "other",
+)
+
+
+def transition_target(action: str, stage: str) -> str | None:
+    """The stage `action` leads to from `stage`, or None when the stage does not allow it."""
+    sources, target = TRANSITIONS[action]
+    return target if stage in sources else None
+
+
+def allowed_actions(stage: str) -> list[str]:
+    return [a for a in QUEUE_ACTIONS if stage in TRANSITIONS[a][0]]

@@ -1,0 +1,18 @@
+"""manage.py demo_seed: create the demo users, rules and leads once, and print the logins."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from handoff.demo import demo_seed
+
+
+class Command(BaseCommand):
+    help = "Create demo users for the three roles, scoring rules and a few weeks of lead activity."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        result = demo_seed()
+        self.stdout.write("mqlapp demo logins (username / password / role):")
+        for username, password, role in result["users"]:
+            self.stdout.write(f"  {username:10} {password:18} {role}")
+        self.stdout.write(f"demo write key ({result['source'].name}): {result['source'].write_key}")

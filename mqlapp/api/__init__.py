@@ -1,0 +1,1 @@
+"""The /api/ endpoints of the core domain: auth, users, sources, leads."""

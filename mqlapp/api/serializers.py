@@ -1,0 +1,128 @@
+"""Shapes of the core API's answers, and the writable fields of a lead (named, nothing else)."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from ..models import Event, Lead, Source, User
+from ..roles import ROLES, user_role
+
+LEAD_FIELDS = (
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "department",
+    "title",
+    "phone",
+    "employees",
+    "country",
+    "industry",
+    "traits",
+    "source",
+    "stage",
+    "owner",
+    "score",
+    "engagement",
+    "fit",
+    "mql_at",
+    "last_activity_at",
+    "created_at",
+)
+LEAD_WRITABLE = (
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "department",
+    "title",
+    "phone",
+    "employees",
+    "country",
+    "industry",
+    "traits",
+)
+
+
+class LeadSerializer(serializers.ModelSerializer[Lead]):
+    score = serializers.FloatField(read_only=True)
+    engagement = serializers.FloatField(read_only=True)
+    fit = serializers.FloatField(read_only=True)
+
+    class Meta:
+        model = Lead
+        fields = LEAD_FIELDS
+        read_only_fields = tuple(f for f in LEAD_FIELDS if f not in LEAD_WRITABLE)
+
+
+class LeadWriteSerializer(serializers.Serializer[Any]):
+    """Fields a lead create/PATCH may set; score, stage and owner are never among them."""
+
+    email = serializers.EmailField(required=False, allow_blank=True)
+    first_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    company = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    department = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    title = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=50)
+    employees = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    country = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    industry = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    traits = serializers.DictField(required=False)
+
+
+class EventSerializer(serializers.ModelSerializer[Event]):
+    class Meta:
+        model = Event
+        fields = (
+            "id",
+            "message_id",
+            "type",
+            "name",
+            "properties",
+            "context",
+            "traits",
+            "anonymous_id",
+            "user_id",
+            "timestamp",
+            "received_at",
+        )
+
+
+class UserSerializer(serializers.ModelSerializer[User]):
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ("id", "username", "email", "role", "available", "is_active")
+
+    def get_role(self, user: User) -> str | None:
+        return user_role(user)
+
+
+class UserCreateSerializer(serializers.Serializer[Any]):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(write_only=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    role = serializers.ChoiceField(choices=ROLES)
+
+
+class UserUpdateSerializer(serializers.Serializer[Any]):
+    email = serializers.EmailField(required=False, allow_blank=True)
+    role = serializers.ChoiceField(choices=ROLES, required=False)
+    available = serializers.BooleanField(required=False)
+    is_active = serializers.BooleanField(required=False)
+    password = serializers.CharField(required=False, write_only=True)
+
+
+class SourceSerializer(serializers.ModelSerializer[Source]):
+    class Meta:
+        model = Source
+        fields = ("id", "name", "write_key", "allowed_origins", "active", "created_at")
+        read_only_fields = ("id", "write_key", "created_at")
+
+    def validate_allowed_origins(self, value: Any) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise serializers.ValidationError("a list of origins such as https://example.co.jp")
+        return [v.rstrip("/") for v in value]

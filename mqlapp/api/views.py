@@ -1,0 +1,143 @@
+"""Core API views: parse input, call one service or selector, shape the answer."""
+
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.shortcuts import get_object_or_404
+from rest_framework import status
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from .. import selectors, services
+from ..errors import InvalidInput
+from ..models import Lead, Source, User
+from ..roles import AdminOnly, ReadAnyWriteMarketer
+from .pagination import Pagination
+from .serializers import (
+    EventSerializer,
+    LeadSerializer,
+    LeadWriteSerializer,
+    SourceSerializer,
+    UserCreateSerializer,
+    UserSerializer,
+    UserUpdateSerializer,
+)
+
+
+class LoginThrottle(AnonRateThrottle):
+    scope = "login"
+
+
+class TokenView(APIView):
+    """POST {"username", "password"} → {"token"}; throttled against guessing."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [LoginThrottle]
+
+    def post(self, request: Request) -> Response:
+        username, password = request.data.get("username"), request.data.get("password")
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise InvalidInput(
+                "username and password are required",
+                fields={"username": ["required"], "password": ["required"]},
+            )
+        user = authenticate(request._request, username=username, password=password)
+        if user is None:
+            return Response(
+                {"error": "wrong username or password", "code": "invalid_login"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+class UserListView(APIView):
+    permission_classes = [AdminOnly]
+
+    def get(self, request: Request) -> Response:
+        users = User.objects.order_by("id").prefetch_related("groups")
+        return Response(UserSerializer(users, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        form = UserCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        user = services.user_create(**form.validated_data)
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class UserDetailView(APIView):
+    permission_classes = [AdminOnly]
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(UserSerializer(get_object_or_404(User, pk=pk)).data)
+
+    def patch(self, request: Request, pk: int) -> Response:
+        user = get_object_or_404(User, pk=pk)
+        form = UserUpdateSerializer(data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        return Response(UserSerializer(services.user_update(user, data=form.validated_data)).data)
+
+
+class SourceListView(APIView):
+    permission_classes = [AdminOnly]
+
+    def get(self, request: Request) -> Response:
+        return Response(SourceSerializer(Source.objects.order_by("id"), many=True).data)
+
+    def post(self, request: Request) -> Response:
+        form = SourceSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        source = services.source_create(
+            name=form.validated_data["name"],
+            allowed_origins=form.validated_data.get("allowed_origins", []),
+        )
+        return Response(SourceSerializer(source).data, status=status.HTTP_201_CREATED)
+
+
+class LeadListView(APIView):
+    permission_classes = [ReadAnyWriteMarketer]
+
+    def get(self, request: Request) -> Response:
+        rows = selectors.leads_list(user=request.user, params=request.query_params)  # type: ignore[arg-type]
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(LeadSerializer(page, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        form = LeadWriteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        lead = services.lead_create(data=form.validated_data)
+        return Response(LeadSerializer(lead).data, status=status.HTTP_201_CREATED)
+
+
+class LeadDetailView(APIView):
+    permission_classes = [ReadAnyWriteMarketer]
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(LeadSerializer(get_object_or_404(Lead, pk=pk)).data)
+
+    def patch(self, request: Request, pk: int) -> Response:
+        lead = get_object_or_404(Lead, pk=pk)
+        form = LeadWriteSerializer(data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        return Response(LeadSerializer(services.lead_update(lead, data=form.validated_data)).data)
+
+
+class LeadEventsView(APIView):
+    permission_classes = [ReadAnyWriteMarketer]
+
+    def get(self, request: Request, pk: int) -> Response:
+        """The timeline, newest first: a plain list of at most `limit` events (default 1000)."""
+        lead = get_object_or_404(Lead, pk=pk)
+        limit = request.query_params.get("limit", "1000")
+        if not limit.isdigit() or not 1 <= int(limit) <= 10000:
+            raise InvalidInput(
+                "limit must be a whole number from 1 to 10000", fields={"limit": [limit]}
+            )
+        events = selectors.lead_events(lead)[: int(limit)]
+        return Response(EventSerializer(events, many=True).data)

@@ -1,0 +1,56 @@
+"""GET /healthz: the state of the database, the broker and the workers (503 without a database)."""
+
+from typing import Any
+
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
+
+from .celery import app
+
+
+def _database() -> dict[str, Any]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return {"ok": True, "vendor": connection.vendor}
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+
+
+def _broker() -> dict[str, Any]:
+    if app.conf.task_always_eager:
+        return {"ok": True, "mode": "eager (no broker: background work runs in-process)"}
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=1)
+        return {"ok": True, "transport": app.conf.broker_url.split("://")[0]}
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+
+
+def _workers(broker_ok: bool) -> dict[str, Any]:
+    if app.conf.task_always_eager:
+        return {"ok": True, "count": 0, "mode": "eager"}
+    if not broker_ok:
+        return {"ok": False, "count": 0}
+    if app.conf.broker_url.startswith("filesystem://"):
+        return {"ok": True, "count": None, "mode": "embedded worker (no broadcast to ping)"}
+    try:
+        replies = app.control.ping(timeout=0.5) or []
+    except Exception as exc:
+        return {"ok": False, "count": 0, "error": type(exc).__name__}
+    return {"ok": bool(replies), "count": len(replies)}
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    database = _database()
+    broker = _broker()
+    workers = _workers(broker["ok"])
+    status = "ok" if database["ok"] and broker["ok"] and workers["ok"] else "degraded"
+    if not database["ok"]:
+        status = "down"
+    body = {"status": status, "database": database, "broker": broker, "workers": workers}
+    return JsonResponse(body, status=200 if database["ok"] else 503)

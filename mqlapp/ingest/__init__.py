@@ -1,0 +1,1 @@
+"""Segment-compatible ingestion: parse and validate messages, resolve identity, store events."""

@@ -1,0 +1,149 @@
+"""Lean validation of Segment messages into plain records (no DRF: ~4 µs a message)."""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+from django.utils.timezone import is_naive, make_aware
+
+TYPES = ("identify", "track", "page", "screen", "group", "alias")
+
+
+class MessageInvalid(ValueError):
+    """One message cannot be stored; the text says why."""
+
+
+@dataclass(slots=True)
+class Message:
+    index: int
+    type: str
+    message_id: str
+    anonymous_id: str
+    user_id: str
+    name: str
+    properties: dict[str, Any]
+    context: dict[str, Any]
+    traits: dict[str, Any]
+    timestamp: datetime
+    sent_at: datetime | None
+    received_at: datetime
+    previous_id: str = ""
+    group_id: str = ""
+    raw_size: int = 0
+    lead_id: int | None = field(default=None)
+
+
+def _parse_time(value: Any, name: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise MessageInvalid(f"{name} must be an ISO 8601 string")
+    parsed = parse_datetime(value.strip().replace("Z", "+00:00"))
+    if parsed is None:
+        raise MessageInvalid(f"{name} is not a valid ISO 8601 time: {value[:40]!r}")
+    if is_naive(parsed):
+        parsed = make_aware(parsed, UTC)
+    return parsed
+
+
+def _obj(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MessageInvalid(f"{key} must be an object")
+    return value
+
+
+def _id(raw: dict[str, Any], key: str) -> str:
+    value = raw.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise MessageInvalid(f"{key} must be a string")
+    text = str(value).strip()
+    if len(text) > 200:
+        raise MessageInvalid(f"{key} is longer than 200 characters")
+    return text
+
+
+def message_parse(
+    raw: Any,
+    *,
+    index: int,
+    received_at: datetime,
+    default_type: str | None = None,
+    batch_sent_at: datetime | None = None,
+) -> Message:
+    """Validate one raw message and correct its clock skew the way Segment does."""
+    if not isinstance(raw, dict):
+        raise MessageInvalid("message must be a JSON object")
+    kind = default_type or raw.get("type")
+    if not isinstance(kind, str) or kind.lower() not in TYPES:
+        raise MessageInvalid(f"unknown type {kind!r}; expected one of {', '.join(TYPES)}")
+    kind = kind.lower()
+    anonymous_id, user_id = _id(raw, "anonymousId"), _id(raw, "userId")
+    previous_id = _id(raw, "previousId")
+    if kind == "alias":
+        if not previous_id or not user_id:
+            raise MessageInvalid("alias needs previousId and userId")
+    elif not anonymous_id and not user_id:
+        raise MessageInvalid("message needs a userId or an anonymousId")
+    name = ""
+    if kind == "track":
+        event = raw.get("event")
+        if not isinstance(event, str) or not event.strip():
+            raise MessageInvalid("track needs an event name")
+        name = event.strip()[:200]
+    elif kind in ("page", "screen"):
+        page_name = raw.get("name")
+        name = page_name.strip()[:200] if isinstance(page_name, str) else ""
+    group_id = _id(raw, "groupId")
+    if kind == "group" and not group_id:
+        raise MessageInvalid("group needs a groupId")
+    message_id = _id(raw, "messageId") or str(uuid.uuid4())
+    timestamp = _parse_time(raw.get("timestamp"), "timestamp") or _parse_time(
+        raw.get("originalTimestamp"), "originalTimestamp"
+    )
+    sent_at = _parse_time(raw.get("sentAt"), "sentAt") or batch_sent_at
+    if timestamp is None:
+        timestamp = received_at
+    elif sent_at is not None:
+        timestamp = timestamp + (received_at - sent_at)
+    traits = _obj(raw, "traits")
+    context = _obj(raw, "context")
+    properties = _obj(raw, "properties")
+    if kind == "identify" and "email" in traits:
+        email = traits["email"]
+        if not isinstance(email, str) or not email_valid(email):
+            raise MessageInvalid(f"traits.email is not a valid email address: {str(email)[:80]!r}")
+    return Message(
+        index=index,
+        type=kind,
+        message_id=message_id,
+        anonymous_id=anonymous_id,
+        user_id=user_id,
+        name=name,
+        properties=properties,
+        context=context,
+        traits=traits,
+        timestamp=timestamp,
+        sent_at=sent_at,
+        received_at=received_at,
+        previous_id=previous_id,
+        group_id=group_id,
+    )
+
+
+def email_valid(value: str) -> bool:
+    value = value.strip()
+    if len(value) > 254 or value.count("@") != 1:
+        return False
+    local, domain = value.split("@")
+    return bool(local) and "." in domain and not any(c.isspace() for c in value)
+
+
+def email_normalise(value: str) -> str:
+    return value.strip().lower()

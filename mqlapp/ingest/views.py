@@ -1,0 +1,151 @@
+"""HTTP front of the Tracking API (/v1/*): limits, gzip, write-key auth, CORS, JSON answers."""
+
+import zlib
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from ..auth import source_for_write_key, write_key_from_request
+from ..models import Source
+from .messages import _parse_time
+from .services import events_ingest, messages_validate
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _error(status: int, message: str, **extra: Any) -> JsonResponse:
+    return JsonResponse({"success": False, "error": message, **extra}, status=status)
+
+
+def _read_body(request: HttpRequest) -> bytes:
+    limit = settings.INGEST_MAX_REQUEST_BYTES
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > limit:
+        raise _TooLarge
+    body = request.body
+    if request.META.get("HTTP_CONTENT_ENCODING", "").lower() in ("gzip", "x-gzip"):
+        try:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            body = inflater.decompress(body, limit + 1)
+        except zlib.error as exc:
+            raise ValueError(f"body is not valid gzip: {exc}") from exc
+    if len(body) > limit:
+        raise _TooLarge
+    return body
+
+
+def _cors(response: HttpResponse, origin: str) -> HttpResponse:
+    response["Access-Control-Allow-Origin"] = origin
+    response["Access-Control-Allow-Credentials"] = "true"
+    response["Vary"] = "Origin"
+    return response
+
+
+def _origin_allowed(source: Source | None, origin: str) -> bool:
+    """A preflight carries no write key: it passes when any active source allows the origin."""
+    sources = [source] if source else Source.objects.filter(active=True).only("allowed_origins")
+    return any(origin in s.allowed_origins or "*" in s.allowed_origins for s in sources)
+
+
+def _preflight(request: HttpRequest) -> HttpResponse:
+    origin = request.META.get("HTTP_ORIGIN", "")
+    response = HttpResponse(status=204)
+    if origin and _origin_allowed(None, origin):
+        _cors(response, origin)
+        response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "Content-Type, Authorization, Content-Encoding"
+        response["Access-Control-Max-Age"] = "86400"
+    return response
+
+
+def _handle(request: HttpRequest, kind: str | None) -> HttpResponse:
+    if request.method == "OPTIONS":
+        return _preflight(request)
+    if request.method != "POST":
+        return _error(405, "Use POST.")
+    received_at = timezone.now()
+    max_message = settings.INGEST_MAX_MESSAGE_BYTES
+    try:
+        body = _read_body(request)
+    except _TooLarge:
+        return _error(
+            413,
+            f"request larger than the {settings.INGEST_MAX_REQUEST_BYTES // 1024} KB limit",
+            limit_bytes=settings.INGEST_MAX_REQUEST_BYTES,
+        )
+    except ValueError as exc:
+        return _error(400, str(exc))
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return _error(400, f"malformed JSON: {exc}")
+    source = source_for_write_key(write_key_from_request(request, payload))
+    if source is None:
+        response = _error(401, "missing or invalid write key (HTTP Basic user name, or writeKey)")
+        response["WWW-Authenticate"] = 'Basic realm="mqlapp"'
+        return response
+    origin = request.META.get("HTTP_ORIGIN", "")
+    if origin and not _origin_allowed(source, origin):
+        return _error(403, f"origin {origin} is not allowed for this source")
+    if kind is None:
+        if not isinstance(payload, dict) or not isinstance(payload.get("batch"), list):
+            return _error(400, 'a batch body must be an object with a "batch" list')
+        raws = payload["batch"]
+        for index, raw in enumerate(raws):
+            if len(orjson.dumps(raw)) > max_message:
+                return _error(
+                    413,
+                    f"message {index} is larger than the {max_message // 1024} KB limit",
+                    index=index,
+                    limit_bytes=max_message,
+                )
+        try:
+            batch_sent_at = _parse_time(payload.get("sentAt"), "sentAt")
+        except ValueError:
+            batch_sent_at = None
+        messages, rejected = messages_validate(
+            raws, received_at=received_at, batch_sent_at=batch_sent_at
+        )
+    else:
+        if len(body) > max_message:
+            return _error(
+                413,
+                f"message larger than the {max_message // 1024} KB limit",
+                limit_bytes=max_message,
+            )
+        messages, rejected = messages_validate(
+            [payload], received_at=received_at, default_type=kind
+        )
+        if rejected:
+            return _error(400, rejected[0]["error"])
+    if messages:
+        events_ingest(messages, source=source)
+    answer: dict[str, Any] = {"success": True}
+    if rejected:
+        answer["rejected"] = rejected
+    response = JsonResponse(answer)
+    return _cors(response, origin) if origin else response
+
+
+def _endpoint(kind: str | None):  # type: ignore[no-untyped-def]
+    @csrf_exempt
+    def view(request: HttpRequest) -> HttpResponse:
+        return _handle(request, kind)
+
+    view.__name__ = f"v1_{kind or 'batch'}"
+    return view
+
+
+v1_batch = _endpoint(None)
+v1_identify = _endpoint("identify")
+v1_track = _endpoint("track")
+v1_page = _endpoint("page")
+v1_screen = _endpoint("screen")
+v1_group = _endpoint("group")
+v1_alias = _endpoint("alias")

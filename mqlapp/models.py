@@ -1,0 +1,146 @@
+"""Core tables: users, sources (write keys), leads, identities, events, the score outbox."""
+
+import secrets
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+
+
+class User(AbstractUser):
+    """A person who signs in; the role is a group (marketer, sales, admin)."""
+
+    available = models.BooleanField(default=True, help_text="A sales rep who is away gets no MQLs.")
+
+
+class Stage(models.TextChoices):
+    NURTURING = "nurturing"
+    MQL = "mql"
+    SAL = "sal"
+    SQL = "sql"
+    WON = "won"
+    LOST = "lost"
+    RECYCLED = "recycled"
+    DISQUALIFIED = "disqualified"
+
+
+def new_write_key() -> str:
+    return "wk_" + secrets.token_urlsafe(24)
+
+
+class Source(models.Model):
+    """A place events come from; its write key may only send events."""
+
+    name = models.CharField(max_length=200)
+    write_key = models.CharField(max_length=64, unique=True, default=new_write_key)
+    allowed_origins = models.JSONField(default=list, blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Lead(models.Model):
+    """A person marketing nurtures; stage, owner and score are written by services only."""
+
+    email = models.CharField(max_length=254, blank=True, default="")
+    external_id = models.CharField(max_length=200, blank=True, default="")
+    first_name = models.CharField(max_length=150, blank=True, default="")
+    last_name = models.CharField(max_length=150, blank=True, default="")
+    company = models.CharField(max_length=200, blank=True, default="")
+    department = models.CharField(max_length=200, blank=True, default="")
+    title = models.CharField(max_length=200, blank=True, default="")
+    phone = models.CharField(max_length=50, blank=True, default="")
+    employees = models.IntegerField(null=True, blank=True)
+    country = models.CharField(max_length=100, blank=True, default="")
+    industry = models.CharField(max_length=200, blank=True, default="")
+    traits = models.JSONField(default=dict, blank=True)
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL)
+
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.NURTURING)
+    owner = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
+    score = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    engagement = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    fit = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    score_epoch = models.DateTimeField(null=True, blank=True)
+    cycle = models.PositiveIntegerField(default=0, help_text="Qualification cycles so far.")
+    mql_at = models.DateTimeField(null=True, blank=True)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    reapproach_on = models.DateField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # Emails are stored lower-cased (services normalise them), so equality is enough.
+            models.UniqueConstraint(
+                fields=["email"], condition=~Q(email=""), name="lead_email_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["stage", "-score"]),
+            models.Index(fields=["owner", "stage"]),
+            models.Index(fields=["-score"]),
+            models.Index(fields=["external_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.email or f"lead {self.pk}"
+
+
+class Identity(models.Model):
+    """An id a lead is known by in incoming messages: an anonymousId or a userId."""
+
+    class Kind(models.TextChoices):
+        ANONYMOUS = "anonymous"
+        USER = "user"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    value = models.CharField(max_length=200)
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="identities")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "value"], name="identity_unique")]
+
+
+class Event(models.Model):
+    """One stored message, append-only; message_id makes it idempotent."""
+
+    message_id = models.CharField(max_length=200, unique=True)
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL)
+    lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    anonymous_id = models.CharField(max_length=200, blank=True, default="")
+    user_id = models.CharField(max_length=200, blank=True, default="")
+    type = models.CharField(max_length=16)
+    name = models.CharField(max_length=200, blank=True, default="")
+    properties = models.JSONField(default=dict, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    traits = models.JSONField(default=dict, blank=True)
+    timestamp = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["lead", "timestamp"]),
+            models.Index(
+                fields=["anonymous_id"], condition=Q(lead__isnull=True), name="event_orphan_anon"
+            ),
+            models.Index(
+                fields=["user_id"], condition=Q(lead__isnull=True), name="event_orphan_user"
+            ),
+        ]
+
+
+class ScoreQueue(models.Model):
+    """The "leads to score" outbox: written with the events, drained by the scoring task."""
+
+    lead = models.OneToOneField(Lead, primary_key=True, on_delete=models.CASCADE)
+    enqueued_at = models.DateTimeField(auto_now_add=True)

@@ -1,0 +1,238 @@
+"""Writes of the core domain: users, sources, leads and their identities, the score outbox."""
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from .errors import InvalidInput
+from .ingest.messages import email_normalise, email_valid
+from .models import Identity, Lead, ScoreQueue, Source, User
+from .roles import ROLES
+
+log = logging.getLogger(__name__)
+
+# Trait names (Segment spec and snake_case) that map onto lead columns.
+TRAIT_FIELDS = {
+    "email": "email",
+    "firstName": "first_name",
+    "first_name": "first_name",
+    "lastName": "last_name",
+    "last_name": "last_name",
+    "company": "company",
+    "title": "title",
+    "department": "department",
+    "phone": "phone",
+    "employees": "employees",
+    "country": "country",
+    "industry": "industry",
+}
+LEAD_TEXT_LIMITS = {
+    f.name: f.max_length
+    for f in Lead._meta.get_fields()
+    if hasattr(f, "max_length") and f.max_length
+}
+
+
+# --- users and sources --------------------------------------------------------------------
+
+
+@transaction.atomic
+def user_create(*, username: str, password: str, email: str = "", role: str) -> User:
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", fields={"role": [role]})
+    if User.objects.filter(username=username).exists():
+        raise InvalidInput("That username is taken.", fields={"username": ["taken"]})
+    try:
+        validate_password(password)
+    except ValidationError as exc:
+        raise InvalidInput("The password is too weak.", fields={"password": exc.messages}) from exc
+    user = User.objects.create_user(username=username, password=password, email=email)
+    group, _ = Group.objects.get_or_create(name=role)
+    user.groups.add(group)
+    return user
+
+
+@transaction.atomic
+def user_update(user: User, *, data: Mapping[str, Any]) -> User:
+    if "role" in data:
+        role = data["role"]
+        if role not in ROLES:
+            raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+        user.groups.remove(*Group.objects.filter(name__in=ROLES))
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+    for name in ("email", "available", "is_active", "first_name", "last_name"):
+        if name in data:
+            setattr(user, name, data[name])
+    if data.get("password"):
+        try:
+            validate_password(data["password"], user)
+        except ValidationError as exc:
+            raise InvalidInput(
+                "The password is too weak.", fields={"password": exc.messages}
+            ) from exc
+        user.set_password(data["password"])
+    user.save()
+    return user
+
+
+def source_create(*, name: str, allowed_origins: list[str]) -> Source:
+    return Source.objects.create(name=name, allowed_origins=allowed_origins)
+
+
+# --- leads ----------------------------------------------------------------------------------
+
+
+def lead_fields_from_traits(traits: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split traits into lead columns and the rest (kept in `traits`)."""
+    columns: dict[str, Any] = {}
+    rest: dict[str, Any] = {}
+    for key, value in traits.items():
+        column = TRAIT_FIELDS.get(key)
+        if column is None:
+            if key == "address" and isinstance(value, dict) and value.get("country"):
+                columns.setdefault("country", str(value["country"]))
+            rest[key] = value
+            continue
+        if column == "company" and isinstance(value, dict):
+            value = value.get("name", "")
+        if column == "employees":
+            try:
+                value = (
+                    int(str(value).replace(",", "").strip()) if value not in (None, "") else None
+                )
+            except ValueError:
+                rest[key] = value
+                continue
+        elif column == "email":
+            value = email_normalise(str(value)) if value else ""
+        else:
+            value = "" if value is None else str(value).strip()
+            limit = LEAD_TEXT_LIMITS.get(column)
+            value = value[:limit] if limit else value
+        columns[column] = value
+    return columns, rest
+
+
+def lead_apply(lead: Lead, *, columns: Mapping[str, Any], traits: Mapping[str, Any]) -> bool:
+    """Apply new data to a lead (not saved); True when something changed."""
+    changed = False
+    for name, value in columns.items():
+        if value in ("", None) or getattr(lead, name) == value:
+            continue
+        setattr(lead, name, value)
+        changed = True
+    if traits:
+        merged = {**lead.traits, **traits}
+        if merged != lead.traits:
+            lead.traits = merged
+            changed = True
+    return changed
+
+
+def lead_get_or_create_by_email(email: str, *, source: Source | None) -> tuple[Lead, bool]:
+    email = email_normalise(email)
+    if not email_valid(email):
+        raise InvalidInput(f"not a valid email address: {email[:80]!r}")
+    lead = Lead.objects.filter(email=email).first()
+    if lead is not None:
+        return lead, False
+    try:
+        with transaction.atomic():
+            return Lead.objects.create(email=email, source=source), True
+    except IntegrityError:
+        return Lead.objects.get(email=email), False
+
+
+def lead_find(*, user_id: str = "", anonymous_id: str = "", email: str = "") -> Lead | None:
+    """The lead that these ids name, if any (email, then userId, then anonymousId)."""
+    if email:
+        found = Lead.objects.filter(email=email_normalise(email)).first()
+        if found:
+            return found
+    if user_id:
+        ident = Identity.objects.filter(kind=Identity.Kind.USER, value=user_id).first()
+        if ident:
+            return ident.lead
+        found = Lead.objects.filter(
+            Q(external_id=user_id) | Q(email=email_normalise(user_id))
+        ).first()
+        if found:
+            return found
+    if anonymous_id:
+        ident = Identity.objects.filter(kind=Identity.Kind.ANONYMOUS, value=anonymous_id).first()
+        if ident:
+            return ident.lead
+    return None
+
+
+def identity_link(lead: Lead, *, kind: str, value: str) -> bool:
+    """Make `value` name `lead` from now on; True when the link is new or moved."""
+    if not value:
+        return False
+    updated = Identity.objects.filter(kind=kind, value=value).exclude(lead=lead).update(lead=lead)
+    if updated:
+        return True
+    _, created = Identity.objects.get_or_create(kind=kind, value=value, defaults={"lead": lead})
+    return created
+
+
+# --- the score outbox -----------------------------------------------------------------------
+
+
+def leads_score_enqueue(lead_ids: Iterable[int]) -> None:
+    """Queue leads for scoring in this transaction; kick the scoring task after commit."""
+    ids = sorted(set(lead_ids))
+    if not ids:
+        return
+    ScoreQueue.objects.bulk_create([ScoreQueue(lead_id=i) for i in ids], ignore_conflicts=True)
+    transaction.on_commit(lambda: task_kick(settings.MQLAPP_SCORE_TASK))
+
+
+def task_kick(name: str, *args: Any) -> None:
+    """Send a task by name; a broker outage is logged, not raised (the beat sweep catches up)."""
+    from .celery import app
+
+    try:
+        if app.conf.task_always_eager:
+            app.tasks[name].apply(args=args)
+        else:
+            app.send_task(name, args=args, retry=False)
+    except Exception:  # the data is stored; the periodic sweep will score it
+        log.warning(
+            "could not send task %s; the periodic sweep will pick the work up", name, exc_info=True
+        )
+
+
+@transaction.atomic
+def lead_create(*, data: Mapping[str, Any], source: Source | None = None) -> Lead:
+    email = email_normalise(data.get("email") or "")
+    if email and Lead.objects.filter(email=email).exists():
+        raise InvalidInput("A lead with this email exists.", fields={"email": ["exists"]})
+    lead = Lead(source=source)
+    columns = {k: v for k, v in data.items() if k != "traits"}
+    columns["email"] = email
+    lead_apply(lead, columns=columns, traits=data.get("traits") or {})
+    lead.save()
+    leads_score_enqueue([lead.pk])
+    return lead
+
+
+@transaction.atomic
+def lead_update(lead: Lead, *, data: Mapping[str, Any]) -> Lead:
+    """Change a lead's own data (never its score, stage or owner); fit rules re-apply."""
+    for name, value in data.items():
+        if name == "email":
+            value = email_normalise(value or "")
+            if value and Lead.objects.filter(email=value).exclude(pk=lead.pk).exists():
+                raise InvalidInput("A lead with this email exists.", fields={"email": ["exists"]})
+        setattr(lead, name, value)
+    lead.save()
+    leads_score_enqueue([lead.pk])
+    return lead

@@ -1,0 +1,1 @@
+"""Scoring: rules, the pure engine, live and bulk re-scoring, the simulator."""

@@ -1,0 +1,201 @@
+"""`evaluate`: a lead's score from its facts, the rules and a caller-supplied `now`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, localcontext
+from typing import Final
+
+from scoring.engine.conditions import (
+    condition_holds,
+    event_field,
+    event_key,
+    lead_field,
+    name_key,
+)
+from scoring.engine.facts import Contribution, EventFact, LeadFacts, Rule, Score
+
+__all__ = ["evaluate", "qualifies"]
+
+_CENT: Final = Decimal("0.01")
+_ZERO: Final = Decimal("0.00")
+# Pinned so a caller's decimal context (precision, traps) can never change a score.
+_CONTEXT: Final = Context(prec=28, rounding=ROUND_HALF_EVEN)
+_SECONDS_PER_DAY: Final = 86_400
+# timedelta tops out near 1e9 days; anything this long is "forever" for scoring.
+_MAX_DAYS: Final = Decimal(1_000_000)
+_NOTHING: Final = (0, _ZERO)
+
+_Events = Sequence[EventFact]
+_Result = tuple[int, Decimal]
+
+
+def _require_aware(moment: datetime, what: str) -> None:
+    if moment.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got {moment!r}")
+
+
+def _days(days: Decimal) -> timedelta:
+    micros = min(days, _MAX_DAYS) * _SECONDS_PER_DAY * 1_000_000
+    return timedelta(microseconds=int(micros.to_integral_value()))
+
+
+def _cents(points: Decimal) -> Decimal:
+    return points.quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def _prepare(events: Iterable[EventFact]) -> list[EventFact]:
+    """Deduplicate by id (the earliest copy wins) and sort by (timestamp, id)."""
+    kept: dict[str, EventFact] = {}
+    for event in events:
+        _require_aware(event.timestamp, f"timestamp of event {event.id!r}")
+        seen = kept.get(event.id)
+        if seen is None or event.timestamp < seen.timestamp:
+            kept[event.id] = event
+    return sorted(kept.values(), key=lambda e: (e.timestamp, e.id))
+
+
+def _event_conditions_hold(rule: Rule, event: EventFact) -> bool:
+    return all(condition_holds(c, event_field(event, c.field)) for c in rule.conditions)
+
+
+def _cap(events: _Events, max_times: int | None, window_days: Decimal | None) -> _Events:
+    """The matching events a cap lets count; `events` is in time order."""
+    if max_times is None:
+        return events
+    if max_times < 1:
+        return ()
+    if window_days is None:
+        return events[:max_times]
+    window = _days(window_days)
+    counted: list[EventFact] = []
+    for event in events:
+        # Counted events are in time order, so the ones inside the window are a suffix of
+        # `counted`: the window is full exactly when the max_times-th latest is inside it.
+        full = (
+            len(counted) >= max_times and counted[-max_times].timestamp > event.timestamp - window
+        )
+        if not full:
+            counted.append(event)
+    return counted
+
+
+def _weight(rule: Rule, event: EventFact, now: datetime) -> Decimal:
+    """The faded share of the rule's points one counted event is worth at `now`."""
+    age = max(timedelta(0), now - event.timestamp)
+    if rule.expire_after_days is not None and age > _days(rule.expire_after_days):
+        return Decimal(0)
+    if rule.half_life_days is None:
+        return Decimal(1)
+    if rule.half_life_days <= 0:
+        raise ValueError(f"rule {rule.id}: half_life_days must be > 0")
+    halvings = age.total_seconds() / _SECONDS_PER_DAY / float(rule.half_life_days)
+    return Decimal(0.5**halvings)
+
+
+def _behavior(rule: Rule, by_key: dict[str | None, list[EventFact]], now: datetime) -> _Result:
+    if not rule.event:
+        return _NOTHING
+    candidates = by_key.get(name_key(rule.event), [])
+    matched = [e for e in candidates if _event_conditions_hold(rule, e)]
+    count, total = 0, Decimal(0)
+    for event in _cap(matched, rule.max_times, rule.window_days):
+        weight = _weight(rule, event, now)
+        if weight:
+            count += 1
+            total += rule.points * weight
+    return count, total
+
+
+def _fit(rule: Rule, facts: LeadFacts) -> _Result:
+    if all(condition_holds(c, lead_field(facts, c.field)) for c in rule.conditions):
+        return 1, Decimal(rule.points)
+    return _NOTHING
+
+
+def _inactivity(rule: Rule, events: _Events, now: datetime) -> _Result:
+    if rule.inactive_days is None:
+        return _NOTHING
+    span = _days(rule.inactive_days)
+    watched = frozenset(name_key(name) for name in rule.watch_events)
+    if not rule.after_event:
+        last = next(
+            (
+                e
+                for e in reversed(events)
+                if (not watched or event_key(e) in watched) and _event_conditions_hold(rule, e)
+            ),
+            None,
+        )
+        if last is not None and now - last.timestamp >= span:
+            return 1, Decimal(rule.points)
+        return _NOTHING
+
+    after_key = name_key(rule.after_event)
+
+    def is_after(event: EventFact) -> bool:
+        return event_key(event) == after_key and _event_conditions_hold(rule, event)
+
+    anchor = next((e for e in reversed(events) if is_after(e)), None)
+    if anchor is None:
+        return _NOTHING
+    start, deadline = anchor.timestamp, anchor.timestamp + span
+    for event in events:
+        if start < event.timestamp <= deadline:
+            active = event_key(event) in watched if watched else not is_after(event)
+            if active:
+                return _NOTHING
+    return (1, Decimal(rule.points)) if now >= deadline else _NOTHING
+
+
+def _apply(
+    rule: Rule,
+    facts: LeadFacts,
+    events: _Events,
+    by_key: dict[str | None, list[EventFact]],
+    now: datetime,
+) -> _Result:
+    if rule.kind == "behavior":
+        return _behavior(rule, by_key, now)
+    if rule.kind == "fit":
+        return _fit(rule, facts)
+    if rule.kind == "inactivity":
+        return _inactivity(rule, events, now)
+    raise ValueError(f"rule {rule.id}: unknown kind {rule.kind!r}")
+
+
+def evaluate(facts: LeadFacts, rules: Sequence[Rule], *, now: datetime) -> Score:
+    """Score a lead at `now` with the active `rules`; pure, deterministic, order-free."""
+    _require_aware(now, "now")
+    events = _prepare(facts.events)
+    if facts.score_epoch is not None:
+        _require_aware(facts.score_epoch, "score_epoch")
+        events = [e for e in events if e.timestamp >= facts.score_epoch]
+    by_key: dict[str | None, list[EventFact]] = {}
+    for event in events:
+        by_key.setdefault(event_key(event), []).append(event)
+
+    contributions: list[Contribution] = []
+    with localcontext(_CONTEXT):
+        for rule in sorted((r for r in rules if r.active), key=lambda r: r.id):
+            count, points = _apply(rule, facts, events, by_key, now)
+            if count > 0:
+                contributions.append(
+                    Contribution(rule.id, rule.name, rule.kind, count, _cents(points))
+                )
+        # Summed from the quantized contributions so the breakdown adds up to the score.
+        fit = sum((c.points for c in contributions if c.kind == "fit"), _ZERO)
+        engagement = sum((c.points for c in contributions if c.kind != "fit"), _ZERO)
+        return Score(
+            score=engagement + fit,
+            engagement=engagement,
+            fit=fit,
+            as_of=now,
+            breakdown=tuple(contributions),
+        )
+
+
+def qualifies(score: Score, *, threshold: Decimal, min_fit: Decimal | None) -> bool:
+    """The MQL test: score reaches the threshold and, when set, fit reaches `min_fit`."""
+    return score.score >= threshold and (min_fit is None or score.fit >= min_fit)

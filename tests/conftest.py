@@ -1,0 +1,170 @@
+"""Shared fixtures: users by role, token API clients, a write key, a real Celery worker."""
+
+import base64
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+ROOT = Path(__file__).resolve().parent.parent
+INTEGRATION = os.environ.get("MQLAPP_INTEGRATION") == "1"
+requires_services = pytest.mark.skipif(
+    not INTEGRATION, reason="needs PostgreSQL and Redis (make test finds them; see tests/probe.py)"
+)
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Unit and API tests run tasks in-process; integration tests use the real worker."""
+    from mqlapp.celery import app
+
+    eager = request.node.get_closest_marker("integration") is None
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = eager
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def make_user(db: Any) -> Callable[..., Any]:
+    from mqlapp.services import user_create
+
+    counter = {"n": 0}
+
+    def make(role: str, **extra: Any) -> Any:
+        counter["n"] += 1
+        username = extra.pop("username", f"{role}{counter['n']}")
+        user = user_create(
+            username=username,
+            password="a-long-test-password",
+            email=f"{username}@example.com",
+            role=role,
+        )
+        for key, value in extra.items():
+            setattr(user, key, value)
+        user.save()
+        return user
+
+    return make
+
+
+def client_for(user: Any) -> APIClient:
+    token, _ = Token.objects.get_or_create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def api(make_user: Callable[..., Any]) -> Callable[[str], APIClient]:
+    """api("admin") → an APIClient signed in with a token of a new user in that role."""
+    return lambda role: client_for(make_user(role))
+
+
+@pytest.fixture
+def source(db: Any) -> Any:
+    from mqlapp.services import source_create
+
+    return source_create(name="Website", allowed_origins=["https://www.example.co.jp"])
+
+
+def basic(write_key: str) -> str:
+    return "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
+
+
+@pytest.fixture
+def ingest(source: Any) -> Callable[..., Any]:
+    """ingest("/v1/batch", body) → the response of a write-key authenticated JSON post."""
+    client = APIClient()
+
+    def post(path: str, body: Any, **headers: Any) -> Any:
+        return client.post(
+            path, body, format="json", HTTP_AUTHORIZATION=basic(source.write_key), **headers
+        )
+
+    return post
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """A real Celery worker (2 processes) on the test database and the test Redis."""
+    if not INTEGRATION:
+        pytest.skip("needs PostgreSQL and Redis")
+    import redis
+    from django.conf import settings
+    from django.db import connection
+
+    redis_url = os.environ["MQLAPP_TEST_REDIS_URL"]
+    redis.Redis.from_url(redis_url).flushdb()
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DEBUG": "true",
+        "DATABASE_URL": (
+            f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:"
+            f"{db['PORT'] or 5432}/{connection.settings_dict['NAME']}"
+        ),
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": redis_url,
+    }
+    log = open(ROOT / ".pytest_cache" / "celery-worker.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "mqlapp",
+            "worker",
+            "-c",
+            "2",
+            "--loglevel=INFO",
+            "-n",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    from mqlapp.celery import app
+
+    app.conf.broker_url = redis_url
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the Celery worker exited; see .pytest_cache/celery-worker.log")
+        try:
+            if app.control.ping(timeout=1):
+                break
+        except Exception:
+            time.sleep(0.5)
+    else:
+        proc.terminate()
+        raise RuntimeError("the Celery worker did not answer within 60 s")
+    yield
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def wait_for(check: Callable[[], Any], *, timeout: float = 30.0, every: float = 0.2) -> Any:
+    """Poll until `check()` is truthy (a deadline for background work, not a speed test)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: last value {value!r}")
+        time.sleep(every)

@@ -1,0 +1,136 @@
+"""Threshold → MQL exactly once, round robin assignment, the queue, accept and history."""
+
+import uuid
+
+import pytest
+
+from handoff.models import Qualification, StageTransition
+from handoff.services import leads_score_pending, policy_update
+from mqlapp.models import Lead
+from scoring.services import rule_create
+
+pytestmark = pytest.mark.django_db
+
+
+def _track(email, event, n=1):
+    return [
+        {
+            "type": "track",
+            "userId": email,
+            "event": event,
+            "messageId": str(uuid.uuid4()),
+            "context": {"traits": {"email": email}},
+        }
+        for _ in range(n)
+    ]
+
+
+def _score_all():
+    while leads_score_pending(limit=100):
+        pass
+
+
+@pytest.fixture
+def rules(db):
+    rule_create(
+        data={"name": "Download", "kind": "behavior", "event": "Document Downloaded", "points": 20}
+    )
+    policy_update(data={"mql_threshold": 60})
+
+
+def test_crossing_the_threshold_makes_one_mql_assigned_round_robin(ingest, make_user, rules, api):
+    rep_a, rep_b = make_user("sales"), make_user("sales")
+    for email in ("a@x.example", "b@x.example", "c@x.example"):
+        ingest("/v1/batch", {"batch": _track(email, "Document Downloaded", 3)})
+    _score_all()
+    leads = list(Lead.objects.order_by("email"))
+    assert [lead.stage for lead in leads] == ["mql", "mql", "mql"]
+    assert [lead.score for lead in leads] == [60, 60, 60]
+    assert [lead.owner_id for lead in leads] == [rep_a.pk, rep_b.pk, rep_a.pk]
+    # more events over the threshold do not qualify again
+    ingest("/v1/batch", {"batch": _track("a@x.example", "Document Downloaded", 2)})
+    _score_all()
+    assert Qualification.objects.count() == 3
+    assert StageTransition.objects.filter(to_stage="mql").count() == 3
+
+
+def test_below_the_threshold_stays_nurturing(ingest, rules):
+    ingest("/v1/batch", {"batch": _track("a@x.example", "Document Downloaded", 2)})
+    _score_all()
+    lead = Lead.objects.get()
+    assert (lead.stage, lead.score) == ("nurturing", 40)
+
+
+def test_score_endpoint_breakdown_adds_up(ingest, rules, api):
+    ingest("/v1/batch", {"batch": _track("a@x.example", "Document Downloaded", 2)})
+    _score_all()
+    lead = Lead.objects.get()
+    body = api("sales").get(f"/api/leads/{lead.pk}/score/").json()
+    assert body["score"] == 40
+    assert body["breakdown"] == [
+        {
+            "rule_id": body["breakdown"][0]["rule_id"],
+            "rule": "Download",
+            "kind": "behavior",
+            "count": 2,
+            "points": 40.0,
+        }
+    ]
+
+
+def test_rep_sees_own_mql_in_queue_and_accepts(ingest, make_user, rules):
+    from tests.conftest import client_for
+
+    rep = make_user("sales")
+    other = make_user("sales", available=False)
+    ingest("/v1/batch", {"batch": _track("a@x.example", "Document Downloaded", 3)})
+    _score_all()
+    lead = Lead.objects.get()
+    assert lead.owner_id == rep.pk
+    client = client_for(rep)
+    queue = client.get("/api/handoff/queue/").json()
+    assert [item["id"] for item in queue] == [lead.pk]
+    assert queue[0]["overdue"] is False and queue[0]["sla_due_at"]
+    assert client_for(other).get("/api/handoff/queue/").json() == []
+    accepted = client.post(f"/api/handoff/leads/{lead.pk}/accept/")
+    assert accepted.status_code == 200 and accepted.json()["stage"] == "sal"
+    again = client.post(f"/api/handoff/leads/{lead.pk}/accept/")
+    assert again.status_code == 409
+    assert again.json()["stage"] == "sal"
+    history = client.get(f"/api/leads/{lead.pk}/history/").json()
+    assert [(h["from"], h["to"]) for h in history] == [("nurturing", "mql"), ("mql", "sal")]
+    assert history[0]["score"] == 60 and history[1]["by"] == rep.username
+
+
+def test_another_reps_lead_is_403(ingest, make_user, rules):
+    from tests.conftest import client_for
+
+    make_user("sales")
+    intruder = make_user("sales", available=False)
+    ingest("/v1/batch", {"batch": _track("a@x.example", "Document Downloaded", 3)})
+    _score_all()
+    lead = Lead.objects.get()
+    response = client_for(intruder).post(f"/api/handoff/leads/{lead.pk}/accept/")
+    assert response.status_code == 403
+    assert Lead.objects.get().stage == "mql"
+
+
+def test_fast_track_event_qualifies_at_once(ingest, make_user, rules):
+    make_user("sales")
+    ingest("/v1/batch", {"batch": _track("a@x.example", "Demo Requested")})
+    _score_all()
+    lead = Lead.objects.get()
+    assert lead.stage == "mql"
+    assert Qualification.objects.get().reason == "fast_track"
+
+
+def test_lowering_the_threshold_qualifies_leads_above_it(
+    ingest, make_user, rules, django_capture_on_commit_callbacks
+):
+    make_user("sales")
+    ingest("/v1/batch", {"batch": _track("a@x.example", "Document Downloaded", 2)})
+    _score_all()
+    assert Lead.objects.get().stage == "nurturing"
+    with django_capture_on_commit_callbacks(execute=True):
+        policy_update(data={"mql_threshold": 40})
+    assert Lead.objects.get().stage == "mql"
