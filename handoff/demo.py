@@ -15,7 +15,8 @@ from mqlapp.roles import ensure_groups
 from scoring.models import ScoringRule
 from scoring.services import rule_create
 
-from .services import leads_score_pending, policy_get, policy_update
+from .pipeline import leads_score_pending
+from .services import policy_get, policy_update
 
 DEMO_USERS = [
     ("admin", "mqlapp-admin", "admin"),

@@ -9,15 +9,13 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from mqlapp.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
-from mqlapp.models import Event, Lead, Stage, User
+from mqlapp.models import Lead, Stage, User
 from mqlapp.roles import ADMIN, SALES, user_role
 from mqlapp.services import task_kick
-from scoring import engine
-from scoring.services import leads_score, score_queue_claim
 
 from .lifecycle import REASONS, transition_target
 from .models import AssignmentCursor, MqlPolicy, Qualification, StageTransition
@@ -98,53 +96,7 @@ def policy_update(*, data: Mapping[str, Any]) -> MqlPolicy:
     return policy
 
 
-# --- scoring then qualification -------------------------------------------------------------
-
-
-def leads_score_pending(*, limit: int = 200, now: datetime | None = None) -> int:
-    """Score one batch of queued leads and qualify those the policy says; returns batch size."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        ids = score_queue_claim(limit=limit)
-        if not ids:
-            return 0
-        scores = leads_score(ids, now=now)
-        leads_qualify(scores, now=now)
-    return len(ids)
-
-
-def leads_qualify(scores: Mapping[int, engine.Score], *, now: datetime) -> list[int]:
-    """Qualify the nurturing leads among `scores` that pass the policy or raised a hand."""
-    policy = policy_get()
-    nurturing = set(
-        Lead.objects.filter(pk__in=list(scores), stage=Stage.NURTURING).values_list("pk", flat=True)
-    )
-    by_score = {
-        pk
-        for pk in nurturing
-        if engine.qualifies(scores[pk], threshold=policy.mql_threshold, min_fit=policy.min_fit)
-    }
-    fast = fast_track_leads(nurturing - by_score, policy=policy)
-    qualified = []
-    for pk in sorted(by_score | fast):
-        reason = "threshold" if pk in by_score else "fast_track"
-        if mql_qualify(pk, score=scores[pk].score, reason=reason, now=now, policy=policy):
-            qualified.append(pk)
-    return qualified
-
-
-def fast_track_leads(lead_ids: set[int], *, policy: MqlPolicy) -> set[int]:
-    """Leads with a fast-track event since their score epoch."""
-    names = [n.strip() for n in policy.fast_track_events if n.strip()]
-    if not lead_ids or not names:
-        return set()
-    name_q = Q()
-    for name in names:
-        name_q |= Q(name__iexact=name)
-    rows = Event.objects.filter(name_q, lead_id__in=lead_ids, type="track").filter(
-        Q(lead__score_epoch__isnull=True) | Q(timestamp__gte=F("lead__score_epoch"))
-    )
-    return set(rows.values_list("lead_id", flat=True).distinct())
+# --- qualification -------------------------------------------------------------------------
 
 
 def mql_qualify(

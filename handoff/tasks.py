@@ -1,38 +1,11 @@
-"""Celery entry points of the pipeline: take ids and plain values, call one service."""
+"""Celery entry points of the handoff: take ids and plain values, call one service."""
 
 from celery import shared_task
-from django.db import OperationalError, transaction
-
-from mqlapp.models import Lead
-from mqlapp.services import leads_score_enqueue
+from django.db import OperationalError
 
 from . import services
 
 TRANSIENT = (ConnectionError, OperationalError)
-
-
-@shared_task(
-    name="handoff.tasks.leads_score_pending",
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    max_retries=5,
-)
-def leads_score_pending() -> int:
-    """Drain the "leads to score" outbox in batches; safe to run many at once."""
-    total = 0
-    while True:
-        done = services.leads_score_pending(limit=200)
-        total += done
-        if done == 0:
-            return total
-
-
-@shared_task(name="handoff.tasks.scores_refresh_all", acks_late=True)
-def scores_refresh_all() -> None:
-    """Hourly: fading and inactivity change scores without events; re-score every lead."""
-    with transaction.atomic():
-        leads_score_enqueue(Lead.objects.values_list("pk", flat=True))
 
 
 @shared_task(name="handoff.tasks.leads_qualify_eligible", acks_late=True)

@@ -1,6 +1,5 @@
 """Django settings, all from the environment (django-environ); see README.md › Configuration."""
 
-from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -108,10 +107,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
-CELERY_BEAT_SCHEDULE = {
-    "score-sweep": {"task": "handoff.tasks.leads_score_pending", "schedule": timedelta(seconds=15)},
-    "score-decay": {"task": "handoff.tasks.scores_refresh_all", "schedule": timedelta(hours=1)},
-}
+# Periodic jobs: each app adds its own entries to beat_schedule in AppConfig.ready().
+CELERY_BEAT_SCHEDULE: dict[str, object] = {}
 # The task that drains the "leads to score" outbox; named, so mqlapp need not import handoff.
 MQLAPP_SCORE_TASK = "handoff.tasks.leads_score_pending"
 

@@ -114,7 +114,8 @@ def celery_worker_process(django_db_setup: Any, django_db_blocker: Any) -> Itera
         "REDIS_URL": redis_url,
         "CELERY_BROKER_URL": redis_url,
     }
-    log = open(ROOT / ".pytest_cache" / "celery-worker.log", "w")  # noqa: SIM115
+    (ROOT / ".pytest_cache").mkdir(exist_ok=True)
+    log = open(ROOT / ".pytest_cache" / f"celery-worker-{os.getpid()}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -140,7 +141,7 @@ def celery_worker_process(django_db_setup: Any, django_db_blocker: Any) -> Itera
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError("the Celery worker exited; see .pytest_cache/celery-worker.log")
+            raise RuntimeError("the Celery worker exited; see .pytest_cache/celery-worker-*.log")
         try:
             if app.control.ping(timeout=1):
                 break

@@ -5,7 +5,8 @@ import uuid
 import pytest
 
 from handoff.models import Qualification, StageTransition
-from handoff.services import leads_score_pending, policy_update
+from handoff.pipeline import leads_score_pending
+from handoff.services import policy_update
 from mqlapp.models import Lead
 from scoring.services import rule_create
 

@@ -1,0 +1,11 @@
+"""Handoff pages (server-rendered), included at the site root by mqlapp.urls."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("leads/<int:pk>/", views.lead_page, name="lead"),
+    path("leads/<int:pk>/<str:action>/", views.lead_action, name="lead-action"),
+    path("queue/", views.queue_page, name="queue"),
+]

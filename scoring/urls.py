@@ -1,0 +1,11 @@
+"""Scoring routes, included under /api/ by mqlapp.urls."""
+
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("leads/<int:pk>/score/", api.LeadScoreView.as_view()),
+    path("scoring/rules/", api.RuleListView.as_view()),
+    path("scoring/rules/<int:pk>/", api.RuleDetailView.as_view()),
+]
