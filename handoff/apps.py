@@ -1,13 +1,6 @@
 """Django app config for handoff."""
 
-from datetime import timedelta
-
 from django.apps import AppConfig
-
-BEAT = {
-    "score-sweep": {"task": "handoff.tasks.leads_score_pending", "schedule": timedelta(seconds=15)},
-    "score-decay": {"task": "handoff.tasks.scores_refresh_all", "schedule": timedelta(hours=1)},
-}
 
 
 class HandoffConfig(AppConfig):
@@ -16,9 +9,13 @@ class HandoffConfig(AppConfig):
 
     def ready(self) -> None:
         # Register the Celery tasks in every process, so eager mode can find them by name,
-        # and this app's periodic jobs with beat (each app adds its own entries).
+        # and this app's periodic jobs with beat (each module declares its own BEAT entries).
         from mqlapp.celery import app
 
-        from . import pipeline_tasks, tasks  # noqa: F401
+        from . import pipeline_tasks, tasks
 
-        app.conf.beat_schedule = {**(app.conf.beat_schedule or {}), **BEAT}
+        app.conf.beat_schedule = {
+            **(app.conf.beat_schedule or {}),
+            **pipeline_tasks.BEAT,
+            **tasks.BEAT,
+        }

@@ -1,5 +1,7 @@
 """Celery entry points of the scoring pipeline: drain the outbox, periodic re-score."""
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.db import OperationalError, transaction
 
@@ -9,6 +11,11 @@ from mqlapp.services import leads_score_enqueue
 from . import pipeline
 
 TRANSIENT = (ConnectionError, OperationalError)
+
+BEAT = {
+    "score-sweep": {"task": "handoff.tasks.leads_score_pending", "schedule": timedelta(seconds=15)},
+    "score-decay": {"task": "handoff.tasks.scores_refresh_all", "schedule": timedelta(hours=1)},
+}
 
 
 @shared_task(

@@ -7,6 +7,8 @@ from . import services
 
 TRANSIENT = (ConnectionError, OperationalError)
 
+BEAT: dict[str, dict[str, object]] = {}
+
 
 @shared_task(name="handoff.tasks.leads_qualify_eligible", acks_late=True)
 def leads_qualify_eligible() -> int:

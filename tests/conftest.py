@@ -93,8 +93,19 @@ def ingest(source: Any) -> Callable[..., Any]:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
-    """A real Celery worker (2 processes) on the test database and the test Redis."""
+def worker_mail_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the test worker's email backend writes messages (one file per message)."""
+    return tmp_path_factory.mktemp("worker-mail")
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(
+    django_db_setup: Any, django_db_blocker: Any, worker_mail_dir: Path
+) -> Iterator[None]:
+    """A real Celery worker (2 processes) on the test database and the test Redis.
+
+    Its email goes to files in `worker_mail_dir`; webhooks may reach 127.0.0.1 test receivers.
+    """
     if not INTEGRATION:
         pytest.skip("needs PostgreSQL and Redis")
     import redis
@@ -113,6 +124,8 @@ def celery_worker_process(django_db_setup: Any, django_db_blocker: Any) -> Itera
         ),
         "REDIS_URL": redis_url,
         "CELERY_BROKER_URL": redis_url,
+        "EMAIL_URL": f"filemail://{worker_mail_dir}",
+        "WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
     }
     (ROOT / ".pytest_cache").mkdir(exist_ok=True)
     log = open(ROOT / ".pytest_cache" / f"celery-worker-{os.getpid()}.log", "w")  # noqa: SIM115
