@@ -12,6 +12,7 @@ from . import selectors
 from .errors import InvalidInput
 from .models import Lead, Stage
 from .roles import user_role
+from .throttle import login_blocked, login_failed
 
 
 def nav_context(request: HttpRequest) -> dict[str, Any]:
@@ -19,8 +20,25 @@ def nav_context(request: HttpRequest) -> dict[str, Any]:
 
 
 class LoginView(auth_views.LoginView):
+    """Session sign-in; repeated failures from an address or for a user answer 429."""
+
     template_name = "mqlapp/login.html"
     redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        username = request.POST.get("username", "")
+        if login_blocked(request, username):
+            return render(
+                request,
+                self.template_name,
+                {"form": self.get_form(), "throttled": True},
+                status=429,
+            )
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        login_failed(self.request, self.request.POST.get("username", ""))
+        return super().form_invalid(form)
 
 
 @login_required

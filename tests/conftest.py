@@ -32,6 +32,16 @@ def _eager_celery(request: pytest.FixtureRequest) -> Iterator[None]:
     app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    """Throttles and rate limits live in the cache: every test starts with a clean one."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def make_user(db: Any) -> Callable[..., Any]:
     from mqlapp.services import user_create

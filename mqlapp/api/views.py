@@ -9,13 +9,13 @@ from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from .. import selectors, services
 from ..errors import InvalidInput
 from ..models import Lead, Source, User
 from ..roles import AdminOnly, ReadAnyWriteMarketer
+from ..throttle import login_blocked, login_failed
 from .pagination import Pagination
 from .serializers import (
     EventSerializer,
@@ -28,16 +28,11 @@ from .serializers import (
 )
 
 
-class LoginThrottle(AnonRateThrottle):
-    scope = "login"
-
-
 class TokenView(APIView):
-    """POST {"username", "password"} → {"token"}; throttled against guessing."""
+    """POST {"username", "password"} → {"token"}; repeated failures are throttled (429)."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    throttle_classes = [LoginThrottle]
 
     def post(self, request: Request) -> Response:
         username, password = request.data.get("username"), request.data.get("password")
@@ -46,8 +41,14 @@ class TokenView(APIView):
                 "username and password are required",
                 fields={"username": ["required"], "password": ["required"]},
             )
+        if login_blocked(request._request, username):
+            return Response(
+                {"error": "too many failed sign-ins; try again later", "code": "throttled"},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
         user = authenticate(request._request, username=username, password=password)
         if user is None:
+            login_failed(request._request, username)
             return Response(
                 {"error": "wrong username or password", "code": "invalid_login"},
                 status=status.HTTP_400_BAD_REQUEST,
