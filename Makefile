@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint check bench fmt clean browsers
+.PHONY: run test lint check bench fmt clean browsers messages venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,3 +59,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .run mqlapp.sqlite3* staticfiles .pytest_cache .mypy_cache .ruff_cache
+
+# Refresh locale/ja after changing user-visible text (needs gettext), then translate and commit.
+messages: $(STAMP)
+	DEBUG=true $(PY) manage.py makemessages -l ja -i ".venv/*" -i "tests/*"
+	DEBUG=true $(PY) manage.py compilemessages -l ja -i ".venv"

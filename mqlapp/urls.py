@@ -26,10 +26,13 @@ urlpatterns = [
     path("v1/", include("mqlapp.ingest.urls")),
     path("api/", include(api_urls)),
     path("healthz", health.healthz),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(next_page="/login/"), name="logout"),
     path("", views.dashboard, name="dashboard"),
     path("leads/", views.leads_page, name="leads"),
+    path("users/", views.users_page, name="users"),
+    path("sources/", views.sources_page, name="sources"),
     path("", include("handoff.page_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -6,12 +6,13 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 
-from . import selectors
+from . import selectors, services
 from .errors import InvalidInput
-from .models import Lead, Stage
-from .roles import user_role
+from .models import Lead, Source, Stage, User
+from .roles import ADMIN, ROLES, user_role
 from .throttle import login_blocked, login_failed
 
 
@@ -60,4 +61,62 @@ def leads_page(request: HttpRequest) -> HttpResponse:
         request,
         "mqlapp/leads.html",
         {"page": page, "params": params, "error": error, "stages": Stage.values},
+    )
+
+
+def _admin_only(request: HttpRequest) -> HttpResponse | None:
+    if user_role(request.user) != ADMIN:
+        return render(request, "handoff/forbidden.html", status=403)
+    return None
+
+
+@login_required
+def users_page(request: HttpRequest) -> HttpResponse:
+    """Admins: the users, their roles and availability; create a user."""
+    if (refused := _admin_only(request)) is not None:
+        return refused
+    error = ""
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "availability":
+                user = User.objects.get(pk=int(request.POST.get("user_id", "0")))
+                services.user_update(user, data={"available": request.POST.get("available") == "1"})
+            else:
+                services.user_create(
+                    username=request.POST.get("username", "").strip(),
+                    password=request.POST.get("password", ""),
+                    email=request.POST.get("email", "").strip(),
+                    role=request.POST.get("role", ""),
+                )
+            return redirect("/users/")
+        except (InvalidInput, User.DoesNotExist, ValueError) as exc:
+            error = getattr(exc, "message", str(exc))
+    users = User.objects.order_by("username").prefetch_related("groups")
+    rows = [{"user": u, "role": user_role(u)} for u in users]
+    return render(request, "mqlapp/users.html", {"rows": rows, "roles": ROLES, "error": error})
+
+
+@login_required
+def sources_page(request: HttpRequest) -> HttpResponse:
+    """Admins: sources with their write keys and the copy-paste tracking tag."""
+    if (refused := _admin_only(request)) is not None:
+        return refused
+    error = ""
+    if request.method == "POST":
+        name = request.POST.get("name", "").strip()
+        origins = [
+            o.strip().rstrip("/")
+            for o in request.POST.get("allowed_origins", "").split()
+            if o.strip()
+        ]
+        if not name:
+            error = _("A name is required.")
+        else:
+            services.source_create(name=name, allowed_origins=origins)
+            return redirect("/sources/")
+    base = request.build_absolute_uri("/").rstrip("/")
+    return render(
+        request,
+        "mqlapp/sources.html",
+        {"sources": Source.objects.order_by("id"), "base": base, "error": error},
     )
