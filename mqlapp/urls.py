@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import health, views
 from .api import views as api
+from .api.export import LeadExportView
 
 api_urls: list[URLPattern | URLResolver] = [
     path("auth/token/", api.TokenView.as_view()),
@@ -14,6 +15,7 @@ api_urls: list[URLPattern | URLResolver] = [
     path("users/<int:pk>/", api.UserDetailView.as_view()),
     path("sources/", api.SourceListView.as_view()),
     path("leads/", api.LeadListView.as_view()),
+    path("leads/export.csv", LeadExportView.as_view()),
     path("leads/<int:pk>/", api.LeadDetailView.as_view()),
     path("leads/<int:pk>/events/", api.LeadEventsView.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,6 +1,7 @@
 """Server-rendered pages of the core domain: sign-in, dashboard, leads list."""
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -12,7 +13,7 @@ from django.utils.translation import gettext as _
 from . import selectors, services
 from .errors import InvalidInput
 from .models import Lead, Source, Stage, User
-from .roles import ADMIN, ROLES, user_role
+from .roles import ADMIN, MARKETER, ROLES, user_role
 from .throttle import login_blocked, login_failed
 
 
@@ -57,10 +58,26 @@ def leads_page(request: HttpRequest) -> HttpResponse:
     except InvalidInput as exc:
         error, rows = exc.message, Lead.objects.none()
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    query = {k: v for k, v in params.items() if k != "page" and v}
+    current = params.get("ordering") or "-score"
+    sort_links = {
+        name: urlencode({**query, "ordering": name if current == f"-{name}" else f"-{name}"})
+        for name in ("last_name", "company", "score", "last_activity_at")
+    }
     return render(
         request,
         "mqlapp/leads.html",
-        {"page": page, "params": params, "error": error, "stages": Stage.values},
+        {
+            "page": page,
+            "params": params,
+            "error": error,
+            "stages": Stage.values,
+            "query": urlencode({k: v for k, v in query.items() if k != "ordering"}),
+            "export_query": urlencode(query),
+            "sort_links": sort_links,
+            "ordering": current,
+            "can_export": user_role(request.user) in (MARKETER, ADMIN),
+        },
     )
 
 
