@@ -49,7 +49,7 @@ fmt: $(STAMP)
 # tests/probe.py); under CI=true a missing service is a failure, not a skip.
 test: $(STAMP)
 	@set -euo pipefail; \
-	exports=$$($(PY) tests/probe.py); eval "$$exports"; \
+	exports=$$($(PY) tests/probe.py); eval "$$exports"; export CONN_MAX_AGE=0; \
 	$(MAKE) --no-print-directory lint; \
 	DEBUG=true $(PY) -m pytest $(PYTEST_ARGS)
 

@@ -1,0 +1,34 @@
+"""In a real browser: a rep signs in, sees the MQL in the queue, accepts it with one click."""
+
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from handoff.services import mql_qualify
+from mqlapp.models import Lead
+from tests.e2e.conftest import requires_chromium, sign_in
+
+pytestmark = [requires_chromium, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_rep_accepts_an_mql_from_the_queue(browser_page, live_server, make_user):
+    rep = make_user("sales", username="sato")
+    lead = Lead.objects.create(email="hanako@example.co.jp", last_name="佐藤",
+                               first_name="花子", company="株式会社サクラ", score=120)
+    assert mql_qualify(lead.pk, score=Decimal(120), reason="threshold", now=timezone.now())
+    assert Lead.objects.get(pk=lead.pk).owner_id == rep.pk
+
+    page = browser_page
+    sign_in(page, live_server.url, "sato", "a-long-test-password")
+    page.get_by_role("link", name="Queue").click()
+    page.wait_for_url(f"{live_server.url}/queue/")
+    assert page.get_by_text("hanako@example.co.jp").is_visible()
+    page.get_by_role("button", name="Accept").first.click()
+    page.wait_for_url(f"{live_server.url}/queue/")
+    assert page.get_by_text("No MQLs waiting.").is_visible()
+    assert Lead.objects.get(pk=lead.pk).stage == "sal"
+
+    page.goto(f"{live_server.url}/leads/{lead.pk}/")
+    assert page.get_by_test_id("stage").inner_text() == "sal"
+    assert page.get_by_role("button", name="Qualify").is_visible()
