@@ -1,4 +1,4 @@
-"""Handoff API: the MQL policy, the sales queue, queue actions and stage history."""
+"""Handoff API: the MQL policy, the sales queue, queue actions, history, reps, reports."""
 
 from typing import Any
 
@@ -12,11 +12,11 @@ from rest_framework.views import APIView
 from mqlapp.api.serializers import LEAD_FIELDS, LeadSerializer
 from mqlapp.errors import InvalidInput, NotFound
 from mqlapp.models import Lead
-from mqlapp.roles import AnyRole, ReadAnyWriteAdmin, SalesOrAdmin
+from mqlapp.roles import AdminOnly, AnyRole, ReadAnyWriteAdmin, SalesOrAdmin
 
-from . import selectors, services
+from . import assignment, reports, selectors, services
 from .lifecycle import QUEUE_ACTIONS
-from .models import MqlPolicy, StageTransition
+from .models import Assignment, MqlPolicy, StageTransition
 
 
 class PolicySerializer(serializers.ModelSerializer[MqlPolicy]):
@@ -46,7 +46,11 @@ class QueueItemSerializer(LeadSerializer):
         fields = (*LEAD_FIELDS, "sla_due_at", "overdue")  # type: ignore[assignment]
 
     def get_overdue(self, lead: Lead) -> bool:
-        return lead.sla_due_at is not None and lead.sla_due_at < timezone.now()
+        return (
+            lead.stage == "mql"
+            and lead.sla_due_at is not None
+            and lead.sla_due_at <= timezone.now()
+        )
 
 
 def history_row(row: StageTransition) -> dict[str, Any]:
@@ -101,3 +105,73 @@ class LeadHistoryView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         lead = get_object_or_404(Lead, pk=pk)
         return Response([history_row(row) for row in selectors.lead_history(lead)])
+
+
+def assignment_row(row: Assignment) -> dict[str, Any]:
+    return {
+        "user": row.user_id,
+        "username": row.user.username,
+        "at": row.at.isoformat(),
+        "why": row.why,
+        "by": row.by.username if row.by else None,
+        "cycle": row.cycle,
+        "notified_at": row.notified_at.isoformat() if row.notified_at else None,
+    }
+
+
+class LeadAssignmentsView(APIView):
+    permission_classes = [AnyRole]
+
+    def get(self, request: Request, pk: int) -> Response:
+        lead = get_object_or_404(Lead, pk=pk)
+        return Response([assignment_row(row) for row in selectors.lead_assignments(lead)])
+
+
+class ReapproachView(APIView):
+    """Marketing's "re-approach" list: recycled leads back in nurturing."""
+
+    permission_classes = [AnyRole]
+
+    def get(self, request: Request) -> Response:
+        rows = selectors.reapproach_list()[:500]
+        data = [{**LeadSerializer(lead).data, "reapproach_on": lead.reapproach_on} for lead in rows]
+        return Response(data)
+
+
+class RepListView(APIView):
+    permission_classes = [AdminOnly]
+
+    def get(self, request: Request) -> Response:
+        return Response(assignment.reps_overview())
+
+
+class RepDetailView(APIView):
+    permission_classes = [AdminOnly]
+
+    def get(self, request: Request, pk: int) -> Response:
+        row = next((r for r in assignment.reps_overview() if r["id"] == pk), None)
+        if row is None:
+            raise NotFound("No sales rep with that id.")
+        return Response(row)
+
+    def patch(self, request: Request, pk: int) -> Response:
+        if not isinstance(request.data, dict):
+            raise InvalidInput("The body must be a JSON object.")
+        assignment.rep_update(pk, data=request.data)
+        return self.get(request, pk)
+
+    put = patch
+
+
+class FunnelView(APIView):
+    permission_classes = [AnyRole]
+
+    def get(self, request: Request) -> Response:
+        return Response(reports.funnel(reports.Period(request.query_params)))
+
+
+class RejectionsView(APIView):
+    permission_classes = [AnyRole]
+
+    def get(self, request: Request) -> Response:
+        return Response(reports.rejections(reports.Period(request.query_params)))

@@ -35,3 +35,18 @@ def transition_target(action: str, stage: str) -> str | None:
 
 def allowed_actions(stage: str) -> list[str]:
     return [a for a in QUEUE_ACTIONS if stage in TRANSITIONS[a][0]]
+
+
+# The webhook event a move into each stage fires (recycled → nurturing fires none).
+EVENT_FOR_MOVE: dict[str, str] = {
+    "qualify_mql": "lead.mql",
+    "accept": "lead.accepted",
+    "qualify": "lead.qualified",
+    "win": "lead.won",
+    "lose": "lead.lost",
+    "reject": "lead.rejected",
+    "recycle": "lead.recycled",
+}
+WEBHOOK_EVENTS = tuple(dict.fromkeys(EVENT_FOR_MOVE.values()))
+# Actions that need a reason from REASONS.
+NEEDS_REASON = frozenset({"reject", "recycle"})

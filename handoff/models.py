@@ -64,3 +64,140 @@ class AssignmentCursor(models.Model):
     """Where round robin stands; a single row locked while choosing the next rep."""
 
     last_user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+    # Weighted round robin state: {"V": "<fraction>", "v": {"<user id>": "<fraction>"}}.
+    state = models.JSONField(default=dict, blank=True)
+
+
+class RepProfile(models.Model):
+    """Assignment settings of one sales rep: weight, cap on open MQLs, territories."""
+
+    user = models.OneToOneField(
+        User, primary_key=True, on_delete=models.CASCADE, related_name="rep"
+    )
+    weight = models.PositiveIntegerField(default=1)
+    max_open_mqls = models.PositiveIntegerField(null=True, blank=True)
+    # [{"countries": ["JP"], "employees_min": 100, "employees_max": null}, ...]; empty = any lead
+    territories = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class Assignment(models.Model):
+    """Who an MQL was given to, when and why; the rep is emailed once per row."""
+
+    class Why(models.TextChoices):
+        ROUND_ROBIN = "round_robin"
+        CLAIM = "claim"
+        ADMIN = "admin"
+        ACCEPT = "accept"
+        SLA_BREACH = "sla_breach"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="assignments")
+    cycle = models.PositiveIntegerField()
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="assignments")
+    at = models.DateTimeField()
+    why = models.CharField(max_length=20, choices=Why.choices)
+    by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="assignments_made"
+    )
+    notify = models.BooleanField(default=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [
+            models.Index(fields=["lead", "cycle"]),
+            models.Index(
+                fields=["at"],
+                condition=models.Q(notify=True, notified_at__isnull=True),
+                name="assignment_unnotified",
+            ),
+        ]
+
+
+class SlaBreach(models.Model):
+    """An MQL passed its SLA due time; one row per deadline, so admins hear of it once."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="sla_breaches")
+    cycle = models.PositiveIntegerField()
+    due_at = models.DateTimeField()
+    at = models.DateTimeField()
+    owner = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reassigned_to = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lead", "cycle", "due_at"], name="one_breach_per_deadline"
+            )
+        ]
+
+
+class Webhook(models.Model):
+    """An endpoint that receives lifecycle events, signed the Standard Webhooks way."""
+
+    url = models.URLField(max_length=2000)
+    events = models.JSONField(default=list)
+    secret = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+    description = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class WebhookDelivery(models.Model):
+    """One message to one webhook (the outbox row); retried under the same webhook-id."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event_type = models.CharField(max_length=40)
+    msg_id = models.CharField(max_length=64, unique=True)
+    payload = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["webhook", "-created_at"]),
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="webhook_delivery_due",
+            ),
+        ]
+
+
+class WebhookAttempt(models.Model):
+    """One try of a delivery: what was sent when, and what came back."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="tries")
+    number = models.PositiveIntegerField()
+    at = models.DateTimeField()
+    webhook_timestamp = models.BigIntegerField()
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    response_body = models.TextField(blank=True, default="")
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="one_attempt_per_number")
+        ]

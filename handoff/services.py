@@ -6,19 +6,20 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from mqlapp.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
-from mqlapp.models import Lead, Stage, User
+from mqlapp.models import Event, Lead, Stage, User
 from mqlapp.roles import ADMIN, SALES, user_role
-from mqlapp.services import task_kick
+from mqlapp.services import leads_score_enqueue, task_kick
+from scoring.services import SCORED_EVENT_TYPES
 
-from .lifecycle import REASONS, transition_target
-from .models import AssignmentCursor, MqlPolicy, Qualification, StageTransition
+from .assignment import assignee_next, assignment_record
+from .lifecycle import EVENT_FOR_MOVE, NEEDS_REASON, REASONS, transition_target
+from .models import Assignment, MqlPolicy, Qualification, StageTransition
+from .webhooks import webhooks_enqueue
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,10 @@ def policy_update(*, data: Mapping[str, Any]) -> MqlPolicy:
     if "min_fit" in data:
         policy.min_fit = _decimal(data, "min_fit", nullable=True)
     if "sla_hours" in data:
-        policy.sla_hours = _decimal(data, "sla_hours", minimum=Decimal(0))  # type: ignore[assignment]
+        hours = _decimal(data, "sla_hours", minimum=Decimal(0))
+        if hours is None or hours <= 0:
+            raise InvalidInput("sla_hours must be more than 0", fields={"sla_hours": ["too small"]})
+        policy.sla_hours = hours
     if "fast_track_events" in data:
         events = data["fast_track_events"]
         if not isinstance(events, list) or not all(isinstance(e, str) and e for e in events):
@@ -99,54 +103,96 @@ def policy_update(*, data: Mapping[str, Any]) -> MqlPolicy:
 # --- qualification -------------------------------------------------------------------------
 
 
+def sla_due(now: datetime, policy: MqlPolicy) -> datetime:
+    return now + timedelta(seconds=float(policy.sla_hours) * 3600)
+
+
 def mql_qualify(
     lead_id: int, *, score: Decimal, reason: str, now: datetime, policy: MqlPolicy | None = None
 ) -> bool:
-    """nurturing → mql, exactly once: a conditional UPDATE decides, the unique cycle proves it."""
+    """nurturing → mql, exactly once per cycle; True when this call made the move.
+
+    The conditional UPDATE lets one caller through however many race (the row lock makes
+    the others see the new stage), and the unique (lead, cycle) Qualification proves it.
+    A lead with a score epoch (recycled before) needs an event since that epoch: old
+    activity never brings it back.
+    """
     policy = policy or policy_get()
     with transaction.atomic():
-        due = now + timedelta(hours=float(policy.sla_hours))
-        moved = Lead.objects.filter(pk=lead_id, stage=Stage.NURTURING).update(
-            stage=Stage.MQL, mql_at=now, sla_due_at=due, cycle=F("cycle") + 1, owner=None
+        activity = Event.objects.filter(
+            lead_id=OuterRef("pk"),
+            type__in=SCORED_EVENT_TYPES,
+            timestamp__gte=OuterRef("score_epoch"),
+        )
+        moved = (
+            Lead.objects.filter(pk=lead_id, stage=Stage.NURTURING)
+            .filter(Q(score_epoch__isnull=True) | Q(Exists(activity)))
+            .update(
+                stage=Stage.MQL,
+                mql_at=now,
+                sla_due_at=sla_due(now, policy),
+                cycle=F("cycle") + 1,
+                owner=None,
+            )
         )
         if not moved:
             return False
         lead = Lead.objects.get(pk=lead_id)
-        owner = assignee_next() if policy.assignment == MqlPolicy.Assignment.ROUND_ROBIN else None
+        owner = None
+        if policy.assignment == MqlPolicy.Assignment.ROUND_ROBIN:
+            owner = assignee_next(lead)
         if owner is not None:
-            Lead.objects.filter(pk=lead_id).update(owner=owner)
+            assignment_record(lead, user=owner, why=Assignment.Why.ROUND_ROBIN, now=now)
         Qualification.objects.create(
             lead=lead, cycle=lead.cycle, at=now, score=score, reason=reason, owner=owner
         )
-        StageTransition.objects.create(
-            lead=lead,
+        transition_record(
+            lead,
+            action="qualify_mql",
             from_stage=Stage.NURTURING,
-            to_stage=Stage.MQL,
-            at=now,
+            now=now,
             score=score,
-            cycle=lead.cycle,
             reason=reason,
         )
-        transaction.on_commit(lambda: task_kick("handoff.tasks.mql_notify", lead_id, lead.cycle))
     return True
 
 
-def assignee_next() -> User | None:
-    """The next available sales rep after the last one chosen (round robin, serialised)."""
-    AssignmentCursor.objects.get_or_create(pk=1)
-    cursor = AssignmentCursor.objects.select_for_update().get(pk=1)
-    reps = list(
-        User.objects.filter(groups__name=SALES, is_active=True, available=True)
-        .order_by("pk")
-        .distinct()
+def transition_record(
+    lead: Lead,
+    *,
+    action: str,
+    from_stage: str,
+    now: datetime,
+    score: Decimal,
+    by: User | None = None,
+    reason: str = "",
+    note: str = "",
+) -> StageTransition:
+    """Keep the stage change and queue its webhook, in the caller's transaction."""
+    row = StageTransition.objects.create(
+        lead=lead,
+        from_stage=from_stage,
+        to_stage=lead.stage,
+        at=now,
+        by=by,
+        reason=reason,
+        note=note,
+        score=score,
+        cycle=lead.cycle,
     )
-    if not reps:
-        return None
-    last = cursor.last_user_id or 0
-    chosen = next((r for r in reps if r.pk > last), reps[0])
-    cursor.last_user = chosen
-    cursor.save(update_fields=["last_user"])
-    return chosen
+    event = EVENT_FOR_MOVE.get(action)
+    if event:
+        extra: dict[str, Any] = {
+            "previous_stage": from_stage,
+            "reason": reason,
+            "note": note,
+            "cycle": lead.cycle,
+            "by": by.username if by else None,
+            "sla_due_at": lead.sla_due_at,
+            "reapproach_on": lead.reapproach_on,
+        }
+        webhooks_enqueue(lead, event_type=event, now=now, extra=extra)
+    return row
 
 
 def leads_qualify_eligible(*, now: datetime | None = None) -> int:
@@ -157,89 +203,151 @@ def leads_qualify_eligible(*, now: datetime | None = None) -> int:
     if policy.min_fit is not None:
         rows = rows.filter(fit__gte=policy.min_fit)
     count = 0
-    for pk, score in rows.values_list("pk", "score").iterator(500):
+    for pk, score in rows.order_by("pk").values_list("pk", "score").iterator(500):
         count += mql_qualify(pk, score=score, reason="threshold", now=now, policy=policy)
     return count
 
 
-def mql_notify(lead_id: int, cycle: int) -> None:
-    """Email the rep an MQL was assigned to (once per cycle)."""
-    qualification = (
-        Qualification.objects.filter(lead_id=lead_id, cycle=cycle)
-        .select_related("owner", "lead")
-        .first()
-    )
-    if qualification is None or qualification.owner is None or not qualification.owner.email:
-        return
-    lead = qualification.lead
-    link = f"{settings.APP_BASE_URL}/leads/{lead.pk}/"
-    name = " ".join(p for p in (lead.last_name, lead.first_name) if p) or lead.email
-    send_mail(
-        subject=f"[mqlapp] New MQL: {name} ({lead.company or '-'}) score {qualification.score}",
-        message=f"A lead was assigned to you.\n\n{name}\n{lead.company}\n{lead.email}\n"
-        f"Score: {qualification.score}\n\n{link}\n",
-        from_email=None,
-        recipient_list=[qualification.owner.email],
-        fail_silently=False,
-    )
-
-
 # --- queue actions ----------------------------------------------------------------------------
+
+
+def _text(data: Mapping[str, Any], name: str, limit: int) -> str:
+    value = data.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be text", fields={name: ["not text"]})
+    if len(value) > limit:
+        raise InvalidInput(f"{name} is longer than {limit} characters", fields={name: ["too long"]})
+    return value.strip()
 
 
 @transaction.atomic
 def queue_action(
     lead_id: int, action: str, *, user: User, data: Mapping[str, Any], now: datetime | None = None
 ) -> Lead:
-    """Apply a sales action to a lead: 409 for a stage that does not allow it."""
+    """Apply a sales action: 403 on another rep's lead, 409 where the stage does not allow it,
+    400 for a reason outside the list."""
     now = now or timezone.now()
     lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
     if lead is None:
         raise NotFound("No such lead.")
     role = user_role(user)
-    target = transition_target(action, lead.stage)
-    if target is None:
-        raise InvalidTransition(f"cannot {action} a lead in stage '{lead.stage}'", stage=lead.stage)
+    if role not in (SALES, ADMIN):
+        raise PermissionDenied("Only sales reps and admins work the queue.")
     if role != ADMIN and lead.owner_id not in (None, user.pk):
         raise PermissionDenied("This lead belongs to another sales rep.")
-    reason = str(data.get("reason") or "")
-    note = str(data.get("note") or "")
-    if action in ("reject", "recycle") and reason not in REASONS:
-        raise InvalidInput(
-            f"reason must be one of {', '.join(REASONS)}", fields={"reason": ["unknown reason"]}
+    target = transition_target(action, lead.stage)
+    if target is None:
+        raise InvalidTransition(
+            f"cannot {action} a lead in stage '{lead.stage}'", stage=lead.stage, action=action
         )
-    if action == "claim" and lead.owner_id is not None:
-        raise InvalidTransition("this lead is already claimed", stage=lead.stage)
+    reason = _text(data, "reason", 50)
+    note = _text(data, "note", 2000)
+    if (action in NEEDS_REASON or reason) and reason not in REASONS:
+        raise InvalidInput(
+            f"reason must be one of {', '.join(REASONS)}",
+            fields={"reason": ["required" if not reason else f"unknown reason {reason!r}"]},
+        )
+    if action == "claim":
+        return _claim(lead, user=user, role=role, data=data, now=now)
     if lead.owner_id is None and role == SALES:
-        lead.owner = user
+        assignment_record(lead, user=user, why=Assignment.Why.ACCEPT, now=now, notify=False)
     from_stage = lead.stage
     lead.stage = target
+    fields = ["stage", "updated_at"]
     if action == "recycle":
         lead.reapproach_on = _reapproach_date(data, now=now)
         lead.score_epoch = now
-    lead.save()
-    if action != "claim":
-        StageTransition.objects.create(
-            lead=lead,
-            from_stage=from_stage,
-            to_stage=target,
-            at=now,
-            by=user,
-            reason=reason,
-            note=note,
-            score=lead.score,
-            cycle=lead.cycle,
-        )
+        fields += ["reapproach_on", "score_epoch"]
+        # Engagement before the recycle stops counting: re-score from the new epoch.
+        leads_score_enqueue([lead.pk])
+    lead.save(update_fields=fields)
+    transition_record(
+        lead,
+        action=action,
+        from_stage=from_stage,
+        now=now,
+        score=lead.score,
+        by=user,
+        reason=reason,
+        note=note,
+    )
+    return lead
+
+
+def _claim(lead: Lead, *, user: User, role: str, data: Mapping[str, Any], now: datetime) -> Lead:
+    """A rep takes an unassigned MQL; an admin may give any MQL to a rep (`owner`)."""
+    target_id = data.get("owner")
+    if target_id is not None and role != ADMIN:
+        raise PermissionDenied("Only admins may assign a lead to someone else.")
+    if target_id is not None:
+        rep = User.objects.filter(pk=target_id, groups__name=SALES, is_active=True).first()
+        if rep is None or isinstance(target_id, bool):
+            raise InvalidInput("owner must be the id of a sales rep", fields={"owner": ["unknown"]})
+        if lead.owner_id == rep.pk:
+            raise InvalidTransition(f"this lead is already {rep.username}'s", stage=lead.stage)
+        assignment_record(lead, user=rep, why=Assignment.Why.ADMIN, now=now, by=user)
+        return lead
+    if lead.owner_id is not None:
+        owner = lead.owner.username if lead.owner else ""
+        raise InvalidTransition(f"this lead is already claimed by {owner}", stage=lead.stage)
+    assignment_record(lead, user=user, why=Assignment.Why.CLAIM, now=now, by=user, notify=False)
     return lead
 
 
 def _reapproach_date(data: Mapping[str, Any], *, now: datetime) -> date:
+    today = timezone.localtime(now).date()
     value = data.get("reapproach_on")
     if not value:
-        return (timezone.localtime(now) + timedelta(days=policy_get().default_recycle_days)).date()
+        return today + timedelta(days=policy_get().default_recycle_days)
     try:
-        return date.fromisoformat(str(value))
+        day = date.fromisoformat(str(value))
     except ValueError as exc:
         raise InvalidInput(
             "reapproach_on must be a date, YYYY-MM-DD", fields={"reapproach_on": ["not a date"]}
         ) from exc
+    if day < today:
+        raise InvalidInput(
+            f"reapproach_on must be today ({today.isoformat()}) or later",
+            fields={"reapproach_on": ["in the past"]},
+        )
+    return day
+
+
+# --- time-based: re-approach and SLA -----------------------------------------------------------
+
+
+def leads_reapproach_due(*, now: datetime | None = None) -> int:
+    """recycled → nurturing for leads whose re-approach date has come (idempotent)."""
+    now = now or timezone.now()
+    today = timezone.localtime(now).date()
+    ids = list(
+        Lead.objects.filter(stage=Stage.RECYCLED, reapproach_on__lte=today)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:5000]
+    )
+    moved = 0
+    for pk in ids:
+        with transaction.atomic():
+            lead = (
+                Lead.objects.select_for_update()
+                .filter(pk=pk, stage=Stage.RECYCLED, reapproach_on__lte=today)
+                .first()
+            )
+            if lead is None:
+                continue
+            lead.stage = Stage.NURTURING
+            lead.save(update_fields=["stage", "updated_at"])
+            transition_record(
+                lead,
+                action="reapproach",
+                from_stage=Stage.RECYCLED,
+                now=now,
+                score=lead.score,
+                reason="reapproach",
+            )
+            # Activity since the recycle (or a fast-track event) may qualify it now.
+            leads_score_enqueue([pk])
+            moved += 1
+    return moved

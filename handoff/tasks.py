@@ -1,13 +1,31 @@
 """Celery entry points of the handoff: take ids and plain values, call one service."""
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.db import OperationalError
+from django.utils import timezone
 
-from . import services
+from . import notifications, services, sla, webhooks
 
 TRANSIENT = (ConnectionError, OperationalError)
 
-BEAT: dict[str, dict[str, object]] = {}
+# Time-based work scans due rows in the database; every job is idempotent.
+BEAT: dict[str, dict[str, object]] = {
+    "handoff-sla": {"task": "handoff.tasks.mql_sla_sweep", "schedule": timedelta(minutes=1)},
+    "handoff-reapproach": {
+        "task": "handoff.tasks.leads_reapproach_due",
+        "schedule": timedelta(minutes=5),
+    },
+    "handoff-webhooks": {
+        "task": "handoff.tasks.webhook_deliveries_due",
+        "schedule": timedelta(seconds=15),
+    },
+    "handoff-notifications": {
+        "task": "handoff.tasks.notifications_resend",
+        "schedule": timedelta(minutes=1),
+    },
+}
 
 
 @shared_task(name="handoff.tasks.leads_qualify_eligible", acks_late=True)
@@ -16,11 +34,62 @@ def leads_qualify_eligible() -> int:
 
 
 @shared_task(
-    name="handoff.tasks.mql_notify",
+    name="handoff.tasks.assignment_notify",
     acks_late=True,
     autoretry_for=(*TRANSIENT, OSError),
     retry_backoff=True,
     max_retries=5,
 )
-def mql_notify(lead_id: int, cycle: int) -> None:
-    services.mql_notify(lead_id, cycle)
+def assignment_notify(assignment_id: int) -> bool:
+    return notifications.assignment_notify(assignment_id)
+
+
+@shared_task(
+    name="handoff.tasks.sla_breach_notify",
+    acks_late=True,
+    autoretry_for=(*TRANSIENT, OSError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def sla_breach_notify(breach_id: int) -> bool:
+    return notifications.sla_breach_notify(breach_id)
+
+
+@shared_task(name="handoff.tasks.notifications_resend", acks_late=True)
+def notifications_resend() -> int:
+    return notifications.notifications_resend()
+
+
+@shared_task(name="handoff.tasks.mql_sla_sweep", acks_late=True)
+def mql_sla_sweep() -> int:
+    return sla.mql_sla_sweep()
+
+
+@shared_task(name="handoff.tasks.leads_reapproach_due", acks_late=True)
+def leads_reapproach_due() -> int:
+    return services.leads_reapproach_due()
+
+
+# Short retries are scheduled with a countdown (the first within 30 s); longer ones are
+# picked up by the beat sweep from next_attempt_at.
+COUNTDOWN_MAX = 60
+
+
+@shared_task(name="handoff.tasks.webhook_deliver", acks_late=True)
+def webhook_deliver(delivery_id: int) -> float | None:
+    delay = webhooks.webhook_deliver(delivery_id)
+    if (
+        delay is not None
+        and delay <= COUNTDOWN_MAX
+        and not webhook_deliver.app.conf.task_always_eager
+    ):
+        webhook_deliver.apply_async(args=(delivery_id,), countdown=delay)
+    return delay
+
+
+@shared_task(name="handoff.tasks.webhook_deliveries_due", acks_late=True)
+def webhook_deliveries_due() -> int:
+    ids = webhooks.deliveries_due(now=timezone.now())
+    for pk in ids:
+        webhook_deliver.delay(pk)
+    return len(ids)

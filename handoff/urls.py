@@ -2,11 +2,20 @@
 
 from django.urls import path
 
-from . import api
+from . import api, webhook_api
 
 urlpatterns = [
     path("leads/<int:pk>/history/", api.LeadHistoryView.as_view()),
+    path("leads/<int:pk>/assignments/", api.LeadAssignmentsView.as_view()),
     path("handoff/policy/", api.PolicyView.as_view()),
     path("handoff/queue/", api.QueueView.as_view()),
+    path("handoff/reapproach/", api.ReapproachView.as_view()),
+    path("handoff/reps/", api.RepListView.as_view()),
+    path("handoff/reps/<int:pk>/", api.RepDetailView.as_view()),
     path("handoff/leads/<int:pk>/<str:action>/", api.LeadActionView.as_view()),
+    path("reports/funnel/", api.FunnelView.as_view()),
+    path("reports/rejections/", api.RejectionsView.as_view()),
+    path("webhooks/", webhook_api.WebhookListView.as_view()),
+    path("webhooks/<int:pk>/", webhook_api.WebhookDetailView.as_view()),
+    path("webhooks/<int:pk>/deliveries/", webhook_api.WebhookDeliveriesView.as_view()),
 ]

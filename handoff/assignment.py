@@ -1,0 +1,208 @@
+"""Who gets the next MQL: weighted round robin over available reps, caps and territories."""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from fractions import Fraction
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Q
+
+from mqlapp.errors import InvalidInput, NotFound
+from mqlapp.models import Lead, Stage, User
+from mqlapp.roles import SALES
+from mqlapp.services import task_kick
+
+from .models import Assignment, AssignmentCursor, RepProfile
+
+TERRITORY_KEYS = {"countries", "employees_min", "employees_max"}
+
+
+def sales_reps() -> list[User]:
+    """Active users in the sales role, by id."""
+    return list(
+        User.objects.filter(groups__name=SALES, is_active=True)
+        .select_related("rep")
+        .order_by("pk")
+        .distinct()
+    )
+
+
+def rep_profile(user: User) -> RepProfile:
+    try:
+        return user.rep
+    except RepProfile.DoesNotExist:
+        return RepProfile(user=user)
+
+
+def territory_matches(rule: Mapping[str, Any], lead: Lead) -> bool:
+    """One territory rule: the lead's country is listed (if any are) and its size is in band."""
+    countries = [str(c).strip().lower() for c in rule.get("countries") or []]
+    if countries and (lead.country or "").strip().lower() not in countries:
+        return False
+    low, high = rule.get("employees_min"), rule.get("employees_max")
+    if low is None and high is None:
+        return True
+    if lead.employees is None:
+        return False
+    return (low is None or lead.employees >= low) and (high is None or lead.employees <= high)
+
+
+def candidates_for(lead: Lead, reps: Sequence[User]) -> list[User]:
+    """Reps whose territory covers the lead; if none does, the reps without territories."""
+    matched = [
+        r for r in reps if any(territory_matches(t, lead) for t in rep_profile(r).territories)
+    ]
+    return matched or [r for r in reps if not rep_profile(r).territories]
+
+
+def _open_mqls(user_ids: Sequence[int]) -> dict[int, int]:
+    rows = (
+        Lead.objects.filter(owner_id__in=user_ids, stage=Stage.MQL)
+        .values("owner_id")
+        .annotate(n=Count("pk"))
+    )
+    return {row["owner_id"]: row["n"] for row in rows}
+
+
+def assignee_next(lead: Lead, *, exclude: Sequence[int] = ()) -> User | None:
+    """The next rep for this lead, or None (pool). Call inside the transaction that assigns.
+
+    The cursor row is locked, so concurrent qualifications take turns and never pick the
+    same "next rep" by race. Weighted fair queueing: each rep has a virtual finish time
+    v; the rep with the smallest v + 1/weight is next (ties: smaller v, then id); a rep who
+    was away or is new starts from the current virtual time V, so coming back does not
+    flood them. With equal weights this is plain round robin in id order.
+    """
+    AssignmentCursor.objects.get_or_create(pk=1)
+    cursor = AssignmentCursor.objects.select_for_update().get(pk=1)
+    reps = [r for r in sales_reps() if r.available and r.pk not in exclude]
+    reps = candidates_for(lead, reps)
+    if not reps:
+        return None
+    counts = _open_mqls([r.pk for r in reps])
+    reps = [
+        r
+        for r in reps
+        if rep_profile(r).max_open_mqls is None
+        or counts.get(r.pk, 0) < (rep_profile(r).max_open_mqls or 0)
+    ]
+    if not reps:
+        return None
+    state = cursor.state or {}
+    clock = Fraction(state.get("V", "0"))
+    finish = {k: Fraction(v) for k, v in (state.get("v") or {}).items()}
+    for rep in reps:
+        finish[str(rep.pk)] = max(finish.get(str(rep.pk), clock), clock)
+
+    def rank(rep: User) -> tuple[Fraction, Fraction, int]:
+        start = finish[str(rep.pk)]
+        return (start + Fraction(1, max(rep_profile(rep).weight, 1)), start, rep.pk)
+
+    chosen = min(reps, key=rank)
+    finish[str(chosen.pk)] = rank(chosen)[0]
+    clock = max(clock, min(finish[str(r.pk)] for r in reps))
+    cursor.state = {"V": str(clock), "v": {k: str(v) for k, v in finish.items()}}
+    cursor.last_user = chosen
+    cursor.save(update_fields=["state", "last_user"])
+    return chosen
+
+
+def assignment_record(
+    lead: Lead, *, user: User, why: str, now: datetime, by: User | None = None, notify: bool = True
+) -> Assignment:
+    """Set the owner and keep the decision; the rep's email goes out after commit."""
+    Lead.objects.filter(pk=lead.pk).update(owner=user)
+    lead.owner = user
+    row = Assignment.objects.create(
+        lead=lead, cycle=lead.cycle, user=user, at=now, why=why, by=by, notify=notify
+    )
+    if notify:
+        transaction.on_commit(lambda: task_kick("handoff.tasks.assignment_notify", row.pk))
+    return row
+
+
+# --- rep settings (admin) --------------------------------------------------------------------
+
+
+def _territories(value: Any) -> list[dict[str, Any]]:
+    bad = InvalidInput(
+        'territories must be a list of {"countries": [...], "employees_min", "employees_max"}',
+        fields={"territories": ["invalid"]},
+    )
+    if not isinstance(value, list):
+        raise bad
+    rules = []
+    for item in value:
+        if not isinstance(item, dict) or not set(item) <= TERRITORY_KEYS or not item:
+            raise bad
+        countries = item.get("countries") or []
+        if not isinstance(countries, list) or not all(isinstance(c, str) and c for c in countries):
+            raise bad
+        for key in ("employees_min", "employees_max"):
+            bound = item.get(key)
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int)):
+                raise bad
+        rules.append(
+            {
+                "countries": countries,
+                "employees_min": item.get("employees_min"),
+                "employees_max": item.get("employees_max"),
+            }
+        )
+    return rules
+
+
+@transaction.atomic
+def rep_update(user_id: int, *, data: Mapping[str, Any]) -> RepProfile:
+    """Change a rep's weight, cap, territories (and `available`, which lives on the user)."""
+    user = User.objects.filter(pk=user_id, groups__name=SALES).first()
+    if user is None:
+        raise NotFound("No sales rep with that id.")
+    profile, _ = RepProfile.objects.select_for_update().get_or_create(user=user)
+    if "weight" in data:
+        weight = data["weight"]
+        if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= 100:
+            raise InvalidInput("weight must be a whole number 1–100", fields={"weight": ["1-100"]})
+        profile.weight = weight
+    if "max_open_mqls" in data:
+        cap = data["max_open_mqls"]
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0):
+            raise InvalidInput(
+                "max_open_mqls must be a whole number or null",
+                fields={"max_open_mqls": ["not a whole number"]},
+            )
+        profile.max_open_mqls = cap
+    if "territories" in data:
+        profile.territories = _territories(data["territories"])
+    if "available" in data:
+        if not isinstance(data["available"], bool):
+            raise InvalidInput("available must be true or false", fields={"available": ["bool"]})
+        User.objects.filter(pk=user.pk).update(available=data["available"])
+    profile.save()
+    return profile
+
+
+def reps_overview() -> list[dict[str, Any]]:
+    reps = sales_reps()
+    counts = dict(
+        User.objects.filter(pk__in=[r.pk for r in reps])
+        .annotate(n=Count("leads", filter=Q(leads__stage=Stage.MQL)))
+        .values_list("pk", "n")
+    )
+    rows = []
+    for rep in reps:
+        profile = rep_profile(rep)
+        rows.append(
+            {
+                "id": rep.pk,
+                "username": rep.username,
+                "email": rep.email,
+                "available": rep.available,
+                "weight": profile.weight,
+                "max_open_mqls": profile.max_open_mqls,
+                "territories": profile.territories,
+                "open_mqls": counts.get(rep.pk, 0),
+            }
+        )
+    return rows

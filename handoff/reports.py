@@ -1,0 +1,174 @@
+"""Reports from the stage history: the funnel (reached, conversion, time in stage), rejections."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from itertools import pairwise
+from statistics import median
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from mqlapp.errors import InvalidInput
+from mqlapp.models import Lead, Stage
+
+from .models import StageTransition
+
+FUNNEL = (Stage.NURTURING, Stage.MQL, Stage.SAL, Stage.SQL, Stage.WON)
+OUTCOMES = (Stage.LOST, Stage.DISQUALIFIED, Stage.RECYCLED)
+NEXT: dict[str, str] = {str(a): str(b) for a, b in pairwise(FUNNEL)}
+
+
+class Period:
+    """[start, end) from query parameters: a date (a whole local day; `to` inclusive) or
+    an ISO date-time; either may be missing."""
+
+    def __init__(self, params: Any) -> None:
+        self.start = self._parse(params.get("from"), "from", end=False)
+        self.end = self._parse(params.get("to"), "to", end=True)
+        raw = params.get("source")
+        try:
+            self.source = int(raw) if raw not in (None, "") else None
+        except ValueError as exc:
+            raise InvalidInput(
+                "source must be a source id", fields={"source": ["not an id"]}
+            ) from exc
+        if self.start and self.end and self.start >= self.end:
+            raise InvalidInput("from must be before to", fields={"to": ["before from"]})
+
+    @staticmethod
+    def _parse(raw: str | None, name: str, *, end: bool) -> datetime | None:
+        if not raw:
+            return None
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            moment = parse_datetime(raw)
+            if moment is None:
+                raise InvalidInput(
+                    f"{name} must be a date (YYYY-MM-DD) or an ISO date-time",
+                    fields={name: ["not a date"]},
+                ) from None
+            return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+        midnight = timezone.make_aware(datetime.combine(day, time.min))
+        return midnight + timedelta(days=1) if end else midnight
+
+    def within(self, field: str) -> Q:
+        q = Q()
+        if self.start:
+            q &= Q(**{f"{field}__gte": self.start})
+        if self.end:
+            q &= Q(**{f"{field}__lt": self.end})
+        return q
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "from": self.start.isoformat() if self.start else None,
+            "to": self.end.isoformat() if self.end else None,
+            "source": self.source,
+        }
+
+
+def _leads(period: Period) -> QuerySet[Lead]:
+    rows = Lead.objects.all()
+    return rows.filter(source_id=period.source) if period.source is not None else rows
+
+
+def funnel(period: Period) -> dict[str, Any]:
+    """Per stage: leads that entered it in the period, how many of those moved on to the next
+    stage (at any time since), and the median time they spent in it before leaving."""
+    leads = _leads(period)
+    entered = StageTransition.objects.filter(period.within("at"), lead__in=leads)
+    created = leads.filter(period.within("created_at"))
+    lead_ids = set(entered.values_list("lead_id", flat=True)) | set(
+        created.values_list("pk", flat=True)
+    )
+    moves: dict[int, list[tuple[datetime, str, str]]] = defaultdict(list)
+    for lead_id, at, src, dst in _transitions(lead_ids):
+        moves[lead_id].append((at, src, dst))
+    start, end = period.start, period.end
+
+    def in_period(at: datetime) -> bool:
+        return (start is None or at >= start) and (end is None or at < end)
+
+    reached: dict[str, set[int]] = defaultdict(set)
+    converted: dict[str, set[int]] = defaultdict(set)
+    durations: dict[str, list[float]] = defaultdict(list)
+
+    def entry(
+        lead_id: int, stage: str, at: datetime, exit_: tuple[datetime, str, str] | None
+    ) -> None:
+        if not in_period(at):
+            return
+        reached[stage].add(lead_id)
+        if exit_ is None:
+            return
+        durations[stage].append((exit_[0] - at).total_seconds() / 3600)
+        if NEXT.get(stage) == exit_[2]:
+            converted[stage].add(lead_id)
+
+    for lead_id, created_at in created.values_list("pk", "created_at"):
+        first = moves[lead_id][0] if moves[lead_id] else None
+        if first is None or first[1] == Stage.NURTURING:
+            entry(lead_id, Stage.NURTURING, created_at, first)
+    for lead_id, rows in moves.items():
+        for i, (at, _src, dst) in enumerate(rows):
+            entry(lead_id, dst, at, rows[i + 1] if i + 1 < len(rows) else None)
+    stages = []
+    for stage in FUNNEL:
+        count = len(reached[stage])
+        moved = len(converted[stage])
+        stages.append(
+            {
+                "stage": stage,
+                "reached": count,
+                "next_stage": NEXT.get(stage),
+                "converted": moved if stage in NEXT else None,
+                "conversion": round(moved / count, 4) if count and stage in NEXT else None,
+                "median_hours_in_stage": (
+                    round(median(durations[stage]), 2) if durations[stage] else None
+                ),
+            }
+        )
+    return {
+        **period.as_dict(),
+        "stages": stages,
+        "outcomes": {stage: len(reached[stage]) for stage in OUTCOMES},
+    }
+
+
+def _transitions(lead_ids: Iterable[int]) -> Iterable[tuple[int, datetime, str, str]]:
+    ids = sorted(lead_ids)
+    for i in range(0, len(ids), 5000):
+        yield from (
+            StageTransition.objects.filter(lead_id__in=ids[i : i + 5000])
+            .order_by("lead_id", "at", "id")
+            .values_list("lead_id", "at", "from_stage", "to_stage")
+            .iterator(5000)
+        )
+
+
+def rejections(period: Period) -> dict[str, Any]:
+    """Why sales sent leads back: reject reasons by count (and recycle reasons beside them)."""
+    rows = StageTransition.objects.filter(period.within("at"), lead__in=_leads(period))
+
+    def by_reason(stage: str) -> list[dict[str, Any]]:
+        counted = (
+            rows.filter(to_stage=stage)
+            .values("reason")
+            .annotate(count=Count("id"))
+            .order_by("-count", "reason")
+        )
+        return [{"reason": r["reason"] or "other", "count": r["count"]} for r in counted]
+
+    reasons = by_reason(Stage.DISQUALIFIED)
+    recycled = by_reason(Stage.RECYCLED)
+    return {
+        **period.as_dict(),
+        "total": sum(r["count"] for r in reasons),
+        "reasons": reasons,
+        "recycled_total": sum(r["count"] for r in recycled),
+        "recycle_reasons": recycled,
+    }

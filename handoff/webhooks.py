@@ -1,0 +1,342 @@
+"""Webhooks: endpoints, the delivery outbox, Standard Webhooks signing, retries, SSRF guard."""
+
+import base64
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import json
+import logging
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from mqlapp.errors import InvalidInput
+from mqlapp.models import Lead
+from mqlapp.services import task_kick
+
+from .lifecycle import WEBHOOK_EVENTS
+from .models import Webhook, WebhookAttempt, WebhookDelivery
+
+log = logging.getLogger(__name__)
+
+# Seconds to wait before each retry (Svix's schedule): the first retry comes within 30 s.
+RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 36000)
+SEND_TIMEOUT = 10.0
+LEASE = timedelta(seconds=60)  # a try in progress; a worker that dies frees it after this
+RESPONSE_KEEP = 2000
+
+
+class Refused(Exception):
+    """The URL may not be called (scheme, private address, unresolvable host)."""
+
+
+# --- signing ---------------------------------------------------------------------------------
+
+
+def secret_new() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def signature(secret: str, *, msg_id: str, timestamp: int, body: str) -> str:
+    """`v1,<base64 HMAC-SHA256 of "id.timestamp.body">` with the decoded secret as key."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{msg_id}.{timestamp}.{body}".encode()
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+# --- the SSRF guard --------------------------------------------------------------------------
+
+
+def address_forbidden(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return bool(
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+        or not ip.is_global
+    )
+
+
+def url_resolve(url: str) -> tuple[str, str, int, str, list[str]]:
+    """(scheme, host, port, path, addresses) of a URL we may call; Refused otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Refused("the URL must be http:// or https:// with a host")
+    if parts.username or parts.password:
+        raise Refused("the URL must not carry a user name or password")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise Refused("the URL has an invalid port") from exc
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise Refused(f"the host {parts.hostname} does not resolve") from exc
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
+        bad = [a for a in addresses if address_forbidden(a)]
+        if bad:
+            raise Refused(
+                f"the host {parts.hostname} resolves to a private, loopback, link-local or "
+                f"reserved address ({bad[0]}); set WEBHOOK_ALLOW_PRIVATE_HOSTS=true to allow it"
+            )
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return parts.scheme, parts.hostname, port, path, addresses
+
+
+# --- endpoints (admin) -----------------------------------------------------------------------
+
+
+def _events(value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(e, str) for e in value):
+        raise InvalidInput(
+            f"events must be a non-empty list of: {', '.join(WEBHOOK_EVENTS)}",
+            fields={"events": ["invalid"]},
+        )
+    unknown = [e for e in value if e not in WEBHOOK_EVENTS]
+    if unknown:
+        raise InvalidInput(
+            f"unknown event {unknown[0]!r}; use: {', '.join(WEBHOOK_EVENTS)}",
+            fields={"events": [f"unknown: {', '.join(unknown)}"]},
+        )
+    return list(dict.fromkeys(value))
+
+
+def _url(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 2000:
+        raise InvalidInput("url is required (http:// or https://)", fields={"url": ["required"]})
+    try:
+        url_resolve(value.strip())
+    except Refused as exc:
+        raise InvalidInput(f"url refused: {exc}", fields={"url": [str(exc)]}) from exc
+    return value.strip()
+
+
+def _apply(webhook: Webhook, data: Mapping[str, Any]) -> None:
+    if "url" in data:
+        webhook.url = _url(data["url"])
+    if "events" in data:
+        webhook.events = _events(data["events"])
+    if "active" in data:
+        if not isinstance(data["active"], bool):
+            raise InvalidInput("active must be true or false", fields={"active": ["bool"]})
+        webhook.active = data["active"]
+    if "description" in data:
+        webhook.description = str(data["description"] or "")[:200]
+
+
+@transaction.atomic
+def webhook_create(*, data: Mapping[str, Any]) -> Webhook:
+    if "url" not in data:
+        raise InvalidInput("url is required (http:// or https://)", fields={"url": ["required"]})
+    webhook = Webhook(secret=secret_new(), events=list(WEBHOOK_EVENTS))
+    _apply(webhook, data)
+    webhook.save()
+    return webhook
+
+
+@transaction.atomic
+def webhook_update(webhook: Webhook, *, data: Mapping[str, Any]) -> Webhook:
+    _apply(webhook, data)
+    if data.get("rotate_secret") is True:
+        webhook.secret = secret_new()
+    webhook.save()
+    return webhook
+
+
+def webhook_delete(webhook: Webhook) -> None:
+    webhook.delete()
+
+
+# --- the outbox ------------------------------------------------------------------------------
+
+
+def lead_payload(lead: Lead, *, event_type: str, now: datetime, extra: Mapping[str, Any]) -> str:
+    """The body, fixed when the event happens and sent unchanged on every try."""
+    from mqlapp.api.serializers import LeadSerializer
+
+    data = dict(LeadSerializer(lead).data)
+    owner = lead.owner
+    data["owner"] = (
+        {"id": owner.pk, "username": owner.username, "email": owner.email} if owner else None
+    )
+    data["stage"] = lead.stage
+    data["score"] = float(lead.score)
+    data.update(extra)
+    body = {"type": event_type, "timestamp": now.isoformat(), "data": data}
+    return json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+
+
+def webhooks_enqueue(
+    lead: Lead, *, event_type: str, now: datetime, extra: Mapping[str, Any]
+) -> list[int]:
+    """Outbox rows for every active webhook on `event_type`, in the caller's transaction."""
+    hooks = [h for h in Webhook.objects.filter(active=True) if event_type in h.events]
+    if not hooks:
+        return []
+    payload = lead_payload(lead, event_type=event_type, now=now, extra=extra)
+    rows = WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(
+                webhook=hook,
+                event_type=event_type,
+                msg_id=f"msg_{uuid.uuid4().hex}",
+                payload=payload,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            for hook in hooks
+        ]
+    )
+    ids = [row.pk for row in rows]
+    transaction.on_commit(lambda: _kick_all(ids))
+    return ids
+
+
+def _kick_all(ids: list[int]) -> None:
+    for pk in ids:
+        task_kick("handoff.tasks.webhook_deliver", pk)
+
+
+def deliveries_due(*, now: datetime, limit: int = 500) -> list[int]:
+    return list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def _post(url: str, *, body: bytes, headers: Mapping[str, str]) -> tuple[int, str]:
+    """POST to the URL at an address the guard checked (no re-resolve, no redirects)."""
+    scheme, host, port, path, addresses = url_resolve(url)
+    address = addresses[0]
+    conn: http.client.HTTPConnection
+    if scheme == "https":
+        conn = _PinnedHTTPS(host, port, address=address, timeout=SEND_TIMEOUT)
+    else:
+        conn = _PinnedHTTP(host, port, address=address, timeout=SEND_TIMEOUT)
+    try:
+        conn.request("POST", path, body=body, headers=dict(headers))
+        response = conn.getresponse()
+        text = response.read(RESPONSE_KEEP).decode("utf-8", "replace")
+        return response.status, text
+    finally:
+        conn.close()
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        import ssl
+
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def webhook_deliver(delivery_id: int, *, now: datetime | None = None) -> float | None:
+    """One try of a due delivery; returns seconds until the next try, or None (done/not due)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .select_related("webhook")
+            .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+            .first()
+        )
+        if delivery is None:
+            return None
+        delivery.attempts += 1
+        delivery.next_attempt_at = now + LEASE
+        delivery.save(update_fields=["attempts", "next_attempt_at"])
+    number, webhook = delivery.attempts, delivery.webhook
+    stamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "mqlapp-webhooks/1",
+        "webhook-id": delivery.msg_id,
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": signature(
+            webhook.secret, msg_id=delivery.msg_id, timestamp=stamp, body=delivery.payload
+        ),
+    }
+    started = time.monotonic()
+    status_code: int | None = None
+    error = text = ""
+    try:
+        status_code, text = _post(webhook.url, body=delivery.payload.encode(), headers=headers)
+        if not 200 <= status_code < 300:
+            error = f"HTTP {status_code}" + (
+                " (redirects are not followed)" if 300 <= status_code < 400 else ""
+            )
+    except Refused as exc:
+        error = f"refused: {exc}"
+    except (OSError, http.client.HTTPException) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    elapsed = int((time.monotonic() - started) * 1000)
+    delay = (
+        None if not error else (RETRY_DELAYS[number - 1] if number <= len(RETRY_DELAYS) else None)
+    )
+    with transaction.atomic():
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            number=number,
+            at=now,
+            webhook_timestamp=stamp,
+            status_code=status_code,
+            error=error,
+            response_body=text,
+            duration_ms=elapsed,
+        )
+        delivery.last_status_code = status_code
+        delivery.last_error = error
+        if not error:
+            delivery.status = WebhookDelivery.Status.DELIVERED
+            delivery.delivered_at = now
+            delivery.next_attempt_at = None
+        elif delay is None:
+            delivery.status = WebhookDelivery.Status.FAILED
+            delivery.next_attempt_at = None
+        else:
+            delivery.next_attempt_at = now + timedelta(seconds=delay)
+        delivery.save(
+            update_fields=[
+                "last_status_code",
+                "last_error",
+                "status",
+                "delivered_at",
+                "next_attempt_at",
+            ]
+        )
+    if error:
+        log.info("webhook %s try %s failed: %s", delivery.msg_id, number, error)
+    return float(delay) if delay is not None else None
