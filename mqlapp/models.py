@@ -1,4 +1,4 @@
-"""Core tables: users, sources (write keys), leads, identities, events, the score outbox."""
+"""Core tables: users, sources, leads, identities, events, the score outbox, ways in."""
 
 import secrets
 
@@ -118,11 +118,15 @@ class Event(models.Model):
     )
     anonymous_id = models.CharField(max_length=200, blank=True, default="")
     user_id = models.CharField(max_length=200, blank=True, default="")
+    # alias only: the id that `user_id` replaces (kept so a later identification can join them)
+    previous_id = models.CharField(max_length=200, blank=True, default="")
     type = models.CharField(max_length=16)
     name = models.CharField(max_length=200, blank=True, default="")
     properties = models.JSONField(default=dict, blank=True)
     context = models.JSONField(default=dict, blank=True)
     traits = models.JSONField(default=dict, blank=True)
+    # UTM: {"name", "source", "medium", "term", "content"} from context.campaign or the page URL
+    campaign = models.JSONField(default=dict, blank=True)
     timestamp = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField()
@@ -136,6 +140,11 @@ class Event(models.Model):
             models.Index(
                 fields=["user_id"], condition=Q(lead__isnull=True), name="event_orphan_user"
             ),
+            models.Index(
+                fields=["previous_id"],
+                condition=Q(lead__isnull=True) & ~Q(previous_id=""),
+                name="event_orphan_alias",
+            ),
         ]
 
 
@@ -144,3 +153,94 @@ class ScoreQueue(models.Model):
 
     lead = models.OneToOneField(Lead, primary_key=True, on_delete=models.CASCADE)
     enqueued_at = models.DateTimeField(auto_now_add=True)
+
+
+class LeadMerge(models.Model):
+    """Two leads found to be one person (alias): what the merged-away lead held, for the record."""
+
+    into = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="merges"
+    )
+    merged_lead_id = models.BigIntegerField()
+    merged_email = models.CharField(max_length=254, blank=True, default="")
+    merged_data = models.JSONField(default=dict, blank=True)
+    reason = models.CharField(max_length=20, default="alias")
+    message_id = models.CharField(max_length=200, blank=True, default="")
+    events_moved = models.PositiveIntegerField(default=0)
+    at = models.DateTimeField()
+
+
+def default_form_required() -> list[str]:
+    return ["last_name", "first_name", "company", "email"]
+
+
+class Form(models.Model):
+    """A landing-page form posted to /f/<slug>/ (the fields of a Japanese B2B download form)."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    thank_you_url = models.URLField(max_length=500, blank=True, default="")
+    consent_text = models.TextField(blank=True, default="")
+    consent_version = models.PositiveIntegerField(default=1)
+    required_fields = models.JSONField(default=default_form_required, blank=True)
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Consent(models.Model):
+    """A person agreed to a form's consent wording: which version, when, from which address."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="consents")
+    form = models.ForeignKey(Form, null=True, blank=True, on_delete=models.SET_NULL)
+    text = models.TextField()
+    version = models.PositiveIntegerField()
+    given_at = models.DateTimeField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+
+
+class ImportJob(models.Model):
+    """A CSV import running in the background; the file is kept until the job is done."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    filename = models.CharField(max_length=255, blank=True, default="")
+    sha256 = models.CharField(max_length=64)
+    data = models.BinaryField(default=bytes)
+    encoding = models.CharField(max_length=20, blank=True, default="")
+    mapping = models.JSONField(default=dict, blank=True)
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+
+class ImportRowError(models.Model):
+    """Why one row of an import was not taken (row 1 is the header, as in a spreadsheet)."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
+    row = models.PositiveIntegerField()
+    error = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["row"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "row"], name="import_row_error_unique")
+        ]

@@ -4,11 +4,16 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from django.utils.dateparse import parse_datetime
 from django.utils.timezone import is_naive, make_aware
 
 TYPES = ("identify", "track", "page", "screen", "group", "alias")
+CAMPAIGN_KEYS = ("name", "source", "medium", "term", "content")
+UTM_KEYS = {f"utm_{k}": k for k in ("source", "medium", "term", "content")} | {
+    "utm_campaign": "name"
+}
 
 
 class MessageInvalid(ValueError):
@@ -31,7 +36,9 @@ class Message:
     received_at: datetime
     previous_id: str = ""
     group_id: str = ""
-    raw_size: int = 0
+    campaign: dict[str, str] = field(default_factory=dict)
+    # False: the message identifies (updates the lead, links ids) but is not kept as an event
+    persist: bool = True
     lead_id: int | None = field(default=None)
 
 
@@ -115,7 +122,8 @@ def message_parse(
     traits = _obj(raw, "traits")
     context = _obj(raw, "context")
     properties = _obj(raw, "properties")
-    if kind == "identify" and "email" in traits:
+    if kind == "identify" and traits.get("email") not in (None, ""):
+        # No placeholder leads: an identify must name a real address or none at all.
         email = traits["email"]
         if not isinstance(email, str) or not email_valid(email):
             raise MessageInvalid(f"traits.email is not a valid email address: {str(email)[:80]!r}")
@@ -134,7 +142,42 @@ def message_parse(
         received_at=received_at,
         previous_id=previous_id,
         group_id=group_id,
+        campaign=campaign_of(context, properties),
     )
+
+
+def campaign_of(context: dict[str, Any], properties: dict[str, Any]) -> dict[str, str]:
+    """UTM parameters: `context.campaign` as analytics.js sends it, else the page URL's query."""
+    found: dict[str, str] = {}
+    raw = context.get("campaign")
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            name = UTM_KEYS.get(key, key)
+            if name in CAMPAIGN_KEYS and isinstance(value, str | int | float) and str(value):
+                found[name] = str(value)[:200]
+        if found:
+            return found
+    page = context.get("page") if isinstance(context.get("page"), dict) else {}
+    for where in (properties, page):
+        for key in ("url", "search"):
+            value = where.get(key)  # type: ignore[union-attr]
+            if isinstance(value, str) and "utm_" in value:
+                for name, item in parse_qsl(urlsplit(value).query):
+                    if name in UTM_KEYS and item:
+                        found.setdefault(UTM_KEYS[name], item[:200])
+                if found:
+                    return found
+    return found
+
+
+def context_email(message: Message) -> str:
+    """`context.traits.email`, normalised, when it is a valid address (it names the lead)."""
+    traits = message.context.get("traits")
+    if isinstance(traits, dict):
+        value = traits.get("email")
+        if isinstance(value, str) and email_valid(value):
+            return email_normalise(value)
+    return ""
 
 
 def email_valid(value: str) -> bool:

@@ -19,8 +19,14 @@ class _TooLarge(Exception):
     pass
 
 
+ERROR_CODES = {400: "invalid", 401: "unauthorized", 403: "origin_refused", 405: "method"}
+
+
 def _error(status: int, message: str, **extra: Any) -> JsonResponse:
-    return JsonResponse({"success": False, "error": message, **extra}, status=status)
+    # "code" and "message" are what the Segment and RudderStack SDKs log from an error answer.
+    code = "too_large" if status == 413 else ERROR_CODES.get(status, "error")
+    body = {"success": False, "error": message, "code": code, "message": message, **extra}
+    return JsonResponse(body, status=status)
 
 
 def _read_body(request: HttpRequest) -> bytes:

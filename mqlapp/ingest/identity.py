@@ -1,0 +1,330 @@
+"""Batch identity resolution: who each message of a request is about, in a few queries."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Case, Q, Value, When
+
+from ..models import Event, Identity, Lead, Source
+from ..services import lead_fields_from_traits
+from .merge import lead_merge
+from .messages import Message, context_email, email_normalise
+
+ANON, USER = Identity.Kind.ANONYMOUS.value, Identity.Kind.USER.value
+FIELD_OF_KIND = {ANON: "anonymous_id", USER: "user_id"}
+MAX_ALIAS_ROUNDS = 5
+
+
+@dataclass(slots=True)
+class LeadChange:
+    """Data for one lead from one message, applied after the pass in message order."""
+
+    lead_id: int
+    columns: dict[str, Any]
+    traits: dict[str, Any]
+    external_id: str = ""
+    fill_only: bool = False  # older data (adopted events): fills blanks, never overwrites
+
+
+@dataclass
+class Resolution:
+    """What the pass decided: links to write, leads to change, orphan events to adopt."""
+
+    new_links: dict[tuple[str, str], int] = field(default_factory=dict)
+    moved_links: set[tuple[str, str]] = field(default_factory=set)
+    changes: list[LeadChange] = field(default_factory=list)
+    touched: set[int] = field(default_factory=set)
+    created_emails: set[str] = field(default_factory=set)
+
+
+class Resolver:
+    """Load every id a batch names at once, then decide message by message in memory.
+
+    Leads for new emails are inserted up front (INSERT … ON CONFLICT DO NOTHING, then read
+    back), so two requests naming the same new email at once both end on the one lead.
+    """
+
+    def __init__(self, *, source: Source | None) -> None:
+        self.source = source
+        self.ident: dict[tuple[str, str], int] = {}
+        self.stored: set[tuple[str, str]] = set()  # links that exist in the database
+        self.by_email: dict[str, int] = {}
+        self.by_external: dict[str, int] = {}
+        self.redirect: dict[int, int] = {}
+        self.pending_alias: list[tuple[str, str, str]] = []  # previousId, userId, messageId
+        self.out = Resolution()
+
+    # --- loading ---------------------------------------------------------------------------
+
+    def prefetch(self, messages: Sequence[Message]) -> None:
+        anon_ids: set[str] = set()
+        user_ids: set[str] = set()
+        emails: set[str] = set()
+        for m in messages:
+            if m.anonymous_id:
+                anon_ids.add(m.anonymous_id)
+            if m.user_id:
+                user_ids.add(m.user_id)
+            if m.previous_id:
+                anon_ids.add(m.previous_id)
+                user_ids.add(m.previous_id)
+            email = _message_email(m)
+            if email:
+                emails.add(email)
+        self._load(anon_ids=anon_ids, user_ids=user_ids, emails=emails)
+        self._create(emails - self.by_email.keys())
+
+    def _load(self, *, anon_ids: set[str], user_ids: set[str], emails: Iterable[str]) -> None:
+        query = Q(pk__in=[])
+        if anon_ids:
+            query |= Q(kind=ANON, value__in=anon_ids)
+        if user_ids:
+            query |= Q(kind=USER, value__in=user_ids)
+        if anon_ids or user_ids:
+            for kind, value, lead_id in Identity.objects.filter(query).values_list(
+                "kind", "value", "lead_id"
+            ):
+                self.ident[(kind, value)] = lead_id
+                self.stored.add((kind, value))
+        by_email = set(emails) | {email_normalise(u) for u in user_ids if "@" in u}
+        lead_query = Q(pk__in=[])
+        if by_email:
+            lead_query |= Q(email__in=by_email)
+        if user_ids:
+            lead_query |= Q(external_id__in=user_ids)
+        if by_email or user_ids:
+            rows = Lead.objects.filter(lead_query).order_by("pk")
+            for pk, email, external_id in rows.values_list("pk", "email", "external_id"):
+                if email:
+                    self.by_email.setdefault(email, pk)
+                if external_id:
+                    self.by_external.setdefault(external_id, pk)
+
+    def _create(self, emails: set[str]) -> None:
+        if not emails:
+            return
+        ordered = sorted(emails)  # one insert order for everyone: no deadlocks between requests
+        Lead.objects.bulk_create(
+            [Lead(email=e, source=self.source) for e in ordered], ignore_conflicts=True
+        )
+        for pk, email in Lead.objects.filter(email__in=ordered).values_list("pk", "email"):
+            self.by_email[email] = pk
+        self.out.created_emails.update(emails)
+
+    # --- the pass ----------------------------------------------------------------------------
+
+    def live(self, lead_id: int | None) -> int | None:
+        while lead_id is not None and lead_id in self.redirect:
+            lead_id = self.redirect[lead_id]
+        return lead_id
+
+    def find(self, *, user_id: str = "", anonymous_id: str = "", email: str = "") -> int | None:
+        """The lead these ids name: email, then userId (link, external id, email), then anon."""
+        if email and email in self.by_email:
+            return self.live(self.by_email[email])
+        if user_id:
+            found = (
+                self.ident.get((USER, user_id))
+                or self.by_external.get(user_id)
+                or self.by_email.get(email_normalise(user_id))
+            )
+            if found:
+                return self.live(found)
+        if anonymous_id and (ANON, anonymous_id) in self.ident:
+            return self.live(self.ident[(ANON, anonymous_id)])
+        return None
+
+    def resolve(self, messages: Sequence[Message]) -> None:
+        for m in messages:
+            if m.type == "identify":
+                m.lead_id = self._identify(m)
+            elif m.type == "alias":
+                m.lead_id = self._alias(m)
+            else:
+                m.lead_id = self.find(
+                    user_id=m.user_id, anonymous_id=m.anonymous_id, email=context_email(m)
+                )
+                if m.lead_id is not None:
+                    self._link_message(m.lead_id, m)
+                    if m.type == "group":
+                        self._group(m.lead_id, m)
+        self._resolve_aliases()
+        for m in messages:
+            m.lead_id = self.live(m.lead_id)
+        self.out.touched = {t for t in (self.live(i) for i in self.out.touched) if t}
+
+    def _identify(self, m: Message) -> int | None:
+        columns, rest = lead_fields_from_traits(m.traits)
+        email = columns.pop("email", "")
+        lead_id = self.find(user_id=m.user_id, anonymous_id=m.anonymous_id, email=email)
+        if lead_id is None:
+            return None  # kept unattached; its traits apply once its ids are identified
+        self.out.changes.append(LeadChange(lead_id, columns, rest, external_id=m.user_id))
+        self.out.touched.add(lead_id)
+        self._link_message(lead_id, m)
+        return lead_id
+
+    def _group(self, lead_id: int, m: Message) -> None:
+        """The company the person belongs to: name, industry, employees, and the group's id."""
+        traits = dict(m.traits)
+        columns = {}
+        if traits.get("name"):
+            columns["company"] = traits["name"]
+        for key in ("industry", "employees", "country"):
+            if traits.get(key) not in (None, ""):
+                columns[key] = traits[key]
+        mapped, _ = lead_fields_from_traits(columns)
+        group = {"id": m.group_id, **traits}
+        self.out.changes.append(LeadChange(lead_id, mapped, {"group": group}))
+        self.out.touched.add(lead_id)
+
+    def _alias(self, m: Message) -> int | None:
+        """previousId → userId: one person; two known leads are merged into one."""
+        target = self._join(m.previous_id, m.user_id, message_id=m.message_id)
+        if target is not None:
+            self.link(target, ANON, m.anonymous_id)
+        return target
+
+    def _join(self, previous_id: str, user_id: str, *, message_id: str) -> int | None:
+        survivor = self.find(user_id=user_id)
+        previous = self.find(user_id=previous_id, anonymous_id=previous_id)
+        if survivor is None and previous is None:
+            self.pending_alias.append((previous_id, user_id, message_id))
+            return None
+        if survivor is None or previous is None or survivor == previous:
+            target = survivor or previous
+        else:
+            target = self._merge(previous, survivor, message_id=message_id)
+        assert target is not None  # noqa: S101 (narrowing: both None handled above)
+        self.link(target, USER, user_id)
+        self.link(target, ANON, previous_id)
+        self.link(target, USER, previous_id)
+        self.out.touched.add(target)
+        return target
+
+    def _merge(self, a: int, b: int, *, message_id: str) -> int:
+        survivor, duplicate = lead_merge(a, b, reason="alias", message_id=message_id)
+        self.redirect[duplicate] = survivor
+        self.out.touched.discard(duplicate)
+        return survivor
+
+    def _resolve_aliases(self) -> None:
+        """Alias edges whose ids were unknown: this batch's, and stored ones these links reach."""
+        for _ in range(MAX_ALIAS_ROUNDS):
+            edges = list(self.pending_alias)
+            linked = {value for (_, value) in self.out.new_links}
+            if linked:
+                stored = Event.objects.filter(type="alias", lead__isnull=True).filter(
+                    Q(user_id__in=linked) | Q(previous_id__in=linked)
+                )
+                edges += list(stored.values_list("previous_id", "user_id", "message_id"))
+            state = (len(self.out.new_links), len(self.redirect))
+            remaining = []
+            for previous_id, user_id, message_id in edges:
+                known = self.find(user_id=user_id) or self.find(
+                    user_id=previous_id, anonymous_id=previous_id
+                )
+                if known is not None:
+                    self._join(previous_id, user_id, message_id=message_id)
+                elif (previous_id, user_id, message_id) in self.pending_alias:
+                    remaining.append((previous_id, user_id, message_id))
+            self.pending_alias = remaining
+            if state == (len(self.out.new_links), len(self.redirect)):
+                return
+
+    def _link_message(self, lead_id: int, m: Message) -> None:
+        self.link(lead_id, ANON, m.anonymous_id)
+        self.link(lead_id, USER, m.user_id)
+
+    def link(self, lead_id: int, kind: str, value: str) -> None:
+        """`value` names `lead_id` from now on; its earlier orphan events will be adopted."""
+        if not value:
+            return
+        key = (kind, value)
+        current = self.ident.get(key)
+        if current is not None and self.live(current) == lead_id:
+            return
+        if key in self.stored:
+            self.out.moved_links.add(key)
+        self.ident[key] = lead_id
+        self.out.new_links[key] = lead_id
+        self.out.touched.add(lead_id)
+
+
+def _message_email(m: Message) -> str:
+    """The email that makes a message create (or name) a lead: identify traits, context traits."""
+    if m.type == "identify":
+        value = m.traits.get("email")
+        if isinstance(value, str) and value:
+            return email_normalise(value)
+    return context_email(m)
+
+
+def identities_write(resolver: Resolver) -> None:
+    """Insert the new links and move the moved ones (a query or two per kind, not per id)."""
+    out = resolver.out
+    fresh: list[Identity] = []
+    moves: dict[str, dict[str, int]] = {ANON: {}, USER: {}}
+    for (kind, value), lead_id in sorted(out.new_links.items()):
+        target = resolver.live(lead_id)
+        assert target is not None  # noqa: S101 (a link always names a lead)
+        if (kind, value) in out.moved_links:
+            moves[kind][value] = target
+        else:
+            fresh.append(Identity(kind=kind, value=value, lead_id=target))
+    if fresh:
+        Identity.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=1000)
+    for kind, values in moves.items():
+        if values:
+            Identity.objects.filter(kind=kind, value__in=list(values)).update(
+                lead_id=Case(*[When(value=v, then=Value(t)) for v, t in values.items()])
+            )
+
+
+def orphans_adopt(resolver: Resolver) -> set[int]:
+    """Give newly identified ids' earlier events to their lead; returns the leads that gained."""
+    gained: set[int] = set()
+    for kind, column in FIELD_OF_KIND.items():
+        targets = {
+            value: resolver.live(lead_id)
+            for (k, value), lead_id in resolver.out.new_links.items()
+            if k == kind
+        }
+        if not targets:
+            continue
+        orphans = Event.objects.filter(lead__isnull=True, **{f"{column}__in": list(targets)})
+        updated = orphans.update(
+            lead_id=Case(*[When(**{column: v}, then=Value(t)) for v, t in targets.items()])
+        )
+        if updated:
+            gained.update(t for t in targets.values() if t)
+    return gained
+
+
+def orphan_changes(resolver: Resolver) -> list[LeadChange]:
+    """Traits of identify/group calls sent before their ids were known (fill blanks only)."""
+    values: dict[str, list[str]] = {ANON: [], USER: []}
+    for kind, value in resolver.out.new_links:
+        values[kind].append(value)
+    if not values[ANON] and not values[USER]:
+        return []
+    rows = (
+        Event.objects.filter(lead__isnull=True, type__in=("identify", "group"))
+        .filter(Q(anonymous_id__in=values[ANON]) | Q(user_id__in=values[USER]))
+        .order_by("timestamp", "pk")
+        .values_list("type", "anonymous_id", "user_id", "traits")
+    )
+    changes = []
+    for kind, anonymous_id, user_id, traits in rows:
+        lead_id = resolver.live(
+            resolver.ident.get((USER, user_id)) or resolver.ident.get((ANON, anonymous_id))
+        )
+        if lead_id is None:
+            continue
+        if kind == "group":
+            traits = {"company": traits.get("name")} if traits.get("name") else {}
+        columns, rest = lead_fields_from_traits(traits)
+        columns.pop("email", None)
+        changes.append(LeadChange(lead_id, columns, rest, fill_only=True))
+    return changes
