@@ -42,7 +42,7 @@ def assignment_notify(assignment_id: int) -> bool:
     """Email the rep once per assignment; a failed send rolls back, so a retry sends it."""
     with transaction.atomic():
         row = (
-            Assignment.objects.select_for_update(skip_locked=True)
+            Assignment.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("user", "lead")
             .filter(pk=assignment_id, notify=True, notified_at__isnull=True)
             .first()
@@ -78,7 +78,7 @@ def sla_breach_notify(breach_id: int) -> bool:
     """Email every admin once about a breach."""
     with transaction.atomic():
         breach = (
-            SlaBreach.objects.select_for_update(skip_locked=True)
+            SlaBreach.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("lead", "owner", "reassigned_to")
             .filter(pk=breach_id, notified_at__isnull=True)
             .first()
