@@ -151,6 +151,12 @@ SPECTACULAR_SETTINGS = {
 # --- Ingestion limits (Segment's) ---------------------------------------------------------
 INGEST_MAX_MESSAGE_BYTES = 32 * 1024
 INGEST_MAX_REQUEST_BYTES = 500 * 1024
+# Other ways in: landing-page forms (spam: submissions per address and form per window),
+# CSV imports, and the proxies in front of the app (to find the client's address).
+FORM_RATE_LIMIT = env.int("FORM_RATE_LIMIT", default=10)
+FORM_RATE_WINDOW_SECONDS = env.int("FORM_RATE_WINDOW_SECONDS", default=600)
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # --- Webhooks -------------------------------------------------------------------------------

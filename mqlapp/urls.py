@@ -6,8 +6,10 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import health, views
+from .api import ingest_views as ingest_api
 from .api import views as api
 from .api.export import LeadExportView
+from .ingest import public_views
 
 api_urls: list[URLPattern | URLResolver] = [
     path("auth/token/", api.TokenView.as_view()),
@@ -16,6 +18,12 @@ api_urls: list[URLPattern | URLResolver] = [
     path("sources/", api.SourceListView.as_view()),
     path("leads/", api.LeadListView.as_view()),
     path("leads/export.csv", LeadExportView.as_view()),
+    path("leads/import/", ingest_api.LeadImportView.as_view()),
+    path("imports/", ingest_api.ImportListView.as_view()),
+    path("imports/<int:pk>/", ingest_api.ImportDetailView.as_view()),
+    path("forms/", ingest_api.FormListView.as_view()),
+    path("forms/<int:pk>/", ingest_api.FormDetailView.as_view()),
+    path("tracking-links/", ingest_api.TrackingLinkView.as_view()),
     path("leads/<int:pk>/", api.LeadDetailView.as_view()),
     path("leads/<int:pk>/events/", api.LeadEventsView.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -26,6 +34,10 @@ api_urls: list[URLPattern | URLResolver] = [
 
 urlpatterns = [
     path("v1/", include("mqlapp.ingest.urls")),
+    path("f/<slug:slug>/", public_views.form_post),
+    path("f/<slug:slug>/thanks/", public_views.form_thanks),
+    path("e/o/<str:token>.gif", public_views.email_open),
+    path("e/c/<str:token>", public_views.email_click),
     path("api/", include(api_urls)),
     path("healthz", health.healthz),
     path("i18n/", include("django.conf.urls.i18n")),

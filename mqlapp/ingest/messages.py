@@ -122,6 +122,9 @@ def message_parse(
     traits = _obj(raw, "traits")
     context = _obj(raw, "context")
     properties = _obj(raw, "properties")
+    if kind == "identify" and isinstance(context.get("traits"), dict):
+        # RudderStack's SDKs send identify traits in context.traits only.
+        traits = {**context["traits"], **traits}
     if kind == "identify" and traits.get("email") not in (None, ""):
         # No placeholder leads: an identify must name a real address or none at all.
         email = traits["email"]

@@ -1,0 +1,79 @@
+"""Checks for lead fields typed by people (forms, CSV files): email, phone, employees, lengths."""
+
+import re
+import unicodedata
+from typing import Any
+
+from ..services import LEAD_TEXT_LIMITS
+from .messages import email_normalise, email_valid
+
+# Lead fields people may send, with the names Japanese forms and spreadsheets use for them.
+LEAD_INPUT_FIELDS = (
+    "email",
+    "last_name",
+    "first_name",
+    "company",
+    "department",
+    "title",
+    "phone",
+    "employees",
+    "country",
+    "industry",
+)
+MAX_LENGTHS = {name: LEAD_TEXT_LIMITS.get(name) for name in LEAD_INPUT_FIELDS}
+_EXTENSION = re.compile(r"\s*(?:内線|ext\.?|x)\s*\d{1,6}\s*$", re.IGNORECASE)
+_PHONE_CHARS = re.compile(r"^\+?[0-9()\-. ]+$")
+_EMPLOYEE_SUFFIX = re.compile(r"\s*(?:名|人|people|employees)\s*$", re.IGNORECASE)
+
+
+def text_clean(value: Any) -> str:
+    """NFKC (full-width digits and letters become ASCII) and trimmed, as people type them."""
+    if value is None:
+        return ""
+    return unicodedata.normalize("NFKC", str(value)).strip()
+
+
+def phone_valid(value: str) -> bool:
+    """Digits with + ( ) - . and spaces, 8 to 15 digits, an optional extension (内線 123)."""
+    number = _EXTENSION.sub("", text_clean(value))
+    digits = sum(c.isdigit() for c in number)
+    return bool(_PHONE_CHARS.match(number)) and 8 <= digits <= 15
+
+
+def employees_parse(value: str) -> int:
+    """ "1,200", "1200名", "１２００" → 1200; anything else raises ValueError."""
+    text = _EMPLOYEE_SUFFIX.sub("", text_clean(value)).replace(",", "")
+    if not text.isdigit() or int(text) > 10_000_000:
+        raise ValueError("employees must be a whole number such as 1200")
+    return int(text)
+
+
+def lead_input_clean(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Validate a person's lead fields; returns (clean values, errors by field)."""
+    clean: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name in LEAD_INPUT_FIELDS:
+        raw = data.get(name)
+        value = text_clean(raw)
+        if value == "":
+            continue
+        if name == "email":
+            if not email_valid(value):
+                errors[name] = "Enter a valid email address."
+                continue
+            value = email_normalise(value)
+        elif name == "phone" and not phone_valid(value):
+            errors[name] = "Enter a phone number of 8 to 15 digits, such as 03-1234-5678."
+            continue
+        elif name == "employees":
+            try:
+                clean[name] = employees_parse(value)
+            except ValueError as exc:
+                errors[name] = str(exc)
+            continue
+        limit = MAX_LENGTHS[name]
+        if limit and len(value) > limit:
+            errors[name] = f"At most {limit} characters."
+            continue
+        clean[name] = value
+    return clean, errors

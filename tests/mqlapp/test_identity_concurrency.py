@@ -1,0 +1,73 @@
+"""Two requests identifying the same new email at the same moment end on one lead, no error."""
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from mqlapp.ingest.messages import message_parse
+from mqlapp.ingest.services import events_ingest
+from mqlapp.models import Identity, Lead
+from tests.conftest import wait_for
+
+
+def _identify(anon):
+    raw = {"type": "identify", "anonymousId": anon, "traits": {"email": "Race@Example.com"}}
+    return [message_parse(raw, index=0, received_at=timezone.now())]
+
+
+def _blocked_backends():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_same_new_email_identified_by_two_requests_at_once(source):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL's row locks to hold one insert behind the other")
+    first_inside, release_first = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first():
+        try:
+            with transaction.atomic():
+                events_ingest(_identify("a-1"), source=source)
+                first_inside.set()
+                release_first.wait(30)  # hold the new lead uncommitted
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            first_inside.set()
+            connection.close()
+
+    def second():
+        first_inside.wait(30)
+        try:
+            events_ingest(_identify("a-2"), source=source)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    # the second insert of the same email waits on the first one's uncommitted row
+    wait_for(lambda: _blocked_backends() >= 1, timeout=30)
+    release_first.set()
+    for thread in threads:
+        thread.join(30)
+
+    assert errors == []
+    lead = Lead.objects.get()
+    assert lead.email == "race@example.com"
+    assert set(Identity.objects.values_list("value", "lead_id")) == {
+        ("a-1", lead.pk),
+        ("a-2", lead.pk),
+    }
+    assert lead.events.count() == 2
