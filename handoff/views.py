@@ -1,9 +1,11 @@
-"""Server-rendered pages of the handoff: the sales queue and the lead detail with its actions."""
+"""Server-rendered pages of the handoff: queue, lead detail, re-approach list, webhooks."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from mqlapp.errors import DomainError
@@ -11,16 +13,30 @@ from mqlapp.models import Lead
 from mqlapp.roles import ADMIN, SALES, user_role
 from scoring.selectors import lead_score
 
-from . import selectors, services
-from .lifecycle import QUEUE_ACTIONS, REASONS, allowed_actions
+from . import selectors, services, webhooks
+from .lifecycle import QUEUE_ACTIONS, REASONS, WEBHOOK_EVENTS, allowed_actions
+from .models import Webhook
+
+
+def _forbidden(request: HttpRequest) -> HttpResponse:
+    return render(request, "handoff/forbidden.html", status=403)
 
 
 @login_required
 def queue_page(request: HttpRequest) -> HttpResponse:
     if user_role(request.user) not in (SALES, ADMIN):
-        return render(request, "handoff/forbidden.html", status=403)
-    rows = selectors.queue_for(request.user)[:500]  # type: ignore[arg-type]
-    return render(request, "handoff/queue.html", {"leads": rows, "reasons": REASONS})
+        return _forbidden(request)
+    show = request.GET.get("show", "all")
+    rows = selectors.queue_for(request.user)  # type: ignore[arg-type]
+    if show == "mine":
+        rows = rows.filter(owner=request.user)  # type: ignore[misc]
+    elif show == "unassigned":
+        rows = rows.filter(owner__isnull=True)
+    return render(
+        request,
+        "handoff/queue.html",
+        {"leads": rows[:500], "reasons": REASONS, "now": timezone.now(), "show": show},
+    )
 
 
 @login_required
@@ -35,8 +51,12 @@ def lead_page(request: HttpRequest, pk: int) -> HttpResponse:
             "score": lead_score(lead),
             "events": lead.events.order_by("-timestamp", "-id")[:100],
             "history": selectors.lead_history(lead),
+            "assignments": selectors.lead_assignments(lead),
             "actions": allowed_actions(lead.stage) if can_act else [],
             "reasons": REASONS,
+            "overdue": lead.stage == "mql"
+            and lead.sla_due_at is not None
+            and lead.sla_due_at <= timezone.now(),
         },
     )
 
@@ -45,10 +65,55 @@ def lead_page(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def lead_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if user_role(request.user) not in (SALES, ADMIN) or action not in QUEUE_ACTIONS:
-        return render(request, "handoff/forbidden.html", status=403)
+        return _forbidden(request)
     try:
         services.queue_action(pk, action, user=request.user, data=request.POST.dict())  # type: ignore[arg-type]
     except DomainError as exc:
         messages.error(request, exc.message)
     nxt = request.POST.get("next") or f"/leads/{pk}/"
     return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
+
+
+@login_required
+def reapproach_page(request: HttpRequest) -> HttpResponse:
+    if user_role(request.user) is None:
+        return _forbidden(request)
+    return render(request, "handoff/reapproach.html", {"leads": selectors.reapproach_list()[:500]})
+
+
+@login_required
+def webhooks_page(request: HttpRequest) -> HttpResponse:
+    if user_role(request.user) != ADMIN:
+        return _forbidden(request)
+    if request.method == "POST":
+        data = {"url": request.POST.get("url", ""), "events": request.POST.getlist("events")}
+        try:
+            hook = webhooks.webhook_create(data=data)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Webhook saved. Signing secret: %s") % hook.secret)
+            return redirect(f"/webhooks/{hook.pk}/")
+    return render(
+        request,
+        "handoff/webhooks.html",
+        {"hooks": selectors.webhooks_all(), "events": WEBHOOK_EVENTS},
+    )
+
+
+@login_required
+def webhook_page(request: HttpRequest, pk: int) -> HttpResponse:
+    if user_role(request.user) != ADMIN:
+        return _forbidden(request)
+    hook = get_object_or_404(Webhook, pk=pk)
+    if request.method == "POST":
+        if request.POST.get("delete"):
+            webhooks.webhook_delete(hook)
+            return redirect("/webhooks/")
+        webhooks.webhook_update(hook, data={"active": request.POST.get("active") == "on"})
+        return redirect(f"/webhooks/{pk}/")
+    return render(
+        request,
+        "handoff/webhook_detail.html",
+        {"hook": hook, "deliveries": selectors.webhook_deliveries(hook)[:100]},
+    )
