@@ -171,7 +171,7 @@ class LeadMerge(models.Model):
 
 
 def default_form_required() -> list[str]:
-    return ["last_name", "first_name", "company", "email"]
+    return ["email", "last_name", "first_name", "company"]
 
 
 class Form(models.Model):
