@@ -1,9 +1,17 @@
 """Fixtures of the ingestion tests: a clean cache (rate limits), scoring rules, batch posts."""
 
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+requires_chromium = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM) and os.environ.get("CI", "").lower() not in ("1", "true", "yes"),
+    reason="needs Debian's chromium (apt-get install -y chromium); under CI it must be there",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -37,3 +45,54 @@ def batch(
         return response.json()
 
     return post
+
+
+@pytest.fixture
+def site(tmp_path: Any) -> Iterator[Any]:
+    """Another origin (a marketer's web site) serving the HTML files written to `site.root`."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    class Site:
+        root = tmp_path
+        origin = f"http://127.0.0.1:{server.server_address[1]}"
+
+        def page(self, name: str, html: str) -> str:
+            (tmp_path / name).write_text(html, encoding="utf-8")
+            return f"{self.origin}/{name}"
+
+    yield Site()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def chromium_page(live_server: Any) -> Iterator[Any]:
+    """A fresh page of Debian's Chromium (never a downloaded browser) next to the live server."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls stay sync.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
+        )
+        context = browser.new_context(locale="ja-JP")
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        context.close()
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
