@@ -8,12 +8,11 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import transaction
 
 from .errors import InvalidInput
-from .ingest.messages import email_normalise, email_valid
-from .models import Identity, Lead, ScoreQueue, Source, User
+from .ingest.messages import email_normalise
+from .models import Lead, ScoreQueue, Source, User
 from .roles import ROLES
 
 log = logging.getLogger(__name__)
@@ -134,53 +133,6 @@ def lead_apply(lead: Lead, *, columns: Mapping[str, Any], traits: Mapping[str, A
             lead.traits = merged
             changed = True
     return changed
-
-
-def lead_get_or_create_by_email(email: str, *, source: Source | None) -> tuple[Lead, bool]:
-    email = email_normalise(email)
-    if not email_valid(email):
-        raise InvalidInput(f"not a valid email address: {email[:80]!r}")
-    lead = Lead.objects.filter(email=email).first()
-    if lead is not None:
-        return lead, False
-    try:
-        with transaction.atomic():
-            return Lead.objects.create(email=email, source=source), True
-    except IntegrityError:
-        return Lead.objects.get(email=email), False
-
-
-def lead_find(*, user_id: str = "", anonymous_id: str = "", email: str = "") -> Lead | None:
-    """The lead that these ids name, if any (email, then userId, then anonymousId)."""
-    if email:
-        found = Lead.objects.filter(email=email_normalise(email)).first()
-        if found:
-            return found
-    if user_id:
-        ident = Identity.objects.filter(kind=Identity.Kind.USER, value=user_id).first()
-        if ident:
-            return ident.lead
-        found = Lead.objects.filter(
-            Q(external_id=user_id) | Q(email=email_normalise(user_id))
-        ).first()
-        if found:
-            return found
-    if anonymous_id:
-        ident = Identity.objects.filter(kind=Identity.Kind.ANONYMOUS, value=anonymous_id).first()
-        if ident:
-            return ident.lead
-    return None
-
-
-def identity_link(lead: Lead, *, kind: str, value: str) -> bool:
-    """Make `value` name `lead` from now on; True when the link is new or moved."""
-    if not value:
-        return False
-    updated = Identity.objects.filter(kind=kind, value=value).exclude(lead=lead).update(lead=lead)
-    if updated:
-        return True
-    _, created = Identity.objects.get_or_create(kind=kind, value=value, defaults={"lead": lead})
-    return created
 
 
 # --- the score outbox -----------------------------------------------------------------------

@@ -83,6 +83,7 @@ class EventSerializer(serializers.ModelSerializer[Event]):
             "properties",
             "context",
             "traits",
+            "campaign",
             "anonymous_id",
             "user_id",
             "timestamp",

@@ -226,3 +226,130 @@ def test_cors_origin_not_allowed_is_refused(source):
     )
     assert ok.status_code == 200
     assert ok["Access-Control-Allow-Origin"] == "https://www.example.co.jp"
+
+
+# --- issue 4: every limit and every bad input --------------------------------------------
+
+
+def _raw_post(source, data, **headers):
+    return APIClient().post(
+        "/v1/batch",
+        data=data,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=basic(source.write_key),
+        **headers,
+    )
+
+
+def test_a_message_over_32kb_inside_a_batch_is_413_naming_it(ingest):
+    small = {"type": "track", "userId": "u", "event": "ok", "messageId": "s"}
+    big = {"type": "track", "userId": "u", "event": "big", "properties": {"x": "y" * 33_000}}
+    response = ingest("/v1/batch", {"batch": [small, big]})
+    assert response.status_code == 413
+    assert response.json() == {
+        "success": False,
+        "error": "message 1 is larger than the 32 KB limit",
+        "code": "too_large",
+        "message": "message 1 is larger than the 32 KB limit",
+        "index": 1,
+        "limit_bytes": 32768,
+    }
+    assert Event.objects.count() == 0
+
+
+def test_a_gzip_body_that_inflates_past_500kb_is_413(source):
+    inflated = json.dumps({"batch": [], "pad": "z" * 600_000}).encode()
+    response = _raw_post(source, gzip.compress(inflated), HTTP_CONTENT_ENCODING="gzip")
+    assert len(gzip.compress(inflated)) < 10_000
+    assert response.status_code == 413
+    assert response.json()["limit_bytes"] == 512_000
+
+
+def test_a_body_that_is_not_gzip_is_400(source):
+    response = _raw_post(source, b"not gzip at all", HTTP_CONTENT_ENCODING="gzip")
+    assert response.status_code == 400
+    assert "gzip" in response.json()["error"]
+
+
+def test_a_batch_without_a_batch_list_is_400(ingest):
+    response = ingest("/v1/batch", {"batch": {"type": "track"}})
+    assert response.status_code == 400
+    assert response.json()["error"] == 'a batch body must be an object with a "batch" list'
+
+
+def test_get_is_405(source):
+    assert APIClient().get("/v1/batch").status_code == 405
+
+
+def test_import_is_a_synonym_of_batch(ingest):
+    response = ingest("/v1/import", {"batch": [{"type": "screen", "userId": "u", "name": "Home"}]})
+    assert response.status_code == 200
+    assert Event.objects.get().type == "screen"
+
+
+def test_alias_and_group_endpoints(ingest):
+    ingest("/v1/identify", {"userId": "crm-1", "traits": {"email": "a@example.com"}})
+    assert ingest("/v1/alias", {"previousId": "anon-x", "userId": "crm-1"}).status_code == 200
+    assert (
+        ingest(
+            "/v1/group", {"userId": "crm-1", "groupId": "g", "traits": {"name": "G社"}}
+        ).status_code
+        == 200
+    )
+    assert Lead.objects.get().company == "G社"
+    assert ingest("/v1/group", {"userId": "crm-1"}).json()["error"] == "group needs a groupId"
+    assert ingest("/v1/alias", {"userId": "crm-1"}).json()["error"] == (
+        "alias needs previousId and userId"
+    )
+
+
+def test_an_identify_with_an_invalid_email_alone_is_400(ingest):
+    response = ingest("/v1/identify", {"anonymousId": "a", "traits": {"email": "x@"}})
+    assert response.status_code == 400
+    assert "traits.email" in response.json()["error"]
+    assert Lead.objects.count() == 0
+
+
+def test_batch_level_sent_at_corrects_every_message(ingest):
+    # A client clock 10 minutes slow: its timestamps and sentAt are both 10 minutes behind.
+    response = ingest(
+        "/v1/batch",
+        {
+            "sentAt": "2030-01-01T11:50:00Z",
+            "batch": [
+                {"type": "track", "userId": "u", "event": "e", "timestamp": "2030-01-01T11:40:00Z"}
+            ],
+        },
+    )
+    assert response.status_code == 200
+    event = Event.objects.get()
+    assert (event.received_at - event.timestamp).total_seconds() == pytest.approx(600, abs=1)
+
+
+def test_messages_of_wrong_shapes_are_rejected_one_by_one(ingest):
+    body = {
+        "batch": [
+            "just a string",
+            {"type": "track", "userId": {"nested": 1}, "event": "x"},
+            {"type": "track", "userId": "u", "event": "x", "properties": [1, 2]},
+            {"type": "track", "userId": "u", "event": "x", "timestamp": 12345},
+            {"type": "track", "userId": "u" * 201, "event": "x"},
+            {"type": "track", "userId": "u", "event": "kept"},
+        ]
+    }
+    response = ingest("/v1/batch", body)
+    assert response.status_code == 200
+    assert response.json()["rejected"] == [
+        {"index": 0, "error": "message must be a JSON object"},
+        {"index": 1, "error": "userId must be a string"},
+        {"index": 2, "error": "properties must be an object"},
+        {"index": 3, "error": "timestamp must be an ISO 8601 string"},
+        {"index": 4, "error": "userId is longer than 200 characters"},
+    ]
+    assert list(Event.objects.values_list("name", flat=True)) == ["kept"]
+
+
+def test_an_inactive_source_is_401(source, ingest):
+    source.active = False
+    source.save()
+    assert ingest("/v1/track", {"userId": "u", "event": "x"}).status_code == 401
