@@ -151,6 +151,9 @@ class Resolver:
                         self._group(m.lead_id, m)
         self._resolve_aliases()
         for m in messages:
+            if m.lead_id is None and m.type != "alias":
+                # ids identified later in this batch: the message is theirs from the start
+                m.lead_id = self.find(user_id=m.user_id, anonymous_id=m.anonymous_id)
             m.lead_id = self.live(m.lead_id)
         self.out.touched = {t for t in (self.live(i) for i in self.out.touched) if t}
 

@@ -51,6 +51,9 @@ def lead_merge(a_id: int, b_id: int, *, reason: str, message_id: str = "") -> tu
     the LeadMerge record.
     """
     leads = {lead.pk: lead for lead in Lead.objects.select_for_update().filter(pk__in=[a_id, b_id])}
+    if len(leads) < 2:  # one was merged or erased meanwhile: the other simply stays
+        kept = next(iter(leads), a_id)
+        return kept, b_id if kept == a_id else a_id
     into, duplicate = survivor_choose(leads[a_id], leads[b_id])
     moved = Event.objects.filter(lead=duplicate).update(lead=into)
     Identity.objects.filter(lead=duplicate).update(lead=into)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Max, Q, Value, When
 from django.utils import timezone
 
 from ..models import Event, Lead, Source
@@ -33,7 +33,6 @@ CHANGE_FIELDS = (
     "industry",
     "traits",
     "external_id",
-    "updated_at",
 )
 
 
@@ -95,9 +94,9 @@ def events_ingest(messages: Sequence[Message], *, source: Source | None) -> Inge
         batch_size=500,
     )
     changes = orphan_changes(resolver) + out.changes
-    orphans_adopt(resolver)
+    gained = orphans_adopt(resolver)
     _changes_apply(resolver, changes)
-    _activity_update(messages)
+    _activity_update(messages, adopted=gained)
     return IngestOutcome(
         messages=len(messages), created_emails=set(out.created_emails), lead_ids=lead_ids
     )
@@ -124,23 +123,37 @@ def _event_row(m: Message, *, source: Source | None) -> Event:
 
 
 def _changes_apply(resolver: Resolver, changes: Sequence[LeadChange]) -> None:
-    """Apply lead data in message order and write each changed lead once (one bulk UPDATE)."""
+    """Apply lead data in message order and write the changed leads in one bulk UPDATE.
+
+    Only the columns that changed are written (Django builds a CASE per column and lead).
+    """
     ids = {resolver.live(c.lead_id) for c in changes}
     ids.discard(None)
     if not ids:
         return
     leads = {lead.pk: lead for lead in Lead.objects.filter(pk__in=ids)}
-    changed: set[int] = set()
+    before = {pk: _values(lead) for pk, lead in leads.items()}
     for change in changes:
         lead = leads.get(resolver.live(change.lead_id) or 0)
-        if lead is not None and _change_apply(lead, change):
-            changed.add(lead.pk)
-    if changed:
+        if lead is not None:
+            _change_apply(lead, change)
+    columns: set[str] = set()
+    rows = []
+    for pk in sorted(leads):
+        after = _values(leads[pk])
+        changed = [n for n, a, b in zip(CHANGE_FIELDS, before[pk], after, strict=True) if a != b]
+        if changed:
+            columns.update(changed)
+            rows.append(leads[pk])
+    if rows:
         now = timezone.now()
-        rows = [leads[pk] for pk in sorted(changed)]
         for lead in rows:
             lead.updated_at = now
-        Lead.objects.bulk_update(rows, fields=list(CHANGE_FIELDS), batch_size=500)
+        Lead.objects.bulk_update(rows, fields=[*sorted(columns), "updated_at"], batch_size=500)
+
+
+def _values(lead: Lead) -> tuple[Any, ...]:
+    return tuple(getattr(lead, name) for name in CHANGE_FIELDS)
 
 
 def _change_apply(lead: Lead, change: LeadChange) -> bool:
@@ -156,9 +169,16 @@ def _change_apply(lead: Lead, change: LeadChange) -> bool:
     return changed
 
 
-def _activity_update(messages: Sequence[Message]) -> None:
+def _activity_update(messages: Sequence[Message], *, adopted: set[int]) -> None:
     """last_activity_at only moves forward: one UPDATE for the whole batch."""
     latest: dict[int, datetime] = {}
+    if adopted:  # leads that just got their earlier anonymous history
+        rows = (
+            Event.objects.filter(lead_id__in=adopted, type__in=ACTIVITY_TYPES)
+            .values("lead_id")
+            .annotate(at=Max("timestamp"))
+        )
+        latest.update({row["lead_id"]: row["at"] for row in rows})
     for m in messages:
         lead_id = m.lead_id
         if lead_id is None or m.type not in ACTIVITY_TYPES or not m.persist:

@@ -270,3 +270,12 @@ def test_a_500_message_batch_takes_a_fixed_number_of_queries(ingest, django_asse
     assert Lead.objects.count() == 100
     assert Event.objects.filter(lead__isnull=True).count() == 0
     assert Lead.objects.get(email="p42@example.com").events.count() == 5
+
+
+def test_adopted_history_sets_the_leads_last_activity(batch):
+    batch(
+        page("a-1", timestamp="2030-01-02T03:04:05Z"), page("a-1", timestamp="2030-01-01T00:00:00Z")
+    )
+    batch(identify("act@example.com", anon="a-1", timestamp="2029-12-31T00:00:00Z"))
+    lead = Lead.objects.get()
+    assert lead.last_activity_at.isoformat() == "2030-01-02T03:04:05+00:00"

@@ -216,3 +216,18 @@ def test_import_needs_a_file_and_the_right_role(api, marketer):
     job = upload(marketer, "email\na@example.com\n").json()
     assert api("sales").get(f"/api/imports/{job['id']}/").status_code == 200
     assert [j["id"] for j in api("sales").get("/api/imports/").json()] == [job["id"]]
+
+
+def test_the_sweep_starts_jobs_whose_task_was_lost(marketer):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mqlapp.tasks import imports_sweep
+
+    job_id = upload(marketer, "email\nlost@example.com\n").json()["id"]  # task never ran
+    assert imports_sweep() == 0  # a job just queued is left to its own task
+    ImportJob.objects.filter(pk=job_id).update(created_at=timezone.now() - timedelta(minutes=2))
+    assert imports_sweep() == 1
+    assert ImportJob.objects.get(pk=job_id).status == "done"
+    assert Lead.objects.get().email == "lost@example.com"
