@@ -9,7 +9,14 @@ from django.utils import timezone
 
 from mqlapp.models import Event, Lead, Stage
 from scoring import engine
-from scoring.services import leads_score, score_queue_claim
+from scoring.services import (
+    leads_refresh,
+    leads_score,
+    rule_sets_for_scoring,
+    rules_live,
+    score_queue_claim,
+    scores_refreshed,
+)
 
 from .models import MqlPolicy
 from .services import mql_qualify, policy_get
@@ -19,12 +26,36 @@ def leads_score_pending(*, limit: int = 200, now: datetime | None = None) -> int
     """Score one batch of queued leads and qualify those the policy says; returns batch size."""
     now = now or timezone.now()
     with transaction.atomic():
+        # The rule set first (a share lock), then queue rows, then leads: a re-score swap
+        # waits for this batch, and never holds what this batch waits for.
+        sets = rule_sets_for_scoring()
         ids = score_queue_claim(limit=limit)
         if not ids:
             return 0
-        scores = leads_score(ids, now=now)
+        scores = leads_score(ids, now=now, sets=sets)
         leads_qualify(scores, now=now)
     return len(ids)
+
+
+def scores_refresh(*, batch: int = 1000) -> int:
+    """Fading and inactivity change scores without events: re-score every lead in id
+    batches, store what changed, qualify leads that now pass; returns how many changed."""
+    started = timezone.now()
+    if not engine.changes_with_time(rules_live()):
+        scores_refreshed(at=started)
+        return 0
+    after, changed = 0, 0
+    while ids := list(
+        Lead.objects.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:batch]
+    ):
+        after = ids[-1]
+        now = timezone.now()
+        with transaction.atomic():
+            moved = leads_refresh(ids, now=now)
+            leads_qualify(moved, now=now)
+        changed += len(moved)
+    scores_refreshed(at=started)
+    return changed
 
 
 def leads_qualify(scores: Mapping[int, engine.Score], *, now: datetime) -> list[int]:

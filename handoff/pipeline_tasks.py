@@ -1,12 +1,9 @@
-"""Celery entry points of the scoring pipeline: drain the outbox, periodic re-score."""
+"""Celery entry points of the scoring pipeline: drain the outbox, the hourly re-score."""
 
 from datetime import timedelta
 
 from celery import shared_task
-from django.db import OperationalError, transaction
-
-from mqlapp.models import Lead
-from mqlapp.services import leads_score_enqueue
+from django.db import OperationalError
 
 from . import pipeline
 
@@ -35,8 +32,13 @@ def leads_score_pending() -> int:
             return total
 
 
-@shared_task(name="handoff.tasks.scores_refresh_all", acks_late=True)
-def scores_refresh_all() -> None:
+@shared_task(
+    name="handoff.tasks.scores_refresh_all",
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=3,
+)
+def scores_refresh_all() -> int:
     """Hourly: fading and inactivity change scores without events; re-score every lead."""
-    with transaction.atomic():
-        leads_score_enqueue(Lead.objects.values_list("pk", flat=True))
+    return pipeline.scores_refresh()

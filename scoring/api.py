@@ -1,15 +1,18 @@
-"""Scoring API: rules CRUD and a lead's score with its breakdown."""
+"""Scoring API: rules CRUD, a lead's score, breakdown and history, re-score progress."""
 
+from datetime import datetime
 from typing import Any
 
 from django.shortcuts import get_object_or_404
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mqlapp.errors import InvalidInput, NotFound
 from mqlapp.models import Lead
-from mqlapp.roles import ReadAnyWriteMarketer
+from mqlapp.roles import AnyRole, ReadAnyWriteMarketer
 
 from . import selectors, services
 from .models import ScoringRule
@@ -45,12 +48,18 @@ class RuleSerializer(serializers.ModelSerializer[ScoringRule]):
 
 
 def _body(request: Request) -> dict[str, Any]:
-    data = request.data
-    if not isinstance(data, dict):
-        from mqlapp.errors import InvalidInput
-
+    if not isinstance(request.data, dict):
         raise InvalidInput("The body must be a JSON object.")
-    return dict(data)
+    return dict(request.data)
+
+
+def _with_rescore(rule: ScoringRule) -> dict[str, Any]:
+    """The rule and the re-score job that applies the change (the latest one covers it)."""
+    job = selectors.rescore_job_latest()
+    return {
+        **RuleSerializer(rule).data,
+        "rescore": selectors.rescore_job_as_dict(job) if job else None,
+    }
 
 
 class RuleListView(APIView):
@@ -61,7 +70,7 @@ class RuleListView(APIView):
 
     def post(self, request: Request) -> Response:
         rule = services.rule_create(data=_body(request))
-        return Response(RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
+        return Response(_with_rescore(rule), status=status.HTTP_201_CREATED)
 
 
 class RuleDetailView(APIView):
@@ -72,7 +81,7 @@ class RuleDetailView(APIView):
 
     def patch(self, request: Request, pk: int) -> Response:
         rule = get_object_or_404(ScoringRule, pk=pk)
-        return Response(RuleSerializer(services.rule_update(rule, data=_body(request))).data)
+        return Response(_with_rescore(services.rule_update(rule, data=_body(request))))
 
     def put(self, request: Request, pk: int) -> Response:
         return self.patch(request, pk)
@@ -83,7 +92,55 @@ class RuleDetailView(APIView):
 
 
 class LeadScoreView(APIView):
-    permission_classes = [ReadAnyWriteMarketer]
+    permission_classes = [AnyRole]
 
     def get(self, request: Request, pk: int) -> Response:
         return Response(selectors.lead_score(get_object_or_404(Lead, pk=pk)))
+
+
+def _since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = parse_datetime(value)
+    if moment is None or moment.utcoffset() is None:
+        raise InvalidInput(
+            "since must be an ISO 8601 time with a zone, e.g. 2025-06-01T00:00:00+09:00",
+            fields={"since": [value]},
+        )
+    return moment
+
+
+class LeadScoreHistoryView(APIView):
+    permission_classes = [AnyRole]
+
+    def get(self, request: Request, pk: int) -> Response:
+        lead = get_object_or_404(Lead, pk=pk)
+        limit = request.query_params.get("limit", str(selectors.HISTORY_LIMIT))
+        if not limit.isdigit() or not 1 <= int(limit) <= 10000:
+            raise InvalidInput(
+                "limit must be a whole number from 1 to 10000", fields={"limit": [limit]}
+            )
+        since = _since(request.query_params.get("since"))
+        return Response(selectors.lead_score_history(lead, since=since, limit=int(limit)))
+
+
+class RescoreLatestView(APIView):
+    """The latest re-score job (what the last rule change started), or "idle" before any."""
+
+    permission_classes = [AnyRole]
+
+    def get(self, request: Request) -> Response:
+        job = selectors.rescore_job_latest()
+        if job is None:
+            return Response({"id": None, "state": "idle", "total": 0, "done": 0})
+        return Response(selectors.rescore_job_as_dict(job))
+
+
+class RescoreDetailView(APIView):
+    permission_classes = [AnyRole]
+
+    def get(self, request: Request, pk: int) -> Response:
+        job = selectors.rescore_job_get(pk)
+        if job is None:
+            raise NotFound(f"No re-score job {pk}.")
+        return Response(selectors.rescore_job_as_dict(job))

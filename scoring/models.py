@@ -1,4 +1,4 @@
-"""Scoring rules as marketers define them, and each lead's latest breakdown and score history."""
+"""Scoring rules, each lead's breakdown and score history, the published rule set, re-score jobs."""
 
 from django.db import models
 
@@ -42,16 +42,96 @@ class LeadScore(models.Model):
     )
     breakdown = models.JSONField(default=list)
     as_of = models.DateTimeField()
+    # The published rule set (ScoringState.version) this breakdown was computed with.
+    rules_version = models.PositiveBigIntegerField(default=0)
+    # The last point written to ScoreHistory: time-driven changes add a point only when the
+    # score moved at least a point from it, or a day passed (docs/scoring.md).
+    history_score = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    history_at = models.DateTimeField(null=True, blank=True)
 
 
 class ScoreHistory(models.Model):
     """A point of a lead's score over time; written when the score changes."""
+
+    class Cause(models.TextChoices):
+        EVENT = "event"  # new events or changed lead data
+        TIME = "time"  # fading and inactivity (the periodic refresh)
+        RULES = "rules"  # a rule change, applied by a re-score job
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="score_history")
     at = models.DateTimeField()
     score = models.DecimalField(max_digits=14, decimal_places=2)
     engagement = models.DecimalField(max_digits=14, decimal_places=2)
     fit = models.DecimalField(max_digits=14, decimal_places=2)
+    cause = models.CharField(max_length=10, choices=Cause.choices, default=Cause.EVENT)
 
     class Meta:
         indexes = [models.Index(fields=["lead", "at"])]
+
+
+class RescoreJob(models.Model):
+    """Re-scoring every lead after rule changes: scores are built aside, then swapped in."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+        SUPERSEDED = "superseded"  # a newer rule change started a newer job
+
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
+    reason = models.CharField(max_length=500, blank=True, default="")
+    requests = models.PositiveIntegerField(default=1, help_text="Rule changes it covers.")
+    # The active rules when the job started (validated rule dicts with ids).
+    rules = models.JSONField(default=list, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    # Leads are scored in id order up to last_lead_id; cursor is the last id done.
+    cursor = models.BigIntegerField(default=0)
+    last_lead_id = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["state", "id"])]
+
+
+class RescoreResult(models.Model):
+    """A lead's score under a running job's rules, waiting to be swapped in all at once."""
+
+    job = models.ForeignKey(RescoreJob, on_delete=models.CASCADE, related_name="results")
+    # No foreign key: a lead deleted meanwhile is simply not swapped in.
+    lead_id = models.BigIntegerField()
+    score = models.DecimalField(max_digits=14, decimal_places=2)
+    engagement = models.DecimalField(max_digits=14, decimal_places=2)
+    fit = models.DecimalField(max_digits=14, decimal_places=2)
+    breakdown = models.JSONField(default=list)
+    as_of = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "lead_id"], name="one_result_per_job_lead")
+        ]
+
+
+class ScoringState(models.Model):
+    """One row (pk=1): the rule set live scores use, and the job building the next one.
+
+    Scoring a batch reads this row FOR SHARE; starting and finishing a re-score lock it FOR
+    UPDATE, so a batch is scored wholly under one rule set, and while a job builds, every
+    batch also writes the job's score (docs/scoring.md).
+    """
+
+    version = models.PositiveBigIntegerField(default=0)
+    rules = models.JSONField(default=list, blank=True)
+    building_job = models.ForeignKey(
+        RescoreJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # When the periodic refresh last re-evaluated every lead.
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)

@@ -11,8 +11,17 @@ from scoring.engine.facts import (
     Score,
 )
 from scoring.engine.parse import KINDS, RuleInvalid, parse_rule
+from scoring.engine.plan import (
+    EVERY_EVENT,
+    Needs,
+    changes_with_time,
+    definition,
+    needs,
+    project,
+)
 
 __all__ = [
+    "EVERY_EVENT",
     "FIT_FIELDS",
     "KINDS",
     "OPS",
@@ -20,11 +29,16 @@ __all__ = [
     "Contribution",
     "EventFact",
     "LeadFacts",
+    "Needs",
     "Rule",
     "RuleInvalid",
     "Score",
+    "changes_with_time",
+    "definition",
     "evaluate",
     "event_matches_name",
+    "needs",
     "parse_rule",
+    "project",
     "qualifies",
 ]

@@ -1,0 +1,245 @@
+"""Re-score jobs: after rule changes every lead's new score is built aside, then swapped in.
+
+A rule change asks for a job (`rescore_request`); quick successive changes share the job
+that has not started yet. Starting snapshots the active rules and marks the job as the one
+being built (ScoringState.building_job): from then on live scoring writes each lead's score
+under the new rules into the job's results too, so results never go stale. The job scores
+every lead in id order into RescoreResult; finishing swaps all results into the leads with
+set-based statements and publishes the rules in one transaction: the lead list never shows
+a mix of rule sets. A job that a newer one overtakes stops as `superseded`.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from mqlapp.models import Lead
+from mqlapp.services import leads_score_enqueue, task_kick
+
+from .. import engine
+from ..models import LeadScore, RescoreJob, RescoreResult, ScoreHistory
+from .loader import LEAD_FACT_FIELDS, events_load, lead_facts
+from .scores import breakdown_json
+from .state import rules_parse, rules_snapshot, state_get, state_lock
+
+RUN_TASK = "scoring.tasks.rescore_run"
+BATCH = 1000
+# A running job whose heartbeat is older than this is resumed by the sweep.
+STALE_AFTER = timedelta(minutes=5)
+State = RescoreJob.State
+
+
+def _inline_max() -> int:
+    """Up to this many leads a rule change is applied before the answer (no waiting)."""
+    return int(getattr(settings, "SCORING_RESCORE_INLINE_MAX", 200))
+
+
+def _qualify_task() -> str:
+    # Qualification belongs to handoff (which imports scoring, not the other way round):
+    # like mqlapp's MQLAPP_SCORE_TASK, the task is named, not imported.
+    return str(getattr(settings, "SCORING_QUALIFY_TASK", "handoff.tasks.leads_qualify_eligible"))
+
+
+def rescore_request(*, reason: str) -> RescoreJob:
+    """Within a rule change's transaction: make sure a job will apply it, and return it."""
+    latest = RescoreJob.objects.select_for_update().order_by("-id").first()
+    if latest is not None and latest.state == State.QUEUED:
+        latest.requests = F("requests") + 1
+        latest.reason = f"{latest.reason}; {reason}"[-500:]
+        latest.save(update_fields=["requests", "reason"])
+        latest.refresh_from_db()
+        return latest
+    job = RescoreJob.objects.create(reason=reason[:500], total=Lead.objects.count())
+    running = RescoreJob.objects.filter(state=State.RUNNING).exists()
+    if job.total <= _inline_max() and not running:
+        rescore_run(job.pk)
+        job.refresh_from_db()
+    else:
+        transaction.on_commit(lambda: task_kick(RUN_TASK, job.pk))
+    return job
+
+
+def rescore_run(job_id: int, *, batch: int = BATCH) -> str:
+    """Run a job to its end (the task body); calling it again resumes it or does nothing."""
+    if rescore_start(job_id, now=timezone.now()):
+        while rescore_step(job_id, now=timezone.now(), batch=batch):
+            pass
+        rescore_finish(job_id, now=timezone.now())
+    return RescoreJob.objects.values_list("state", flat=True).get(pk=job_id)
+
+
+@transaction.atomic
+def rescore_start(job_id: int, *, now: datetime) -> bool:
+    """Begin a queued job (snapshot the rules) or confirm a running one; False: nothing to do."""
+    job = RescoreJob.objects.select_for_update().filter(pk=job_id).first()
+    if job is None:
+        return False
+    state = state_lock()
+    if job.state == State.RUNNING:
+        return state.building_job_id == job.pk
+    if job.state != State.QUEUED:
+        return False
+    if RescoreJob.objects.filter(pk__gt=job.pk).exists():
+        _supersede(job, now=now)
+        return False
+    if state.building_job_id is not None:
+        RescoreJob.objects.filter(pk=state.building_job_id, state=State.RUNNING).update(
+            state=State.SUPERSEDED, finished_at=now
+        )
+    last = Lead.objects.aggregate(last=Max("pk"))["last"] or 0
+    job.rules = rules_snapshot()
+    job.last_lead_id = last
+    job.total = Lead.objects.filter(pk__lte=last).count()
+    job.state, job.started_at, job.heartbeat_at = State.RUNNING, now, now
+    job.save()
+    state.building_job = job
+    state.save(update_fields=["building_job", "updated_at"])
+    RescoreResult.objects.filter(job_id__lt=job.pk).delete()
+    return True
+
+
+def _supersede(job: RescoreJob, *, now: datetime) -> None:
+    job.state, job.finished_at = State.SUPERSEDED, now
+    job.save(update_fields=["state", "finished_at"])
+
+
+def rescore_step(job_id: int, *, now: datetime, batch: int = BATCH) -> bool:
+    """Score the next `batch` leads into the job's results; False when none are left."""
+    job = RescoreJob.objects.filter(pk=job_id).first()
+    if job is None or job.state != State.RUNNING:
+        return False
+    if state_get().building_job_id != job.pk:
+        RescoreJob.objects.filter(pk=job.pk, state=State.RUNNING).update(
+            state=State.SUPERSEDED, finished_at=now
+        )
+        return False
+    leads = list(
+        Lead.objects.filter(pk__gt=job.cursor, pk__lte=job.last_lead_id)
+        .order_by("pk")
+        .only(*LEAD_FACT_FIELDS)[:batch]
+    )
+    if not leads:
+        return False
+    rules = rules_parse(job.rules)
+    events = events_load([lead.pk for lead in leads], plan=engine.needs(rules))
+    results = []
+    for lead in leads:
+        score = engine.evaluate(lead_facts(lead, events.get(lead.pk, ())), rules, now=now)
+        results.append(
+            RescoreResult(
+                job_id=job.pk,
+                lead_id=lead.pk,
+                score=score.score,
+                engagement=score.engagement,
+                fit=score.fit,
+                breakdown=breakdown_json(score),
+                as_of=now,
+            )
+        )
+    with transaction.atomic():
+        # A result live scoring wrote meanwhile is newer than ours: keep it.
+        RescoreResult.objects.bulk_create(results, batch_size=1000, ignore_conflicts=True)
+        moved = RescoreJob.objects.filter(pk=job.pk, state=State.RUNNING, cursor=job.cursor).update(
+            cursor=leads[-1].pk, done=F("done") + len(leads), heartbeat_at=now
+        )
+        if not moved:  # another runner took this batch; let it go on
+            transaction.set_rollback(True)
+            return False
+    return True
+
+
+def rescore_finish(job_id: int, *, now: datetime) -> bool:
+    """Swap a fully built job's scores into the leads and publish its rules; True when done."""
+    with transaction.atomic():
+        job = RescoreJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.state != State.RUNNING:
+            return False
+        state = state_lock()
+        if state.building_job_id != job.pk:
+            _supersede(job, now=now)
+            return False
+        if Lead.objects.filter(pk__gt=job.cursor, pk__lte=job.last_lead_id).exists():
+            return False
+        changed = _swap(job)
+        state.version, state.rules, state.building_job = job.pk, job.rules, None
+        state.save(update_fields=["version", "rules", "building_job", "updated_at"])
+        job.state, job.finished_at, job.heartbeat_at = State.DONE, now, now
+        job.done, job.changed = job.total, changed
+        job.save()
+        # Leads created after the job started and not scored since: score them now.
+        unseen = Lead.objects.filter(pk__gt=job.last_lead_id).exclude(
+            pk__in=RescoreResult.objects.filter(job=job).values("lead_id")
+        )
+        leads_score_enqueue(unseen.values_list("pk", flat=True))
+        transaction.on_commit(lambda: task_kick(_qualify_task()))
+    RescoreResult.objects.filter(job_id__lte=job.pk).delete()
+    return True
+
+
+def _swap(job: RescoreJob) -> int:
+    """Set-based: history points, breakdowns and scores from the job's results; returns how
+    many leads' scores changed."""
+    lead, result = Lead._meta.db_table, RescoreResult._meta.db_table
+    detail, history = LeadScore._meta.db_table, ScoreHistory._meta.db_table
+    differs = "(l.score <> r.score OR l.engagement <> r.engagement OR l.fit <> r.fit)"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Lock the leads in id order first, as ingestion does: no deadlock between us.
+            cursor.execute(
+                f"SELECT l.id FROM {lead} l JOIN {result} r ON r.lead_id = l.id "  # noqa: S608
+                "WHERE r.job_id = %s ORDER BY l.id FOR UPDATE OF l",
+                [job.pk],
+            )
+        cursor.execute(
+            f"INSERT INTO {history} (lead_id, at, score, engagement, fit, cause) "  # noqa: S608
+            f"SELECT r.lead_id, r.as_of, r.score, r.engagement, r.fit, %s "
+            f"FROM {result} r JOIN {lead} l ON l.id = r.lead_id WHERE r.job_id = %s AND {differs}",
+            [ScoreHistory.Cause.RULES, job.pk],
+        )
+        cursor.execute(
+            f"INSERT INTO {detail} "  # noqa: S608
+            "(lead_id, breakdown, as_of, rules_version, history_score, history_at) "
+            f"SELECT r.lead_id, r.breakdown, r.as_of, %s, "
+            f"CASE WHEN {differs} THEN r.score END, CASE WHEN {differs} THEN r.as_of END "
+            f"FROM {result} r JOIN {lead} l ON l.id = r.lead_id WHERE r.job_id = %s "
+            "ON CONFLICT (lead_id) DO UPDATE SET breakdown = excluded.breakdown, "
+            "as_of = excluded.as_of, rules_version = excluded.rules_version, "
+            f"history_score = COALESCE(excluded.history_score, {detail}.history_score), "
+            f"history_at = COALESCE(excluded.history_at, {detail}.history_at)",
+            [job.pk, job.pk],
+        )
+        cursor.execute(
+            f"UPDATE {lead} AS l SET score = r.score, engagement = r.engagement, "  # noqa: S608
+            f"fit = r.fit FROM {result} r WHERE r.job_id = %s AND r.lead_id = l.id AND {differs}",
+            [job.pk],
+        )
+        return max(int(cursor.rowcount), 0)
+
+
+def rescore_fail(job_id: int, *, error: str, now: datetime) -> None:
+    """A job hit a bug: record it, stop building (live scores keep the published rules)."""
+    with transaction.atomic():
+        job = RescoreJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.state not in (State.QUEUED, State.RUNNING):
+            return
+        state = state_lock()
+        if state.building_job_id == job.pk:
+            state.building_job = None
+            state.save(update_fields=["building_job", "updated_at"])
+        job.state, job.finished_at, job.error = State.FAILED, now, error[:2000]
+        job.save(update_fields=["state", "finished_at", "error"])
+    RescoreResult.objects.filter(job_id=job_id).delete()
+
+
+def rescore_jobs_stalled(*, now: datetime) -> list[int]:
+    """Jobs no runner is working on: queued for a minute, or running without a heartbeat."""
+    queued = RescoreJob.objects.filter(
+        state=State.QUEUED, created_at__lt=now - timedelta(minutes=1)
+    )
+    silent = RescoreJob.objects.filter(state=State.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    return sorted(
+        set(queued.values_list("pk", flat=True)) | set(silent.values_list("pk", flat=True))
+    )
