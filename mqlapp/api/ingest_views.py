@@ -4,7 +4,8 @@ import json
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from rest_framework import status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,13 +22,32 @@ from .ingest_serializers import (
     TrackingLinkSerializer,
 )
 
+LINKS = inline_serializer(
+    "TrackingLinks",
+    {
+        "open_url": serializers.URLField(),
+        "click_url": serializers.URLField(allow_null=True),
+        "token": serializers.CharField(),
+    },
+)
+UPLOAD = inline_serializer(
+    "LeadImportUpload",
+    {
+        "file": serializers.FileField(),
+        "mapping": serializers.JSONField(required=False),
+        "source": serializers.IntegerField(required=False),
+    },
+)
+
 
 class FormListView(APIView):
     permission_classes = [ReadAnyWriteMarketer]
 
+    @extend_schema(responses=FormSerializer(many=True), operation_id="forms_list")
     def get(self, request: Request) -> Response:
         return Response(FormSerializer(Form.objects.order_by("id"), many=True).data)
 
+    @extend_schema(request=FormWriteSerializer, responses={201: FormSerializer})
     def post(self, request: Request) -> Response:
         data = FormWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -38,9 +58,11 @@ class FormListView(APIView):
 class FormDetailView(APIView):
     permission_classes = [ReadAnyWriteMarketer]
 
+    @extend_schema(responses=FormSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(FormSerializer(get_object_or_404(Form, pk=pk)).data)
 
+    @extend_schema(request=FormWriteSerializer, responses=FormSerializer)
     def patch(self, request: Request, pk: int) -> Response:
         form = get_object_or_404(Form, pk=pk)
         data = FormWriteSerializer(data=request.data, partial=True)
@@ -53,6 +75,7 @@ class TrackingLinkView(APIView):
 
     permission_classes = [ReadAnyWriteMarketer]
 
+    @extend_schema(request=TrackingLinkSerializer, responses={201: LINKS})
     def post(self, request: Request) -> Response:
         data = TrackingLinkSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -83,6 +106,7 @@ class LeadImportView(APIView):
     permission_classes = [ReadAnyWriteMarketer]
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
+    @extend_schema(request={"multipart/form-data": UPLOAD}, responses={202: ImportSerializer})
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("file")
         if upload is None:
@@ -108,6 +132,7 @@ class LeadImportView(APIView):
 class ImportListView(APIView):
     permission_classes = [ReadAnyWriteMarketer]
 
+    @extend_schema(responses=ImportSerializer(many=True), operation_id="imports_list")
     def get(self, request: Request) -> Response:
         jobs = ImportJob.objects.defer("data").order_by("-id")[:100]
         return Response(ImportSerializer(jobs, many=True).data)
@@ -116,6 +141,7 @@ class ImportListView(APIView):
 class ImportDetailView(APIView):
     permission_classes = [ReadAnyWriteMarketer]
 
+    @extend_schema(responses=ImportSerializer)
     def get(self, request: Request, pk: int) -> Response:
         job = get_object_or_404(ImportJob.objects.defer("data"), pk=pk)
         return Response(ImportSerializer(job).data)
