@@ -41,7 +41,7 @@ def scores_refresh(*, batch: int = 1000) -> int:
     """Fading and inactivity change scores without events: re-score every lead in id
     batches, store what changed, qualify leads that now pass; returns how many changed."""
     started = timezone.now()
-    if not engine.changes_with_time(rules_live()):
+    if not engine.changes_with_time(rules_live()[1]):
         scores_refreshed(at=started)
         return 0
     after, changed = 0, 0

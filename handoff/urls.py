@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, webhook_api
+from . import api, sim_api, webhook_api
 
 urlpatterns = [
     path("leads/<int:pk>/history/", api.LeadHistoryView.as_view()),
@@ -13,6 +13,7 @@ urlpatterns = [
     path("handoff/reps/", api.RepListView.as_view()),
     path("handoff/reps/<int:pk>/", api.RepDetailView.as_view()),
     path("handoff/leads/<int:pk>/<str:action>/", api.LeadActionView.as_view()),
+    path("scoring/simulate/", sim_api.SimulateView.as_view()),
     path("reports/funnel/", api.FunnelView.as_view()),
     path("reports/rejections/", api.RejectionsView.as_view()),
     path("webhooks/", webhook_api.WebhookListView.as_view()),

@@ -10,7 +10,7 @@ from .rescore import (
     rescore_start,
     rescore_step,
 )
-from .rules import rule_create, rule_delete, rule_update, rule_validate
+from .rules import rule_create, rule_delete, rule_update, rule_validate, rules_draft_parse
 from .scores import breakdown_json, leads_refresh, leads_score, score_queue_claim
 from .simulate import OUTCOME_KINDS, Outcome, scores_simulate
 from .state import (
@@ -50,6 +50,7 @@ __all__ = [
     "rule_sets_for_scoring",
     "rule_update",
     "rule_validate",
+    "rules_draft_parse",
     "rules_live",
     "score_queue_claim",
     "scores_refreshed",

@@ -28,21 +28,52 @@ def _precision_errors(parsed: engine.Rule) -> dict[str, list[str]]:
     return errors
 
 
-def rule_validate(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The model fields for `data`, or InvalidInput (400) naming every problem."""
+def _parse(data: Any, *, rule_id: int = 0) -> tuple[engine.Rule | None, dict[str, list[str]]]:
+    """The engine rule for API data, and every problem (unknown fields included)."""
     if not isinstance(data, Mapping):
-        raise InvalidInput("A rule must be a JSON object.")
+        return None, {"non_field_errors": ["a rule must be a JSON object"]}
     unknown = sorted(str(k) for k in data if k not in RULE_FIELDS and k not in READ_ONLY_FIELDS)
     errors: dict[str, list[str]] = {
         key: [f"unknown field; a rule has {', '.join(RULE_FIELDS)}"] for key in unknown
     }
     parsed = None
     try:
-        parsed = engine.parse_rule(data)
+        parsed = engine.parse_rule(data, rule_id=rule_id)
     except engine.RuleInvalid as exc:
         errors.update(exc.errors)
     if parsed is not None:
         errors.update(_precision_errors(parsed))
+    return (None if errors else parsed), errors
+
+
+def rules_draft_parse(items: Any) -> list[engine.Rule]:
+    """Draft rules for the simulator (the rules API's JSON, ids optional); InvalidInput
+    names each problem as `rules[i].field`."""
+    if not isinstance(items, list):
+        raise InvalidInput(
+            "rules must be a list of rules", fields={"rules": ["must be a list of rules"]}
+        )
+    parsed: list[engine.Rule] = []
+    errors: dict[str, list[str]] = {}
+    for index, item in enumerate(items):
+        given = item.get("id") if isinstance(item, Mapping) else None
+        # Drafts without an id get negative ones: they never collide with a saved rule.
+        rule_id = given if isinstance(given, int) and not isinstance(given, bool) else -1 - index
+        rule, problems = _parse(item, rule_id=rule_id)
+        for key, messages in problems.items():
+            errors[f"rules[{index}].{key}"] = messages
+        if rule is not None:
+            parsed.append(rule)
+    if errors:
+        raise InvalidInput("A draft rule is not valid.", fields=errors)
+    return parsed
+
+
+def rule_validate(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The model fields for `data`, or InvalidInput (400) naming every problem."""
+    if not isinstance(data, Mapping):
+        raise InvalidInput("A rule must be a JSON object.")
+    parsed, errors = _parse(data)
     if errors or parsed is None:
         raise InvalidInput("The rule is not valid.", fields=errors)
     return {

@@ -19,7 +19,7 @@ from .. import engine
 from .histogram import histogram
 from .loader import events_load
 from .simulate_base import BaseRow, base_rows, lead_rows
-from .state import rules_live, state_get
+from .state import rules_live
 
 OUTCOME_KINDS = ("accepted", "rejected", "won", "lost")
 MQL_OR_LATER = frozenset({Stage.MQL, Stage.SAL, Stage.SQL, Stage.WON, Stage.LOST})
@@ -92,10 +92,9 @@ def scores_simulate(
     fast: bool | None = None,
 ) -> dict[str, Any]:
     """Counts, histogram and backtest for `rules` (None: the live ones) at `now`."""
-    live = rules_live()
+    version, live = rules_live()
     draft = tuple(r for r in (live if rules is None else rules) if r.active)
     reuse, fresh = _split(draft, live)
-    version = state_get().version
     tally = _Tally(threshold=threshold, min_fit=min_fit)
     values: list[Decimal] = []
     after = 0

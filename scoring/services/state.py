@@ -103,9 +103,12 @@ def rule_sets_for_scoring() -> RuleSets:
     )
 
 
-def rules_live() -> tuple[engine.Rule, ...]:
-    """The published rules (what stored scores reflect), without locking."""
-    return rules_parse(state_get().rules)
+def rules_live() -> tuple[int, tuple[engine.Rule, ...]]:
+    """The published version and rules (what stored scores reflect); reads only."""
+    state = ScoringState.objects.filter(pk=1).values_list("version", "rules").first()
+    if state is None:  # nothing published yet: what state_get() would publish
+        return 0, rules_parse(rules_snapshot())
+    return state[0], rules_parse(state[1])
 
 
 def scores_refreshed(*, at: datetime) -> None:
