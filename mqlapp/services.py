@@ -143,7 +143,15 @@ def leads_score_enqueue(lead_ids: Iterable[int]) -> None:
     ids = sorted(set(lead_ids))
     if not ids:
         return
-    ScoreQueue.objects.bulk_create([ScoreQueue(lead_id=i) for i in ids], ignore_conflicts=True)
+    # Upsert, not DO NOTHING: touching an already-queued row locks it until we commit, so a
+    # scoring worker (SELECT … FOR UPDATE SKIP LOCKED) cannot claim it and score the lead
+    # before this transaction's events are visible — and then drop them from the queue.
+    ScoreQueue.objects.bulk_create(
+        [ScoreQueue(lead_id=i) for i in ids],
+        update_conflicts=True,
+        unique_fields=["lead"],
+        update_fields=["enqueued_at"],
+    )
     transaction.on_commit(lambda: task_kick(settings.MQLAPP_SCORE_TASK))
 
 
