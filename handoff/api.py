@@ -4,6 +4,7 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,7 +15,7 @@ from mqlapp.errors import InvalidInput, NotFound
 from mqlapp.models import Lead
 from mqlapp.roles import AdminOnly, AnyRole, ReadAnyWriteAdmin, SalesOrAdmin
 
-from . import assignment, reports, selectors, services
+from . import assignment, reports, schema, selectors, services
 from .lifecycle import QUEUE_ACTIONS
 from .models import Assignment, MqlPolicy, StageTransition
 
@@ -69,9 +70,11 @@ def history_row(row: StageTransition) -> dict[str, Any]:
 class PolicyView(APIView):
     permission_classes = [ReadAnyWriteAdmin]
 
+    @extend_schema(responses=PolicySerializer)
     def get(self, request: Request) -> Response:
         return Response(PolicySerializer(services.policy_get()).data)
 
+    @extend_schema(request=PolicySerializer, responses=PolicySerializer)
     def put(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
             raise InvalidInput("The body must be a JSON object.")
@@ -83,6 +86,7 @@ class PolicyView(APIView):
 class QueueView(APIView):
     permission_classes = [SalesOrAdmin]
 
+    @extend_schema(responses=QueueItemSerializer(many=True))
     def get(self, request: Request) -> Response:
         rows = selectors.queue_for(request.user)  # type: ignore[arg-type]
         return Response(QueueItemSerializer(rows[:500], many=True).data)
@@ -91,6 +95,7 @@ class QueueView(APIView):
 class LeadActionView(APIView):
     permission_classes = [SalesOrAdmin]
 
+    @extend_schema(request=schema.ActionBody(), responses=QueueItemSerializer)
     def post(self, request: Request, pk: int, action: str) -> Response:
         if action not in QUEUE_ACTIONS:
             raise NotFound(f"unknown action {action!r}; use one of {', '.join(QUEUE_ACTIONS)}")
@@ -102,6 +107,7 @@ class LeadActionView(APIView):
 class LeadHistoryView(APIView):
     permission_classes = [AnyRole]
 
+    @extend_schema(responses=schema.HistoryRow(many=True))
     def get(self, request: Request, pk: int) -> Response:
         lead = get_object_or_404(Lead, pk=pk)
         return Response([history_row(row) for row in selectors.lead_history(lead)])
@@ -122,6 +128,7 @@ def assignment_row(row: Assignment) -> dict[str, Any]:
 class LeadAssignmentsView(APIView):
     permission_classes = [AnyRole]
 
+    @extend_schema(responses=schema.AssignmentRow(many=True))
     def get(self, request: Request, pk: int) -> Response:
         lead = get_object_or_404(Lead, pk=pk)
         return Response([assignment_row(row) for row in selectors.lead_assignments(lead)])
@@ -132,6 +139,7 @@ class ReapproachView(APIView):
 
     permission_classes = [AnyRole]
 
+    @extend_schema(responses=QueueItemSerializer(many=True))
     def get(self, request: Request) -> Response:
         rows = selectors.reapproach_list()[:500]
         data = [{**LeadSerializer(lead).data, "reapproach_on": lead.reapproach_on} for lead in rows]
@@ -141,6 +149,7 @@ class ReapproachView(APIView):
 class RepListView(APIView):
     permission_classes = [AdminOnly]
 
+    @extend_schema(responses=schema.RepRow(many=True))
     def get(self, request: Request) -> Response:
         return Response(assignment.reps_overview())
 
@@ -148,12 +157,14 @@ class RepListView(APIView):
 class RepDetailView(APIView):
     permission_classes = [AdminOnly]
 
+    @extend_schema(responses=schema.RepRow())
     def get(self, request: Request, pk: int) -> Response:
         row = next((r for r in assignment.reps_overview() if r["id"] == pk), None)
         if row is None:
             raise NotFound("No sales rep with that id.")
         return Response(row)
 
+    @extend_schema(request=schema.RepPatch(), responses=schema.RepRow())
     def patch(self, request: Request, pk: int) -> Response:
         if not isinstance(request.data, dict):
             raise InvalidInput("The body must be a JSON object.")
@@ -166,6 +177,7 @@ class RepDetailView(APIView):
 class FunnelView(APIView):
     permission_classes = [AnyRole]
 
+    @extend_schema(parameters=schema.REPORT_PARAMS, responses=schema.Funnel())
     def get(self, request: Request) -> Response:
         return Response(reports.funnel(reports.Period(request.query_params)))
 
@@ -173,5 +185,6 @@ class FunnelView(APIView):
 class RejectionsView(APIView):
     permission_classes = [AnyRole]
 
+    @extend_schema(parameters=schema.REPORT_PARAMS, responses=schema.Rejections())
     def get(self, request: Request) -> Response:
         return Response(reports.rejections(reports.Period(request.query_params)))

@@ -229,6 +229,10 @@ def queue_action(
     """Apply a sales action: 403 on another rep's lead, 409 where the stage does not allow it,
     400 for a reason outside the list."""
     now = now or timezone.now()
+    if action == "recycle":
+        # The re-score from the new epoch is queued before the lead's row lock is taken, as
+        # ingestion does: a scoring worker holds the queue row while it waits for the lead.
+        leads_score_enqueue([lead_id])
     lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
     if lead is None:
         raise NotFound("No such lead.")
@@ -260,8 +264,6 @@ def queue_action(
         lead.reapproach_on = _reapproach_date(data, now=now)
         lead.score_epoch = now
         fields += ["reapproach_on", "score_epoch"]
-        # Engagement before the recycle stops counting: re-score from the new epoch.
-        leads_score_enqueue([lead.pk])
     lead.save(update_fields=fields)
     transition_record(
         lead,
@@ -330,6 +332,9 @@ def leads_reapproach_due(*, now: datetime | None = None) -> int:
     moved = 0
     for pk in ids:
         with transaction.atomic():
+            # Queued before the row lock (see queue_action); activity since the recycle (or a
+            # fast-track event) may qualify it once it is nurturing again.
+            leads_score_enqueue([pk])
             lead = (
                 Lead.objects.select_for_update()
                 .filter(pk=pk, stage=Stage.RECYCLED, reapproach_on__lte=today)
@@ -347,7 +352,5 @@ def leads_reapproach_due(*, now: datetime | None = None) -> int:
                 score=lead.score,
                 reason="reapproach",
             )
-            # Activity since the recycle (or a fast-track event) may qualify it now.
-            leads_score_enqueue([pk])
             moved += 1
     return moved

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,7 +11,7 @@ from rest_framework.views import APIView
 from mqlapp.errors import InvalidInput
 from mqlapp.roles import AdminOnly
 
-from . import selectors, webhooks
+from . import schema, selectors, webhooks
 from .models import Webhook, WebhookDelivery
 
 
@@ -64,9 +65,11 @@ def _body(request: Request) -> dict[str, Any]:
 class WebhookListView(APIView):
     permission_classes = [AdminOnly]
 
+    @extend_schema(responses=schema.WebhookRow(many=True))
     def get(self, request: Request) -> Response:
         return Response([webhook_row(h) for h in selectors.webhooks_all()])
 
+    @extend_schema(request=schema.WebhookBody(), responses={201: schema.WebhookRow()})
     def post(self, request: Request) -> Response:
         return Response(webhook_row(webhooks.webhook_create(data=_body(request))), status=201)
 
@@ -74,15 +77,18 @@ class WebhookListView(APIView):
 class WebhookDetailView(APIView):
     permission_classes = [AdminOnly]
 
+    @extend_schema(responses=schema.WebhookRow())
     def get(self, request: Request, pk: int) -> Response:
         return Response(webhook_row(get_object_or_404(Webhook, pk=pk)))
 
+    @extend_schema(request=schema.WebhookBody(), responses=schema.WebhookRow())
     def patch(self, request: Request, pk: int) -> Response:
         hook = get_object_or_404(Webhook, pk=pk)
         return Response(webhook_row(webhooks.webhook_update(hook, data=_body(request))))
 
     put = patch
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
         webhooks.webhook_delete(get_object_or_404(Webhook, pk=pk))
         return Response(status=204)
@@ -91,6 +97,7 @@ class WebhookDetailView(APIView):
 class WebhookDeliveriesView(APIView):
     permission_classes = [AdminOnly]
 
+    @extend_schema(responses=schema.DeliveryRow(many=True))
     def get(self, request: Request, pk: int) -> Response:
         hook = get_object_or_404(Webhook, pk=pk)
         try:
