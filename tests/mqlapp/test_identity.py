@@ -265,7 +265,9 @@ def test_a_500_message_batch_takes_a_fixed_number_of_queries(ingest, django_asse
         messages += [page(anon, "/a"), page(anon, "/b"), page(anon, "/c")]
         messages.append(identify(f"p{i}@example.com", anon=anon, company=f"会社{i}"))
         messages.append(track("Document Downloaded", anonymousId=anon))
-    with django_assert_max_num_queries(20):  # not one per message (scoring runs after commit)
+    # Not one per message: ~17 on PostgreSQL; SQLite splits bulk inserts (999 variables).
+    # Scoring runs after commit and is not counted here.
+    with django_assert_max_num_queries(30):
         assert ingest("/v1/batch", {"batch": messages}).status_code == 200
     assert Lead.objects.count() == 100
     assert Event.objects.filter(lead__isnull=True).count() == 0
