@@ -88,10 +88,11 @@ def events_ingest(messages: Sequence[Message], *, source: Source | None) -> Inge
     if lead_ids:
         list(Lead.objects.select_for_update().filter(pk__in=lead_ids).order_by("pk").values("pk"))
     identities_write(resolver)
+    # Sorted by messageId: two requests carrying the same ids (SDK retries) insert them in the
+    # same order, so one waits for the other instead of deadlocking.
+    stored = sorted((m for m in messages if m.persist), key=lambda m: m.message_id)
     Event.objects.bulk_create(
-        [_event_row(m, source=source) for m in messages if m.persist],
-        ignore_conflicts=True,
-        batch_size=500,
+        [_event_row(m, source=source) for m in stored], ignore_conflicts=True, batch_size=500
     )
     changes = orphan_changes(resolver) + out.changes
     gained = orphans_adopt(resolver)
