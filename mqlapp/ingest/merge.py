@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Event, Identity, Lead, LeadMerge, ScoreQueue, Stage
+from ..services import leads_score_enqueue
 
 MERGED_FIELDS = (
     "email",
@@ -50,6 +51,9 @@ def lead_merge(a_id: int, b_id: int, *, reason: str, message_id: str = "") -> tu
     (its score history, its stage history) go with it; its stage, owner and score are kept in
     the LeadMerge record.
     """
+    # The outbox rows first, before the lead rows: a scoring worker that claimed one of them
+    # finishes before we lock its lead, rather than waiting for us while we wait for it.
+    leads_score_enqueue([a_id, b_id])
     leads = {lead.pk: lead for lead in Lead.objects.select_for_update().filter(pk__in=[a_id, b_id])}
     if len(leads) < 2:  # one was merged or erased meanwhile: the other simply stays
         kept = next(iter(leads), a_id)
