@@ -1,0 +1,123 @@
+"""Loading facts: PostgreSQL's filtered, projected query gives exactly the engine's facts."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from mqlapp.models import Event, Lead
+from scoring import engine
+from scoring.services import events_load
+from tests.scoring.engine.builders import cond, rule
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="compares the PostgreSQL path"),
+]
+
+NAMES = [
+    "Document Downloaded",
+    "  document downloaded\t",
+    "DOCUMENT DOWNLOADED",
+    "Straße Besuch",  # casefolds to "strasse besuch"
+    "ﬁle download",  # the ligature casefolds to "file download"
+    "資料ダウンロード",
+    "Email Opened",
+    "Webinar Attended",
+]
+PROPERTIES = [
+    {"category": "pricing", "doc": {"lang": "ja", "pages": 12}},
+    {"category": None, "doc": "not an object"},
+    {"items": ["a", "b"], "doc": {"lang": None}},
+    {"category": ["pricing", "docs"], "n": 250},
+    {},
+]
+
+
+@pytest.fixture
+def stored():
+    now = timezone.now()
+    leads = Lead.objects.bulk_create([Lead(email=f"load{i}@example.com") for i in range(3)])
+    rows = []
+    for i, lead in enumerate(leads):
+        for k, name in enumerate(NAMES):
+            rows.append(Event(message_id=str(uuid.uuid4()), lead=lead, type="track", name=name,
+                              properties=PROPERTIES[(i + k) % len(PROPERTIES)],
+                              context={"page": {"path": f"/p{k}"}, "locale": "ja-JP"},
+                              timestamp=now - timedelta(days=k), received_at=now))  # fmt: skip
+        pricing = {"path": "/pricing"}
+        rows.append(Event(message_id=str(uuid.uuid4()), lead=lead, type="page", name="Home",
+                          properties=pricing, timestamp=now, received_at=now))  # fmt: skip
+        rows.append(Event(message_id=str(uuid.uuid4()), lead=lead, type="screen", name="",
+                          timestamp=now, received_at=now))  # fmt: skip
+        rows.append(Event(message_id=str(uuid.uuid4()), lead=lead, type="identify",
+                          timestamp=now, received_at=now))  # fmt: skip
+    Event.objects.bulk_create(rows)
+    return [lead.pk for lead in leads]
+
+
+RULE_SETS = {
+    "one-name": [rule(event="document downloaded")],
+    "casefold": [rule(event="STRASSE BESUCH"), rule(id=2, event="File Download")],
+    "japanese": [rule(event="資料ダウンロード")],
+    "page-and-screen": [rule(event="page"), rule(id=2, event="screen")],
+    "paths": [
+        rule(
+            event="Document Downloaded",
+            conditions=[
+                cond("properties.category", "exists"),
+                cond("properties.doc.lang", "eq", "ja"),
+                cond("context.page.path", "startswith", "/p"),
+            ],
+        )
+    ],
+    "numeric-path": [
+        rule(event="Email Opened", conditions=[cond("properties.items.0", "eq", "a")])
+    ],
+    "every-event": [rule("inactivity", after_event="Webinar Attended", inactive_days=3)],
+    "fit-only": [rule("fit", conditions=[cond("country", "eq", "JP")])],
+}
+
+
+def _sorted(found):
+    return {lead: sorted(events, key=lambda e: e.id) for lead, events in found.items() if events}
+
+
+@pytest.mark.parametrize("name", list(RULE_SETS))
+def test_postgres_loading_equals_loading_everything_and_projecting(stored, name):
+    plan = engine.needs(RULE_SETS[name])
+
+    fast = events_load(stored, plan=plan, fast=True)
+    slow = events_load(stored, plan=plan, fast=False)
+    by_range = events_load(plan=plan, id_range=(min(stored), max(stored)), fast=True)
+
+    assert _sorted(fast) == _sorted(slow)
+    assert _sorted(by_range) == _sorted(slow)
+
+
+def test_the_casefold_names_are_found(stored):
+    plan = engine.needs(RULE_SETS["casefold"])
+
+    found = events_load(stored, plan=plan, fast=True)
+
+    assert sorted({e.name for events in found.values() for e in events}) == [
+        "Straße Besuch",
+        "ﬁle download",
+    ]
+
+
+def test_paths_are_projected_not_whole_objects(stored):
+    plan = engine.needs(RULE_SETS["paths"])
+
+    found = events_load(stored[:1], plan=plan, fast=True)[stored[0]]
+
+    first = next(e for e in found if e.name == "Document Downloaded")
+    assert first.properties == {"category": "pricing", "doc": {"lang": "ja"}}
+    assert first.context == {"page": {"path": "/p0"}}
+    assert len(found) == 3  # the three spellings of Document Downloaded
+
+
+def test_no_events_are_loaded_when_rules_need_none(stored):
+    assert events_load(stored, plan=engine.needs(RULE_SETS["fit-only"])) == {}

@@ -1,0 +1,265 @@
+"""POST /api/scoring/simulate/: counts, histogram, newly / no longer qualified, the backtest,
+draft rules through the same engine, and nothing written."""
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from handoff.backtest import backtest_outcomes
+from handoff.models import StageTransition
+from handoff.services import mql_qualify, policy_update, queue_action
+from mqlapp.models import Event, Lead
+from mqlapp.services import leads_score_enqueue
+from scoring.models import LeadScore, RescoreJob, ScoreHistory, ScoringState
+from scoring.services import rule_create, rules_draft_parse, scores_simulate
+from scoring.services.histogram import histogram
+
+from .conftest import score_all
+
+pytestmark = pytest.mark.django_db
+URL = "/api/scoring/simulate/"
+OPEN = {"name": "Open", "kind": "behavior", "event": "Email Opened", "points": 5}
+JAPAN = {"name": "Japan", "kind": "fit", "points": 10,
+         "conditions": [{"field": "country", "op": "eq", "value": "JP"}]}  # fmt: skip
+
+
+def _lead(name, country, opens, *, hours_ago=1):
+    now = timezone.now()
+    lead = Lead.objects.create(email=f"{name}@example.com", country=country)
+    Event.objects.bulk_create(
+        Event(message_id=str(uuid.uuid4()), lead=lead, type="track", name="Email Opened",
+              timestamp=now - timedelta(hours=hours_ago + k), received_at=now)
+        for k in range(opens)
+    )  # fmt: skip
+    leads_score_enqueue([lead.pk])
+    return lead
+
+
+@pytest.fixture
+def funnel(make_user, api):
+    """Live: Open 5, Japan +10, threshold 10. Scores A 25, B 15, C 5, D 0, E 10, F 15;
+    A, B qualified; E accepted, qualified, won; F rejected; C, D nurturing."""
+    client = api("admin")
+    for rule in (OPEN, JAPAN):
+        assert client.post("/api/scoring/rules/", rule, format="json").status_code == 201
+    policy_update(data={"mql_threshold": 10})
+    leads = {
+        "A": _lead("a", "JP", 3),
+        "B": _lead("b", "JP", 1),
+        "C": _lead("c", "US", 1),
+        "D": _lead("d", "US", 0),
+        "E": _lead("e", "US", 2),
+        "F": _lead("f", "JP", 1),
+    }
+    score_all()
+    rep = make_user("sales")
+    for action in ("accept", "qualify", "win"):
+        queue_action(leads["E"].pk, action, user=rep, data={})
+    queue_action(leads["F"].pk, "reject", user=rep, data={"reason": "no_budget"})
+    return {key: Lead.objects.get(pk=lead.pk) for key, lead in leads.items()}
+
+
+def test_the_funnel_is_as_described(funnel):
+    assert {k: (float(v.score), v.stage) for k, v in funnel.items()} == {
+        "A": (25.0, "mql"),
+        "B": (15.0, "mql"),
+        "C": (5.0, "nurturing"),
+        "D": (0.0, "nurturing"),
+        "E": (10.0, "won"),
+        "F": (15.0, "disqualified"),
+    }
+
+
+def test_live_rules_and_threshold_count_what_is_live(funnel, api):
+    body = api("marketer").post(URL, {"mql_threshold": 10}, format="json").json()
+
+    assert {k: body[k] for k in ("leads_evaluated", "would_qualify", "currently_mql_or_later",
+                                 "newly_qualified", "no_longer_qualified")} == {
+        "leads_evaluated": 6, "would_qualify": 4, "currently_mql_or_later": 3,
+        "newly_qualified": 0, "no_longer_qualified": 0,
+    }  # fmt: skip
+    # scores 0, 5, 10, 15, 15, 25 in buckets of 2 points
+    assert [(b["from"], b["to"], b["count"]) for b in body["histogram"] if b["count"]] == [
+        (0.0, 2.0, 1),
+        (4.0, 6.0, 1),
+        (10.0, 12.0, 1),
+        (14.0, 16.0, 2),
+        (24.0, 26.0, 1),
+    ]
+    assert len(body["histogram"]) == 13
+    assert body["backtest"] == {
+        "accepted": {"would_qualify": 1, "total": 1},
+        "rejected": {"would_qualify": 1, "total": 1},
+        "won": {"would_qualify": 1, "total": 1},
+        "lost": {"would_qualify": 0, "total": 0},
+    }
+    assert (body["rules_evaluated"], body["mql_threshold"], body["min_fit"]) == (0, 10.0, None)
+
+
+def test_a_higher_threshold_shows_who_would_no_longer_qualify(funnel, api):
+    body = api("admin").post(URL, {"mql_threshold": 20}, format="json").json()
+
+    assert (body["would_qualify"], body["newly_qualified"], body["no_longer_qualified"]) == (
+        1,
+        0,
+        2,  # B (15, mql) and E (10, won)
+    )
+    assert body["backtest"]["accepted"] == {"would_qualify": 0, "total": 1}
+    assert body["backtest"]["rejected"] == {"would_qualify": 0, "total": 1}
+
+
+def test_draft_rules_are_scored_with_the_engine(funnel, api):
+    draft = [{**OPEN, "points": 10}, {**JAPAN, "name": "JP (same definition)"}]
+
+    body = api("marketer").post(URL, {"rules": draft, "mql_threshold": 10}, format="json").json()
+
+    # A 40, B 20, C 10, D 0, E 20, F 20
+    assert (body["would_qualify"], body["newly_qualified"], body["no_longer_qualified"]) == (
+        5,
+        1,  # C, nurturing, now 10
+        0,
+    )
+    assert (body["rules_evaluated"], body["rules_reused"]) == (1, 1)
+
+
+def test_min_fit_applies(funnel, api):
+    body = api("marketer").post(URL, {"mql_threshold": 10, "min_fit": 10}, format="json").json()
+
+    assert (body["would_qualify"], body["min_fit"]) == (3, 10.0)  # A, B, F: Japanese
+
+
+def test_omitted_threshold_and_min_fit_come_from_the_policy(funnel, api):
+    policy_update(data={"mql_threshold": 20, "min_fit": 10})
+
+    body = api("marketer").post(URL, {}, format="json").json()
+
+    assert (body["mql_threshold"], body["min_fit"], body["would_qualify"]) == (20.0, 10.0, 1)
+    explicit = api("marketer").post(URL, {"min_fit": None}, format="json").json()
+    assert explicit["min_fit"] is None
+
+
+def test_same_rules_as_drafts_give_the_live_counts(funnel):
+    live = scores_simulate(rules=None, threshold=Decimal(10), min_fit=None, now=timezone.now())
+    renamed = rules_draft_parse([{**OPEN, "name": "x"}, {**JAPAN, "name": "y"}])
+    reordered = rules_draft_parse(
+        [{**JAPAN, "conditions": [{"field": "country", "op": "in", "value": ["JP"]}]}, OPEN]
+    )
+
+    same = scores_simulate(rules=renamed, threshold=Decimal(10), min_fit=None, now=timezone.now())
+    fresh = scores_simulate(
+        rules=reordered, threshold=Decimal(10), min_fit=None, now=timezone.now()
+    )
+
+    def counts(result):
+        return {k: v for k, v in result.items() if k not in ("as_of", "rules_evaluated",
+                                                              "rules_reused")}  # fmt: skip
+
+    assert counts(same) == counts(live)
+    assert counts(fresh) == counts(live)  # evaluated from events, not reused
+    assert (same["rules_evaluated"], fresh["rules_evaluated"]) == (0, 1)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["postgres", "portable"])
+def test_both_database_paths_agree(funnel, fast):
+    draft = rules_draft_parse([{**OPEN, "points": 3, "half_life_days": 1}, JAPAN])
+
+    result = scores_simulate(
+        rules=draft, threshold=Decimal(12), min_fit=None, now=timezone.now(), fast=fast
+    )
+
+    # A 3 × 3 (faded a few hours) + 10 ≈ 18.x, B 12.x, F 12.x; E 5.x, C 2.x, D 0
+    assert (result["would_qualify"], result["newly_qualified"]) == (3, 0)
+    assert result["no_longer_qualified"] == 1  # E
+
+
+def test_the_simulator_writes_nothing(funnel, api):
+    def snapshot():
+        return (
+            list(Lead.objects.order_by("pk").values_list("pk", "score", "stage", "fit")),
+            list(LeadScore.objects.order_by("pk").values_list("pk", "as_of", "breakdown")),
+            ScoreHistory.objects.count(),
+            RescoreJob.objects.count(),
+            list(ScoringState.objects.values_list("version", "rules", "updated_at")),
+            StageTransition.objects.count(),
+        )
+
+    before = snapshot()
+    client = api("admin")
+    client.post(URL, {"mql_threshold": 1}, format="json")
+    client.post(URL, {"rules": [{**OPEN, "points": 100}], "mql_threshold": 1}, format="json")
+
+    assert snapshot() == before
+
+
+def test_backtest_looks_at_the_moment_of_handoff(make_user):
+    policy_update(data={"mql_threshold": 100})
+    rule_create(data=OPEN)
+    lead = _lead("late", "JP", 1, hours_ago=48)  # one open before the handoff
+    score_all()
+    handed = timezone.now() - timedelta(hours=24)
+    assert mql_qualify(lead.pk, score=Decimal(5), reason="fast_track", now=handed)
+    queue_action(lead.pk, "accept", user=make_user("sales"), data={})
+    now = timezone.now()
+    Event.objects.bulk_create(
+        Event(message_id=f"after-{k}", lead=lead, type="track", name="Email Opened",
+              timestamp=now - timedelta(hours=k), received_at=now)
+        for k in range(1, 5)
+    )  # fmt: skip
+    leads_score_enqueue([lead.pk])
+    score_all()
+    assert Lead.objects.get(pk=lead.pk).score == 25  # 5 opens now
+
+    result = scores_simulate(
+        rules=None,
+        threshold=Decimal(20),
+        min_fit=None,
+        now=now,
+        outcomes=backtest_outcomes(),
+    )
+
+    assert result["would_qualify"] == 1  # today: 25
+    assert result["backtest"]["accepted"] == {"would_qualify": 0, "total": 1}  # then: 5
+
+
+def test_sales_may_not_simulate(api):
+    response = api("sales").post(URL, {}, format="json")
+
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({"rules": [OPEN, {**OPEN, "points": "lots"}]},
+         {"rules[1].points": ["must be a number, got 'lots'"]}),
+        ({"rules": [{**OPEN, "kind": "fit"}]},
+         {"rules[0].event": ["is not used by fit rules; leave it out"],
+          "rules[0].conditions": ["a fit rule needs at least one condition"]}),
+        ({"rules": {"name": "x"}}, {"rules": ["must be a list of rules"]}),
+        ({"mql_threshold": "high"}, {"mql_threshold": ["got 'high'"]}),
+        ({"min_fit": True}, {"min_fit": ["got True"]}),
+        ({"threshold": 10}, {"threshold": ["unknown; use rules, mql_threshold, min_fit"]}),
+    ],
+    ids=["bad-points", "fit-with-event", "rules-not-list", "threshold-text", "min-fit-bool",
+         "unknown-key"],
+)  # fmt: skip
+def test_bad_input_is_400_naming_the_field(api, body, fields):
+    response = api("marketer").post(URL, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == fields
+
+
+def test_histogram_edges():
+    values = [Decimal(v) for v in ("-12.5", "0", "99.99", "100")]
+
+    buckets = histogram(values)
+
+    assert [b["from"] for b in buckets][:2] == [-20.0, -10.0]  # width 10 for a span of 112.5
+    assert buckets[-1] == {"from": 100.0, "to": 110.0, "count": 1}
+    assert sum(b["count"] for b in buckets) == 4
+    assert histogram([]) == []
+    assert histogram([Decimal(7)]) == [{"from": 7.0, "to": 8.0, "count": 1}]
