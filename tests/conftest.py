@@ -134,7 +134,8 @@ def celery_worker_process(
         ),
         "REDIS_URL": redis_url,
         "CELERY_BROKER_URL": redis_url,
-        "EMAIL_URL": f"filemail://{worker_mail_dir}",
+        "EMAIL_URL": "filemail://",
+        "EMAIL_FILE_PATH": str(worker_mail_dir),
         "WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
     }
     (ROOT / ".pytest_cache").mkdir(exist_ok=True)

@@ -70,14 +70,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def mails_about(mail_dir: Path, text: str) -> list[str]:
-    """Messages the worker wrote that contain `text`.
-
-    django-environ reads `filemail:///abs/path` as the relative `abs/path`, so the worker
-    (started in the repository) may write under ROOT/abs/path: look in both places.
-    """
+    """Messages the worker wrote (file email backend) that contain `text`."""
     found = []
-    places = [mail_dir, ROOT / str(mail_dir).lstrip("/")]
-    for path in sorted(p for place in places if place.is_dir() for p in place.iterdir()):
+    for path in sorted(mail_dir.iterdir()):
         content = path.read_text(errors="replace")
         # the file backend may keep several messages in one file: split on its separator
         found += [m for m in content.split("-" * 79) if text in m]
