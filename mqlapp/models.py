@@ -41,6 +41,20 @@ class Source(models.Model):
         return self.name
 
 
+# A person's own data on a lead, besides the email (what traits, forms and imports fill in).
+PROFILE_FIELDS = (
+    "first_name",
+    "last_name",
+    "company",
+    "department",
+    "title",
+    "phone",
+    "employees",
+    "country",
+    "industry",
+)
+
+
 class Lead(models.Model):
     """A person marketing nurtures; stage, owner and score are written by services only."""
 

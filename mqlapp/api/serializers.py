@@ -4,21 +4,13 @@ from typing import Any
 
 from rest_framework import serializers
 
-from ..models import Event, Lead, Source, User
+from ..models import PROFILE_FIELDS, Event, Lead, Source, User
 from ..roles import ROLES, user_role
 
 LEAD_FIELDS = (
     "id",
     "email",
-    "first_name",
-    "last_name",
-    "company",
-    "department",
-    "title",
-    "phone",
-    "employees",
-    "country",
-    "industry",
+    *PROFILE_FIELDS,
     "traits",
     "source",
     "stage",
@@ -30,19 +22,7 @@ LEAD_FIELDS = (
     "last_activity_at",
     "created_at",
 )
-LEAD_WRITABLE = (
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "department",
-    "title",
-    "phone",
-    "employees",
-    "country",
-    "industry",
-    "traits",
-)
+LEAD_WRITABLE = ("email", *PROFILE_FIELDS, "traits")
 
 
 class LeadSerializer(serializers.ModelSerializer[Lead]):

@@ -5,22 +5,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Event, Identity, Lead, LeadMerge, ScoreQueue, Stage
+from ..models import PROFILE_FIELDS, Event, Identity, Lead, LeadMerge, ScoreQueue, Stage
 from ..services import leads_score_enqueue
 
-MERGED_FIELDS = (
-    "email",
-    "external_id",
-    "first_name",
-    "last_name",
-    "company",
-    "department",
-    "title",
-    "phone",
-    "employees",
-    "country",
-    "industry",
-)
+MERGED_FIELDS = ("email", "external_id", *PROFILE_FIELDS)
 
 
 def _snapshot(lead: Lead) -> dict[str, Any]:

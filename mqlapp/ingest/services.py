@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Case, F, Max, Q, Value, When
 from django.utils import timezone
 
-from ..models import Event, Lead, Source
+from ..models import PROFILE_FIELDS, Event, Lead, Source
 from ..services import lead_apply, leads_score_enqueue
 from .identity import (
     LeadChange,
@@ -21,19 +21,7 @@ from .identity import (
 from .messages import Message, MessageInvalid, message_parse
 
 ACTIVITY_TYPES = ("track", "page", "screen")
-CHANGE_FIELDS = (
-    "first_name",
-    "last_name",
-    "company",
-    "department",
-    "title",
-    "phone",
-    "employees",
-    "country",
-    "industry",
-    "traits",
-    "external_id",
-)
+CHANGE_FIELDS = (*PROFILE_FIELDS, "traits", "external_id")
 
 
 @dataclass
