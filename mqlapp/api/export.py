@@ -6,6 +6,8 @@ from typing import Any
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -67,6 +69,13 @@ class LeadExportView(APIView):
 
     permission_classes = [MarketerOrAdmin]
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(p, str)
+            for p in ("stage", "owner", "source", "search", "min_score", "max_score", "ordering")
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
     def get(self, request: Request) -> StreamingHttpResponse:
         leads = selectors.leads_list(user=request.user, params=request.query_params)  # type: ignore[arg-type]
         response = StreamingHttpResponse(_rows(leads), content_type="text/csv; charset=utf-8")

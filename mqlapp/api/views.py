@@ -4,7 +4,8 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from django.shortcuts import get_object_or_404
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -27,6 +28,20 @@ from .serializers import (
     UserUpdateSerializer,
 )
 
+TOKEN_BODY = inline_serializer(
+    "TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}
+)
+TOKEN_ANSWER = inline_serializer("TokenAnswer", {"token": serializers.CharField()})
+LEAD_FILTERS = [
+    OpenApiParameter("stage", str, description="a stage, or several separated by commas"),
+    OpenApiParameter("owner", str, description="a user id, 'me' or 'none'"),
+    OpenApiParameter("source", str, description="a source id or name"),
+    OpenApiParameter("min_score", float),
+    OpenApiParameter("max_score", float),
+    OpenApiParameter("search", str, description="email, name or company contains"),
+    OpenApiParameter("ordering", str, description="e.g. -score, -last_activity_at, company"),
+]
+
 
 class TokenView(APIView):
     """POST {"username", "password"} → {"token"}; repeated failures are throttled (429)."""
@@ -34,6 +49,7 @@ class TokenView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
+    @extend_schema(request=TOKEN_BODY, responses=TOKEN_ANSWER)
     def post(self, request: Request) -> Response:
         username, password = request.data.get("username"), request.data.get("password")
         if not isinstance(username, str) or not isinstance(password, str):
@@ -60,10 +76,12 @@ class TokenView(APIView):
 class UserListView(APIView):
     permission_classes = [AdminOnly]
 
+    @extend_schema(responses=UserSerializer(many=True))
     def get(self, request: Request) -> Response:
         users = User.objects.order_by("id").prefetch_related("groups")
         return Response(UserSerializer(users, many=True).data)
 
+    @extend_schema(request=UserCreateSerializer, responses={201: UserSerializer})
     def post(self, request: Request) -> Response:
         form = UserCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -74,9 +92,11 @@ class UserListView(APIView):
 class UserDetailView(APIView):
     permission_classes = [AdminOnly]
 
+    @extend_schema(responses=UserSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(UserSerializer(get_object_or_404(User, pk=pk)).data)
 
+    @extend_schema(request=UserUpdateSerializer, responses=UserSerializer)
     def patch(self, request: Request, pk: int) -> Response:
         user = get_object_or_404(User, pk=pk)
         form = UserUpdateSerializer(data=request.data, partial=True)
@@ -87,9 +107,11 @@ class UserDetailView(APIView):
 class SourceListView(APIView):
     permission_classes = [AdminOnly]
 
+    @extend_schema(responses=SourceSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(SourceSerializer(Source.objects.order_by("id"), many=True).data)
 
+    @extend_schema(request=SourceSerializer, responses={201: SourceSerializer})
     def post(self, request: Request) -> Response:
         form = SourceSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -103,12 +125,14 @@ class SourceListView(APIView):
 class LeadListView(APIView):
     permission_classes = [ReadAnyWriteMarketer]
 
+    @extend_schema(parameters=LEAD_FILTERS, responses=LeadSerializer(many=True))
     def get(self, request: Request) -> Response:
         rows = selectors.leads_list(user=request.user, params=request.query_params)  # type: ignore[arg-type]
         paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(LeadSerializer(page, many=True).data)
 
+    @extend_schema(request=LeadWriteSerializer, responses={201: LeadSerializer})
     def post(self, request: Request) -> Response:
         form = LeadWriteSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -119,9 +143,11 @@ class LeadListView(APIView):
 class LeadDetailView(APIView):
     permission_classes = [ReadAnyWriteMarketer]
 
+    @extend_schema(responses=LeadSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(LeadSerializer(get_object_or_404(Lead, pk=pk)).data)
 
+    @extend_schema(request=LeadWriteSerializer, responses=LeadSerializer)
     def patch(self, request: Request, pk: int) -> Response:
         lead = get_object_or_404(Lead, pk=pk)
         form = LeadWriteSerializer(data=request.data, partial=True)
@@ -132,6 +158,9 @@ class LeadDetailView(APIView):
 class LeadEventsView(APIView):
     permission_classes = [ReadAnyWriteMarketer]
 
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int)], responses=EventSerializer(many=True)
+    )
     def get(self, request: Request, pk: int) -> Response:
         """The timeline, newest first: a plain list of at most `limit` events (default 1000)."""
         lead = get_object_or_404(Lead, pk=pk)
