@@ -1,6 +1,7 @@
 """Handoff writes: the policy, qualification exactly once per cycle, assignment, queue actions."""
 
 import logging
+import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -299,21 +300,20 @@ def _claim(lead: Lead, *, user: User, role: str, data: Mapping[str, Any], now: d
 
 
 def _reapproach_date(data: Mapping[str, Any], *, now: datetime) -> date:
-    today = timezone.localtime(now).date()
     value = data.get("reapproach_on")
     if not value:
-        return today + timedelta(days=policy_get().default_recycle_days)
+        return timezone.localtime(now).date() + timedelta(days=policy_get().default_recycle_days)
     try:
-        day = date.fromisoformat(str(value))
+        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            raise ValueError(value)
+        day = date.fromisoformat(value.strip())
     except ValueError as exc:
         raise InvalidInput(
             "reapproach_on must be a date, YYYY-MM-DD", fields={"reapproach_on": ["not a date"]}
         ) from exc
-    if day < today:
-        raise InvalidInput(
-            f"reapproach_on must be today ({today.isoformat()}) or later",
-            fields={"reapproach_on": ["in the past"]},
-        )
+    # A date already past is due at once: the next re-approach check (every minute) returns
+    # the lead to nurturing. Refusing it would trip on time zones (today in UTC is yesterday
+    # in Tokyo for nine hours a day).
     return day
 
 

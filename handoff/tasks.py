@@ -15,7 +15,7 @@ BEAT: dict[str, dict[str, object]] = {
     "handoff-sla": {"task": "handoff.tasks.mql_sla_sweep", "schedule": timedelta(minutes=1)},
     "handoff-reapproach": {
         "task": "handoff.tasks.leads_reapproach_due",
-        "schedule": timedelta(minutes=5),
+        "schedule": timedelta(minutes=1),
     },
     "handoff-webhooks": {
         "task": "handoff.tasks.webhook_deliveries_due",

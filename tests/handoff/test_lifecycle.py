@@ -148,11 +148,27 @@ def test_recycle_validates_the_date(make_user):
     lead = Lead.objects.create(email="a@example.co.jp", stage="mql", owner=rep, cycle=1)
     url = f"/api/handoff/leads/{lead.pk}/recycle/"
     client = client_for(rep)
-    for bad in ("next spring", "2020-01-01"):
+    for bad in ("next spring", "2026-02-30", 20260101):
         response = client.post(url, {"reason": "bad_timing", "reapproach_on": bad}, format="json")
         assert response.status_code == 400
         assert "reapproach_on" in response.json()["fields"]
     assert Lead.objects.get().stage == "mql"
+
+
+@pytest.mark.django_db
+def test_recycle_to_a_past_date_returns_at_the_next_check(make_user):
+    from handoff.services import leads_reapproach_due
+
+    rep = make_user("sales")
+    lead = Lead.objects.create(email="a@example.co.jp", stage="mql", owner=rep, cycle=1)
+    response = client_for(rep).post(
+        f"/api/handoff/leads/{lead.pk}/recycle/",
+        {"reason": "bad_timing", "reapproach_on": "2020-01-01"},
+        format="json",
+    )
+    assert response.status_code == 200 and response.json()["stage"] == "recycled"
+    assert leads_reapproach_due() == 1
+    assert Lead.objects.get().stage == "nurturing"
 
 
 @pytest.mark.django_db

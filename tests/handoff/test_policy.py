@@ -73,7 +73,7 @@ def test_time_based_jobs_run_often_enough():
     schedule = app.conf.beat_schedule
     for name, every in (
         ("handoff-sla", timedelta(minutes=1)),
-        ("handoff-reapproach", timedelta(minutes=5)),
+        ("handoff-reapproach", timedelta(minutes=1)),
         ("handoff-webhooks", timedelta(seconds=15)),
     ):
         assert schedule[name] == BEAT[name]
