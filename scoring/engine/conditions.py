@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, Final
 
 from scoring.engine.facts import Condition, EventFact, LeadFacts
@@ -47,9 +48,10 @@ _PAGE_KEY: Final = "\x00page"
 _SCREEN_KEY: Final = "\x00screen"
 
 
+@lru_cache(maxsize=4096)
 def name_key(name: str) -> str:
     """The key a rule's event name selects: page/screen views by type, else a track name."""
-    folded = name.strip().casefold()
+    folded = _fold(name)
     if folded == "page":
         return _PAGE_KEY
     if folded == "screen":
@@ -64,8 +66,14 @@ def event_key(event: EventFact) -> str | None:
     if event.type == "screen":
         return _SCREEN_KEY
     if event.type == "track":
-        return event.name.strip().casefold()
+        return _fold(event.name)
     return None
+
+
+@lru_cache(maxsize=16384)
+def _fold(name: str) -> str:
+    # Names repeat (a few dozen per site): fold each once.
+    return name.strip().casefold()
 
 
 def event_matches_name(event: EventFact, name: str) -> bool:

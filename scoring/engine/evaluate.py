@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, localcontext
+from functools import lru_cache
 from typing import Final
 
 from scoring.engine.conditions import (
@@ -26,6 +27,7 @@ _SECONDS_PER_DAY: Final = 86_400
 # timedelta tops out near 1e9 days; anything this long is "forever" for scoring.
 _MAX_DAYS: Final = Decimal(1_000_000)
 _NOTHING: Final = (0, _ZERO)
+_NO_TIME: Final = timedelta(0)
 
 _Events = Sequence[EventFact]
 _Result = tuple[int, Decimal]
@@ -36,6 +38,7 @@ def _require_aware(moment: datetime, what: str) -> None:
         raise ValueError(f"{what} must be timezone-aware, got {moment!r}")
 
 
+@lru_cache(maxsize=1024)
 def _days(days: Decimal) -> timedelta:
     micros = min(days, _MAX_DAYS) * _SECONDS_PER_DAY * 1_000_000
     return timedelta(microseconds=int(micros.to_integral_value()))
@@ -81,27 +84,35 @@ def _cap(events: _Events, max_times: int | None, window_days: Decimal | None) ->
     return counted
 
 
-def _weight(rule: Rule, event: EventFact, now: datetime) -> Decimal:
-    """The faded share of the rule's points one counted event is worth at `now`."""
-    age = max(timedelta(0), now - event.timestamp)
-    if rule.expire_after_days is not None and age > _days(rule.expire_after_days):
-        return Decimal(0)
-    if rule.half_life_days is None:
-        return Decimal(1)
-    if rule.half_life_days <= 0:
-        raise ValueError(f"rule {rule.id}: half_life_days must be > 0")
-    halvings = age.total_seconds() / _SECONDS_PER_DAY / float(rule.half_life_days)
-    return Decimal(0.5**halvings)
-
-
 def _behavior(rule: Rule, by_key: dict[str | None, list[EventFact]], now: datetime) -> _Result:
     if not rule.event:
         return _NOTHING
-    candidates = by_key.get(name_key(rule.event), [])
-    matched = [e for e in candidates if _event_conditions_hold(rule, e)]
+    candidates = by_key.get(name_key(rule.event))
+    if not candidates:
+        return _NOTHING
+    if rule.conditions:
+        candidates = [e for e in candidates if _event_conditions_hold(rule, e)]
+    counted = _cap(candidates, rule.max_times, rule.window_days)
+    if rule.expire_after_days is None and rule.half_life_days is None:
+        return len(counted), rule.points * len(counted)  # every counted event at full weight
+    # Fading: points × 0.5^(age/half_life), or 0 once older than expire_after_days; the age
+    # of an event from the future is 0. An event whose weight is 0 does not count.
+    expire = None if rule.expire_after_days is None else _days(rule.expire_after_days)
+    half_life = None
+    if rule.half_life_days is not None:
+        if rule.half_life_days <= 0:
+            raise ValueError(f"rule {rule.id}: half_life_days must be > 0")
+        half_life = float(rule.half_life_days)
     count, total = 0, Decimal(0)
-    for event in _cap(matched, rule.max_times, rule.window_days):
-        weight = _weight(rule, event, now)
+    for event in counted:
+        age = max(_NO_TIME, now - event.timestamp)
+        if expire is not None and age > expire:
+            continue
+        if half_life is None:
+            count += 1
+            total += rule.points
+            continue
+        weight = Decimal(0.5 ** (age.total_seconds() / _SECONDS_PER_DAY / half_life))
         if weight:
             count += 1
             total += rule.points * weight

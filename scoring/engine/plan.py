@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from scoring.engine.conditions import event_key, name_key
@@ -16,6 +17,7 @@ __all__ = ["EVERY_EVENT", "Needs", "changes_with_time", "definition", "needs", "
 EVERY_EVENT: Final = ("track", "page", "screen")
 
 _Paths = frozenset[tuple[str, ...]]
+_NEVER: Final = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +43,13 @@ class Needs:
 
     def wants(self, event: EventFact) -> bool:
         """True when `event` can matter to the rules."""
+        return self.wants_kind(event.type, event.name)
+
+    def wants_kind(self, type_: str, name: str) -> bool:
+        """True when an event of this type and name can matter to the rules."""
         if self.every_event:
-            return event.type in EVERY_EVENT
-        key = event_key(event)
+            return type_ in EVERY_EVENT
+        key = event_key(EventFact("", type_, name, _NEVER))
         return key is not None and key in self.keys
 
 
@@ -121,7 +127,7 @@ def _reduce(root: Mapping[str, Any], paths: _Paths | None) -> Mapping[str, Any]:
     reduced: dict[str, Any] = {}
     for path in paths:
         value = _lookup(root, path)
-        if value is _ABSENT:
+        if value is _ABSENT or value is None:  # the engine reads JSON null as missing
             continue
         node = reduced
         for part in path[:-1]:

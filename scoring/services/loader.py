@@ -8,8 +8,11 @@ database loads whole events and reduces them with `engine.project`: the same fac
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
+import orjson
 from django.db import connection
 
 from mqlapp.models import Event, Lead
@@ -33,6 +36,10 @@ LEAD_FACT_FIELDS = (
 _ASCII_SPACE = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _PAGE, _SCREEN = name_key("page"), name_key("screen")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_PATHS = 90
+# Shared by events that carry no field a rule reads; the engine never mutates facts.
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 def lead_facts(lead: Lead, events: Sequence[engine.EventFact] = ()) -> engine.LeadFacts:
@@ -92,25 +99,35 @@ def _events_orm(
     return found
 
 
-def _paths_sql(
-    column: str, paths: frozenset[tuple[str, ...]] | None
-) -> tuple[list[str], list[Any]]:
+def _paths_sql(column: str, paths: Sequence[tuple[str, ...]] | None) -> tuple[list[str], list[Any]]:
     if paths is None:
         return [f"e.{column}"], []
-    ordered = sorted(paths)
-    return [f"e.{column} #> %s" for _ in ordered], [list(path) for path in ordered]
+    return [f"e.{column} #> %s" for _ in paths], [list(path) for path in paths]
 
 
-def _nest(paths: Sequence[tuple[str, ...]], values: Sequence[str | None]) -> dict[str, Any]:
+def _nest(paths: Sequence[tuple[str, ...]], values: Sequence[Any]) -> dict[str, Any]:
     found: dict[str, Any] = {}
-    for path, raw in zip(paths, values, strict=True):
-        if raw is None:  # SQL NULL: the path is not there
+    for path, value in zip(paths, values, strict=True):
+        if value is None:  # not there, or JSON null: the same to the engine
             continue
         node = found
         for part in path[:-1]:
             node = node.setdefault(part, {})
-        node[path[-1]] = json.loads(raw)
+        node[path[-1]] = value
     return found
+
+
+_lower_ascii: dict[str, bool] = {}
+
+
+def _lower_is_ascii() -> bool:
+    """Whether this database's lower() maps A-Z to a-z (not so under a Turkish collation)."""
+    name = str(connection.settings_dict.get("NAME"))
+    if name not in _lower_ascii:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT lower(%s) = %s", [_UPPER, _UPPER.lower()])
+            _lower_ascii[name] = bool(cursor.fetchone()[0])
+    return _lower_ascii[name]
 
 
 def _where_events(plan: engine.Needs) -> tuple[str, list[Any]]:
@@ -125,26 +142,35 @@ def _where_events(plan: engine.Needs) -> tuple[str, list[Any]]:
         parts.append("e.type = 'screen'")
     track_keys = plan.keys - {_PAGE, _SCREEN}
     if track_keys:
-        # An ASCII name can only match an ASCII key, and for ASCII str.strip().casefold()
-        # is this btrim + translate; every other name goes to Python for the exact test.
-        parts.append(
-            "(e.type = 'track' AND (octet_length(e.name) <> char_length(e.name)"
-            " OR translate(btrim(e.name, %s), %s, %s) = ANY(%s)))"
-        )
-        params += [
-            _ASCII_SPACE,
-            _UPPER,
-            _UPPER.lower(),
-            sorted(k for k in track_keys if k.isascii()),
-        ]
+        ascii_keys = sorted(k for k in track_keys if k.isascii())
+        # An ASCII name can only match an ASCII key, and for ASCII str.strip().casefold() is
+        # lower-casing A-Z after trimming; names that are not ASCII, or start or end with a
+        # space or control character, go to Python, which applies the exact rule.
+        if _lower_is_ascii():
+            parts.append(
+                "(e.type = 'track' AND (lower(e.name) = ANY(%s)"
+                " OR octet_length(e.name) <> char_length(e.name)"
+                " OR ascii(e.name) <= 32 OR ascii(right(e.name, 1)) <= 32))"
+            )
+            params.append(ascii_keys)
+        else:  # a collation where lower('I') is not 'i': spell the ASCII mapping out
+            parts.append(
+                "(e.type = 'track' AND (octet_length(e.name) <> char_length(e.name)"
+                " OR translate(btrim(e.name, %s), %s, %s) = ANY(%s)))"
+            )
+            params += [_ASCII_SPACE, _UPPER, _UPPER.lower(), ascii_keys]
     return "(" + " OR ".join(parts or ["FALSE"]) + ")", params
 
 
 def _events_sql(
     lead_ids: Sequence[int] | None, *, plan: engine.Needs, id_range: tuple[int, int] | None
 ) -> dict[int, list[engine.EventFact]]:
-    prop_cols, prop_params = _paths_sql("properties", plan.properties)
-    ctx_cols, ctx_params = _paths_sql("context", plan.context)
+    props = sorted(plan.properties) if plan.properties is not None else None
+    ctxs = sorted(plan.context) if plan.context is not None else None
+    if len(props or ()) + len(ctxs or ()) > _MAX_PATHS:  # json_build_array takes 100 args
+        props = ctxs = None
+    prop_cols, prop_params = _paths_sql("properties", props)
+    ctx_cols, ctx_params = _paths_sql("context", ctxs)
     where, where_params = _where_events(plan)
     conditions = [where]
     params: list[Any] = [*prop_params, *ctx_params, *where_params]
@@ -156,34 +182,55 @@ def _events_sql(
         params += list(id_range)
     else:
         conditions.append("e.lead_id IS NOT NULL")
-    columns = ", ".join(
-        ["e.lead_id", "e.message_id", "e.type", "e.name", "e.timestamp", *prop_cols, *ctx_cols]
+    # One row per lead, its events as one JSON text (parsed by orjson, in C): far fewer
+    # Python steps than a row per event. Times as whole microseconds: exact.
+    fields = ", ".join(
+        [
+            "e.message_id",
+            "e.type",
+            "e.name",
+            "(extract(epoch FROM e.timestamp) * 1000000)::bigint",
+            *prop_cols,
+            *ctx_cols,
+        ]
     )
-    # Only fixed SQL fragments are joined here; every value is a bound parameter.
     table = Event._meta.db_table
-    sql = f"SELECT {columns} FROM {table} e WHERE {' AND '.join(conditions)}"  # noqa: S608
-    props = sorted(plan.properties) if plan.properties is not None else None
-    ctxs = sorted(plan.context) if plan.context is not None else None
+    # Only fixed SQL fragments are joined here; every value is a bound parameter.
+    sql = (
+        f"SELECT e.lead_id, json_agg(json_build_array({fields}))::text "  # noqa: S608
+        f"FROM {table} e WHERE {' AND '.join(conditions)} GROUP BY e.lead_id"
+    )
     n_props = len(prop_cols)
-    found: dict[int, list[engine.EventFact]] = defaultdict(list)
+    wants: dict[tuple[str, str], bool] = {}
+    found: dict[int, list[engine.EventFact]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        while rows := cursor.fetchmany(5000):
-            for row in rows:
-                lead_id, message_id, kind, name, at = row[:5]
-                extra = row[5:]
-                properties = _whole(extra[0]) if props is None else _nest(props, extra[:n_props])
-                rest = extra[n_props:]
-                context = _whole(rest[0]) if ctxs is None else _nest(ctxs, rest)
-                event = engine.EventFact(message_id, kind, name, at, properties, context)
-                if plan.wants(event):
-                    found[lead_id].append(event)
+        while rows := cursor.fetchmany(2000):
+            for lead_id, text in rows:
+                kept = []
+                for item in orjson.loads(text):
+                    kind, name = item[1], item[2]
+                    wanted = wants.get((kind, name))
+                    if wanted is None:
+                        wanted = wants[(kind, name)] = plan.wants_kind(kind, name)
+                    if not wanted:
+                        continue
+                    if props is None:
+                        properties = _whole(item[4])
+                    else:
+                        properties = _nest(props, item[4 : 4 + n_props]) if props else _EMPTY
+                    if ctxs is None:
+                        context = _whole(item[4 + n_props])
+                    else:
+                        context = _nest(ctxs, item[4 + n_props :]) if ctxs else _EMPTY
+                    at = _EPOCH + timedelta(microseconds=item[3])
+                    kept.append(engine.EventFact(item[0], kind, name, at, properties, context))
+                if kept:
+                    found[lead_id] = kept
     return found
 
 
-def _whole(raw: str | Mapping[str, Any] | None) -> Mapping[str, Any]:
-    if raw is None:
-        return {}
+def _whole(raw: Any) -> Mapping[str, Any]:
     value = json.loads(raw) if isinstance(raw, str) else raw
     return value if isinstance(value, Mapping) else {}
 

@@ -169,12 +169,14 @@ def rescore_finish(job_id: int, *, now: datetime) -> bool:
         job.state, job.finished_at, job.heartbeat_at = State.DONE, now, now
         job.done, job.changed = job.total, changed
         job.save()
-        # Leads created after the job started and not scored since: score them now.
+        transaction.on_commit(lambda: task_kick(_qualify_task()))
+    # Leads created after the job started and never scored since (live scoring would have
+    # built them): queue them, now that no lead row is locked.
+    with transaction.atomic():
         unseen = Lead.objects.filter(pk__gt=job.last_lead_id).exclude(
             pk__in=RescoreResult.objects.filter(job=job).values("lead_id")
         )
-        leads_score_enqueue(unseen.values_list("pk", flat=True))
-        transaction.on_commit(lambda: task_kick(_qualify_task()))
+        leads_score_enqueue(list(unseen.values_list("pk", flat=True)))
     RescoreResult.objects.filter(job_id__lte=job.pk).delete()
     return True
 

@@ -3,12 +3,13 @@
 One definition of a score: draft rules are scored by `engine.evaluate`. It is fast because
 a rule's contribution depends on that rule alone (engine property, tested): a draft rule
 whose definition equals a published rule contributes exactly what the stored breakdown
-says, so only new or changed rules are evaluated, over only the events they can see.
+says, so only new or changed rules are evaluated, over only the events they can see. The
+leads are split in id ranges; with many leads the ranges run in worker processes.
 """
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,8 @@ from mqlapp.models import Stage
 from .. import engine
 from .histogram import histogram
 from .loader import events_load
-from .simulate_base import BaseRow, base_rows, lead_rows
+from .parallel import parallel_map
+from .simulate_base import BaseRow, base_rows, fact_columns, lead_ids_span, lead_rows
 from .state import rules_live
 
 OUTCOME_KINDS = ("accepted", "rejected", "won", "lost")
@@ -37,21 +39,33 @@ class Outcome:
     epoch: datetime | None  # its score epoch at that moment (set by an earlier recycle)
 
 
-@dataclass
-class _Tally:
+@dataclass(frozen=True)
+class _Job:
+    """Everything a range of leads needs (plain values: it may go to another process)."""
+
+    draft: tuple[engine.Rule, ...]
+    fresh: tuple[engine.Rule, ...]
+    adjust: dict[int, int] | None  # see simulate_base.base_rows
+    version: int
+    now: datetime
     threshold: Decimal
     min_fit: Decimal | None
+    fast: bool | None
+
+    def qualifies(self, score: Decimal, fit: Decimal) -> bool:
+        return score >= self.threshold and (self.min_fit is None or fit >= self.min_fit)
+
+
+@dataclass
+class _Part:
     evaluated: int = 0
     would: int = 0
     current: int = 0
     newly: int = 0
     no_longer: int = 0
+    values: list[Decimal] = field(default_factory=list)
 
-    def qualifies(self, score: Decimal, fit: Decimal) -> bool:
-        return score >= self.threshold and (self.min_fit is None or fit >= self.min_fit)
-
-    def add(self, stage: str, score: Decimal, fit: Decimal) -> None:
-        passes = self.qualifies(score, fit)
+    def add(self, stage: str, *, score: Decimal, passes: bool) -> None:
         self.evaluated += 1
         self.would += passes
         if stage in MQL_OR_LATER:
@@ -59,6 +73,15 @@ class _Tally:
             self.no_longer += not passes
         elif stage == Stage.NURTURING:
             self.newly += passes
+        self.values.append(score)
+
+    def merge(self, other: "_Part") -> None:
+        self.evaluated += other.evaluated
+        self.would += other.would
+        self.current += other.current
+        self.newly += other.newly
+        self.no_longer += other.no_longer
+        self.values += other.values
 
 
 def _split(
@@ -95,35 +118,32 @@ def scores_simulate(
     version, live = rules_live()
     draft = tuple(r for r in (live if rules is None else rules) if r.active)
     reuse, fresh = _split(draft, live)
-    tally = _Tally(threshold=threshold, min_fit=min_fit)
-    values: list[Decimal] = []
-    after = 0
-    while rows := base_rows(after=after, limit=CHUNK, reuse=reuse, facts=bool(fresh), fast=fast):
-        after = rows[-1].id
-        # A lead whose stored breakdown is not under the live rules (not scored since the
-        # last swap) cannot lend contributions: all its draft rules are evaluated.
-        stale_ids = {row.id for row in rows if row.rules_version != version}
-        stale = lead_rows(sorted(stale_ids), fast=fast) if stale_ids else []
-        partial = _evaluate(rows, fresh, now=now, fast=fast, by_range=True) if fresh else {}
-        full = _evaluate(stale, draft, now=now, fast=fast, by_range=False)
-        for row in rows:
-            if row.id in full:
-                score, fit = _sums(full[row.id])
-            elif row.id in stale_ids:
-                score, fit = _ZERO, _ZERO
-            else:
-                extra, extra_fit = _sums(partial.get(row.id))
-                score, fit = row.reused + extra, row.reused_fit + extra_fit
-            tally.add(row.stage, score, fit)
-            values.append(score)
+    adjust = None
+    if reuse:
+        adjust = {r.id: reuse.get(r.id, 0) - 1 for r in live if reuse.get(r.id, 0) != 1}
+    job = _Job(draft, fresh, adjust, version, now, threshold, min_fit, fast)
+    low, high, count = lead_ids_span()
+    parts = max(1, -(-count // CHUNK))
+    step = max(1, -(-(high - low + 1) // parts))
+    # One list of work for the processes: the backtest chunks (the heaviest) first.
+    work: list[tuple[Any, ...]] = [(job, "backtest", chunk) for chunk in _outcome_chunks(outcomes)]
+    work += [
+        (job, "range", (start, min(start + step - 1, high))) for start in range(low, high + 1, step)
+    ]
+    total, backtest_parts = _Part(), []
+    for result in parallel_map(_work, work, leads=count):
+        if isinstance(result, _Part):
+            total.merge(result)
+        else:
+            backtest_parts.append(result)
     return {
-        "leads_evaluated": tally.evaluated,
-        "would_qualify": tally.would,
-        "currently_mql_or_later": tally.current,
-        "newly_qualified": tally.newly,
-        "no_longer_qualified": tally.no_longer,
-        "histogram": histogram(values),
-        "backtest": _backtest(draft, list(outcomes), tally=tally, fast=fast),
+        "leads_evaluated": total.evaluated,
+        "would_qualify": total.would,
+        "currently_mql_or_later": total.current,
+        "newly_qualified": total.newly,
+        "no_longer_qualified": total.no_longer,
+        "histogram": histogram(total.values),
+        "backtest": _backtest_merge(backtest_parts),
         "mql_threshold": float(threshold),
         "min_fit": None if min_fit is None else float(min_fit),
         "rules_evaluated": len(fresh),
@@ -132,63 +152,98 @@ def scores_simulate(
     }
 
 
+def _work(job: _Job, what: str, arg: Any) -> Any:
+    """One unit of work (it may run in a worker process): a range of leads or a backtest chunk."""
+    if what == "range":
+        return _range_simulate(job, *arg)
+    return _backtest(job, arg)
+
+
+def _range_simulate(job: _Job, low: int, high: int) -> _Part:
+    """The simulated scores of the leads with ids in [low, high]."""
+    part = _Part()
+    rows = base_rows(
+        low=low, high=high, adjust=job.adjust, columns=fact_columns(job.fresh), fast=job.fast
+    )
+    if not rows:
+        return part
+    # A lead whose stored breakdown is not under the live rules (not scored since the last
+    # swap) cannot lend contributions: all its draft rules are evaluated.
+    stale_ids = {row.id for row in rows if row.rules_version != job.version}
+    stale = lead_rows(sorted(stale_ids)) if stale_ids else []
+    partial = _evaluate(rows, job.fresh, job=job, by_range=True) if job.fresh else {}
+    full = _evaluate(stale, job.draft, job=job, by_range=False)
+    for row in rows:
+        if row.id in full:
+            score, fit = _sums(full[row.id])
+        elif row.id in stale_ids:
+            score, fit = _ZERO, _ZERO
+        else:
+            extra, extra_fit = _sums(partial.get(row.id))
+            score, fit = row.reused + extra, row.reused_fit + extra_fit
+        part.add(row.stage, score=score, passes=job.qualifies(score, fit))
+    return part
+
+
 def _evaluate(
-    rows: Sequence[BaseRow],
-    rules: Sequence[engine.Rule],
-    *,
-    now: datetime,
-    fast: bool | None,
-    by_range: bool,
+    rows: Sequence[BaseRow], rules: Sequence[engine.Rule], *, job: _Job, by_range: bool
 ) -> dict[int, engine.Score]:
     if not rows or not rules:
         return {}
     plan = engine.needs(rules)
     has_fit = any(rule.kind == "fit" for rule in rules)
-    if by_range:  # a whole chunk: one index range scan
-        events = events_load(plan=plan, id_range=(rows[0].id, rows[-1].id), fast=fast)
+    if by_range:  # a whole range: one index range scan
+        events = events_load(plan=plan, id_range=(rows[0].id, rows[-1].id), fast=job.fast)
     else:
-        events = events_load([row.id for row in rows], plan=plan, fast=fast)
+        events = events_load([row.id for row in rows], plan=plan, fast=job.fast)
     found: dict[int, engine.Score] = {}
     for row in rows:
         lead_events = events.get(row.id, ())
         if not lead_events and not has_fit:
             continue  # behaviour and inactivity rules need events: nothing to add
-        found[row.id] = engine.evaluate(row.facts(lead_events), rules, now=now)
+        found[row.id] = engine.evaluate(row.facts(lead_events), rules, now=job.now)
     return found
 
 
-def _backtest(
-    draft: Sequence[engine.Rule],
-    outcomes: Sequence[Outcome],
-    *,
-    tally: _Tally,
-    fast: bool | None,
-) -> dict[str, dict[str, int]]:
-    """Of the leads sales accepted / rejected / won / lost, how many the draft would have
-    qualified when they were handed to sales (their events up to then, that epoch)."""
-    result = {kind: {"would_qualify": 0, "total": 0} for kind in OUTCOME_KINDS}
+def _outcome_chunks(outcomes: Iterable[Outcome], *, size: int = 1000) -> list[list[Outcome]]:
+    """The latest outcome per (lead, kind), grouped by lead in chunks of about `size`."""
     latest: dict[tuple[int, str], Outcome] = {}
     for outcome in outcomes:
         key = (outcome.lead_id, outcome.kind)
-        if outcome.kind in result and (key not in latest or latest[key].at < outcome.at):
+        if outcome.kind in OUTCOME_KINDS and (key not in latest or latest[key].at < outcome.at):
             latest[key] = outcome
     by_lead: dict[int, list[Outcome]] = defaultdict(list)
     for outcome in latest.values():
         by_lead[outcome.lead_id].append(outcome)
-    plan = engine.needs(draft)
     ids = sorted(by_lead)
-    for start in range(0, len(ids), 2000):
-        chunk = ids[start : start + 2000]
-        leads = {row.id: row for row in lead_rows(chunk, fast=fast)}
-        events = events_load(chunk, plan=plan, fast=fast)
-        for lead_id in chunk:
-            row = leads.get(lead_id)
-            if row is None:
-                continue
-            for outcome in by_lead[lead_id]:
-                then = [e for e in events.get(lead_id, ()) if e.timestamp <= outcome.at]
-                facts = row.facts(then, epoch=outcome.epoch)
-                score = engine.evaluate(facts, draft, now=outcome.at)
-                result[outcome.kind]["total"] += 1
-                result[outcome.kind]["would_qualify"] += tally.qualifies(score.score, score.fit)
+    return [
+        [o for lead_id in ids[start : start + size] for o in by_lead[lead_id]]
+        for start in range(0, len(ids), size)
+    ]
+
+
+def _backtest(job: _Job, outcomes: Sequence[Outcome]) -> dict[str, list[int]]:
+    """Of these outcomes, how many leads the draft would have qualified when they were
+    handed to sales (their events up to then, the epoch they had then)."""
+    result = {kind: [0, 0] for kind in OUTCOME_KINDS}
+    ids = sorted({outcome.lead_id for outcome in outcomes})
+    leads = {row.id: row for row in lead_rows(ids)}
+    events = events_load(ids, plan=engine.needs(job.draft), fast=job.fast)
+    for outcome in outcomes:
+        row = leads.get(outcome.lead_id)
+        if row is None:
+            continue
+        then = [e for e in events.get(outcome.lead_id, ()) if e.timestamp <= outcome.at]
+        score = engine.evaluate(row.facts(then, epoch=outcome.epoch), job.draft, now=outcome.at)
+        result[outcome.kind][0] += job.qualifies(score.score, score.fit)
+        result[outcome.kind][1] += 1
     return result
+
+
+def _backtest_merge(parts: Iterable[dict[str, list[int]]]) -> dict[str, dict[str, int]]:
+    merged = {kind: {"would_qualify": 0, "total": 0} for kind in OUTCOME_KINDS}
+    for part in parts:
+        for kind, (would, total) in part.items():
+            merged[kind]["would_qualify"] += would
+            merged[kind]["total"] += total
+    return merged

@@ -1,12 +1,13 @@
 """The simulator's per-lead base: stage, the stored contributions it reuses, the lead's facts."""
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
+import orjson
 from django.db import connection
+from django.db.models import Count, Max, Min
 
 from mqlapp.models import Lead
 
@@ -56,36 +57,62 @@ class BaseRow:
         )
 
 
+def fact_columns(rules: Sequence[engine.Rule]) -> tuple[str, ...]:
+    """The lead columns `rules` can read (loading traits JSON for 100,000 leads costs)."""
+    if not rules:
+        return ()
+    fields = engine.needs(rules).lead_fields
+    wanted = {"score_epoch"} if any(rule.kind != "fit" for rule in rules) else set()
+    for name in fields:
+        wanted.add("email" if name == "email_domain" else name.partition(".")[0])
+    return tuple(name for name in FACT_COLUMNS if name in wanted)
+
+
 def _traits(value: Any) -> Mapping[str, Any]:
-    loaded = json.loads(value) if isinstance(value, str) else value
+    loaded = orjson.loads(value) if isinstance(value, str) else value
     return loaded if isinstance(loaded, Mapping) else {}
+
+
+def lead_ids_span() -> tuple[int, int, int]:
+    """The lowest and highest lead id and the number of leads (0, -1, 0 when none)."""
+    span = Lead.objects.aggregate(low=Min("pk"), high=Max("pk"), count=Count("pk"))
+    if not span["count"]:
+        return 0, -1, 0
+    return span["low"], span["high"], span["count"]
 
 
 def base_rows(
     *,
-    after: int,
-    limit: int,
-    reuse: Mapping[int, int],
-    facts: bool,
+    low: int,
+    high: int,
+    adjust: Mapping[int, int] | None,
+    columns: Sequence[str] = (),
     fast: bool | None = None,
 ) -> list[BaseRow]:
-    """The next `limit` leads with id > `after`, in id order."""
+    """The leads with ids in [low, high], in id order.
+
+    `reused` is what the draft reuses of the stored score: the stored score plus, for each
+    live rule whose count in the draft is not 1, (count - 1) × its stored contribution (so
+    -1 × a changed rule's); None: nothing is reused.
+    """
     if fast is None:
         fast = connection.vendor == "postgresql"
     if fast:
-        return _base_sql(after=after, limit=limit, reuse=reuse, facts=facts)
-    return _base_orm(after=after, limit=limit, reuse=reuse, facts=facts)
+        return _base_sql(low=low, high=high, adjust=adjust, names=columns)
+    return _base_orm(low=low, high=high, adjust=adjust, names=columns)
 
 
-def _base_sql(*, after: int, limit: int, reuse: Mapping[int, int], facts: bool) -> list[BaseRow]:
+def _base_sql(
+    *, low: int, high: int, adjust: Mapping[int, int] | None, names: Sequence[str]
+) -> list[BaseRow]:
     lead, detail = Lead._meta.db_table, LeadScore._meta.db_table
     columns = ["l.id", "l.stage", "d.rules_version"]
     joins = [f"LEFT JOIN {detail} d ON d.lead_id = l.id"]
     params: list[Any] = []
-    if reuse:
-        # Sum, inside PostgreSQL, the stored points of the reused rules (times their count
-        # in the draft); the numbers are the JSON text, so the sums are exact.
-        columns += ["COALESCE(r.total, 0)", "COALESCE(r.fit, 0)"]
+    if adjust:
+        # Only the few rules a draft changed are read from the JSON breakdown (exact: the
+        # numbers are the JSON text); the rest is the stored score.
+        columns += ["l.score + COALESCE(r.total, 0)", "l.fit + COALESCE(r.fit, 0)"]
         joins.append(
             "LEFT JOIN LATERAL (SELECT SUM((e->>'points')::numeric * m.times) AS total, "
             "SUM(CASE WHEN e->>'kind' = 'fit' THEN (e->>'points')::numeric * m.times "
@@ -93,14 +120,15 @@ def _base_sql(*, after: int, limit: int, reuse: Mapping[int, int], facts: bool) 
             "JOIN unnest(%s::bigint[], %s::int[]) AS m(rule_id, times) "
             "ON m.rule_id = (e->>'rule_id')::bigint) r ON TRUE"
         )
-        ids = sorted(reuse)
-        params += [ids, [reuse[i] for i in ids]]
-    if facts:
-        columns += [f"l.{name}" for name in FACT_COLUMNS]
-    params += [after, limit]
+        ids = sorted(adjust)
+        params += [ids, [adjust[i] for i in ids]]
+    elif adjust is not None:
+        columns += ["l.score", "l.fit"]
+    columns += [f"l.{name}" for name in names]
+    params += [low, high]
     sql = (
         f"SELECT {', '.join(columns)} FROM {lead} l {' '.join(joins)} "  # noqa: S608
-        "WHERE l.id > %s ORDER BY l.id LIMIT %s"
+        "WHERE l.id BETWEEN %s AND %s ORDER BY l.id"
     )
     rows: list[BaseRow] = []
     with connection.cursor() as cursor:
@@ -108,29 +136,32 @@ def _base_sql(*, after: int, limit: int, reuse: Mapping[int, int], facts: bool) 
         for row in cursor.fetchall():
             lead_id, stage, version, *rest = row
             reused = reused_fit = _ZERO
-            if reuse:
+            if adjust is not None:
                 reused, reused_fit, *rest = rest
-            data = dict(zip(FACT_COLUMNS, rest, strict=True)) if facts else {}
-            if facts:
+            data = dict(zip(names, rest, strict=True))
+            if "traits" in data:
                 data["traits"] = _traits(data["traits"])
             rows.append(BaseRow(lead_id, stage, version, reused, reused_fit, data))
     return rows
 
 
-def _reused_sums(breakdown: Any, reuse: Mapping[int, int]) -> tuple[Decimal, Decimal]:
-    total = fit = _ZERO
+def _adjusted(
+    score: Decimal, fit: Decimal, breakdown: Any, adjust: Mapping[int, int]
+) -> tuple[Decimal, Decimal]:
     for item in breakdown or ():
-        times = reuse.get(item.get("rule_id"))
+        times = adjust.get(item.get("rule_id"))
         if times:
             points = Decimal(str(item["points"])) * times
-            total += points
+            score += points
             fit += points if item.get("kind") == "fit" else 0
-    return total, fit
+    return score, fit
 
 
-def _base_orm(*, after: int, limit: int, reuse: Mapping[int, int], facts: bool) -> list[BaseRow]:
-    names = ["id", "stage", *(FACT_COLUMNS if facts else ())]
-    leads = list(Lead.objects.filter(pk__gt=after).order_by("pk").values(*names)[:limit])
+def _base_orm(
+    *, low: int, high: int, adjust: Mapping[int, int] | None, names: Sequence[str]
+) -> list[BaseRow]:
+    fields = ["id", "stage", "score", "fit", *names]
+    leads = list(Lead.objects.filter(pk__gte=low, pk__lte=high).order_by("pk").values(*fields))
     details = {
         lead_id: (version, breakdown)
         for lead_id, version, breakdown in LeadScore.objects.filter(
@@ -140,15 +171,16 @@ def _base_orm(*, after: int, limit: int, reuse: Mapping[int, int], facts: bool) 
     rows = []
     for item in leads:
         version, breakdown = details.get(item["id"], (None, None))
-        total, fit = _reused_sums(breakdown, reuse) if reuse else (_ZERO, _ZERO)
-        data = {name: item[name] for name in FACT_COLUMNS} if facts else {}
+        total = fit = _ZERO
+        if adjust is not None:
+            total, fit = _adjusted(item["score"], item["fit"], breakdown, adjust)
+        data = {name: item[name] for name in names}
         rows.append(BaseRow(item["id"], item["stage"], version, total, fit, data))
     return rows
 
 
-def lead_rows(ids: Sequence[int], *, fast: bool | None = None) -> list[BaseRow]:
+def lead_rows(ids: Sequence[int]) -> list[BaseRow]:
     """These leads with their facts (for full evaluation), in id order."""
-    del fast  # an indexed lookup by id: the ORM is fast enough everywhere
     rows = Lead.objects.filter(pk__in=list(ids)).order_by("pk").values("id", "stage", *FACT_COLUMNS)
     return [
         BaseRow(item["id"], item["stage"], data={name: item[name] for name in FACT_COLUMNS})

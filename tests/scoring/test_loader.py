@@ -21,6 +21,7 @@ NAMES = [
     "Document Downloaded",
     "  document downloaded\t",
     "DOCUMENT DOWNLOADED",
+    "Document Downloaded\x1f",  # str.strip() removes the unit separator too
     "Straße Besuch",  # casefolds to "strasse besuch"
     "ﬁle download",  # the ligature casefolds to "file download"
     "資料ダウンロード",
@@ -85,8 +86,16 @@ def _sorted(found):
     return {lead: sorted(events, key=lambda e: e.id) for lead, events in found.items() if events}
 
 
+@pytest.fixture(params=[True, False], ids=["lower", "translate"])
+def collation(request, monkeypatch):
+    """Both SQL name filters: lower() where it maps A-Z, translate() where it may not."""
+    from scoring.services import loader
+
+    monkeypatch.setattr(loader, "_lower_is_ascii", lambda: request.param)
+
+
 @pytest.mark.parametrize("name", list(RULE_SETS))
-def test_postgres_loading_equals_loading_everything_and_projecting(stored, name):
+def test_postgres_loading_equals_loading_everything_and_projecting(stored, name, collation):
     plan = engine.needs(RULE_SETS[name])
 
     fast = events_load(stored, plan=plan, fast=True)
@@ -116,7 +125,7 @@ def test_paths_are_projected_not_whole_objects(stored):
     first = next(e for e in found if e.name == "Document Downloaded")
     assert first.properties == {"category": "pricing", "doc": {"lang": "ja"}}
     assert first.context == {"page": {"path": "/p0"}}
-    assert len(found) == 3  # the three spellings of Document Downloaded
+    assert len(found) == 4  # the four spellings of Document Downloaded
 
 
 def test_no_events_are_loaded_when_rules_need_none(stored):

@@ -4,8 +4,10 @@ draft rules through the same engine, and nothing written."""
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from unittest.mock import patch
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from handoff.backtest import backtest_outcomes
@@ -14,7 +16,7 @@ from handoff.services import mql_qualify, policy_update, queue_action
 from mqlapp.models import Event, Lead
 from mqlapp.services import leads_score_enqueue
 from scoring.models import LeadScore, RescoreJob, ScoreHistory, ScoringState
-from scoring.services import rule_create, rules_draft_parse, scores_simulate
+from scoring.services import parallel, rule_create, rules_draft_parse, scores_simulate, simulate
 from scoring.services.histogram import histogram
 
 from .conftest import score_all
@@ -263,3 +265,31 @@ def test_histogram_edges():
     assert sum(b["count"] for b in buckets) == 4
     assert histogram([]) == []
     assert histogram([Decimal(7)]) == [{"from": 7.0, "to": 8.0, "count": 1}]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes need PostgreSQL")
+def test_worker_processes_give_the_same_answer(settings):
+    rule_create(data=OPEN)
+    rule_create(data=JAPAN)
+    for i in range(30):
+        _lead(f"p{i}", "JP" if i % 2 else "US", i % 4)
+    score_all()
+    draft = rules_draft_parse([{**OPEN, "points": 4, "half_life_days": 10}, JAPAN])
+    now = timezone.now()
+    settings.SCORING_SIMULATE_PROCESSES = 1
+    alone = scores_simulate(rules=draft, threshold=Decimal(12), min_fit=None, now=now)
+
+    settings.SCORING_SIMULATE_PROCESSES = 2
+    settings.SCORING_SIMULATE_PARALLEL_MIN_LEADS = 1
+    try:
+        with patch.object(simulate, "CHUNK", 7):  # several ranges for the processes
+            pooled = scores_simulate(rules=draft, threshold=Decimal(12), min_fit=None, now=now)
+        used_pool = parallel._pool is not None
+    finally:
+        parallel.pool_shutdown()  # the processes' connections would block the test database
+
+    assert pooled == alone
+    assert used_pool
+    # the 15 Japanese leads have 1 or 3 opens: 10 + 4 or more; US ones at most 3 × 4 faded
+    assert (alone["leads_evaluated"], alone["would_qualify"]) == (30, 15)

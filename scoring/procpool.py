@@ -1,0 +1,22 @@
+"""Entry points of the simulator's worker processes; importable before Django is set up.
+
+A spawned process unpickles these before anything else, so this module imports no models:
+the initializer sets Django up, `call` then imports the real function by name.
+"""
+
+import importlib
+import os
+from typing import Any
+
+
+def worker_init(settings_module: str, database: dict[str, Any]) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module)
+    import django
+    from django.conf import settings
+
+    settings.DATABASES["default"].update(database)  # before the first connection
+    django.setup()
+
+
+def call(module: str, name: str, args: tuple[Any, ...]) -> Any:
+    return getattr(importlib.import_module(module), name)(*args)

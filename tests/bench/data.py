@@ -1,0 +1,171 @@
+"""Benchmark data: leads, ~20 events each and past sales outcomes, loaded with COPY."""
+
+import csv
+import io
+import json
+import random
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import connection
+
+TITLES = ["部長", "課長", "主任", "担当", "本部長", "Manager", "Director", "Engineer"]
+INDUSTRIES = ["製造", "物流", "IT", "商社", "医療", "金融"]
+COUNTRIES = ["JP"] * 8 + ["US", "SG"]
+# (type, name, weight, properties)
+ACTIVITY: list[tuple[str, str, int, Any]] = [
+    ("page", "", 50, lambda r: {"path": r.choice(["/", "/products", "/pricing", "/blog/dx"]),
+                                "url": "https://example.co.jp/", "title": "Example"}),
+    ("track", "Email Opened", 25, lambda r: {"campaign": f"nl-{r.randint(1, 30)}"}),
+    ("track", "Email Link Clicked", 8, lambda r: {"campaign": f"nl-{r.randint(1, 30)}"}),
+    ("track", "Document Downloaded", 8,
+     lambda r: {"title": "DX推進ガイド", "category": r.choice(["whitepaper", "pricing", "case"])}),
+    ("track", "Seminar Attended", 3, lambda r: {"name": "製造業DXセミナー"}),
+    ("track", "Trade Show Visited", 2, lambda r: {"name": "Japan IT Week"}),
+    ("track", "Webinar Attended", 2, lambda r: {"topic": "IoT"}),
+    ("track", "Demo Requested", 1, lambda r: {}),
+    ("track", "Unsubscribed", 1, lambda r: {}),
+]  # fmt: skip
+CONTEXT = {
+    "ip": "203.0.113.7",
+    "locale": "ja-JP",
+    "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0 Safari/537.36",
+    "library": {"name": "analytics-python", "version": "2.3.3"},
+}
+
+
+def _columns(table: str) -> list[tuple[str, str, bool]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT column_name, data_type, is_nullable = 'YES' FROM information_schema.columns "
+            "WHERE table_name = %s ORDER BY ordinal_position",
+            [table],
+        )
+        return list(cursor.fetchall())
+
+
+def _default(data_type: str, now: datetime) -> Any:
+    """A value for a NOT NULL column the generator does not know (another app's new field)."""
+    if data_type in ("integer", "bigint", "smallint", "numeric", "double precision"):
+        return 0
+    if data_type == "boolean":
+        return "false"
+    if data_type == "jsonb":
+        return "{}"
+    if data_type.startswith("timestamp"):
+        return now.isoformat()
+    if data_type == "date":
+        return now.date().isoformat()
+    return ""
+
+
+def copy_rows(
+    table: str, rows: Iterable[Mapping[str, Any]], *, now: datetime, with_id: bool = False
+) -> int:
+    """COPY `rows` into `table`; NOT NULL columns a row lacks get a neutral value; ids are
+    generated unless `with_id`."""
+    columns = [c for c in _columns(table) if with_id or c[0] != "id"]
+    names = [name for name, _, _ in columns]
+    fill = {name: _default(kind, now) for name, kind, nullable in columns if not nullable}
+    count = 0
+
+    def chunks() -> Iterator[io.StringIO]:
+        nonlocal count
+        buffer, writer, size = io.StringIO(), None, 0
+        for row in rows:
+            if writer is None:
+                writer = csv.writer(buffer)
+            values = []
+            for name in names:
+                value = row.get(name, fill.get(name))
+                if isinstance(value, dict | list):
+                    value = json.dumps(value, ensure_ascii=False)
+                values.append(r"\N" if value is None else value)
+            writer.writerow(values)
+            size += 1
+            count += 1
+            if size == 100_000:
+                buffer.seek(0)
+                yield buffer
+                buffer, writer, size = io.StringIO(), None, 0
+        if size:
+            buffer.seek(0)
+            yield buffer
+
+    sql = f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+    with connection.cursor() as cursor:
+        for chunk in chunks():
+            cursor.cursor.copy_expert(sql, chunk)
+    if with_id:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
+            )
+    return count
+
+
+def leads_and_events(*, leads: int, events: int, seed: int = 11) -> dict[str, int]:
+    """`leads` leads with `events` events on average over 180 days, 5 % with outcomes."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    weights = [w for _, _, w, _ in ACTIVITY]
+
+    def lead_rows() -> Iterator[dict[str, Any]]:
+        for i in range(1, leads + 1):
+            yield {
+                "id": i, "email": f"lead{i}@bench{i % 997}.example.co.jp",
+                "first_name": "太郎", "last_name": "佐藤", "company": f"株式会社ベンチ{i % 997}",
+                "title": rng.choice(TITLES), "employees": rng.choice([20, 80, 150, 900, 3000]),
+                "country": rng.choice(COUNTRIES), "industry": rng.choice(INDUSTRIES),
+                "traits": {"plan": rng.choice(["free", "pro"])}, "stage": "nurturing",
+                "score": 0, "engagement": 0, "fit": 0, "cycle": 0,
+                "created_at": now.isoformat(), "updated_at": now.isoformat(),
+            }  # fmt: skip
+
+    def event_rows() -> Iterator[dict[str, Any]]:
+        for lead in range(1, leads + 1):
+            for k in range(rng.randint(events // 2, events + events // 2)):
+                kind, name, _, props = rng.choices(ACTIVITY, weights)[0]
+                at = now - timedelta(seconds=rng.randint(0, 180 * 86400))
+                yield {
+                    "message_id": f"b{lead}-{k}", "lead_id": lead, "type": kind, "name": name,
+                    "properties": props(rng), "context": CONTEXT, "traits": {},
+                    "anonymous_id": "", "user_id": f"lead{lead}", "timestamp": at.isoformat(),
+                    "received_at": at.isoformat(),
+                }  # fmt: skip
+
+    counts = {
+        "leads": copy_rows("mqlapp_lead", lead_rows(), now=now, with_id=True),
+        "events": copy_rows("mqlapp_event", event_rows(), now=now),
+    }
+    counts["outcomes"] = _outcomes(leads=leads, rng=rng, now=now)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return counts
+
+
+def _outcomes(*, leads: int, rng: random.Random, now: datetime) -> int:
+    """5 % of leads were handed to sales: accepted (then won, lost or open) or rejected."""
+    rows: list[dict[str, Any]] = []
+    stages: dict[int, str] = {}
+    for lead in rng.sample(range(1, leads + 1), leads // 20):
+        handed = now - timedelta(days=rng.randint(1, 120))
+        path = ["mql", *rng.choice([["sal"], ["sal", "sql", "won"], ["sal", "sql", "lost"],
+                                    ["disqualified"]])]  # fmt: skip
+        previous, at = "nurturing", handed
+        for stage in path:
+            rows.append({"lead_id": lead, "from_stage": previous, "to_stage": stage,
+                         "at": at.isoformat(), "score": 100, "cycle": 1, "reason": "",
+                         "note": ""})  # fmt: skip
+            previous, at = stage, at + timedelta(days=rng.randint(1, 10))
+        stages[lead] = previous
+    copy_rows("handoff_stagetransition", rows, now=now)
+    with connection.cursor() as cursor:
+        for stage in set(stages.values()):
+            ids = [lead for lead, s in stages.items() if s == stage]
+            cursor.execute(
+                "UPDATE mqlapp_lead SET stage = %s, cycle = 1 WHERE id = ANY(%s)", [stage, ids]
+            )
+    return len(stages)
