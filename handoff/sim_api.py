@@ -8,12 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mqlapp.errors import InvalidInput
 from mqlapp.roles import MarketerOrAdmin
+from scoring import schema
 from scoring.engine.conditions import as_number
 from scoring.services import rules_draft_parse, scores_simulate
 
@@ -39,6 +41,7 @@ class SimulateView(APIView):
 
     permission_classes = [MarketerOrAdmin]
 
+    @extend_schema(request=schema.SimulateBody, responses=schema.SimulateAnswer)
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
             raise InvalidInput("The body must be a JSON object.")

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,7 +15,7 @@ from mqlapp.errors import InvalidInput, NotFound
 from mqlapp.models import Lead
 from mqlapp.roles import AnyRole, ReadAnyWriteMarketer
 
-from . import selectors, services
+from . import schema, selectors, services
 from .models import ScoringRule
 
 
@@ -62,12 +63,23 @@ def _with_rescore(rule: ScoringRule) -> dict[str, Any]:
     }
 
 
+class RuleAnswerSerializer(RuleSerializer):
+    """A rule as written, with the re-score job that applies the change."""
+
+    rescore = schema.RescoreJob
+
+    class Meta(RuleSerializer.Meta):
+        fields = (*RuleSerializer.Meta.fields, "rescore")  # type: ignore[assignment]
+
+
 class RuleListView(APIView):
     permission_classes = [ReadAnyWriteMarketer]
 
+    @extend_schema(responses=RuleSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(RuleSerializer(ScoringRule.objects.order_by("id"), many=True).data)
 
+    @extend_schema(request=RuleSerializer, responses={201: RuleAnswerSerializer})
     def post(self, request: Request) -> Response:
         rule = services.rule_create(data=_body(request))
         return Response(_with_rescore(rule), status=status.HTTP_201_CREATED)
@@ -76,16 +88,20 @@ class RuleListView(APIView):
 class RuleDetailView(APIView):
     permission_classes = [ReadAnyWriteMarketer]
 
+    @extend_schema(responses=RuleSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(RuleSerializer(get_object_or_404(ScoringRule, pk=pk)).data)
 
+    @extend_schema(request=RuleSerializer, responses=RuleAnswerSerializer)
     def patch(self, request: Request, pk: int) -> Response:
         rule = get_object_or_404(ScoringRule, pk=pk)
         return Response(_with_rescore(services.rule_update(rule, data=_body(request))))
 
+    @extend_schema(request=RuleSerializer, responses=RuleAnswerSerializer)
     def put(self, request: Request, pk: int) -> Response:
         return self.patch(request, pk)
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
         services.rule_delete(get_object_or_404(ScoringRule, pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -94,6 +110,7 @@ class RuleDetailView(APIView):
 class LeadScoreView(APIView):
     permission_classes = [AnyRole]
 
+    @extend_schema(responses=schema.LeadScore)
     def get(self, request: Request, pk: int) -> Response:
         return Response(selectors.lead_score(get_object_or_404(Lead, pk=pk)))
 
@@ -113,6 +130,7 @@ def _since(value: str | None) -> datetime | None:
 class LeadScoreHistoryView(APIView):
     permission_classes = [AnyRole]
 
+    @extend_schema(parameters=schema.HISTORY_PARAMS, responses=schema.HistoryPoint)
     def get(self, request: Request, pk: int) -> Response:
         lead = get_object_or_404(Lead, pk=pk)
         limit = request.query_params.get("limit", str(selectors.HISTORY_LIMIT))
@@ -129,6 +147,7 @@ class RescoreLatestView(APIView):
 
     permission_classes = [AnyRole]
 
+    @extend_schema(responses=schema.RescoreJob, operation_id="scoring_rescore_latest")
     def get(self, request: Request) -> Response:
         job = selectors.rescore_job_latest()
         if job is None:
@@ -139,6 +158,7 @@ class RescoreLatestView(APIView):
 class RescoreDetailView(APIView):
     permission_classes = [AnyRole]
 
+    @extend_schema(responses=schema.RescoreJob)
     def get(self, request: Request, pk: int) -> Response:
         job = selectors.rescore_job_get(pk)
         if job is None:
