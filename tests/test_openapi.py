@@ -7,12 +7,27 @@ from django.test import Client
 pytestmark = pytest.mark.django_db
 
 PATHS = [
-    "/api/auth/token/", "/api/users/", "/api/users/{id}/", "/api/sources/", "/api/leads/",
-    "/api/leads/{id}/", "/api/leads/{id}/events/", "/api/leads/{id}/score/",
-    "/api/leads/{id}/history/", "/api/leads/export.csv", "/api/scoring/rules/",
-    "/api/scoring/simulate/", "/api/handoff/policy/", "/api/handoff/queue/",
-    "/api/handoff/leads/{id}/{action}/", "/api/webhooks/", "/api/reports/funnel/",
-    "/api/reports/rejections/", "/api/leads/import/", "/api/imports/{id}/", "/api/forms/",
+    "/api/auth/token/",
+    "/api/users/",
+    "/api/users/{id}/",
+    "/api/sources/",
+    "/api/leads/",
+    "/api/leads/{id}/",
+    "/api/leads/{id}/events/",
+    "/api/leads/{id}/score/",
+    "/api/leads/{id}/history/",
+    "/api/leads/export.csv",
+    "/api/scoring/rules/",
+    "/api/scoring/simulate/",
+    "/api/handoff/policy/",
+    "/api/handoff/queue/",
+    "/api/handoff/leads/{id}/{action}/",
+    "/api/webhooks/",
+    "/api/reports/funnel/",
+    "/api/reports/rejections/",
+    "/api/leads/import/",
+    "/api/imports/{id}/",
+    "/api/forms/",
     "/api/tracking-links/",
 ]
 

@@ -28,11 +28,16 @@ def browser_page(live_server: Any) -> Iterator[Any]:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
-        context = browser.new_context(locale="en-US", extra_http_headers={
-            "Accept-Language": "en"})
+        context = browser.new_context(locale="en-US", extra_http_headers={"Accept-Language": "en"})
         page = context.new_page()
         page.set_default_timeout(15_000)
         yield page

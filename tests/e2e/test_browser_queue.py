@@ -14,8 +14,13 @@ pytestmark = [requires_chromium, pytest.mark.browser, pytest.mark.django_db(tran
 
 def test_rep_accepts_an_mql_from_the_queue(browser_page, live_server, make_user):
     rep = make_user("sales", username="sato")
-    lead = Lead.objects.create(email="hanako@example.co.jp", last_name="佐藤",
-                               first_name="花子", company="株式会社サクラ", score=120)
+    lead = Lead.objects.create(
+        email="hanako@example.co.jp",
+        last_name="佐藤",
+        first_name="花子",
+        company="株式会社サクラ",
+        score=120,
+    )
     assert mql_qualify(lead.pk, score=Decimal(120), reason="threshold", now=timezone.now())
     assert Lead.objects.get(pk=lead.pk).owner_id == rep.pk
 
