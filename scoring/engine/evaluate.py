@@ -52,11 +52,16 @@ def _prepare(events: Iterable[EventFact]) -> list[EventFact]:
     """Deduplicate by id (the earliest copy wins) and sort by (timestamp, id)."""
     kept: dict[str, EventFact] = {}
     for event in events:
-        _require_aware(event.timestamp, f"timestamp of event {event.id!r}")
+        if event.timestamp.utcoffset() is None:  # (no message built for the common case)
+            _require_aware(event.timestamp, f"timestamp of event {event.id!r}")
         seen = kept.get(event.id)
         if seen is None or event.timestamp < seen.timestamp:
             kept[event.id] = event
-    return sorted(kept.values(), key=lambda e: (e.timestamp, e.id))
+    return sorted(kept.values(), key=_time_order)
+
+
+def _time_order(event: EventFact) -> tuple[datetime, str]:
+    return event.timestamp, event.id
 
 
 def _event_conditions_hold(rule: Rule, event: EventFact) -> bool:

@@ -105,7 +105,10 @@ def _paths_sql(column: str, paths: Sequence[tuple[str, ...]] | None) -> tuple[li
     return [f"e.{column} #> %s" for _ in paths], [list(path) for path in paths]
 
 
-def _nest(paths: Sequence[tuple[str, ...]], values: Sequence[Any]) -> dict[str, Any]:
+def _nest(paths: Sequence[tuple[str, ...]], values: Sequence[Any]) -> Mapping[str, Any]:
+    if len(paths) == 1 and len(paths[0]) == 1:  # the common case: one top-level field
+        value = values[0]
+        return _EMPTY if value is None else {paths[0][0]: value}
     found: dict[str, Any] = {}
     for path, value in zip(paths, values, strict=True):
         if value is None:  # not there, or JSON null: the same to the engine
