@@ -5,6 +5,7 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
+    path("", views.dashboard_page, name="dashboard"),
     path("leads/<int:pk>/", views.lead_page, name="lead"),
     path("leads/<int:pk>/<str:action>/", views.lead_action, name="lead-action"),
     path("queue/", views.queue_page, name="queue"),

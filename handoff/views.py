@@ -14,12 +14,19 @@ from mqlapp.roles import ADMIN, SALES, user_role
 from scoring.selectors import lead_score
 
 from . import selectors, services, webhooks
+from .dashboard import dashboard_data
 from .lifecycle import QUEUE_ACTIONS, REASONS, WEBHOOK_EVENTS, allowed_actions
 from .models import Webhook
 
 
 def _forbidden(request: HttpRequest) -> HttpResponse:
     return render(request, "handoff/forbidden.html", status=403)
+
+
+@login_required
+def dashboard_page(request: HttpRequest) -> HttpResponse:
+    """Funnel with conversion, MQLs per week, SLA compliance, rejections, score spread."""
+    return render(request, "handoff/dashboard.html", {"data": dashboard_data()})
 
 
 @login_required

@@ -43,7 +43,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(next_page="/login/"), name="logout"),
-    path("", views.dashboard, name="dashboard"),
     path("leads/", views.leads_page, name="leads"),
     path("users/", views.users_page, name="users"),
     path("sources/", views.sources_page, name="sources"),

@@ -44,12 +44,6 @@ class LoginView(auth_views.LoginView):
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    counts = {stage: Lead.objects.filter(stage=stage).count() for stage in Stage.values}
-    return render(request, "mqlapp/dashboard.html", {"counts": counts})
-
-
-@login_required
 def leads_page(request: HttpRequest) -> HttpResponse:
     params = request.GET.dict()
     error = ""

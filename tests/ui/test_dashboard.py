@@ -1,0 +1,55 @@
+"""The dashboard: funnel, MQLs per week, SLA compliance, rejection reasons, score spread."""
+
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from handoff.services import mql_qualify, queue_action
+from mqlapp.models import Lead
+
+pytestmark = pytest.mark.django_db
+
+
+def test_dashboard_shows_each_chart_with_known_numbers(make_user):
+    rep = make_user("sales")
+    now = timezone.now()
+    for i, score in enumerate((10, 35, 110, 120, 130)):
+        Lead.objects.create(email=f"l{i}@x.example", score=score)
+    qualified = list(Lead.objects.filter(score__gte=100).order_by("pk"))
+    for lead in qualified:
+        assert mql_qualify(lead.pk, score=lead.score, reason="threshold", now=now)
+    queue_action(qualified[0].pk, "accept", user=rep, data={})
+    queue_action(qualified[1].pk, "reject", user=rep, data={"reason": "no_budget"})
+    queue_action(qualified[2].pk, "reject", user=rep, data={"reason": "no_budget"})
+
+    client = Client()
+    client.force_login(make_user("marketer"))
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200
+    data = page.context["data"]
+    reached = {row["label"]: row["value"] for row in data["funnel"]}
+    assert reached["mql"] == 3 and reached["sal"] == 1
+    assert sum(row["value"] for row in data["mqls_per_week"]) == 3
+    assert [(r["label"], r["value"]) for r in data["rejections"]] == [("no_budget", 2)]
+    scores = {row["label"]: row["value"] for row in data["scores"]}
+    assert (scores["0–20"], scores["20–40"], scores["100–120"], scores["120–140"]) == (1, 1, 1, 2)
+    text = page.content.decode()
+    for title in (
+        "Funnel",
+        "MQLs per week",
+        "SLA compliance",
+        "Rejection reasons",
+        "Score distribution",
+    ):
+        assert title in text
+    assert text.count("<svg") == 4  # SLA compliance is a number, the rest are bar charts
+
+
+def test_dashboard_on_an_empty_database(make_user):
+    client = Client()
+    client.force_login(make_user("sales"))
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200
+    assert Decimal(0) == sum(Decimal(row["value"]) for row in page.context["data"]["funnel"])
