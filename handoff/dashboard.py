@@ -86,3 +86,35 @@ def dashboard_data(*, now: datetime | None = None) -> dict[str, Any]:
         "rejections": _bars([(row["reason"], float(row["count"])) for row in reasons]),
         "scores": score_distribution(),
     }
+
+
+def score_chart(
+    points: list[dict[str, Any]], *, width: int = 300, height: int = 80
+) -> dict[str, Any]:
+    """An SVG polyline (step-wise: a score holds until it changes) for a lead's score history."""
+    if not points:
+        return {"points": "", "width": width, "height": height, "low": 0, "high": 0}
+    scores = [p["score"] for p in points]
+    low, high = min([*scores, 0.0]), max([*scores, 0.0])
+    span = (high - low) or 1.0
+    step = width / max(len(points) - 1, 1)
+
+    def y(score: float) -> float:
+        return round(height - (score - low) / span * height, 1)
+
+    coords: list[str] = []
+    for i, score in enumerate(scores):
+        x = round(i * step, 1)
+        if coords:
+            coords.append(f"{x},{y(scores[i - 1])}")
+        coords.append(f"{x},{y(score)}")
+    return {
+        "points": " ".join(coords),
+        "width": width,
+        "height": height,
+        "low": low,
+        "high": high,
+        "zero": y(0.0),
+        "first": points[0]["at"],
+        "last": points[-1]["at"],
+    }

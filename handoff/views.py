@@ -11,10 +11,10 @@ from django.views.decorators.http import require_POST
 from mqlapp.errors import DomainError
 from mqlapp.models import Lead
 from mqlapp.roles import ADMIN, SALES, user_role
-from scoring.selectors import lead_score
+from scoring.selectors import lead_score, lead_score_history
 
 from . import selectors, services, webhooks
-from .dashboard import dashboard_data
+from .dashboard import dashboard_data, score_chart
 from .lifecycle import QUEUE_ACTIONS, REASONS, WEBHOOK_EVENTS, allowed_actions
 from .models import Webhook
 
@@ -56,6 +56,7 @@ def lead_page(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "lead": lead,
             "score": lead_score(lead),
+            "score_chart": score_chart(lead_score_history(lead)),
             "events": lead.events.order_by("-timestamp", "-id")[:100],
             "history": selectors.lead_history(lead),
             "assignments": selectors.lead_assignments(lead),

@@ -53,3 +53,25 @@ def test_dashboard_on_an_empty_database(make_user):
     page = client.get("/", HTTP_ACCEPT_LANGUAGE="en")
     assert page.status_code == 200
     assert Decimal(0) == sum(Decimal(row["value"]) for row in page.context["data"]["funnel"])
+
+
+def test_lead_page_draws_the_score_over_time(make_user):
+    from scoring.models import ScoreHistory
+
+    lead = Lead.objects.create(email="chart@x.example", score=30)
+    now = timezone.now()
+    for minutes, score in ((30, 10), (20, 25), (10, 30)):
+        ScoreHistory.objects.create(
+            lead=lead,
+            at=now - timezone.timedelta(minutes=minutes),
+            score=score,
+            engagement=score,
+            fit=0,
+        )
+    client = Client()
+    client.force_login(make_user("sales"))
+    page = client.get(f"/leads/{lead.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+    chart = page.context["score_chart"]
+    # three points, step-wise: 10 holds until 25, which holds until 30 (x = 0, 150, 300)
+    assert chart["points"] == "0.0,53.3 150.0,53.3 150.0,13.3 300.0,13.3 300.0,0.0"
+    assert "<polyline" in page.content.decode()
