@@ -94,13 +94,13 @@ def score_chart(
     """An SVG polyline (step-wise: a score holds until it changes) for a lead's score history."""
     if not points:
         return {"points": "", "width": width, "height": height, "low": 0, "high": 0}
-    scores = [p["score"] for p in points]
+    scores: list[float] = [float(p["score"]) for p in points]
     low, high = min([*scores, 0.0]), max([*scores, 0.0])
     span = (high - low) or 1.0
     step = width / max(len(points) - 1, 1)
 
     def y(score: float) -> float:
-        return round(height - (score - low) / span * height, 1)
+        return float(round(height - (score - low) / span * height, 1))
 
     coords: list[str] = []
     for i, score in enumerate(scores):
