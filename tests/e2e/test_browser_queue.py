@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from handoff.services import mql_qualify
 from mqlapp.models import Lead
@@ -28,12 +29,13 @@ def test_rep_accepts_an_mql_from_the_queue(browser_page, live_server, make_user)
     sign_in(page, live_server.url, "sato", "a-long-test-password")
     page.get_by_role("link", name="Queue").click()
     page.wait_for_url(f"{live_server.url}/queue/")
-    assert page.get_by_text("hanako@example.co.jp").is_visible()
-    page.get_by_role("button", name="Accept").first.click()
-    page.wait_for_url(f"{live_server.url}/queue/")
-    assert page.get_by_text("No MQLs waiting.").is_visible()
+    expect(page.get_by_text("hanako@example.co.jp")).to_be_visible()
+    # the POST redirects back to the queue: wait for that navigation, not the current URL
+    with page.expect_navigation():
+        page.get_by_role("button", name="Accept").first.click()
+    expect(page.get_by_text("No MQLs waiting.")).to_be_visible()
     assert Lead.objects.get(pk=lead.pk).stage == "sal"
 
     page.goto(f"{live_server.url}/leads/{lead.pk}/")
-    assert page.get_by_test_id("stage").inner_text() == "sal"
-    assert page.get_by_role("button", name="Qualify").is_visible()
+    expect(page.get_by_test_id("stage")).to_have_text("sal")
+    expect(page.get_by_role("button", name="Qualify")).to_be_visible()
