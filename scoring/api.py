@@ -28,24 +28,7 @@ class RuleSerializer(serializers.ModelSerializer[ScoringRule]):
 
     class Meta:
         model = ScoringRule
-        fields = (
-            "id",
-            "name",
-            "kind",
-            "event",
-            "conditions",
-            "points",
-            "max_times",
-            "window_days",
-            "half_life_days",
-            "expire_after_days",
-            "after_event",
-            "watch_events",
-            "inactive_days",
-            "active",
-            "created_at",
-            "updated_at",
-        )
+        fields = ("id", *services.RULE_FIELDS, "created_at", "updated_at")
 
 
 def _body(request: Request) -> dict[str, Any]:

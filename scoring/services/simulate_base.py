@@ -13,20 +13,11 @@ from mqlapp.models import Lead
 
 from .. import engine
 from ..models import LeadScore
+from .loader import LEAD_FACT_FIELDS
 
 _ZERO: Final = Decimal(0)
 _SAME: Final[Any] = object()
-FACT_COLUMNS = (
-    "email",
-    "company",
-    "title",
-    "department",
-    "employees",
-    "country",
-    "industry",
-    "traits",
-    "score_epoch",
-)
+FACT_COLUMNS = LEAD_FACT_FIELDS
 
 
 @dataclass(frozen=True)
