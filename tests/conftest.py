@@ -15,6 +15,10 @@ from rest_framework.test import APIClient
 
 ROOT = Path(__file__).resolve().parent.parent
 INTEGRATION = os.environ.get("MQLAPP_INTEGRATION") == "1"
+requires_postgres = pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="needs PostgreSQL (make test uses it when it answers; see tests/probe.py)",
+)
 requires_services = pytest.mark.skipif(
     not INTEGRATION, reason="needs PostgreSQL and Redis (make test finds them; see tests/probe.py)"
 )

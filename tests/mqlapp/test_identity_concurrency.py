@@ -9,7 +9,7 @@ from django.utils import timezone
 from mqlapp.ingest.messages import message_parse
 from mqlapp.ingest.services import events_ingest
 from mqlapp.models import Identity, Lead
-from tests.conftest import wait_for
+from tests.conftest import requires_postgres, wait_for
 
 
 def _identify(anon):
@@ -26,10 +26,9 @@ def _blocked_backends():
         return cursor.fetchone()[0]
 
 
+@requires_postgres  # PostgreSQL's row locks hold one insert behind the other
 @pytest.mark.django_db(transaction=True)
 def test_same_new_email_identified_by_two_requests_at_once(source):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL's row locks to hold one insert behind the other")
     first_inside, release_first = threading.Event(), threading.Event()
     errors: list[BaseException] = []
 

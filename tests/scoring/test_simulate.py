@@ -18,6 +18,7 @@ from mqlapp.services import leads_score_enqueue
 from scoring.models import LeadScore, RescoreJob, ScoreHistory, ScoringState
 from scoring.services import parallel, rule_create, rules_draft_parse, scores_simulate, simulate
 from scoring.services.histogram import histogram
+from tests.conftest import requires_postgres
 
 from .conftest import score_all
 
@@ -164,10 +165,14 @@ def test_same_rules_as_drafts_give_the_live_counts(funnel):
     assert (same["rules_evaluated"], fresh["rules_evaluated"]) == (0, 1)
 
 
-@pytest.mark.parametrize("fast", [True, False], ids=["postgres", "portable"])
+@pytest.mark.parametrize(
+    "fast",
+    [
+        pytest.param(True, marks=requires_postgres, id="postgres"),
+        pytest.param(False, id="portable"),
+    ],
+)
 def test_both_database_paths_agree(funnel, fast):
-    if fast and connection.vendor != "postgresql":
-        pytest.skip("the PostgreSQL path")
     draft = rules_draft_parse([{**OPEN, "points": 3, "half_life_days": 1}, JAPAN])
 
     result = scores_simulate(
