@@ -121,7 +121,9 @@ def celery_worker_process(
     Its email goes to files in `worker_mail_dir`; webhooks may reach 127.0.0.1 test receivers.
     """
     if not INTEGRATION:
-        pytest.skip("needs PostgreSQL and Redis")
+        pytest.fail(
+            "celery_worker_process needs PostgreSQL and Redis: mark the test requires_services"
+        )
     import redis
     from django.conf import settings
     from django.db import connection
