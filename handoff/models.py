@@ -201,3 +201,13 @@ class WebhookAttempt(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["delivery", "number"], name="one_attempt_per_number")
         ]
+
+
+class Erasure(models.Model):
+    """A lead's personal data was erased (SPEC §6): when, by whom, how much; no personal data."""
+
+    # The lead row stays (blanked) so reports still count it; one erasure per lead.
+    lead = models.OneToOneField(Lead, on_delete=models.CASCADE, related_name="erasure")
+    at = models.DateTimeField()
+    by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    counts = models.JSONField(default=dict, blank=True)

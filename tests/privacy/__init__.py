@@ -1,0 +1,1 @@
+"""Privacy (SPEC §6): export and erase a person's data."""
