@@ -104,9 +104,7 @@ def test_preview_counts_equal_the_simulator_for_the_same_draft(make_user):
     for i, country in enumerate(("JP", "JP", "US")):
         Lead.objects.create(email=f"p{i}@example.co.jp", country=country)
     Lead.objects.create(email="mql@example.co.jp", country="US", stage="mql", score=150)
-    visit = rule_create(
-        data={"name": "Visit", "kind": "behavior", "event": "page", "points": 5}
-    )
+    visit = rule_create(data={"name": "Visit", "kind": "behavior", "event": "page", "points": 5})
     client = _signed_in(make_user("marketer"))
     response = client.post("/scoring/rules/new/", {**FORM, "preview": "1"})
     assert response.status_code == 200

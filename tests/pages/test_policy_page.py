@@ -1,0 +1,145 @@
+"""The MQL policy page: everyone reads it, admins save it, marketers and admins simulate."""
+
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from handoff.services import mql_qualify, policy_get, queue_action
+from mqlapp.models import Lead
+from scoring.services import rule_create
+
+pytestmark = pytest.mark.django_db
+
+
+def _signed_in(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+POLICY = {
+    "mql_threshold": "60",
+    "min_fit": "10",
+    "fast_track_events": "Demo Requested, Contact Sales",
+    "sla_hours": "8",
+    "assignment": "manual",
+    "reassign_on_breach": "on",
+    "default_recycle_days": "30",
+}
+
+
+@pytest.mark.parametrize(
+    ("role", "form", "simulator"),
+    [("admin", True, True), ("marketer", False, True), ("sales", False, False)],
+)
+def test_everyone_sees_the_policy_admins_edit_and_sales_do_not_simulate(
+    make_user, role, form, simulator
+):
+    response = _signed_in(make_user(role)).get("/policy/", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "MQL threshold" in page
+    assert ('value="100"' if form else "<dd>100</dd>") in page
+    assert ('name="mql_threshold"' in page) is form
+    assert ('hx-post="/policy/simulate/"' in page) is simulator
+    assert ('id="sim-would-qualify"' in page) is simulator
+
+
+def test_an_admin_saves_the_policy(make_user):
+    client = _signed_in(make_user("admin"))
+    response = client.post("/policy/", POLICY)
+    assert response.status_code == 302 and response["Location"] == "/policy/"
+    policy = policy_get()
+    assert (
+        policy.mql_threshold,
+        policy.min_fit,
+        policy.fast_track_events,
+        policy.sla_hours,
+        policy.assignment,
+        policy.reassign_on_breach,
+        policy.default_recycle_days,
+    ) == (
+        Decimal(60),
+        Decimal(10),
+        ["Demo Requested", "Contact Sales"],
+        Decimal(8),
+        "manual",
+        True,
+        30,
+    )
+    # an empty minimum fit means none; an unticked box is false
+    client.post("/policy/", {**POLICY, "min_fit": "", "reassign_on_breach": ""})
+    policy = policy_get()
+    assert (policy.min_fit, policy.reassign_on_breach) == (None, False)
+
+
+def test_a_bad_policy_value_is_shown_and_nothing_changes(make_user):
+    client = _signed_in(make_user("admin"))
+    response = client.post("/policy/", {**POLICY, "sla_hours": "0"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400
+    assert response.context["errors"] == {"sla_hours": ["too small"]}
+    assert policy_get().sla_hours == Decimal(24)
+
+
+@pytest.mark.parametrize("role", ["marketer", "sales"])
+def test_only_admins_may_save_the_policy(make_user, role):
+    response = _signed_in(make_user(role)).post("/policy/", POLICY)
+    assert response.status_code == 403
+    assert policy_get().mql_threshold == Decimal(100)
+
+
+def test_the_simulation_partial_counts_histogram_and_backtest(make_user):
+    rule_create(
+        data={
+            "name": "Japan",
+            "kind": "fit",
+            "conditions": [{"field": "country", "op": "eq", "value": "JP"}],
+            "points": 60,
+        }
+    )
+    rep = make_user("sales")
+    now = timezone.now()
+    accepted = Lead.objects.create(email="a@example.co.jp", country="JP", score=60, fit=60)
+    rejected = Lead.objects.create(email="r@example.co.jp", country="US")
+    Lead.objects.create(email="n1@example.co.jp", country="JP", score=60, fit=60)
+    Lead.objects.create(email="n2@example.co.jp", country="US")
+    for lead in (accepted, rejected):
+        assert mql_qualify(lead.pk, score=lead.score, reason="threshold", now=now)
+    queue_action(accepted.pk, "accept", user=rep, data={})
+    queue_action(rejected.pk, "reject", user=rep, data={"reason": "no_budget"})
+
+    client = _signed_in(make_user("marketer"))
+    response = client.post(
+        "/policy/simulate/", {"threshold": "50", "min_fit": ""}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert response.status_code == 200
+    sim = response.context["sim"]
+    assert (
+        sim["leads_evaluated"],
+        sim["would_qualify"],
+        sim["newly_qualified"],
+        sim["no_longer_qualified"],
+    ) == (4, 2, 1, 0)
+    assert sim["currently_mql_or_later"] == 1
+    assert sim["backtest"]["accepted"] == {"would_qualify": 1, "total": 1}
+    assert sim["backtest"]["rejected"] == {"would_qualify": 0, "total": 1}
+    assert [(row["label"], row["value"]) for row in sim["bars"]] == [
+        (f"{row['from']}–{row['to']}", row["count"]) for row in sim["histogram"]
+    ]
+    assert sum(row["value"] for row in sim["bars"]) == 4
+    page = response.content.decode()
+    assert "<html" not in page  # a partial
+    assert '<dd id="sim-would-qualify">2</dd>' in page
+    assert '<svg class="bars"' in page
+    # above the JP leads' 60 points nobody qualifies; a minimum fit above 60 does the same
+    high = client.post("/policy/simulate/", {"threshold": "61"}).context["sim"]
+    assert (high["would_qualify"], high["no_longer_qualified"]) == (0, 1)
+    fit = client.post("/policy/simulate/", {"threshold": "50", "min_fit": "70"}).context["sim"]
+    assert fit["would_qualify"] == 0
+
+
+def test_sales_may_not_simulate(make_user):
+    response = _signed_in(make_user("sales")).post("/policy/simulate/", {"threshold": "50"})
+    assert response.status_code == 403
