@@ -1,5 +1,7 @@
 """Server-rendered pages: scoring rules editor, MQL policy with the simulator, CSV imports."""
 
+import csv
+import io
 import json
 from decimal import Decimal
 from typing import Any
@@ -14,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from mqlapp.errors import DomainError, InvalidInput
 from mqlapp.ingest import imports
+from mqlapp.ingest.csvfile import FileInvalid, decode, mapping_resolve, records
 from mqlapp.models import ImportJob, Source
 from mqlapp.roles import ADMIN, MARKETER, user_role
 from scoring.models import ScoringRule
@@ -287,6 +290,31 @@ def _jobs() -> dict[str, Any]:
     return {"jobs": jobs, "polling": any(job.status in _ACTIVE_IMPORTS for job in jobs)}
 
 
+def _with_event(data: bytes, event: str) -> bytes:
+    """The file with an `event` column holding `event` on every row (UTF-8; the rows keep
+    their numbers, so row errors still point at the uploaded file's rows)."""
+    try:
+        text, _encoding = decode(data)
+        mapping = mapping_resolve(records(text)[0])
+    except FileInvalid as exc:
+        raise InvalidInput(str(exc), fields={"file": [str(exc)]}) from exc
+    if "event" in mapping.values():
+        message = _("The file has an event column already; leave the event name empty.")
+        raise InvalidInput(message, fields={"event": [message]})
+    first_line = text.split("\n", 1)[0]
+    delimiter = max(("\t", ",", ";"), key=first_line.count)  # as the importer reads it
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    seen_header = False
+    for cells in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+        if not any(cell.strip() for cell in cells):
+            writer.writerow([])
+            continue
+        writer.writerow([*cells, event if seen_header else "event"])
+        seen_header = True
+    return out.getvalue().encode("utf-8")
+
+
 @login_required
 def imports_page(request: HttpRequest) -> HttpResponse:
     if not _can_edit_scoring(request):
@@ -296,13 +324,15 @@ def imports_page(request: HttpRequest) -> HttpResponse:
         upload = request.FILES.get("file")
         source_id = request.POST.get("source", "")
         source = Source.objects.filter(pk=int(source_id)).first() if source_id.isdigit() else None
+        event = request.POST.get("event", "").strip()[:200]
         if upload is None:
             errors = {"file": [_("Choose a CSV file.")]}
         else:
             try:
+                data = upload.read()
                 job = imports.lead_import_create(
                     filename=upload.name or "",
-                    data=upload.read(),
+                    data=_with_event(data, event) if event else data,
                     source=source,
                     user=request.user,  # type: ignore[arg-type]
                 )

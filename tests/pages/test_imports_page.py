@@ -96,3 +96,27 @@ def test_a_file_without_an_email_column_is_refused_with_the_reason(make_user):
     assert missing.status_code == 400 and missing.context["errors"] == {
         "file": ["Choose a CSV file."]
     }
+
+
+def test_an_event_name_given_on_the_page_becomes_each_rows_event(
+    make_user, django_capture_on_commit_callbacks
+):
+    client = _signed_in(make_user("marketer"))
+    text = "姓,メールアドレス,参加日\r\n\r\n山田,yamada@example.co.jp,2025/04/01\r\n佐藤,bad,2025/04/01\r\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/imports/", {"file": _file(text), "event": "Trade Show Visit"})
+    assert response.status_code == 302
+    job = ImportJob.objects.get()
+    assert (job.status, job.total, job.created) == ("done", 2, 1)
+    # the blank line is kept: the bad row is still row 4 of the uploaded file
+    assert list(job.row_errors.values_list("row", flat=True)) == [4]
+    event = Lead.objects.get(email="yamada@example.co.jp").events.get()
+    assert (event.type, event.name) == ("track", "Trade Show Visit")
+
+
+def test_an_event_name_with_an_event_column_is_refused(make_user):
+    client = _signed_in(make_user("marketer"))
+    response = client.post("/imports/", {"file": _file(), "event": "Other"})
+    assert response.status_code == 400
+    assert list(response.context["errors"]) == ["event"]
+    assert not ImportJob.objects.exists()
