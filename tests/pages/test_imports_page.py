@@ -102,7 +102,12 @@ def test_an_event_name_given_on_the_page_becomes_each_rows_event(
     make_user, django_capture_on_commit_callbacks
 ):
     client = _signed_in(make_user("marketer"))
-    text = "姓,メールアドレス,参加日\r\n\r\n山田,yamada@example.co.jp,2025/04/01\r\n佐藤,bad,2025/04/01\r\n"
+    text = (
+        "姓,メールアドレス,参加日\r\n"
+        "\r\n"
+        "山田,yamada@example.co.jp,2025/04/01\r\n"
+        "佐藤,bad,2025/04/01\r\n"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/imports/", {"file": _file(text), "event": "Trade Show Visit"})
     assert response.status_code == 302
