@@ -25,8 +25,8 @@ LEAD_PERSONAL = (
     "title",
     "phone",
 )
-# Event `context` keys removed on erasure.
-CONTEXT_PERSONAL = ("traits", "ip", "userAgent", "user_agent")
+# Event `context` keys removed on erasure (device ids and location name or reach the person).
+CONTEXT_PERSONAL = ("traits", "ip", "userAgent", "user_agent", "device", "location")
 # `properties` keys (compared lower-cased without "_", "-", " ") removed on erasure, at any
 # depth; any key containing "email", "phone" or "name" goes too (except the event name keys).
 PROPERTY_PERSONAL = {
@@ -224,13 +224,19 @@ def _payload_scrub(payload: str, lead_id: int) -> str | None:
 def lead_erase(lead_id: int, *, by: User | None) -> tuple[Erasure, bool]:
     """Erase the person behind lead `lead_id`; returns the record and whether it is new.
 
-    Erasing again changes nothing and returns the first record (idempotent)."""
+    Erasing again returns the first record; it scrubs again anything that reached the lead
+    since (a message resolved just before the erasure committed), which is usually nothing."""
     lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
     if lead is None:
         raise NotFound("No such lead.")
+    counts = _scrub(lead)
     done = Erasure.objects.filter(lead=lead).first()
     if done is not None:
         return done, False
+    return Erasure.objects.create(lead=lead, at=timezone.now(), by=by, counts=counts), True
+
+
+def _scrub(lead: Lead) -> dict[str, int]:
     counts: dict[str, int] = {}
 
     identities = Identity.objects.filter(lead=lead)
@@ -276,7 +282,7 @@ def lead_erase(lead_id: int, *, by: User | None) -> tuple[Erasure, bool]:
         setattr(lead, name, "")
     lead.traits = {}
     lead.save(update_fields=[*LEAD_PERSONAL, "traits", "updated_at"])
-    return Erasure.objects.create(lead=lead, at=timezone.now(), by=by, counts=counts), True
+    return counts
 
 
 def erasure_dict(erasure: Erasure) -> dict[str, Any]:

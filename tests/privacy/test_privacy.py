@@ -36,7 +36,8 @@ def person(ingest, django_capture_on_commit_callbacks):
             "userId": "u-42", "event": "Demo Requested", "messageId": mid(),
             "properties": {"plan": "pro", "email": "taro@sakura.co.jp",
                            "contact": {"phone_number": "03-1234-5678", "seats": 5}},
-            "context": {"traits": {"email": "taro@sakura.co.jp"}, "page": {"path": "/demo"}},
+            "context": {"traits": {"email": "taro@sakura.co.jp"}, "page": {"path": "/demo"},
+                        "location": {"city": "Osaka"}, "device": {"advertisingId": "ad-1"}},
         }).status_code == 200  # fmt: skip
     Form.objects.create(name="WP", slug="wp", consent_text="同意します (v1)")
     with django_capture_on_commit_callbacks(execute=True):
@@ -193,6 +194,28 @@ def test_erasing_twice_is_200_and_changes_nothing(api, person):
     assert second.status_code == 200
     assert second.json() == {**first, "already_erased": True}
     assert Erasure.objects.filter(lead=person).count() == 1
+
+
+def test_erasing_again_scrubs_an_event_that_reached_the_lead_since(api, person):
+    from django.utils import timezone
+
+    client = api("admin")
+    client.post(f"/api/leads/{person.pk}/erase/")
+    # a message resolved to the lead just before the erasure committed, stored just after
+    late = Event.objects.create(
+        message_id=mid(), lead=person, anonymous_id="anon-taro", type="track", name="Late",
+        properties={"email": "taro@sakura.co.jp", "plan": "pro"},
+        context={"ip": "203.0.113.7"}, traits={"email": "taro@sakura.co.jp"},
+        timestamp=timezone.now(), received_at=timezone.now(),
+    )  # fmt: skip
+    assert client.post(f"/api/leads/{person.pk}/erase/").json()["already_erased"] is True
+    late.refresh_from_db()
+    assert (late.anonymous_id, late.properties, late.context, late.traits) == (
+        "",
+        {"plan": "pro"},
+        {},
+        {},
+    )
 
 
 def test_erased_email_identified_again_starts_a_new_lead(
