@@ -42,7 +42,6 @@ PROPERTY_PERSONAL = {
     "company",
     "companyname",
     "department",
-    "title",
     "jobtitle",
     "address",
     "street",
@@ -63,7 +62,7 @@ PROPERTY_PERSONAL = {
     "住所",
 }
 PROPERTY_PERSONAL_PARTS = ("email", "phone", "name")
-PROPERTY_KEEP = {"eventname", "formname", "campaignname", "pagename"}
+PROPERTY_KEEP = {"eventname", "formname", "campaignname", "pagename", "hostname", "pathname"}
 
 
 def _key_personal(key: str) -> bool:

@@ -24,7 +24,8 @@ def person(ingest, django_capture_on_commit_callbacks):
     and a landing-page form with consent; returns the lead."""
     with django_capture_on_commit_callbacks(execute=True):
         assert ingest("/v1/page", {
-            "anonymousId": "anon-taro", "messageId": mid(), "properties": {"path": "/pricing"},
+            "anonymousId": "anon-taro", "messageId": mid(),
+            "properties": {"path": "/pricing", "title": "料金", "hostname": "sakura.jp"},
             "context": {"ip": "203.0.113.7", "userAgent": "Firefox/120"},
         }).status_code == 200  # fmt: skip
         assert ingest("/v1/identify", {
@@ -164,6 +165,8 @@ def test_erase_blanks_the_person_and_strips_events_and_keeps_counts(api, make_us
     demo = Event.objects.get(lead=lead, name="Demo Requested")
     assert demo.properties == {"plan": "pro", "contact": {"seats": 5}}
     assert demo.context == {"page": {"path": "/demo"}}
+    pricing = Event.objects.get(lead=lead, type="page")
+    assert pricing.properties == {"path": "/pricing", "title": "料金", "hostname": "sakura.jp"}
     assert "taro@sakura.co.jp" not in json.dumps(
         list(Event.objects.filter(lead=lead).values("properties", "context", "traits")),
         ensure_ascii=False,
