@@ -199,3 +199,12 @@ def wait_for(check: Callable[[], Any], *, timeout: float = 30.0, every: float = 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s: last value {value!r}")
         time.sleep(every)
+
+
+def signed_in(user: Any, *, language: str = "en") -> Any:
+    """A browser-session test client signed in as `user`, asking for `language` pages."""
+    from django.test import Client
+
+    client = Client(HTTP_ACCEPT_LANGUAGE=language)
+    client.force_login(user)
+    return client

@@ -2,10 +2,10 @@
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from mqlapp.ingest.imports import lead_import_run
 from mqlapp.models import ImportJob, Lead
+from tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -17,19 +17,13 @@ CSV = (
 )
 
 
-def _signed_in(user):
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def _file(text=CSV, name="seminar.csv"):
     return SimpleUploadedFile(name, text.encode("cp932"), content_type="text/csv")
 
 
 @pytest.mark.parametrize(("role", "status"), [("marketer", 200), ("admin", 200), ("sales", 403)])
 def test_imports_pages_are_for_marketers_and_admins(make_user, role, status):
-    client = _signed_in(make_user(role))
+    client = signed_in(make_user(role))
     assert client.get("/imports/").status_code == status
     assert client.get("/imports/jobs/").status_code == status
     response = client.post("/imports/", {"file": _file()})
@@ -40,7 +34,7 @@ def test_imports_pages_are_for_marketers_and_admins(make_user, role, status):
 def test_a_cp932_file_uploaded_through_the_page_is_imported_and_shown(
     make_user, django_capture_on_commit_callbacks
 ):
-    client = _signed_in(make_user("marketer"))
+    client = signed_in(make_user("marketer"))
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/imports/", {"file": _file()})
     assert response.status_code == 302 and response["Location"] == "/imports/"
@@ -68,7 +62,7 @@ def test_a_cp932_file_uploaded_through_the_page_is_imported_and_shown(
 
 
 def test_the_job_list_polls_while_a_job_is_queued_or_running_and_shows_progress(make_user):
-    client = _signed_in(make_user("admin"))
+    client = signed_in(make_user("admin"))
     rows = "".join(f"名{i},社,x{i}@example.co.jp\r\n" for i in range(5))
     # on_commit does not fire here: the job stays queued until run by hand
     client.post("/imports/", {"file": _file("名,会社名,email\r\n" + rows)})
@@ -87,7 +81,7 @@ def test_the_job_list_polls_while_a_job_is_queued_or_running_and_shows_progress(
 
 
 def test_a_file_without_an_email_column_is_refused_with_the_reason(make_user):
-    client = _signed_in(make_user("marketer"))
+    client = signed_in(make_user("marketer"))
     response = client.post("/imports/", {"file": _file("名,会社名\r\n太郎,社\r\n")})
     assert response.status_code == 400
     assert "No email column" in response.content.decode()
@@ -101,7 +95,7 @@ def test_a_file_without_an_email_column_is_refused_with_the_reason(make_user):
 def test_an_event_name_given_on_the_page_becomes_each_rows_event(
     make_user, django_capture_on_commit_callbacks
 ):
-    client = _signed_in(make_user("marketer"))
+    client = signed_in(make_user("marketer"))
     text = (
         "姓,メールアドレス,参加日\r\n"
         "\r\n"
@@ -120,7 +114,7 @@ def test_an_event_name_given_on_the_page_becomes_each_rows_event(
 
 
 def test_an_event_name_with_an_event_column_is_refused(make_user):
-    client = _signed_in(make_user("marketer"))
+    client = signed_in(make_user("marketer"))
     response = client.post("/imports/", {"file": _file(), "event": "Other"})
     assert response.status_code == 400
     assert list(response.context["errors"]) == ["event"]

@@ -3,20 +3,14 @@
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from handoff.services import mql_qualify, policy_get, queue_action
 from mqlapp.models import Lead
 from scoring.services import rule_create
+from tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def _signed_in(user):
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 POLICY = {
@@ -37,7 +31,7 @@ POLICY = {
 def test_everyone_sees_the_policy_admins_edit_and_sales_do_not_simulate(
     make_user, role, form, simulator
 ):
-    response = _signed_in(make_user(role)).get("/policy/", HTTP_ACCEPT_LANGUAGE="en")
+    response = signed_in(make_user(role)).get("/policy/", HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
     page = response.content.decode()
     assert "MQL threshold" in page
@@ -48,7 +42,7 @@ def test_everyone_sees_the_policy_admins_edit_and_sales_do_not_simulate(
 
 
 def test_an_admin_saves_the_policy(make_user):
-    client = _signed_in(make_user("admin"))
+    client = signed_in(make_user("admin"))
     response = client.post("/policy/", POLICY)
     assert response.status_code == 302 and response["Location"] == "/policy/"
     policy = policy_get()
@@ -76,7 +70,7 @@ def test_an_admin_saves_the_policy(make_user):
 
 
 def test_a_bad_policy_value_is_shown_and_nothing_changes(make_user):
-    client = _signed_in(make_user("admin"))
+    client = signed_in(make_user("admin"))
     response = client.post("/policy/", {**POLICY, "sla_hours": "0"}, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 400
     assert response.context["errors"] == {"sla_hours": ["too small"]}
@@ -85,7 +79,7 @@ def test_a_bad_policy_value_is_shown_and_nothing_changes(make_user):
 
 @pytest.mark.parametrize("role", ["marketer", "sales"])
 def test_only_admins_may_save_the_policy(make_user, role):
-    response = _signed_in(make_user(role)).post("/policy/", POLICY)
+    response = signed_in(make_user(role)).post("/policy/", POLICY)
     assert response.status_code == 403
     assert policy_get().mql_threshold == Decimal(100)
 
@@ -110,7 +104,7 @@ def test_the_simulation_partial_counts_histogram_and_backtest(make_user):
     queue_action(accepted.pk, "accept", user=rep, data={})
     queue_action(rejected.pk, "reject", user=rep, data={"reason": "no_budget"})
 
-    client = _signed_in(make_user("marketer"))
+    client = signed_in(make_user("marketer"))
     response = client.post(
         "/policy/simulate/", {"threshold": "50", "min_fit": ""}, HTTP_ACCEPT_LANGUAGE="en"
     )
@@ -141,5 +135,5 @@ def test_the_simulation_partial_counts_histogram_and_backtest(make_user):
 
 
 def test_sales_may_not_simulate(make_user):
-    response = _signed_in(make_user("sales")).post("/policy/simulate/", {"threshold": "50"})
+    response = signed_in(make_user("sales")).post("/policy/simulate/", {"threshold": "50"})
     assert response.status_code == 403

@@ -10,14 +10,9 @@ from handoff.backtest import backtest_outcomes
 from mqlapp.models import Lead
 from scoring.models import RescoreJob, ScoringRule
 from scoring.services import rule_create, rules_draft_parse, scores_simulate
+from tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def _signed_in(user):
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 FORM = {
@@ -39,7 +34,7 @@ FORM = {
 
 @pytest.mark.parametrize(("role", "status"), [("marketer", 200), ("admin", 200), ("sales", 403)])
 def test_rules_pages_are_for_marketers_and_admins(make_user, role, status):
-    client = _signed_in(make_user(role))
+    client = signed_in(make_user(role))
     assert client.get("/scoring/rules/").status_code == status
     assert client.get("/scoring/rules/new/").status_code == status
     assert client.post("/scoring/rules/new/", FORM).status_code == (302 if status == 200 else 403)
@@ -51,7 +46,7 @@ def test_rules_page_needs_sign_in():
 
 
 def test_a_rule_is_created_edited_deactivated_and_deleted_through_the_page(make_user):
-    client = _signed_in(make_user("marketer"))
+    client = signed_in(make_user("marketer"))
     response = client.post("/scoring/rules/new/", FORM)
     assert response.status_code == 302 and response["Location"] == "/scoring/rules/"
     rule = ScoringRule.objects.get()
@@ -80,7 +75,7 @@ def test_a_rule_is_created_edited_deactivated_and_deleted_through_the_page(make_
 
 
 def test_validation_errors_are_shown_on_the_form_and_nothing_is_saved(make_user):
-    client = _signed_in(make_user("marketer"))
+    client = signed_in(make_user("marketer"))
     bad = {**FORM, "kind": "behavior", "event": "", "points": "lots", "max_times": "1.5"}
     response = client.post("/scoring/rules/new/", bad, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 400
@@ -93,7 +88,7 @@ def test_validation_errors_are_shown_on_the_form_and_nothing_is_saved(make_user)
 
 
 def test_conditions_that_are_not_json_are_an_error(make_user):
-    client = _signed_in(make_user("admin"))
+    client = signed_in(make_user("admin"))
     response = client.post("/scoring/rules/new/", {**FORM, "conditions": "[{oops"})
     assert response.status_code == 400
     assert list(response.context["errors"]) == ["conditions"]
@@ -105,7 +100,7 @@ def test_preview_counts_equal_the_simulator_for_the_same_draft(make_user):
         Lead.objects.create(email=f"p{i}@example.co.jp", country=country)
     Lead.objects.create(email="mql@example.co.jp", country="US", stage="mql", score=150)
     visit = rule_create(data={"name": "Visit", "kind": "behavior", "event": "page", "points": 5})
-    client = _signed_in(make_user("marketer"))
+    client = signed_in(make_user("marketer"))
     response = client.post("/scoring/rules/new/", {**FORM, "preview": "1"})
     assert response.status_code == 200
     preview = response.context["preview"]
@@ -159,7 +154,7 @@ def test_preview_of_an_edit_replaces_the_rule_in_the_draft(make_user):
             "points": 100,
         }
     )
-    client = _signed_in(make_user("marketer"))
+    client = signed_in(make_user("marketer"))
     response = client.post(f"/scoring/rules/{rule.pk}/", {**FORM, "points": "50", "preview": "1"})
     # with the rule at 50 instead of 100 (not both), the lead stays below the threshold
     assert response.context["preview"]["would_qualify"] == 0

@@ -5,18 +5,13 @@ from django.test import Client
 
 from mqlapp.models import Source, User
 from mqlapp.roles import user_role
+from tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
 
 
-def _signed_in(user):
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_admin_creates_a_sales_rep_and_marks_them_away(make_user):
-    client = _signed_in(make_user("admin"))
+    client = signed_in(make_user("admin"))
     response = client.post(
         "/users/",
         {
@@ -37,7 +32,7 @@ def test_admin_creates_a_sales_rep_and_marks_them_away(make_user):
 
 
 def test_weak_password_is_shown_as_an_error(make_user):
-    client = _signed_in(make_user("admin"))
+    client = signed_in(make_user("admin"))
     response = client.post("/users/", {"username": "x", "password": "123", "role": "sales"})
     assert response.status_code == 200
     assert not User.objects.filter(username="x").exists()
@@ -45,7 +40,7 @@ def test_weak_password_is_shown_as_an_error(make_user):
 
 
 def test_sources_page_creates_a_source_and_shows_the_tag(make_user):
-    client = _signed_in(make_user("admin"))
+    client = signed_in(make_user("admin"))
     client.post(
         "/sources/",
         {
@@ -63,7 +58,7 @@ def test_sources_page_creates_a_source_and_shows_the_tag(make_user):
 
 @pytest.mark.parametrize("role", ["marketer", "sales"])
 def test_admin_pages_are_refused_to_other_roles(make_user, role):
-    client = _signed_in(make_user(role))
+    client = signed_in(make_user(role))
     assert client.get("/users/").status_code == 403
     assert client.get("/sources/").status_code == 403
 
@@ -74,7 +69,7 @@ def test_pages_need_sign_in():
 
 
 def test_pages_speak_japanese_and_english(make_user):
-    client = _signed_in(make_user("admin"))
+    client = signed_in(make_user("admin"))
     japanese = client.get("/users/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
     english = client.get("/users/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "保存" in japanese and "新しいユーザー" in japanese
