@@ -41,10 +41,11 @@ class Source(models.Model):
         return self.name
 
 
-# A person's own data on a lead, besides the email (what traits, forms and imports fill in).
+# A person's own data on a lead, besides the email (what traits, forms and imports fill in),
+# in the order Japanese forms and spreadsheets show it: family name first.
 PROFILE_FIELDS = (
-    "first_name",
     "last_name",
+    "first_name",
     "company",
     "department",
     "title",

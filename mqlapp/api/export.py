@@ -12,20 +12,13 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from .. import selectors
+from ..models import PROFILE_FIELDS
 from ..roles import MarketerOrAdmin
 
 COLUMNS = (
     "id",
     "email",
-    "last_name",
-    "first_name",
-    "company",
-    "department",
-    "title",
-    "phone",
-    "employees",
-    "country",
-    "industry",
+    *PROFILE_FIELDS,
     "source",
     "stage",
     "owner",

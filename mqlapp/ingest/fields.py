@@ -4,22 +4,12 @@ import re
 import unicodedata
 from typing import Any
 
+from ..models import PROFILE_FIELDS
 from ..services import LEAD_TEXT_LIMITS
 from .messages import email_normalise, email_valid
 
 # Lead fields people may send, with the names Japanese forms and spreadsheets use for them.
-LEAD_INPUT_FIELDS = (
-    "email",
-    "last_name",
-    "first_name",
-    "company",
-    "department",
-    "title",
-    "phone",
-    "employees",
-    "country",
-    "industry",
-)
+LEAD_INPUT_FIELDS = ("email", *PROFILE_FIELDS)
 MAX_LENGTHS = {name: LEAD_TEXT_LIMITS.get(name) for name in LEAD_INPUT_FIELDS}
 _EXTENSION = re.compile(r"\s*(?:内線|ext\.?|x)\s*\d{1,6}\s*$", re.IGNORECASE)
 _PHONE_CHARS = re.compile(r"^\+?[0-9()\-. ]+$")
