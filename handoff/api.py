@@ -10,10 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mqlapp.api.serializers import LEAD_FIELDS, LeadSerializer
-from mqlapp.errors import InvalidInput, NotFound
-from mqlapp.models import Lead
-from mqlapp.roles import AdminOnly, AnyRole, ReadAnyWriteAdmin, SalesOrAdmin
+from mqlapp.leads.api.serializers import LEAD_FIELDS, LeadSerializer
+from mqlapp.leads.errors import InvalidInput, NotFound
+from mqlapp.leads.models import Lead
+from mqlapp.leads.roles import AdminOnly, AnyRole, ReadAnyWriteAdmin, SalesOrAdmin
 
 from . import assignment, reports, schema, selectors, services
 from .lifecycle import QUEUE_ACTIONS

@@ -8,10 +8,10 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, Q
 
-from mqlapp.errors import InvalidInput, NotFound
-from mqlapp.models import Lead, Stage, User
-from mqlapp.roles import SALES
-from mqlapp.services import task_kick
+from mqlapp.leads.errors import InvalidInput, NotFound
+from mqlapp.leads.models import Lead, Stage, User
+from mqlapp.leads.roles import SALES
+from mqlapp.leads.services import task_kick
 
 from .models import Assignment, AssignmentCursor, RepProfile
 

@@ -3,7 +3,7 @@
 from collections import defaultdict
 from datetime import datetime
 
-from mqlapp.models import Stage
+from mqlapp.leads.models import Stage
 from scoring.services import Outcome
 
 from .models import StageTransition

@@ -1,6 +1,6 @@
 """The lifecycle as a pure transition table: which action moves which stage where."""
 
-from mqlapp.models import Stage
+from mqlapp.leads.models import Stage
 
 # action -> (stages it may start from, stage it leads to); claim keeps the stage.
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {

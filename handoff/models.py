@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.db import models
 
-from mqlapp.models import Lead, Stage, User
+from mqlapp.leads.models import Lead, Stage, User
 
 
 class MqlPolicy(models.Model):

@@ -8,9 +8,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from mqlapp.models import Lead, User
-from mqlapp.roles import ADMIN
-from mqlapp.services import task_kick
+from mqlapp.leads.models import Lead, User
+from mqlapp.leads.roles import ADMIN
+from mqlapp.leads.services import task_kick
 from scoring.selectors import lead_score
 
 from .models import Assignment, Qualification, SlaBreach

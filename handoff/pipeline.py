@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from mqlapp.models import Event, Lead, Stage
+from mqlapp.leads.models import Event, Lead, Stage
 from scoring import engine
 from scoring.services import (
     leads_refresh,

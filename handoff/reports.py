@@ -11,8 +11,8 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from mqlapp.errors import InvalidInput
-from mqlapp.models import Lead, Stage
+from mqlapp.leads.errors import InvalidInput
+from mqlapp.leads.models import Lead, Stage
 
 from .models import StageTransition
 

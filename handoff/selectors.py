@@ -2,8 +2,8 @@
 
 from django.db.models import F, QuerySet
 
-from mqlapp.models import Lead, Stage, User
-from mqlapp.roles import ADMIN, user_role
+from mqlapp.leads.models import Lead, Stage, User
+from mqlapp.leads.roles import ADMIN, user_role
 
 from .models import Assignment, StageTransition, Webhook, WebhookDelivery
 

@@ -11,10 +11,10 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from mqlapp.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
-from mqlapp.models import Event, Lead, Stage, User
-from mqlapp.roles import ADMIN, SALES, user_role
-from mqlapp.services import leads_score_enqueue, task_kick
+from mqlapp.leads.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
+from mqlapp.leads.models import Event, Lead, Stage, User
+from mqlapp.leads.roles import ADMIN, SALES, user_role
+from mqlapp.leads.services import leads_score_enqueue, task_kick
 from scoring.services import SCORED_EVENT_TYPES
 
 from .assignment import assignee_next, assignment_record

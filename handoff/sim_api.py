@@ -13,8 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mqlapp.errors import InvalidInput
-from mqlapp.roles import MarketerOrAdmin
+from mqlapp.leads.errors import InvalidInput
+from mqlapp.leads.roles import MarketerOrAdmin
 from scoring import schema
 from scoring.engine.conditions import as_number
 from scoring.services import rules_draft_parse, scores_simulate

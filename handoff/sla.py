@@ -6,8 +6,8 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from mqlapp.models import Lead, Stage
-from mqlapp.services import task_kick
+from mqlapp.leads.models import Lead, Stage
+from mqlapp.leads.services import task_kick
 
 from .assignment import assignee_next, assignment_record
 from .models import Assignment, SlaBreach

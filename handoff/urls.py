@@ -2,13 +2,11 @@
 
 from django.urls import path
 
-from . import api, privacy_api, sim_api, webhook_api
+from . import api, sim_api, webhook_api
 
 urlpatterns = [
     path("leads/<int:pk>/history/", api.LeadHistoryView.as_view()),
     path("leads/<int:pk>/assignments/", api.LeadAssignmentsView.as_view()),
-    path("leads/<int:pk>/personal-data/", privacy_api.PersonalDataView.as_view()),
-    path("leads/<int:pk>/erase/", privacy_api.EraseView.as_view()),
     path("handoff/policy/", api.PolicyView.as_view()),
     path("handoff/queue/", api.QueueView.as_view()),
     path("handoff/reapproach/", api.ReapproachView.as_view()),

@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mqlapp.errors import InvalidInput
-from mqlapp.roles import AdminOnly
+from mqlapp.leads.errors import InvalidInput
+from mqlapp.leads.roles import AdminOnly
 
 from . import schema, selectors, webhooks
 from .models import Webhook, WebhookDelivery

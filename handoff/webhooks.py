@@ -21,9 +21,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from mqlapp.errors import InvalidInput
-from mqlapp.models import Lead
-from mqlapp.services import task_kick
+from mqlapp.leads.errors import InvalidInput
+from mqlapp.leads.models import Lead
+from mqlapp.leads.services import task_kick
 
 from .lifecycle import WEBHOOK_EVENTS
 from .models import Webhook, WebhookAttempt, WebhookDelivery
@@ -169,7 +169,7 @@ def webhook_delete(webhook: Webhook) -> None:
 
 def lead_payload(lead: Lead, *, event_type: str, now: datetime, extra: Mapping[str, Any]) -> str:
     """The body, fixed when the event happens and sent unchanged on every try."""
-    from mqlapp.api.serializers import LeadSerializer
+    from mqlapp.leads.api.serializers import LeadSerializer
 
     data = dict(LeadSerializer(lead).data)
     owner = lead.owner

@@ -30,9 +30,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
-    "mqlapp",
+    "mqlapp.leads",
     "scoring",
     "handoff",
+    "mqlapp.console",
 ]
 
 MIDDLEWARE = [
@@ -50,7 +51,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "mqlapp.urls"
 WSGI_APPLICATION = "mqlapp.wsgi.application"
-AUTH_USER_MODEL = "mqlapp.User"
+AUTH_USER_MODEL = "leads.User"
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 
@@ -65,7 +66,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "mqlapp.views.nav_context",
+                "mqlapp.console.views.nav_context",
             ]
         },
     }
@@ -122,14 +123,14 @@ else:
 # --- API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "mqlapp.auth.BearerlessTokenAuthentication",
+        "mqlapp.leads.auth.BearerlessTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "mqlapp.api.pagination.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "mqlapp.leads.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "mqlapp.errors.exception_handler",
+    "EXCEPTION_HANDLER": "mqlapp.leads.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 # Sign-in throttling: this many failures from one address or for one username within the

@@ -5,11 +5,12 @@ from django.contrib.auth.views import LogoutView
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import health, views
-from .api import ingest_views as ingest_api
-from .api import views as api
-from .api.export import LeadExportView
-from .ingest import public_views
+from . import health
+from .console import privacy_api, views
+from .leads.api import ingest_views as ingest_api
+from .leads.api import views as api
+from .leads.api.export import LeadExportView
+from .leads.ingest import public_views
 
 api_urls: list[URLPattern | URLResolver] = [
     path("auth/token/", api.TokenView.as_view()),
@@ -26,6 +27,8 @@ api_urls: list[URLPattern | URLResolver] = [
     path("tracking-links/", ingest_api.TrackingLinkView.as_view()),
     path("leads/<int:pk>/", api.LeadDetailView.as_view()),
     path("leads/<int:pk>/events/", api.LeadEventsView.as_view()),
+    path("leads/<int:pk>/personal-data/", privacy_api.PersonalDataView.as_view()),
+    path("leads/<int:pk>/erase/", privacy_api.EraseView.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema")),
     path("", include("scoring.urls")),
@@ -33,7 +36,7 @@ api_urls: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
-    path("v1/", include("mqlapp.ingest.urls")),
+    path("v1/", include("mqlapp.leads.ingest.urls")),
     path("f/<slug:slug>/", public_views.form_post),
     path("f/<slug:slug>/thanks/", public_views.form_thanks),
     path("e/o/<str:token>.gif", public_views.email_open),
@@ -46,6 +49,6 @@ urlpatterns = [
     path("leads/", views.leads_page, name="leads"),
     path("users/", views.users_page, name="users"),
     path("sources/", views.sources_page, name="sources"),
-    path("", include("handoff.page_urls")),
+    path("", include("mqlapp.console.urls")),
     path("admin/", admin.site.urls),
 ]

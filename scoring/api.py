@@ -11,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mqlapp.errors import InvalidInput, NotFound
-from mqlapp.models import Lead
-from mqlapp.roles import AnyRole, ReadAnyWriteMarketer
+from mqlapp.leads.errors import InvalidInput, NotFound
+from mqlapp.leads.models import Lead
+from mqlapp.leads.roles import AnyRole, ReadAnyWriteMarketer
 
 from . import schema, selectors, services
 from .models import ScoringRule

@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from mqlapp.models import Lead
+from mqlapp.leads.models import Lead
 
 
 class ScoringRule(models.Model):

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from mqlapp.models import Lead
+from mqlapp.leads.models import Lead
 
 from .models import LeadScore, RescoreJob, ScoreHistory, ScoringState
 

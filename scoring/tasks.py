@@ -7,7 +7,7 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
-from mqlapp.services import task_kick
+from mqlapp.leads.services import task_kick
 
 from . import services
 

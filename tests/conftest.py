@@ -48,7 +48,7 @@ def _clear_cache() -> Iterator[None]:
 
 @pytest.fixture
 def make_user(db: Any) -> Callable[..., Any]:
-    from mqlapp.services import user_create
+    from mqlapp.leads.services import user_create
 
     counter = {"n": 0}
 
@@ -84,7 +84,7 @@ def api(make_user: Callable[..., Any]) -> Callable[[str], APIClient]:
 
 @pytest.fixture
 def source(db: Any) -> Any:
-    from mqlapp.services import source_create
+    from mqlapp.leads.services import source_create
 
     return source_create(name="Website", allowed_origins=["https://www.example.co.jp"])
 

@@ -11,9 +11,9 @@ from tests.conftest import ROOT
 
 @pytest.mark.django_db
 def test_demo_seed_creates_logins_rules_leads_and_mqls():
-    from handoff.demo import DEMO_USERS, demo_seed
-    from mqlapp.models import Lead, User
-    from mqlapp.roles import user_role
+    from mqlapp.console.demo import DEMO_USERS, demo_seed
+    from mqlapp.leads.models import Lead, User
+    from mqlapp.leads.roles import user_role
     from scoring.models import ScoringRule
 
     demo_seed(leads=40)

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from django.db import connection
 
-from mqlapp.models import Event, Lead
+from mqlapp.leads.models import Event, Lead
 
 from .. import engine
 from ..engine.conditions import name_key

@@ -16,8 +16,8 @@ from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from mqlapp.models import Lead
-from mqlapp.services import leads_score_enqueue, task_kick
+from mqlapp.leads.models import Lead
+from mqlapp.leads.services import leads_score_enqueue, task_kick
 
 from .. import engine
 from ..models import LeadScore, RescoreJob, RescoreResult, ScoreHistory

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import transaction
 
-from mqlapp.errors import InvalidInput
+from mqlapp.leads.errors import InvalidInput
 
 from .. import engine
 from ..models import ScoringRule

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from mqlapp.models import Lead, ScoreQueue
+from mqlapp.leads.models import Lead, ScoreQueue
 
 from .. import engine
 from ..models import LeadScore, RescoreResult, ScoreHistory

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from mqlapp.models import Stage
+from mqlapp.leads.models import Stage
 
 from .. import engine
 from .histogram import histogram

@@ -9,7 +9,7 @@ import orjson
 from django.db import connection
 from django.db.models import Count, Max, Min
 
-from mqlapp.models import Lead
+from mqlapp.leads.models import Lead
 
 from .. import engine
 from ..models import LeadScore

@@ -11,11 +11,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from handoff.demo import DEMO_RULES
 from handoff.pipeline import leads_score_pending, scores_refresh
 from handoff.services import policy_update
-from mqlapp.models import Lead, ScoreQueue
-from mqlapp.services import user_create
+from mqlapp.console.demo import DEMO_RULES
+from mqlapp.leads.models import Lead, ScoreQueue
+from mqlapp.leads.services import user_create
 from scoring.models import RescoreJob, ScoringRule
 from scoring.services import (
     rescore_finish,

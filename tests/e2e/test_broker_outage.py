@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 
 from handoff.pipeline import leads_score_pending
-from mqlapp.models import Event, Lead, ScoreQueue
-from mqlapp.services import source_create
+from mqlapp.leads.models import Event, Lead, ScoreQueue
+from mqlapp.leads.services import source_create
 from scoring.services import rule_create
 from tests.conftest import ROOT, basic, requires_services
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from handoff.services import mql_qualify
-from mqlapp.models import Lead
+from mqlapp.leads.models import Lead
 from tests.e2e.conftest import requires_chromium, sign_in
 
 pytestmark = [requires_chromium, pytest.mark.browser, pytest.mark.django_db(transaction=True)]

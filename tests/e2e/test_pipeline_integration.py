@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from handoff.services import policy_update
-from mqlapp.models import Event, Lead
+from mqlapp.leads.models import Event, Lead
 from scoring.services import rule_create
 from tests.conftest import basic, client_for, requires_services, wait_for
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from handoff.models import Assignment, Qualification
 from handoff.services import mql_qualify, policy_update
-from mqlapp.models import Lead
+from mqlapp.leads.models import Lead
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db

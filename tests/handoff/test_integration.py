@@ -20,7 +20,7 @@ from handoff.models import (
 )
 from handoff.services import policy_update
 from handoff.webhooks import webhook_create
-from mqlapp.models import Lead, ScoreQueue
+from mqlapp.leads.models import Lead, ScoreQueue
 from scoring.models import LeadScore
 from scoring.services import rule_create
 from tests.conftest import basic, client_for, requires_services, wait_for

@@ -7,7 +7,7 @@ import pytest
 
 from handoff.lifecycle import QUEUE_ACTIONS, allowed_actions, transition_target
 from handoff.models import StageTransition
-from mqlapp.models import Lead
+from mqlapp.leads.models import Lead
 from tests.conftest import client_for
 
 STAGES = ("nurturing", "mql", "sal", "sql", "won", "lost", "recycled", "disqualified")

@@ -7,7 +7,7 @@ from django.test import Client
 from django.utils import timezone
 
 from handoff.models import Webhook
-from mqlapp.models import Lead
+from mqlapp.leads.models import Lead
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 from handoff.models import Qualification
 from handoff.tasks import BEAT
 from mqlapp.celery import app
-from mqlapp.models import Lead
+from mqlapp.leads.models import Lead
 from tests.conftest import client_for
 
 from .conftest import score_all, track

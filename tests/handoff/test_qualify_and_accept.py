@@ -7,7 +7,7 @@ import pytest
 from handoff.models import Qualification, StageTransition
 from handoff.pipeline import leads_score_pending
 from handoff.services import policy_update
-from mqlapp.models import Lead
+from mqlapp.leads.models import Lead
 from scoring.services import rule_create
 
 pytestmark = pytest.mark.django_db

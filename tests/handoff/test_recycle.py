@@ -8,7 +8,7 @@ from django.utils import timezone
 from handoff.models import Assignment, Qualification, StageTransition, WebhookDelivery
 from handoff.services import leads_qualify_eligible, leads_reapproach_due, policy_update
 from handoff.webhooks import webhook_create
-from mqlapp.models import Lead
+from mqlapp.leads.models import Lead
 from scoring.services import rule_create
 from tests.conftest import client_for
 

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from handoff.models import StageTransition
-from mqlapp.models import Lead, Source
+from mqlapp.leads.models import Lead, Source
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db

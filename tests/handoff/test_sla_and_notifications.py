@@ -10,7 +10,7 @@ from django.utils import timezone
 from handoff.models import Assignment, SlaBreach
 from handoff.services import mql_qualify, policy_update
 from handoff.sla import mql_sla_sweep
-from mqlapp.models import Lead
+from mqlapp.leads.models import Lead
 from tests.conftest import client_for
 
 from .conftest import score_all, track

@@ -10,7 +10,7 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from handoff.models import WebhookDelivery
 from handoff.webhooks import RETRY_DELAYS, webhook_create, webhook_deliver
-from mqlapp.models import Lead
+from mqlapp.leads.models import Lead
 from tests.conftest import client_for
 
 from .conftest import score_all, track

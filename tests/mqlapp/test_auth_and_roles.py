@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from mqlapp.models import User
+from mqlapp.leads.models import User
 from tests.conftest import basic
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from mqlapp.models import Consent, Event, Form, Identity, Lead
+from mqlapp.leads.models import Consent, Event, Form, Identity, Lead
 
 pytestmark = pytest.mark.django_db
 

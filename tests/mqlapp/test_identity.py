@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from mqlapp.models import Event, Identity, Lead, LeadMerge
+from mqlapp.leads.models import Event, Identity, Lead, LeadMerge
 
 pytestmark = pytest.mark.django_db
 

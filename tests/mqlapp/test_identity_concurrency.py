@@ -6,9 +6,9 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from mqlapp.ingest.messages import message_parse
-from mqlapp.ingest.services import events_ingest
-from mqlapp.models import Identity, Lead
+from mqlapp.leads.ingest.messages import message_parse
+from mqlapp.leads.ingest.services import events_ingest
+from mqlapp.leads.models import Identity, Lead
 from tests.conftest import requires_postgres, wait_for
 
 

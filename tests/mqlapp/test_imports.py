@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from mqlapp.ingest.imports import lead_import_run
-from mqlapp.models import Event, ImportJob, Lead
+from mqlapp.leads.ingest.imports import lead_import_run
+from mqlapp.leads.models import Event, ImportJob, Lead
 
 pytestmark = pytest.mark.django_db
 
@@ -223,7 +223,7 @@ def test_the_sweep_starts_jobs_whose_task_was_lost(marketer):
 
     from django.utils import timezone
 
-    from mqlapp.tasks import imports_sweep
+    from mqlapp.leads.tasks import imports_sweep
 
     job_id = upload(marketer, "email\nlost@example.com\n").json()["id"]  # task never ran
     assert imports_sweep() == 0  # a job just queued is left to its own task

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mqlapp.models import Lead
+from mqlapp.leads.models import Lead
 from scoring.services import rule_create
 from tests.conftest import requires_services, wait_for
 from tests.mqlapp.test_imports import seminar_csv, upload

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from mqlapp.models import Event, Lead
+from mqlapp.leads.models import Event, Lead
 from tests.conftest import basic, client_for
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 from rudderstack.analytics.client import Client as RudderClient
 from segment.analytics.client import Client as SegmentClient
 
-from mqlapp.models import Event, Lead
+from mqlapp.leads.models import Event, Lead
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,8 +4,8 @@ import pytest
 from django.core import signing
 from django.test import Client
 
-from mqlapp.ingest.tracking import SALT
-from mqlapp.models import Event, Lead
+from mqlapp.leads.ingest.tracking import SALT
+from mqlapp.leads.models import Event, Lead
 
 pytestmark = pytest.mark.django_db
 

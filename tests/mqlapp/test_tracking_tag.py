@@ -6,8 +6,8 @@ import time
 import pytest
 from django.test import Client
 
-from mqlapp.models import Event, Form, Identity, Lead
-from mqlapp.services import source_create
+from mqlapp.leads.models import Event, Form, Identity, Lead
+from mqlapp.leads.services import source_create
 from tests.conftest import wait_for
 from tests.mqlapp.conftest import requires_chromium
 

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from mqlapp.models import Lead
+from mqlapp.leads.models import Lead
 from scoring.services import rule_create
 from tests.e2e.conftest import requires_chromium, sign_in
 

@@ -3,8 +3,8 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from mqlapp.ingest.imports import lead_import_run
-from mqlapp.models import ImportJob, Lead
+from mqlapp.leads.ingest.imports import lead_import_run
+from mqlapp.leads.models import ImportJob, Lead
 from tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from handoff.services import mql_qualify, policy_get, queue_action
-from mqlapp.models import Lead
+from mqlapp.leads.models import Lead
 from scoring.services import rule_create
 from tests.conftest import signed_in
 

@@ -7,7 +7,7 @@ from django.test import Client
 from django.utils import timezone
 
 from handoff.backtest import backtest_outcomes
-from mqlapp.models import Lead
+from mqlapp.leads.models import Lead
 from scoring.models import RescoreJob, ScoringRule
 from scoring.services import rule_create, rules_draft_parse, scores_simulate
 from tests.conftest import signed_in

@@ -8,7 +8,7 @@ from django.test import Client
 
 from handoff.models import Erasure, StageTransition, Webhook, WebhookDelivery
 from handoff.webhooks import webhooks_enqueue
-from mqlapp.models import Consent, Event, Form, Identity, Lead, LeadMerge
+from mqlapp.leads.models import Consent, Event, Form, Identity, Lead, LeadMerge
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from handoff.models import Qualification
 from handoff.services import policy_update
-from mqlapp.models import Event, Lead, ScoreQueue
-from mqlapp.services import leads_score_enqueue
+from mqlapp.leads.models import Event, Lead, ScoreQueue
+from mqlapp.leads.services import leads_score_enqueue
 from scoring.models import RescoreJob, ScoringState
 from scoring.services import rule_create
 from tests.conftest import basic, client_for, requires_services, wait_for

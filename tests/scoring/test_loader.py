@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from mqlapp.models import Event, Lead
+from mqlapp.leads.models import Event, Lead
 from scoring import engine
 from scoring.services import events_load
 from tests.scoring.engine.builders import cond, rule

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from handoff.models import Qualification
 from handoff.services import policy_update
-from mqlapp.models import Event, Lead, ScoreQueue, Stage
-from mqlapp.services import leads_score_enqueue
+from mqlapp.leads.models import Event, Lead, ScoreQueue, Stage
+from mqlapp.leads.services import leads_score_enqueue
 from scoring.models import LeadScore, RescoreJob, RescoreResult, ScoreHistory, ScoringState
 from scoring.services import (
     rescore_fail,

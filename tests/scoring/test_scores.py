@@ -12,8 +12,8 @@ from handoff import pipeline
 from handoff.models import Qualification
 from handoff.pipeline import scores_refresh
 from handoff.services import policy_update
-from mqlapp.models import Event, Lead, Stage
-from mqlapp.services import lead_create, lead_update, leads_score_enqueue
+from mqlapp.leads.models import Event, Lead, Stage
+from mqlapp.leads.services import lead_create, lead_update, leads_score_enqueue
 from scoring.models import LeadScore, ScoreHistory, ScoringState
 from scoring.services import leads_refresh, leads_score, rule_create
 

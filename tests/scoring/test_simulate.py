@@ -13,8 +13,8 @@ from django.utils import timezone
 from handoff.backtest import backtest_outcomes
 from handoff.models import StageTransition
 from handoff.services import mql_qualify, policy_update, queue_action
-from mqlapp.models import Event, Lead
-from mqlapp.services import leads_score_enqueue
+from mqlapp.leads.models import Event, Lead
+from mqlapp.leads.services import leads_score_enqueue
 from scoring.models import LeadScore, RescoreJob, ScoreHistory, ScoringState
 from scoring.services import parallel, rule_create, rules_draft_parse, scores_simulate, simulate
 from scoring.services.histogram import histogram

@@ -3,8 +3,8 @@
 import pytest
 from django.test import Client
 
-from mqlapp.models import Source, User
-from mqlapp.roles import user_role
+from mqlapp.leads.models import Source, User
+from mqlapp.leads.roles import user_role
 from tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db

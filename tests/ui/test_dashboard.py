@@ -7,7 +7,7 @@ from django.test import Client
 from django.utils import timezone
 
 from handoff.services import mql_qualify, queue_action
-from mqlapp.models import Lead
+from mqlapp.leads.models import Lead
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import io
 import pytest
 from django.test import Client
 
-from mqlapp.models import Lead
+from mqlapp.leads.models import Lead
 
 pytestmark = pytest.mark.django_db
 

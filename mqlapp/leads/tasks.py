@@ -12,12 +12,12 @@ from .models import ImportJob
 TRANSIENT = (ConnectionError, OperationalError)
 
 BEAT = {
-    "import-sweep": {"task": "mqlapp.tasks.imports_sweep", "schedule": timedelta(minutes=1)},
+    "import-sweep": {"task": "mqlapp.leads.tasks.imports_sweep", "schedule": timedelta(minutes=1)},
 }
 
 
 @shared_task(
-    name="mqlapp.tasks.lead_import_run",
+    name="mqlapp.leads.tasks.lead_import_run",
     acks_late=True,
     autoretry_for=TRANSIENT,
     retry_backoff=True,
@@ -28,7 +28,7 @@ def lead_import_run(job_id: int) -> None:
     imports.lead_import_run(job_id)
 
 
-@shared_task(name="mqlapp.tasks.imports_sweep", acks_late=True)
+@shared_task(name="mqlapp.leads.tasks.imports_sweep", acks_late=True)
 def imports_sweep() -> int:
     """Every minute: start jobs still queued (their task was lost while the broker was down)."""
     stale = timezone.now() - timedelta(minutes=1)

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from handoff.demo import demo_seed
+from mqlapp.console.demo import demo_seed
 
 
 class Command(BaseCommand):

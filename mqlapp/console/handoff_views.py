@@ -8,25 +8,25 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from mqlapp.errors import DomainError
-from mqlapp.models import Lead
-from mqlapp.roles import ADMIN, SALES, user_role
+from handoff import selectors, services, webhooks
+from handoff.lifecycle import QUEUE_ACTIONS, REASONS, WEBHOOK_EVENTS, allowed_actions
+from handoff.models import Webhook
+from mqlapp.leads.errors import DomainError
+from mqlapp.leads.models import Lead
+from mqlapp.leads.roles import ADMIN, SALES, user_role
 from scoring.selectors import lead_score, lead_score_history
 
-from . import selectors, services, webhooks
 from .dashboard import dashboard_data, score_chart
-from .lifecycle import QUEUE_ACTIONS, REASONS, WEBHOOK_EVENTS, allowed_actions
-from .models import Webhook
 
 
 def _forbidden(request: HttpRequest) -> HttpResponse:
-    return render(request, "handoff/forbidden.html", status=403)
+    return render(request, "console/forbidden.html", status=403)
 
 
 @login_required
 def dashboard_page(request: HttpRequest) -> HttpResponse:
     """Funnel with conversion, MQLs per week, SLA compliance, rejections, score spread."""
-    return render(request, "handoff/dashboard.html", {"data": dashboard_data()})
+    return render(request, "console/dashboard.html", {"data": dashboard_data()})
 
 
 @login_required
@@ -41,7 +41,7 @@ def queue_page(request: HttpRequest) -> HttpResponse:
         rows = rows.filter(owner__isnull=True)
     return render(
         request,
-        "handoff/queue.html",
+        "console/queue.html",
         {"leads": rows[:500], "reasons": REASONS, "now": timezone.now(), "show": show},
     )
 
@@ -52,7 +52,7 @@ def lead_page(request: HttpRequest, pk: int) -> HttpResponse:
     can_act = user_role(request.user) in (SALES, ADMIN)
     return render(
         request,
-        "handoff/lead_detail.html",
+        "console/lead_detail.html",
         {
             "lead": lead,
             "score": lead_score(lead),
@@ -86,7 +86,7 @@ def lead_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 def reapproach_page(request: HttpRequest) -> HttpResponse:
     if user_role(request.user) is None:
         return _forbidden(request)
-    return render(request, "handoff/reapproach.html", {"leads": selectors.reapproach_list()[:500]})
+    return render(request, "console/reapproach.html", {"leads": selectors.reapproach_list()[:500]})
 
 
 @login_required
@@ -104,7 +104,7 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
             return redirect(f"/webhooks/{hook.pk}/")
     return render(
         request,
-        "handoff/webhooks.html",
+        "console/webhooks.html",
         {"hooks": selectors.webhooks_all(), "events": WEBHOOK_EVENTS},
     )
 
@@ -122,6 +122,6 @@ def webhook_page(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(f"/webhooks/{pk}/")
     return render(
         request,
-        "handoff/webhook_detail.html",
+        "console/webhook_detail.html",
         {"hook": hook, "deliveries": selectors.webhook_deliveries(hook)[:100]},
     )

@@ -8,15 +8,14 @@ from typing import Any
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from mqlapp.ingest.messages import message_parse
-from mqlapp.ingest.services import events_ingest
-from mqlapp.models import Lead, Source, User
-from mqlapp.roles import ensure_groups
+from handoff.pipeline import leads_score_pending
+from handoff.services import policy_get, policy_update
+from mqlapp.leads.ingest.messages import message_parse
+from mqlapp.leads.ingest.services import events_ingest
+from mqlapp.leads.models import Lead, Source, User
+from mqlapp.leads.roles import ensure_groups
 from scoring.models import ScoringRule
 from scoring.services import rule_create
-
-from .pipeline import leads_score_pending
-from .services import policy_get, policy_update
 
 DEMO_USERS = [
     ("admin", "mqlapp-admin", "admin"),

@@ -17,7 +17,7 @@ from .messages import Message
 from .services import events_ingest
 
 log = logging.getLogger(__name__)
-IMPORT_TASK = "mqlapp.tasks.lead_import_run"
+IMPORT_TASK = "mqlapp.leads.tasks.lead_import_run"
 CHUNK_ROWS = 250
 
 

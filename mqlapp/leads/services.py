@@ -157,7 +157,7 @@ def leads_score_enqueue(lead_ids: Iterable[int]) -> None:
 
 def task_kick(name: str, *args: Any) -> None:
     """Send a task by name; a broker outage is logged, not raised (the beat sweep catches up)."""
-    from .celery import app
+    from mqlapp.celery import app
 
     try:
         if app.conf.task_always_eager:

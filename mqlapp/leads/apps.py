@@ -1,16 +1,18 @@
-"""Django app config for the core domain."""
+"""Django app config for the core domain: leads, events, identities, sources, consent."""
 
 from django.apps import AppConfig
 
 
-class MqlappConfig(AppConfig):
-    name = "mqlapp"
+class LeadsConfig(AppConfig):
+    name = "mqlapp.leads"
+    label = "leads"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         # Register this app's Celery tasks in every process (eager mode finds them by name)
         # and its periodic jobs with beat.
+        from mqlapp.celery import app
+
         from . import tasks
-        from .celery import app
 
         app.conf.beat_schedule = {**(app.conf.beat_schedule or {}), **tasks.BEAT}

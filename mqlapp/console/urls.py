@@ -2,16 +2,16 @@
 
 from django.urls import path
 
-from . import pages, views
+from . import handoff_views, pages
 
 urlpatterns = [
-    path("", views.dashboard_page, name="dashboard"),
-    path("leads/<int:pk>/", views.lead_page, name="lead"),
-    path("leads/<int:pk>/<str:action>/", views.lead_action, name="lead-action"),
-    path("queue/", views.queue_page, name="queue"),
-    path("reapproach/", views.reapproach_page, name="reapproach"),
-    path("webhooks/", views.webhooks_page, name="webhooks"),
-    path("webhooks/<int:pk>/", views.webhook_page, name="webhook"),
+    path("", handoff_views.dashboard_page, name="dashboard"),
+    path("leads/<int:pk>/", handoff_views.lead_page, name="lead"),
+    path("leads/<int:pk>/<str:action>/", handoff_views.lead_action, name="lead-action"),
+    path("queue/", handoff_views.queue_page, name="queue"),
+    path("reapproach/", handoff_views.reapproach_page, name="reapproach"),
+    path("webhooks/", handoff_views.webhooks_page, name="webhooks"),
+    path("webhooks/<int:pk>/", handoff_views.webhook_page, name="webhook"),
     path("scoring/rules/", pages.rules_page, name="rules"),
     path("scoring/rules/new/", pages.rule_form_page, name="rule-new"),
     path("scoring/rules/<int:pk>/", pages.rule_form_page, name="rule"),

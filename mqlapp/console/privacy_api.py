@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mqlapp.roles import AdminOnly
+from mqlapp.leads.roles import AdminOnly
 
 from . import privacy
 

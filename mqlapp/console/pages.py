@@ -14,11 +14,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from mqlapp.errors import DomainError, InvalidInput
-from mqlapp.ingest import imports
-from mqlapp.ingest.csvfile import FileInvalid, decode, mapping_resolve, records
-from mqlapp.models import ImportJob, Source
-from mqlapp.roles import ADMIN, MARKETER, user_role
+from handoff.backtest import backtest_outcomes
+from handoff.models import MqlPolicy
+from handoff.services import policy_get, policy_update
+from mqlapp.leads.errors import DomainError, InvalidInput
+from mqlapp.leads.ingest import imports
+from mqlapp.leads.ingest.csvfile import FileInvalid, decode, mapping_resolve, records
+from mqlapp.leads.models import ImportJob, Source
+from mqlapp.leads.roles import ADMIN, MARKETER, user_role
 from scoring.models import ScoringRule
 from scoring.selectors import rescore_job_as_dict, rescore_job_latest
 from scoring.services import (
@@ -30,11 +33,8 @@ from scoring.services import (
     scores_simulate,
 )
 
-from .backtest import backtest_outcomes
 from .dashboard import _bars
-from .models import MqlPolicy
-from .services import policy_get, policy_update
-from .views import _forbidden
+from .handoff_views import _forbidden
 
 KINDS = ("behavior", "fit", "inactivity")
 _NUMBER_FIELDS = (
@@ -115,7 +115,7 @@ def rules_page(request: HttpRequest) -> HttpResponse:
     job = rescore_job_latest()
     return render(
         request,
-        "handoff/rules.html",
+        "console/rules.html",
         {
             "rules": ScoringRule.objects.order_by("name", "id"),
             "job": rescore_job_as_dict(job) if job else None,
@@ -156,7 +156,7 @@ def rule_form_page(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         values = _rule_form_values({"kind": "behavior", "active": True})
     return render(
         request,
-        "handoff/rule_form.html",
+        "console/rule_form.html",
         {
             "rule": rule,
             "values": values,
@@ -248,7 +248,7 @@ def policy_page(request: HttpRequest) -> HttpResponse:
     can_simulate = role in (MARKETER, ADMIN)
     return render(
         request,
-        "handoff/policy.html",
+        "console/policy.html",
         {
             "policy": policy,
             "fast_track": ", ".join(policy.fast_track_events),
@@ -274,7 +274,7 @@ def policy_simulate(request: HttpRequest) -> HttpResponse:
     min_fit = _decimal_or(raw_fit, policy.min_fit) if raw_fit else None
     return render(
         request,
-        "handoff/_simulation.html",
+        "console/_simulation.html",
         {"sim": _simulation(threshold or Decimal(0), min_fit)},
     )
 
@@ -343,7 +343,7 @@ def imports_page(request: HttpRequest) -> HttpResponse:
                 return redirect("/imports/")
     return render(
         request,
-        "handoff/imports.html",
+        "console/imports.html",
         {**_jobs(), "errors": errors, "sources": Source.objects.order_by("name")},
         status=400 if errors else 200,
     )
@@ -354,4 +354,4 @@ def imports_partial(request: HttpRequest) -> HttpResponse:
     """The job list alone; htmx polls it every 2 s while a job is queued or running."""
     if not _can_edit_scoring(request):
         return _forbidden(request)
-    return render(request, "handoff/_imports.html", _jobs())
+    return render(request, "console/_imports.html", _jobs())

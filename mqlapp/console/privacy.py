@@ -7,11 +7,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from mqlapp.errors import NotFound
-from mqlapp.models import Consent, Event, Identity, Lead, LeadMerge, User
+from handoff.models import Assignment, Erasure, StageTransition, WebhookDelivery
+from mqlapp.leads.errors import NotFound
+from mqlapp.leads.models import Consent, Event, Identity, Lead, LeadMerge, User
 from scoring.models import LeadScore, ScoreHistory
-
-from .models import Assignment, Erasure, StageTransition, WebhookDelivery
 
 # Lead columns that name or reach the person; blanked on erasure. Stage, score, source, owner,
 # country, industry, employees and timestamps stay so funnel and reports still count the lead.

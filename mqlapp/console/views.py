@@ -10,11 +10,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from . import selectors, services
-from .errors import InvalidInput
-from .models import Lead, Source, Stage, User
-from .roles import ADMIN, MARKETER, ROLES, user_role
-from .throttle import login_blocked, login_failed
+from mqlapp.leads import selectors, services
+from mqlapp.leads.errors import InvalidInput
+from mqlapp.leads.models import Lead, Source, Stage, User
+from mqlapp.leads.roles import ADMIN, MARKETER, ROLES, user_role
+from mqlapp.leads.throttle import login_blocked, login_failed
 
 
 def nav_context(request: HttpRequest) -> dict[str, Any]:
@@ -24,7 +24,7 @@ def nav_context(request: HttpRequest) -> dict[str, Any]:
 class LoginView(auth_views.LoginView):
     """Session sign-in; repeated failures from an address or for a user answer 429."""
 
-    template_name = "mqlapp/login.html"
+    template_name = "console/login.html"
     redirect_authenticated_user = True
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -60,7 +60,7 @@ def leads_page(request: HttpRequest) -> HttpResponse:
     }
     return render(
         request,
-        "mqlapp/leads.html",
+        "console/leads.html",
         {
             "page": page,
             "params": params,
@@ -77,7 +77,7 @@ def leads_page(request: HttpRequest) -> HttpResponse:
 
 def _admin_only(request: HttpRequest) -> HttpResponse | None:
     if user_role(request.user) != ADMIN:
-        return render(request, "handoff/forbidden.html", status=403)
+        return render(request, "console/forbidden.html", status=403)
     return None
 
 
@@ -104,7 +104,7 @@ def users_page(request: HttpRequest) -> HttpResponse:
             error = getattr(exc, "message", str(exc))
     users = User.objects.order_by("username").prefetch_related("groups")
     rows = [{"user": u, "role": user_role(u)} for u in users]
-    return render(request, "mqlapp/users.html", {"rows": rows, "roles": ROLES, "error": error})
+    return render(request, "console/users.html", {"rows": rows, "roles": ROLES, "error": error})
 
 
 @login_required
@@ -128,6 +128,6 @@ def sources_page(request: HttpRequest) -> HttpResponse:
     base = request.build_absolute_uri("/").rstrip("/")
     return render(
         request,
-        "mqlapp/sources.html",
+        "console/sources.html",
         {"sources": Source.objects.order_by("id"), "base": base, "error": error},
     )

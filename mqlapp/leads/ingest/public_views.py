@@ -99,7 +99,7 @@ def _form_page(
         "visitor": values.get(VISITOR_FIELD) or request.COOKIES.get(VISITOR_FIELD, ""),
         "honeypot": HONEYPOT_FIELD,
     }
-    return render(request, "mqlapp/forms/form.html", context, status=status)
+    return render(request, "leads/forms/form.html", context, status=status)
 
 
 def _first(value: Any) -> str:
@@ -167,7 +167,7 @@ def form_thanks(request: HttpRequest, slug: str) -> HttpResponse:
     form = Form.objects.filter(slug=slug).first()
     if form is None:
         raise Http404("no such form")
-    return render(request, "mqlapp/forms/thanks.html", {"form": form})
+    return render(request, "leads/forms/thanks.html", {"form": form})
 
 
 def _record(request: HttpRequest, token: str, kind: str) -> None:

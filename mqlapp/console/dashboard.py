@@ -7,10 +7,9 @@ from django.db.models import Count, F, Max, Min
 from django.db.models.functions import Floor, TruncWeek
 from django.utils import timezone
 
-from mqlapp.models import Lead
-
-from .models import Qualification, SlaBreach
-from .reports import Period, funnel, rejections
+from handoff.models import Qualification, SlaBreach
+from handoff.reports import Period, funnel, rejections
+from mqlapp.leads.models import Lead
 
 SCORE_BUCKET = 20
 
