@@ -3,21 +3,20 @@
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mqlapp.leads.api.serializers import LEAD_FIELDS, LeadSerializer
 from mqlapp.leads.errors import InvalidInput, NotFound
 from mqlapp.leads.models import Lead
 from mqlapp.leads.roles import AdminOnly, AnyRole, ReadAnyWriteAdmin, SalesOrAdmin
 
 from . import assignment, reports, schema, selectors, services
 from .lifecycle import QUEUE_ACTIONS
-from .models import Assignment, MqlPolicy, StageTransition
+from .models import Assignment, LeadView, MqlPolicy, StageTransition
+from .serializers import QueueItemSerializer, ReapproachItemSerializer
 
 
 class PolicySerializer(serializers.ModelSerializer[MqlPolicy]):
@@ -36,21 +35,6 @@ class PolicySerializer(serializers.ModelSerializer[MqlPolicy]):
             "reassign_on_breach",
             "default_recycle_days",
             "updated_at",
-        )
-
-
-class QueueItemSerializer(LeadSerializer):
-    sla_due_at = serializers.DateTimeField(read_only=True)
-    overdue = serializers.SerializerMethodField()
-
-    class Meta(LeadSerializer.Meta):
-        fields = (*LEAD_FIELDS, "sla_due_at", "overdue")  # type: ignore[assignment]
-
-    def get_overdue(self, lead: Lead) -> bool:
-        return (
-            lead.stage == "mql"
-            and lead.sla_due_at is not None
-            and lead.sla_due_at <= timezone.now()
         )
 
 
@@ -100,8 +84,8 @@ class LeadActionView(APIView):
         if action not in QUEUE_ACTIONS:
             raise NotFound(f"unknown action {action!r}; use one of {', '.join(QUEUE_ACTIONS)}")
         data = request.data if isinstance(request.data, dict) else {}
-        lead = services.queue_action(pk, action, user=request.user, data=data)  # type: ignore[arg-type]
-        return Response(QueueItemSerializer(lead).data)
+        services.queue_action(pk, action, user=request.user, data=data)  # type: ignore[arg-type]
+        return Response(QueueItemSerializer(LeadView.objects.get(pk=pk)).data)
 
 
 class LeadHistoryView(APIView):
@@ -139,11 +123,10 @@ class ReapproachView(APIView):
 
     permission_classes = [AnyRole]
 
-    @extend_schema(responses=QueueItemSerializer(many=True))
+    @extend_schema(responses=ReapproachItemSerializer(many=True))
     def get(self, request: Request) -> Response:
         rows = selectors.reapproach_list()[:500]
-        data = [{**LeadSerializer(lead).data, "reapproach_on": lead.reapproach_on} for lead in rows]
-        return Response(data)
+        return Response(ReapproachItemSerializer(rows, many=True).data)
 
 
 class RepListView(APIView):

@@ -1,4 +1,4 @@
-"""Django app config for handoff."""
+"""Django app config for handoff: its tasks and beat jobs, and its hooks on the apps below."""
 
 from django.apps import AppConfig
 
@@ -9,13 +9,22 @@ class HandoffConfig(AppConfig):
 
     def ready(self) -> None:
         # Register the Celery tasks in every process, so eager mode can find them by name,
-        # and this app's periodic jobs with beat (each module declares its own BEAT entries).
-        from mqlapp.celery import app
+        # and this app's periodic jobs with beat; then the hooks through which the core and
+        # scoring tell handoff what happened, without importing it.
+        from celery import current_app as app
 
-        from . import pipeline_tasks, tasks
+        from mqlapp.leads import hooks as lead_hooks
+        from scoring import hooks as scoring_hooks
 
-        app.conf.beat_schedule = {
-            **(app.conf.beat_schedule or {}),
-            **pipeline_tasks.BEAT,
-            **tasks.BEAT,
-        }
+        from . import lead_rows, qualify, services, tasks
+
+        app.conf.beat_schedule = {**(app.conf.beat_schedule or {}), **tasks.BEAT}
+        lead_hooks.register(
+            created=lead_rows.lifecycle_rows_create,
+            prefer=lead_rows.merge_prefer,
+            merged=lead_rows.lifecycle_merge,
+            erased=lead_rows.sales_data_erase,
+        )
+        scoring_hooks.register(
+            computed=qualify.qualify_enqueue, published=services.qualify_eligible_later
+        )

@@ -9,11 +9,12 @@ from django.db import transaction
 from django.db.models import Count, Q
 
 from mqlapp.leads.errors import InvalidInput, NotFound
-from mqlapp.leads.models import Lead, Stage, User
+from mqlapp.leads.models import Lead, User
 from mqlapp.leads.roles import SALES
 from mqlapp.leads.services import task_kick
 
-from .models import Assignment, AssignmentCursor, RepProfile
+from .lifecycle import Stage
+from .models import Assignment, AssignmentCursor, LeadLifecycle, RepProfile
 
 TERRITORY_KEYS = {"countries", "employees_min", "employees_max"}
 
@@ -58,7 +59,7 @@ def candidates_for(lead: Lead, reps: Sequence[User]) -> list[User]:
 
 def _open_mqls(user_ids: Sequence[int]) -> dict[int, int]:
     rows = (
-        Lead.objects.filter(owner_id__in=user_ids, stage=Stage.MQL)
+        LeadLifecycle.objects.filter(owner_id__in=user_ids, stage=Stage.MQL)
         .values("owner_id")
         .annotate(n=Count("pk"))
     )
@@ -109,13 +110,19 @@ def assignee_next(lead: Lead, *, exclude: Sequence[int] = ()) -> User | None:
 
 
 def assignment_record(
-    lead: Lead, *, user: User, why: str, now: datetime, by: User | None = None, notify: bool = True
+    life: LeadLifecycle,
+    *,
+    user: User,
+    why: str,
+    now: datetime,
+    by: User | None = None,
+    notify: bool = True,
 ) -> Assignment:
     """Set the owner and keep the decision; the rep's email goes out after commit."""
-    Lead.objects.filter(pk=lead.pk).update(owner=user)
-    lead.owner = user
+    LeadLifecycle.objects.filter(pk=life.pk).update(owner=user)
+    life.owner = user
     row = Assignment.objects.create(
-        lead=lead, cycle=lead.cycle, user=user, at=now, why=why, by=by, notify=notify
+        lead_id=life.lead_id, cycle=life.cycle, user=user, at=now, why=why, by=by, notify=notify
     )
     if notify:
         transaction.on_commit(lambda: task_kick("handoff.tasks.assignment_notify", row.pk))
@@ -187,7 +194,7 @@ def reps_overview() -> list[dict[str, Any]]:
     reps = sales_reps()
     counts = dict(
         User.objects.filter(pk__in=[r.pk for r in reps])
-        .annotate(n=Count("leads", filter=Q(leads__stage=Stage.MQL)))
+        .annotate(n=Count("owned_leads", filter=Q(owned_leads__stage=Stage.MQL)))
         .values_list("pk", "n")
     )
     rows = []

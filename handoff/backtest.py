@@ -3,9 +3,9 @@
 from collections import defaultdict
 from datetime import datetime
 
-from mqlapp.leads.models import Stage
 from scoring.services import Outcome
 
+from .lifecycle import Stage
 from .models import StageTransition
 
 OUTCOME_OF_STAGE: dict[str, str] = {

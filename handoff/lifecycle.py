@@ -1,6 +1,22 @@
-"""The lifecycle as a pure transition table: which action moves which stage where."""
+"""The lifecycle as pure rules: the stages, which action moves which stage where, the SLA."""
 
-from mqlapp.leads.models import Stage
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+
+
+class Stage(models.TextChoices):
+    NURTURING = "nurturing"
+    MQL = "mql"
+    SAL = "sal"
+    SQL = "sql"
+    WON = "won"
+    LOST = "lost"
+    RECYCLED = "recycled"
+    DISQUALIFIED = "disqualified"
+
 
 # action -> (stages it may start from, stage it leads to); claim keeps the stage.
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -50,3 +66,25 @@ EVENT_FOR_MOVE: dict[str, str] = {
 WEBHOOK_EVENTS = tuple(dict.fromkeys(EVENT_FOR_MOVE.values()))
 # Actions that need a reason from REASONS.
 NEEDS_REASON = frozenset({"reject", "recycle"})
+
+
+# --- the SLA ---------------------------------------------------------------------------------
+
+
+def sla_due(now: datetime, *, hours: Decimal | float) -> datetime:
+    """When an MQL handed over at `now` must be accepted or rejected by."""
+    return now + timedelta(seconds=float(hours) * 3600)
+
+
+def is_overdue(stage: str, sla_due_at: datetime | None, *, now: datetime) -> bool:
+    """An MQL past its due time (only MQLs wait on sales: SPEC §5)."""
+    return stage == Stage.MQL and sla_due_at is not None and sla_due_at <= now
+
+
+def overdue_q(now: datetime, *, prefix: str = "") -> Q:
+    """`is_overdue` as a filter on lifecycle rows (`prefix`: the path to them)."""
+    return Q(**{f"{prefix}stage": Stage.MQL, f"{prefix}sla_due_at__lte": now})
+
+
+# Stages past the handover: what "currently MQL or later" counts (the simulator's standing).
+HANDED_OVER_STAGES = frozenset({Stage.MQL, Stage.SAL, Stage.SQL, Stage.WON, Stage.LOST})

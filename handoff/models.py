@@ -1,10 +1,15 @@
-"""The MQL policy (one row), stage changes, qualifications (one per cycle), assignment state."""
+"""Handoff's tables: the MQL policy (one row), one lifecycle row per lead, stage changes,
+qualifications (one per cycle), assignment, SLA breaches, webhooks."""
 
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import models
+from django.utils import timezone
 
-from mqlapp.leads.models import Lead, Stage, User
+from mqlapp.leads.models import Lead, User
+
+from .lifecycle import Stage, is_overdue
 
 
 class MqlPolicy(models.Model):
@@ -24,6 +29,105 @@ class MqlPolicy(models.Model):
     reassign_on_breach = models.BooleanField(default=False)
     default_recycle_days = models.PositiveIntegerField(default=90)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+class LeadLifecycle(models.Model):
+    """Where a lead stands with sales: one row per lead, created with the lead (core hook)
+    and written by handoff only."""
+
+    lead = models.OneToOneField(
+        Lead, primary_key=True, on_delete=models.CASCADE, related_name="lifecycle"
+    )
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.NURTURING)
+    owner = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_leads"
+    )
+    cycle = models.PositiveIntegerField(default=0, help_text="Qualification cycles so far.")
+    mql_at = models.DateTimeField(null=True, blank=True)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    reapproach_on = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["stage", "sla_due_at"]),
+            models.Index(fields=["owner", "stage"]),
+        ]
+
+
+class LeadViewManager(models.Manager["LeadView"]):
+    def get_queryset(self) -> models.QuerySet["LeadView"]:
+        return super().get_queryset().select_related("scoring", "lifecycle", "lifecycle__owner")
+
+
+class LeadView(Lead):
+    """Read model: a lead with its score (scoring's row) and its stage (handoff's row), for
+    answers, pages and webhooks. Nothing writes through it; filter on `scoring__*` and
+    `lifecycle__*`."""
+
+    objects = LeadViewManager()  # type: ignore[misc]
+
+    class Meta:
+        proxy = True
+        base_manager_name = "objects"
+
+    @property
+    def score(self) -> Decimal:
+        return self.scoring.score
+
+    @property
+    def engagement(self) -> Decimal:
+        return self.scoring.engagement
+
+    @property
+    def fit(self) -> Decimal:
+        return self.scoring.fit
+
+    @property
+    def score_epoch(self) -> datetime | None:
+        return self.scoring.epoch
+
+    @property
+    def stage(self) -> str:
+        return self.lifecycle.stage
+
+    @property
+    def owner(self) -> User | None:
+        return self.lifecycle.owner
+
+    @property
+    def owner_id(self) -> int | None:
+        return self.lifecycle.owner_id
+
+    @property
+    def cycle(self) -> int:
+        return self.lifecycle.cycle
+
+    @property
+    def mql_at(self) -> datetime | None:
+        return self.lifecycle.mql_at
+
+    @property
+    def sla_due_at(self) -> datetime | None:
+        return self.lifecycle.sla_due_at
+
+    @property
+    def reapproach_on(self) -> date | None:
+        return self.lifecycle.reapproach_on
+
+    @property
+    def overdue(self) -> bool:
+        return is_overdue(self.stage, self.sla_due_at, now=timezone.now())
+
+
+class QualifyQueue(models.Model):
+    """Leads whose score was just computed ("scores changed"), for handoff to qualify.
+
+    Appended by handoff's hook inside scoring's transaction, drained by handoff's task."""
+
+    id = models.BigAutoField(primary_key=True)
+    lead_id = models.BigIntegerField(db_index=True)
+    enqueued_at = models.DateTimeField(auto_now_add=True)
 
 
 class StageTransition(models.Model):
@@ -53,10 +157,16 @@ class Qualification(models.Model):
     score = models.DecimalField(max_digits=14, decimal_places=2)
     reason = models.CharField(max_length=20, default="threshold")  # or "fast_track"
     owner = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+    # Set on rows that came from another lead merged into this one (their own cycles).
+    merged_from = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["lead", "cycle"], name="one_qualification_per_cycle")
+            models.UniqueConstraint(
+                fields=["lead", "cycle"],
+                condition=models.Q(merged_from__isnull=True),
+                name="one_qualification_per_cycle",
+            )
         ]
 
 
@@ -128,11 +238,14 @@ class SlaBreach(models.Model):
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     notified_at = models.DateTimeField(null=True, blank=True)
+    merged_from = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["lead", "cycle", "due_at"], name="one_breach_per_deadline"
+                fields=["lead", "cycle", "due_at"],
+                condition=models.Q(merged_from__isnull=True),
+                name="one_breach_per_deadline",
             )
         ]
 
@@ -201,13 +314,3 @@ class WebhookAttempt(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["delivery", "number"], name="one_attempt_per_number")
         ]
-
-
-class Erasure(models.Model):
-    """A lead's personal data was erased (SPEC §6): when, by whom, how much; no personal data."""
-
-    # The lead row stays (blanked) so reports still count it; one erasure per lead.
-    lead = models.OneToOneField(Lead, on_delete=models.CASCADE, related_name="erasure")
-    at = models.DateTimeField()
-    by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    counts = models.JSONField(default=dict, blank=True)

@@ -13,7 +13,7 @@ from mqlapp.leads.roles import ADMIN
 from mqlapp.leads.services import task_kick
 from scoring.selectors import lead_score
 
-from .models import Assignment, Qualification, SlaBreach
+from .models import Assignment, LeadView, Qualification, SlaBreach
 
 
 def lead_name(lead: Lead) -> str:
@@ -53,8 +53,10 @@ def assignment_notify(assignment_id: int) -> bool:
         row.save(update_fields=["notified_at"])
         if not row.user.email:
             return False
-        lead = row.lead
-        qualification = Qualification.objects.filter(lead=lead, cycle=row.cycle).first()
+        lead = LeadView.objects.get(pk=row.lead_id)
+        qualification = Qualification.objects.filter(
+            lead=lead, cycle=row.cycle, merged_from__isnull=True
+        ).first()
         why = {
             Assignment.Why.SLA_BREACH: "It was reassigned to you: the previous rep's SLA passed.",
             Assignment.Why.ADMIN: "An admin assigned it to you.",

@@ -12,8 +12,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from mqlapp.leads.errors import InvalidInput
-from mqlapp.leads.models import Lead, Stage
+from mqlapp.leads.models import Lead
 
+from .lifecycle import Stage
 from .models import StageTransition
 
 FUNNEL = (Stage.NURTURING, Stage.MQL, Stage.SAL, Stage.SQL, Stage.WON)

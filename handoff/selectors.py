@@ -1,36 +1,88 @@
-"""Handoff reads: the queue a user may see, stage history, assignments, the re-approach list."""
+"""Handoff reads: the queue a user may see, stage history, assignments, the re-approach list,
+where each lead stands (for the simulator), a lead's sales data (for the privacy export)."""
+
+from typing import Any
 
 from django.db.models import F, QuerySet
 
-from mqlapp.leads.models import Lead, Stage, User
+from mqlapp.leads.models import Lead, User
 from mqlapp.leads.roles import ADMIN, user_role
+from scoring.services import CANDIDATE, HANDED_OVER
 
-from .models import Assignment, StageTransition, Webhook, WebhookDelivery
+from .lifecycle import HANDED_OVER_STAGES, Stage
+from .models import (
+    Assignment,
+    LeadLifecycle,
+    LeadView,
+    StageTransition,
+    Webhook,
+    WebhookDelivery,
+)
 
 
-def queue_for(user: User) -> QuerySet[Lead]:
+def queue_for(user: User) -> QuerySet[LeadView]:
     """Sales: their own and unassigned MQLs; admin: all MQLs; by SLA due time, then score."""
-    rows = Lead.objects.filter(stage=Stage.MQL).select_related("owner")
+    rows = LeadView.objects.filter(lifecycle__stage=Stage.MQL)
     if user_role(user) != ADMIN:
-        rows = rows.filter(owner__isnull=True) | rows.filter(owner=user)
-    return rows.order_by(F("sla_due_at").asc(nulls_last=True), "-score", "id")
+        rows = rows.filter(lifecycle__owner__isnull=True) | rows.filter(lifecycle__owner=user)
+    return rows.order_by(F("lifecycle__sla_due_at").asc(nulls_last=True), "-scoring__score", "id")
 
 
 def lead_history(lead: Lead) -> QuerySet[StageTransition]:
-    return lead.transitions.select_related("by").order_by("at", "id")
+    return StageTransition.objects.filter(lead_id=lead.pk).select_related("by").order_by("at", "id")
 
 
 def lead_assignments(lead: Lead) -> QuerySet[Assignment]:
-    return lead.assignments.select_related("user", "by").order_by("at", "id")
-
-
-def reapproach_list() -> QuerySet[Lead]:
-    """Recycled leads whose re-approach date came: back in nurturing, not yet re-qualified."""
     return (
-        Lead.objects.filter(stage=Stage.NURTURING, reapproach_on__isnull=False)
-        .select_related("owner")
-        .order_by("reapproach_on", "-score", "id")
+        Assignment.objects.filter(lead_id=lead.pk).select_related("user", "by").order_by("at", "id")
     )
+
+
+def reapproach_list() -> QuerySet[LeadView]:
+    """Recycled leads whose re-approach date came: back in nurturing, not yet re-qualified."""
+    return LeadView.objects.filter(
+        lifecycle__stage=Stage.NURTURING, lifecycle__reapproach_on__isnull=False
+    ).order_by("lifecycle__reapproach_on", "-scoring__score", "id")
+
+
+def lead_standing() -> dict[int, str]:
+    """For the simulator: leads already handed to sales, and the nurturing candidates."""
+    rows = LeadLifecycle.objects.filter(stage__in=[*HANDED_OVER_STAGES, Stage.NURTURING])
+    return {
+        lead_id: HANDED_OVER if stage in HANDED_OVER_STAGES else CANDIDATE
+        for lead_id, stage in rows.values_list("lead_id", "stage").iterator(10000)
+    }
+
+
+def lead_sales_data(lead_id: int) -> dict[str, Any]:
+    """Handoff's part of a personal-data export (SPEC §6)."""
+
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    life = LeadLifecycle.objects.select_related("owner").filter(lead_id=lead_id).first()
+    return {
+        "lead": {
+            "stage": life.stage if life else Stage.NURTURING,
+            "owner": life.owner.username if life and life.owner else None,
+            "mql_at": iso(life.mql_at) if life else None,
+        },
+        "stage_history": [
+            {
+                "from": t.from_stage,
+                "to": t.to_stage,
+                "at": iso(t.at),
+                "reason": t.reason,
+                "note": t.note,
+                "cycle": t.cycle,
+            }
+            for t in StageTransition.objects.filter(lead_id=lead_id)
+        ],
+        "assignments": [
+            {"user": a.user.username, "at": iso(a.at), "why": a.why, "cycle": a.cycle}
+            for a in Assignment.objects.filter(lead_id=lead_id).select_related("user")
+        ],
+    }
 
 
 def webhooks_all() -> QuerySet[Webhook]:

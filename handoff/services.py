@@ -12,14 +12,16 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from mqlapp.leads.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
-from mqlapp.leads.models import Event, Lead, Stage, User
+from mqlapp.leads.models import Event, User
 from mqlapp.leads.roles import ADMIN, SALES, user_role
-from mqlapp.leads.services import leads_score_enqueue, task_kick
-from scoring.services import SCORED_EVENT_TYPES
+from mqlapp.leads.services import task_kick
+from scoring import engine
+from scoring.models import LeadScore
+from scoring.services import lead_epoch_move
 
 from .assignment import assignee_next, assignment_record
-from .lifecycle import EVENT_FOR_MOVE, NEEDS_REASON, REASONS, transition_target
-from .models import Assignment, MqlPolicy, Qualification, StageTransition
+from .lifecycle import EVENT_FOR_MOVE, NEEDS_REASON, REASONS, Stage, sla_due, transition_target
+from .models import Assignment, LeadLifecycle, MqlPolicy, Qualification, StageTransition
 from .webhooks import webhooks_enqueue
 
 log = logging.getLogger(__name__)
@@ -97,15 +99,30 @@ def policy_update(*, data: Mapping[str, Any]) -> MqlPolicy:
         old_min_fit is not None and (policy.min_fit is None or policy.min_fit < old_min_fit)
     )
     if looser:
-        transaction.on_commit(lambda: task_kick("handoff.tasks.leads_qualify_eligible"))
+        qualify_eligible_later()
     return policy
+
+
+def qualify_eligible_later() -> None:
+    """After commit, qualify the nurturing leads whose stored score passes (the policy
+    loosened, or a rule change went live)."""
+    from .tasks import leads_qualify_eligible as task
+
+    transaction.on_commit(lambda: task_kick(task.name))
 
 
 # --- qualification -------------------------------------------------------------------------
 
 
-def sla_due(now: datetime, policy: MqlPolicy) -> datetime:
-    return now + timedelta(seconds=float(policy.sla_hours) * 3600)
+def mql_passes(score: Decimal, fit: Decimal, policy: MqlPolicy) -> bool:
+    """The MQL test under this policy (the engine's one definition)."""
+    return engine.passes(score, fit, threshold=policy.mql_threshold, min_fit=policy.min_fit)
+
+
+def _score_of(lead_id: int) -> Decimal:
+    return LeadScore.objects.filter(lead_id=lead_id).values_list("score", flat=True).first() or (
+        Decimal(0)
+    )
 
 
 def mql_qualify(
@@ -121,34 +138,34 @@ def mql_qualify(
     policy = policy or policy_get()
     with transaction.atomic():
         activity = Event.objects.filter(
-            lead_id=OuterRef("pk"),
-            type__in=SCORED_EVENT_TYPES,
-            timestamp__gte=OuterRef("score_epoch"),
+            lead_id=OuterRef("lead_id"),
+            type__in=engine.EVERY_EVENT,
+            timestamp__gte=OuterRef("lead__scoring__epoch"),
         )
         moved = (
-            Lead.objects.filter(pk=lead_id, stage=Stage.NURTURING)
-            .filter(Q(score_epoch__isnull=True) | Q(Exists(activity)))
+            LeadLifecycle.objects.filter(lead_id=lead_id, stage=Stage.NURTURING)
+            .filter(Q(lead__scoring__epoch__isnull=True) | Q(Exists(activity)))
             .update(
                 stage=Stage.MQL,
                 mql_at=now,
-                sla_due_at=sla_due(now, policy),
+                sla_due_at=sla_due(now, hours=policy.sla_hours),
                 cycle=F("cycle") + 1,
                 owner=None,
             )
         )
         if not moved:
             return False
-        lead = Lead.objects.get(pk=lead_id)
+        life = LeadLifecycle.objects.select_related("lead").get(lead_id=lead_id)
         owner = None
         if policy.assignment == MqlPolicy.Assignment.ROUND_ROBIN:
-            owner = assignee_next(lead)
+            owner = assignee_next(life.lead)
         if owner is not None:
-            assignment_record(lead, user=owner, why=Assignment.Why.ROUND_ROBIN, now=now)
+            assignment_record(life, user=owner, why=Assignment.Why.ROUND_ROBIN, now=now)
         Qualification.objects.create(
-            lead=lead, cycle=lead.cycle, at=now, score=score, reason=reason, owner=owner
+            lead_id=lead_id, cycle=life.cycle, at=now, score=score, reason=reason, owner=owner
         )
         transition_record(
-            lead,
+            life,
             action="qualify_mql",
             from_stage=Stage.NURTURING,
             now=now,
@@ -159,7 +176,7 @@ def mql_qualify(
 
 
 def transition_record(
-    lead: Lead,
+    life: LeadLifecycle,
     *,
     action: str,
     from_stage: str,
@@ -171,15 +188,15 @@ def transition_record(
 ) -> StageTransition:
     """Keep the stage change and queue its webhook, in the caller's transaction."""
     row = StageTransition.objects.create(
-        lead=lead,
+        lead_id=life.lead_id,
         from_stage=from_stage,
-        to_stage=lead.stage,
+        to_stage=life.stage,
         at=now,
         by=by,
         reason=reason,
         note=note,
         score=score,
-        cycle=lead.cycle,
+        cycle=life.cycle,
     )
     event = EVENT_FOR_MOVE.get(action)
     if event:
@@ -187,12 +204,12 @@ def transition_record(
             "previous_stage": from_stage,
             "reason": reason,
             "note": note,
-            "cycle": lead.cycle,
+            "cycle": life.cycle,
             "by": by.username if by else None,
-            "sla_due_at": lead.sla_due_at,
-            "reapproach_on": lead.reapproach_on,
+            "sla_due_at": life.sla_due_at,
+            "reapproach_on": life.reapproach_on,
         }
-        webhooks_enqueue(lead, event_type=event, now=now, extra=extra)
+        webhooks_enqueue(life.lead_id, event_type=event, now=now, extra=extra)
     return row
 
 
@@ -200,12 +217,16 @@ def leads_qualify_eligible(*, now: datetime | None = None) -> int:
     """After the policy loosened: qualify nurturing leads whose stored score now passes."""
     now = now or timezone.now()
     policy = policy_get()
-    rows = Lead.objects.filter(stage=Stage.NURTURING, score__gte=policy.mql_threshold)
-    if policy.min_fit is not None:
-        rows = rows.filter(fit__gte=policy.min_fit)
+    # The threshold narrows the scan; the MQL test itself decides.
+    rows = LeadScore.objects.filter(
+        lead__lifecycle__stage=Stage.NURTURING, score__gte=policy.mql_threshold
+    )
     count = 0
-    for pk, score in rows.order_by("pk").values_list("pk", "score").iterator(500):
-        count += mql_qualify(pk, score=score, reason="threshold", now=now, policy=policy)
+    for pk, score, fit in (
+        rows.order_by("lead_id").values_list("lead_id", "score", "fit").iterator(500)
+    ):
+        if mql_passes(score, fit, policy):
+            count += mql_qualify(pk, score=score, reason="threshold", now=now, policy=policy)
     return count
 
 
@@ -226,15 +247,16 @@ def _text(data: Mapping[str, Any], name: str, limit: int) -> str:
 @transaction.atomic
 def queue_action(
     lead_id: int, action: str, *, user: User, data: Mapping[str, Any], now: datetime | None = None
-) -> Lead:
+) -> LeadLifecycle:
     """Apply a sales action: 403 on another rep's lead, 409 where the stage does not allow it,
     400 for a reason outside the list."""
     now = now or timezone.now()
-    if action == "recycle":
-        # The re-score from the new epoch is queued before the lead's row lock is taken, as
-        # ingestion does: a scoring worker holds the queue row while it waits for the lead.
-        leads_score_enqueue([lead_id])
-    lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
+    lead = (
+        LeadLifecycle.objects.select_for_update(of=("self",))
+        .select_related("lead", "owner")
+        .filter(lead_id=lead_id)
+        .first()
+    )
     if lead is None:
         raise NotFound("No such lead.")
     role = user_role(user)
@@ -263,15 +285,15 @@ def queue_action(
     fields = ["stage", "updated_at"]
     if action == "recycle":
         lead.reapproach_on = _reapproach_date(data, now=now)
-        lead.score_epoch = now
-        fields += ["reapproach_on", "score_epoch"]
+        fields += ["reapproach_on"]
+        lead_epoch_move(lead_id, at=now)  # scoring's: engagement counts from now on
     lead.save(update_fields=fields)
     transition_record(
         lead,
         action=action,
         from_stage=from_stage,
         now=now,
-        score=lead.score,
+        score=_score_of(lead_id),
         by=user,
         reason=reason,
         note=note,
@@ -279,7 +301,9 @@ def queue_action(
     return lead
 
 
-def _claim(lead: Lead, *, user: User, role: str, data: Mapping[str, Any], now: datetime) -> Lead:
+def _claim(
+    lead: LeadLifecycle, *, user: User, role: str, data: Mapping[str, Any], now: datetime
+) -> LeadLifecycle:
     """A rep takes an unassigned MQL; an admin may give any MQL to a rep (`owner`)."""
     target_id = data.get("owner")
     if target_id is not None and role != ADMIN:
@@ -325,32 +349,33 @@ def leads_reapproach_due(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     today = timezone.localtime(now).date()
     ids = list(
-        Lead.objects.filter(stage=Stage.RECYCLED, reapproach_on__lte=today)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:5000]
+        LeadLifecycle.objects.filter(stage=Stage.RECYCLED, reapproach_on__lte=today)
+        .order_by("lead_id")
+        .values_list("lead_id", flat=True)[:5000]
     )
     moved = 0
     for pk in ids:
         with transaction.atomic():
-            # Queued before the row lock (see queue_action); activity since the recycle (or a
-            # fast-track event) may qualify it once it is nurturing again.
-            leads_score_enqueue([pk])
-            lead = (
-                Lead.objects.select_for_update()
-                .filter(pk=pk, stage=Stage.RECYCLED, reapproach_on__lte=today)
+            life = (
+                LeadLifecycle.objects.select_for_update()
+                .filter(lead_id=pk, stage=Stage.RECYCLED, reapproach_on__lte=today)
                 .first()
             )
-            if lead is None:
+            if life is None:
                 continue
-            lead.stage = Stage.NURTURING
-            lead.save(update_fields=["stage", "updated_at"])
+            life.stage = Stage.NURTURING
+            life.save(update_fields=["stage", "updated_at"])
             transition_record(
-                lead,
+                life,
                 action="reapproach",
                 from_stage=Stage.RECYCLED,
                 now=now,
-                score=lead.score,
+                score=_score_of(pk),
                 reason="reapproach",
             )
+            # Activity since the recycle (or a fast-track event) may qualify it again.
+            from .qualify import qualify_enqueue
+
+            qualify_enqueue([pk])
             moved += 1
     return moved

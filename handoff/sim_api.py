@@ -7,7 +7,6 @@ defaults come from the MQL policy; the counting itself is scoring's `scores_simu
 from decimal import Decimal
 from typing import Any
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,10 +16,9 @@ from mqlapp.leads.errors import InvalidInput
 from mqlapp.leads.roles import MarketerOrAdmin
 from scoring import schema
 from scoring.engine.conditions import as_number
-from scoring.services import rules_draft_parse, scores_simulate
+from scoring.services import rules_draft_parse
 
-from .backtest import backtest_outcomes
-from .services import policy_get
+from .simulation import simulation_run
 
 BODY_FIELDS = ("rules", "mql_threshold", "min_fit")
 
@@ -52,19 +50,10 @@ class SimulateView(APIView):
                 f"unknown fields: {', '.join(unknown)}",
                 fields={key: [f"unknown; use {', '.join(BODY_FIELDS)}"] for key in unknown},
             )
-        policy = policy_get()
         rules = None if body.get("rules") is None else rules_draft_parse(body["rules"])
-        threshold = policy.mql_threshold
+        options: dict[str, Any] = {}
         if "mql_threshold" in body:
-            threshold = _number(body, "mql_threshold", nullable=False) or Decimal(0)
-        min_fit = policy.min_fit
+            options["threshold"] = _number(body, "mql_threshold", nullable=False) or Decimal(0)
         if "min_fit" in body:
-            min_fit = _number(body, "min_fit", nullable=True)
-        result = scores_simulate(
-            rules=rules,
-            threshold=threshold,
-            min_fit=min_fit,
-            outcomes=backtest_outcomes(),
-            now=timezone.now(),
-        )
-        return Response(result)
+            options["min_fit"] = _number(body, "min_fit", nullable=True)
+        return Response(simulation_run(rules=rules, **options))

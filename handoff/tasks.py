@@ -6,12 +6,16 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
-from . import notifications, services, sla, webhooks
+from . import notifications, qualify, services, sla, webhooks
 
 TRANSIENT = (ConnectionError, OperationalError)
 
 # Time-based work scans due rows in the database; every job is idempotent.
 BEAT: dict[str, dict[str, object]] = {
+    "handoff-qualify-sweep": {
+        "task": "handoff.tasks.leads_qualify_pending",
+        "schedule": timedelta(seconds=15),
+    },
     "handoff-sla": {"task": "handoff.tasks.mql_sla_sweep", "schedule": timedelta(minutes=1)},
     "handoff-reapproach": {
         "task": "handoff.tasks.leads_reapproach_due",
@@ -28,13 +32,21 @@ BEAT: dict[str, dict[str, object]] = {
 }
 
 
-@shared_task(name="handoff.tasks.leads_qualify_eligible", acks_late=True)
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def leads_qualify_pending() -> int:
+    """Drain the "scores changed" queue: qualify what passes, exactly once per cycle."""
+    total = 0
+    while done := qualify.leads_qualify_pending(limit=500):
+        total += done
+    return total
+
+
+@shared_task(acks_late=True)
 def leads_qualify_eligible() -> int:
     return services.leads_qualify_eligible()
 
 
 @shared_task(
-    name="handoff.tasks.assignment_notify",
     acks_late=True,
     autoretry_for=(*TRANSIENT, OSError),
     retry_backoff=True,
@@ -45,7 +57,6 @@ def assignment_notify(assignment_id: int) -> bool:
 
 
 @shared_task(
-    name="handoff.tasks.sla_breach_notify",
     acks_late=True,
     autoretry_for=(*TRANSIENT, OSError),
     retry_backoff=True,
@@ -55,17 +66,17 @@ def sla_breach_notify(breach_id: int) -> bool:
     return notifications.sla_breach_notify(breach_id)
 
 
-@shared_task(name="handoff.tasks.notifications_resend", acks_late=True)
+@shared_task(acks_late=True)
 def notifications_resend() -> int:
     return notifications.notifications_resend()
 
 
-@shared_task(name="handoff.tasks.mql_sla_sweep", acks_late=True)
+@shared_task(acks_late=True)
 def mql_sla_sweep() -> int:
     return sla.mql_sla_sweep()
 
 
-@shared_task(name="handoff.tasks.leads_reapproach_due", acks_late=True)
+@shared_task(acks_late=True)
 def leads_reapproach_due() -> int:
     return services.leads_reapproach_due()
 
@@ -75,7 +86,7 @@ def leads_reapproach_due() -> int:
 COUNTDOWN_MAX = 60
 
 
-@shared_task(name="handoff.tasks.webhook_deliver", acks_late=True)
+@shared_task(acks_late=True)
 def webhook_deliver(delivery_id: int) -> float | None:
     delay = webhooks.webhook_deliver(delivery_id)
     if (
@@ -87,7 +98,7 @@ def webhook_deliver(delivery_id: int) -> float | None:
     return delay
 
 
-@shared_task(name="handoff.tasks.webhook_deliveries_due", acks_late=True)
+@shared_task(acks_late=True)
 def webhook_deliveries_due() -> int:
     ids = webhooks.deliveries_due(now=timezone.now())
     for pk in ids:

@@ -22,11 +22,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from mqlapp.leads.errors import InvalidInput
-from mqlapp.leads.models import Lead
 from mqlapp.leads.services import task_kick
 
 from .lifecycle import WEBHOOK_EVENTS
-from .models import Webhook, WebhookAttempt, WebhookDelivery
+from .models import LeadView, Webhook, WebhookAttempt, WebhookDelivery
+from .serializers import LeadSerializer
 
 log = logging.getLogger(__name__)
 
@@ -167,29 +167,28 @@ def webhook_delete(webhook: Webhook) -> None:
 # --- the outbox ------------------------------------------------------------------------------
 
 
-def lead_payload(lead: Lead, *, event_type: str, now: datetime, extra: Mapping[str, Any]) -> str:
+def lead_payload(
+    lead: LeadView, *, event_type: str, now: datetime, extra: Mapping[str, Any]
+) -> str:
     """The body, fixed when the event happens and sent unchanged on every try."""
-    from mqlapp.leads.api.serializers import LeadSerializer
-
     data = dict(LeadSerializer(lead).data)
     owner = lead.owner
     data["owner"] = (
         {"id": owner.pk, "username": owner.username, "email": owner.email} if owner else None
     )
-    data["stage"] = lead.stage
-    data["score"] = float(lead.score)
     data.update(extra)
     body = {"type": event_type, "timestamp": now.isoformat(), "data": data}
     return json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
 
 
 def webhooks_enqueue(
-    lead: Lead, *, event_type: str, now: datetime, extra: Mapping[str, Any]
+    lead_id: int, *, event_type: str, now: datetime, extra: Mapping[str, Any]
 ) -> list[int]:
     """Outbox rows for every active webhook on `event_type`, in the caller's transaction."""
     hooks = [h for h in Webhook.objects.filter(active=True) if event_type in h.events]
     if not hooks:
         return []
+    lead = LeadView.objects.get(pk=lead_id)
     payload = lead_payload(lead, event_type=event_type, now=now, extra=extra)
     rows = WebhookDelivery.objects.bulk_create(
         [

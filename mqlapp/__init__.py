@@ -1,4 +1,5 @@
-"""mqlapp: leads, events, identity, ingestion and the Django project itself."""
+"""mqlapp: the Django project shell (settings, URLs, the Celery app) and, inside it, the core
+domain (`mqlapp.leads`) and the web console (`mqlapp.console`)."""
 
 from .celery import app as celery_app
 

@@ -6,10 +6,11 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import health
+from .console import api as console_api
 from .console import privacy_api, views
+from .console.export import LeadExportView
 from .leads.api import ingest_views as ingest_api
 from .leads.api import views as api
-from .leads.api.export import LeadExportView
 from .leads.ingest import public_views
 
 api_urls: list[URLPattern | URLResolver] = [
@@ -17,7 +18,7 @@ api_urls: list[URLPattern | URLResolver] = [
     path("users/", api.UserListView.as_view()),
     path("users/<int:pk>/", api.UserDetailView.as_view()),
     path("sources/", api.SourceListView.as_view()),
-    path("leads/", api.LeadListView.as_view()),
+    path("leads/", console_api.LeadListView.as_view()),
     path("leads/export.csv", LeadExportView.as_view()),
     path("leads/import/", ingest_api.LeadImportView.as_view()),
     path("imports/", ingest_api.ImportListView.as_view()),
@@ -25,7 +26,7 @@ api_urls: list[URLPattern | URLResolver] = [
     path("forms/", ingest_api.FormListView.as_view()),
     path("forms/<int:pk>/", ingest_api.FormDetailView.as_view()),
     path("tracking-links/", ingest_api.TrackingLinkView.as_view()),
-    path("leads/<int:pk>/", api.LeadDetailView.as_view()),
+    path("leads/<int:pk>/", console_api.LeadDetailView.as_view()),
     path("leads/<int:pk>/events/", api.LeadEventsView.as_view()),
     path("leads/<int:pk>/personal-data/", privacy_api.PersonalDataView.as_view()),
     path("leads/<int:pk>/erase/", privacy_api.EraseView.as_view()),

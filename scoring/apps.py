@@ -10,8 +10,15 @@ class ScoringConfig(AppConfig):
     def ready(self) -> None:
         # Register the tasks in every process (eager mode finds them by name) and this
         # app's periodic jobs with beat.
-        from mqlapp.celery import app
+        from celery import current_app as app
 
-        from . import tasks
+        from mqlapp.leads import hooks as lead_hooks
+
+        from . import services, tasks
 
         app.conf.beat_schedule = {**(app.conf.beat_schedule or {}), **tasks.BEAT}
+        lead_hooks.register(
+            created=services.score_rows_create,
+            changed=services.leads_score_enqueue,
+            merged=services.score_rows_merge,
+        )

@@ -1,4 +1,5 @@
-"""Scoring rules, each lead's breakdown and score history, the published rule set, re-score jobs."""
+"""Scoring's tables: rules, one score row per lead, score history, the "leads to score" queue,
+the published rule set, re-score jobs."""
 
 from django.db import models
 
@@ -35,19 +36,38 @@ class ScoringRule(models.Model):
 
 
 class LeadScore(models.Model):
-    """The breakdown behind a lead's current score (the score itself is on the lead)."""
+    """A lead's current score, its breakdown and its score epoch: one row per lead, created
+    with the lead (core hook) and written by scoring only."""
 
     lead = models.OneToOneField(
-        Lead, primary_key=True, on_delete=models.CASCADE, related_name="score_detail"
+        Lead, primary_key=True, on_delete=models.CASCADE, related_name="scoring"
     )
+    score = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    engagement = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    fit = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    # Engagement counts events from here on (a recycle moves it; SPEC §5).
+    epoch = models.DateTimeField(null=True, blank=True)
     breakdown = models.JSONField(default=list)
-    as_of = models.DateTimeField()
+    as_of = models.DateTimeField(null=True, blank=True)
     # The published rule set (ScoringState.version) this breakdown was computed with.
     rules_version = models.PositiveBigIntegerField(default=0)
     # The last point written to ScoreHistory: time-driven changes add a point only when the
     # score moved at least a point from it, or a day passed (docs/scoring.md).
     history_score = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     history_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["-score"])]
+
+
+class ScoreQueue(models.Model):
+    """The "leads to score" queue: appended in the writer's transaction (events stored, lead
+    data changed, epoch moved), drained by the scoring task. Append-only, no unique lead: a
+    writer never waits on a row a scoring worker holds."""
+
+    id = models.BigAutoField(primary_key=True)
+    lead_id = models.BigIntegerField(db_index=True)
+    enqueued_at = models.DateTimeField(auto_now_add=True)
 
 
 class ScoreHistory(models.Model):

@@ -14,14 +14,15 @@ def lead_score(lead: Lead) -> dict[str, Any]:
     """The stored score; `as_of` is when it was last evaluated (the hourly refresh included:
     a refresh that leaves a score unchanged does not rewrite it)."""
     detail = LeadScore.objects.filter(lead=lead).first()
+    zero = 0.0
     refreshed = ScoringState.objects.filter(pk=1).values_list("refreshed_at", flat=True).first()
     as_of = detail.as_of if detail else None
     if as_of is not None and refreshed is not None and refreshed > as_of:
         as_of = refreshed
     return {
-        "score": float(lead.score),
-        "engagement": float(lead.engagement),
-        "fit": float(lead.fit),
+        "score": float(detail.score) if detail else zero,
+        "engagement": float(detail.engagement) if detail else zero,
+        "fit": float(detail.fit) if detail else zero,
         "as_of": as_of.isoformat() if as_of else None,
         "breakdown": detail.breakdown if detail else [],
     }
@@ -72,3 +73,23 @@ def rescore_job_latest() -> RescoreJob | None:
 
 def rescore_job_get(pk: int) -> RescoreJob | None:
     return RescoreJob.objects.filter(pk=pk).first()
+
+
+def lead_score_data(lead_id: int) -> dict[str, Any]:
+    """Scoring's part of a personal-data export (SPEC §6): the score, breakdown and history."""
+    detail = LeadScore.objects.filter(lead_id=lead_id).first()
+    return {
+        "lead": {
+            "score": float(detail.score) if detail else 0.0,
+            "engagement": float(detail.engagement) if detail else 0.0,
+            "fit": float(detail.fit) if detail else 0.0,
+        },
+        "score": {
+            "breakdown": detail.breakdown if detail else [],
+            "as_of": detail.as_of.isoformat() if detail and detail.as_of else None,
+            "history": [
+                {"at": h.at.isoformat(), "score": float(h.score), "cause": h.cause}
+                for h in ScoreHistory.objects.filter(lead_id=lead_id).order_by("at", "id")
+            ],
+        },
+    }

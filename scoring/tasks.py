@@ -1,4 +1,5 @@
-"""Celery entry points of scoring: run a re-score job, resume stalled ones."""
+"""Celery entry points of scoring: drain the "leads to score" queue, the hourly refresh, re-score
+jobs and their sweep. Task names are the default ones: module path and function name."""
 
 import logging
 from datetime import timedelta
@@ -15,6 +16,8 @@ log = logging.getLogger(__name__)
 TRANSIENT = (ConnectionError, OperationalError)
 
 BEAT: dict[str, dict[str, object]] = {
+    "score-sweep": {"task": "scoring.tasks.leads_score_pending", "schedule": timedelta(seconds=15)},
+    "score-decay": {"task": "scoring.tasks.scores_refresh_all", "schedule": timedelta(hours=1)},
     "scoring-rescore-sweep": {
         "task": "scoring.tasks.rescore_sweep",
         "schedule": timedelta(minutes=1),
@@ -22,8 +25,22 @@ BEAT: dict[str, dict[str, object]] = {
 }
 
 
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def leads_score_pending() -> int:
+    """Drain the "leads to score" queue in batches; safe to run many at once."""
+    total = 0
+    while done := services.leads_score_pending(limit=200):
+        total += done
+    return total
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3)
+def scores_refresh_all() -> int:
+    """Hourly: fading and inactivity change scores without events; re-score every lead."""
+    return services.scores_refresh()
+
+
 @shared_task(
-    name="scoring.tasks.rescore_run",
     acks_late=True,
     autoretry_for=TRANSIENT,
     retry_backoff=True,
@@ -41,10 +58,10 @@ def rescore_run(job_id: int) -> str:
         return "failed"
 
 
-@shared_task(name="scoring.tasks.rescore_sweep", acks_late=True)
+@shared_task(acks_late=True)
 def rescore_sweep() -> int:
     """Every minute: a job whose task was lost (broker down, worker killed) is resumed."""
     stalled = services.rescore_jobs_stalled(now=timezone.now())
     for job_id in stalled:
-        task_kick("scoring.tasks.rescore_run", job_id)
+        task_kick(rescore_run.name, job_id)
     return len(stalled)

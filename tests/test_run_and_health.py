@@ -6,13 +6,14 @@ import sys
 
 import pytest
 
+from handoff.models import LeadView
 from tests.conftest import ROOT
 
 
 @pytest.mark.django_db
 def test_demo_seed_creates_logins_rules_leads_and_mqls():
     from mqlapp.console.demo import DEMO_USERS, demo_seed
-    from mqlapp.leads.models import Lead, User
+    from mqlapp.leads.models import User
     from mqlapp.leads.roles import user_role
     from scoring.models import ScoringRule
 
@@ -21,12 +22,12 @@ def test_demo_seed_creates_logins_rules_leads_and_mqls():
         user = User.objects.get(username=username)
         assert user.check_password(password) and user_role(user) == role
     assert ScoringRule.objects.count() >= 10
-    assert Lead.objects.count() == 40
-    assert Lead.objects.filter(score__gt=0).count() >= 30
-    assert Lead.objects.filter(stage="mql").exclude(owner=None).exists()
+    assert LeadView.objects.count() == 40
+    assert LeadView.objects.filter(scoring__score__gt=0).count() >= 30
+    assert LeadView.objects.filter(lifecycle__stage="mql").exclude(lifecycle__owner=None).exists()
     # a second run changes nothing
     demo_seed(leads=40)
-    assert Lead.objects.count() == 40 and User.objects.count() == len(DEMO_USERS)
+    assert LeadView.objects.count() == 40 and User.objects.count() == len(DEMO_USERS)
 
 
 def test_healthz_is_503_when_the_database_is_down():

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from handoff.models import Qualification, SlaBreach
 from handoff.reports import Period, funnel, rejections
-from mqlapp.leads.models import Lead
+from scoring.models import LeadScore
 
 SCORE_BUCKET = 20
 
@@ -29,7 +29,7 @@ def mqls_per_week(*, now: datetime, weeks: int = 12) -> list[dict[str, Any]]:
         Qualification.objects.filter(at__gte=start)
         .annotate(week=TruncWeek("at"))
         .values_list("week")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("lead_id"))
         .values_list("week", "n")
     )
     first = (timezone.localtime(now) - timedelta(days=timezone.localtime(now).weekday())).date()
@@ -44,7 +44,7 @@ def mqls_per_week(*, now: datetime, weeks: int = 12) -> list[dict[str, Any]]:
 def sla_compliance(*, now: datetime, days: int = 90) -> dict[str, Any]:
     """Of the MQLs whose SLA has come due in the period, the share handled in time."""
     since = now - timedelta(days=days)
-    due = Qualification.objects.filter(at__gte=since, lead__sla_due_at__lte=now).count()
+    due = Qualification.objects.filter(at__gte=since, lead__lifecycle__sla_due_at__lte=now).count()
     breached = SlaBreach.objects.filter(at__gte=since).values("lead_id", "cycle").distinct().count()
     on_time = max(due - breached, 0)
     return {
@@ -56,13 +56,13 @@ def sla_compliance(*, now: datetime, days: int = 90) -> dict[str, Any]:
 
 
 def score_distribution() -> list[dict[str, Any]]:
-    bounds = Lead.objects.aggregate(low=Min("score"), high=Max("score"))
+    bounds = LeadScore.objects.aggregate(low=Min("score"), high=Max("score"))
     if bounds["low"] is None:
         return []
     counted = dict(
-        Lead.objects.annotate(bucket=Floor(F("score") / SCORE_BUCKET))
+        LeadScore.objects.annotate(bucket=Floor(F("score") / SCORE_BUCKET))
         .values_list("bucket")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("lead_id"))
         .values_list("bucket", "n")
     )
     rows = []

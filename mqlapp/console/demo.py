@@ -8,14 +8,14 @@ from typing import Any
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from handoff.pipeline import leads_score_pending
+from handoff.qualify import leads_qualify_pending
 from handoff.services import policy_get, policy_update
 from mqlapp.leads.ingest.messages import message_parse
 from mqlapp.leads.ingest.services import events_ingest
 from mqlapp.leads.models import Lead, Source, User
 from mqlapp.leads.roles import ensure_groups
 from scoring.models import ScoringRule
-from scoring.services import rule_create
+from scoring.services import leads_score_pending, rule_create
 
 DEMO_USERS = [
     ("admin", "mqlapp-admin", "admin"),
@@ -148,7 +148,10 @@ def demo_seed(*, leads: int = 40, seed: int = 7) -> dict[str, Any]:
     )
     if not Lead.objects.exists():
         _demo_leads(source, count=leads, rng=random.Random(seed))
+    # Score and qualify now, in this process, so the first page already shows MQLs.
     while leads_score_pending(limit=500):
+        pass
+    while leads_qualify_pending(limit=500):
         pass
     return {"users": DEMO_USERS, "created_users": created_users, "source": source}
 

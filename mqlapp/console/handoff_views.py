@@ -10,9 +10,8 @@ from django.views.decorators.http import require_POST
 
 from handoff import selectors, services, webhooks
 from handoff.lifecycle import QUEUE_ACTIONS, REASONS, WEBHOOK_EVENTS, allowed_actions
-from handoff.models import Webhook
+from handoff.models import LeadView, Webhook
 from mqlapp.leads.errors import DomainError
-from mqlapp.leads.models import Lead
 from mqlapp.leads.roles import ADMIN, SALES, user_role
 from scoring.selectors import lead_score, lead_score_history
 
@@ -36,9 +35,9 @@ def queue_page(request: HttpRequest) -> HttpResponse:
     show = request.GET.get("show", "all")
     rows = selectors.queue_for(request.user)  # type: ignore[arg-type]
     if show == "mine":
-        rows = rows.filter(owner=request.user)  # type: ignore[misc]
+        rows = rows.filter(lifecycle__owner=request.user)  # type: ignore[misc]
     elif show == "unassigned":
-        rows = rows.filter(owner__isnull=True)
+        rows = rows.filter(lifecycle__owner__isnull=True)
     return render(
         request,
         "console/queue.html",
@@ -48,7 +47,7 @@ def queue_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def lead_page(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = get_object_or_404(Lead, pk=pk)
+    lead = get_object_or_404(LeadView, pk=pk)
     can_act = user_role(request.user) in (SALES, ADMIN)
     return render(
         request,
@@ -62,9 +61,7 @@ def lead_page(request: HttpRequest, pk: int) -> HttpResponse:
             "assignments": selectors.lead_assignments(lead),
             "actions": allowed_actions(lead.stage) if can_act else [],
             "reasons": REASONS,
-            "overdue": lead.stage == "mql"
-            and lead.sla_due_at is not None
-            and lead.sla_due_at <= timezone.now(),
+            "overdue": lead.overdue,
         },
     )
 

@@ -10,13 +10,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from handoff.backtest import backtest_outcomes
 from handoff.models import MqlPolicy
 from handoff.services import policy_get, policy_update
+from handoff.simulation import simulation_run
 from mqlapp.leads.errors import DomainError, InvalidInput
 from mqlapp.leads.ingest import imports
 from mqlapp.leads.ingest.csvfile import FileInvalid, decode, mapping_resolve, records
@@ -30,7 +29,6 @@ from scoring.services import (
     rule_delete,
     rule_update,
     rules_draft_parse,
-    scores_simulate,
 )
 
 from .dashboard import _bars
@@ -98,14 +96,7 @@ def rules_preview(data: dict[str, Any], *, rule: ScoringRule | None) -> dict[str
         if rule is None or live.pk != rule.pk
     ]
     draft.append({**data, "id": rule.pk} if rule is not None else data)
-    policy = policy_get()
-    return scores_simulate(
-        rules=rules_draft_parse(draft),
-        threshold=policy.mql_threshold,
-        min_fit=policy.min_fit,
-        outcomes=backtest_outcomes(),
-        now=timezone.now(),
-    )
+    return simulation_run(rules=rules_draft_parse(draft))
 
 
 @login_required
@@ -205,13 +196,7 @@ def _policy_data(post: Any) -> dict[str, Any]:
 
 
 def _simulation(threshold: Decimal, min_fit: Decimal | None) -> dict[str, Any]:
-    result = scores_simulate(
-        rules=None,
-        threshold=threshold,
-        min_fit=min_fit,
-        outcomes=backtest_outcomes(),
-        now=timezone.now(),
-    )
+    result = simulation_run(threshold=threshold, min_fit=min_fit)
     rows = [(f"{row['from']}–{row['to']}", float(row["count"])) for row in result["histogram"]]
     result["bars"] = _bars(rows)
     result["backtest_rows"] = [

@@ -6,6 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mqlapp.leads import privacy as lead_privacy
 from mqlapp.leads.roles import AdminOnly
 
 from . import privacy
@@ -47,5 +48,5 @@ class EraseView(APIView):
         responses={200: ERASURE},
     )
     def post(self, request: Request, pk: int) -> Response:
-        erasure, new = privacy.lead_erase(pk, by=request.user)  # type: ignore[arg-type]
-        return Response({**privacy.erasure_dict(erasure), "already_erased": not new})
+        erasure, new = lead_privacy.lead_erase(pk, by=request.user)  # type: ignore[arg-type]
+        return Response({**lead_privacy.erasure_dict(erasure), "already_erased": not new})

@@ -10,11 +10,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from mqlapp.leads import selectors, services
+from handoff.lifecycle import Stage
+from handoff.models import LeadView
+from mqlapp.leads import services
 from mqlapp.leads.errors import InvalidInput
-from mqlapp.leads.models import Lead, Source, Stage, User
+from mqlapp.leads.models import Source, User
 from mqlapp.leads.roles import ADMIN, MARKETER, ROLES, user_role
 from mqlapp.leads.throttle import login_blocked, login_failed
+
+from . import selectors
 
 
 def nav_context(request: HttpRequest) -> dict[str, Any]:
@@ -50,7 +54,7 @@ def leads_page(request: HttpRequest) -> HttpResponse:
     try:
         rows = selectors.leads_list(user=request.user, params=params)  # type: ignore[arg-type]
     except InvalidInput as exc:
-        error, rows = exc.message, Lead.objects.none()
+        error, rows = exc.message, LeadView.objects.none()
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     query = {k: v for k, v in params.items() if k != "page" and v}
     current = params.get("ordering") or "-score"

@@ -11,7 +11,7 @@ class LeadsConfig(AppConfig):
     def ready(self) -> None:
         # Register this app's Celery tasks in every process (eager mode finds them by name)
         # and its periodic jobs with beat.
-        from mqlapp.celery import app
+        from celery import current_app as app
 
         from . import tasks
 

@@ -1,4 +1,5 @@
-"""Core tables: users, sources, leads, identities, events, the score outbox, ways in."""
+"""Core tables (written by the core only): users, sources, lead profiles, identities, events,
+consent, merges and erasures, forms and imports."""
 
 import secrets
 
@@ -11,17 +12,6 @@ class User(AbstractUser):
     """A person who signs in; the role is a group (marketer, sales, admin)."""
 
     available = models.BooleanField(default=True, help_text="A sales rep who is away gets no MQLs.")
-
-
-class Stage(models.TextChoices):
-    NURTURING = "nurturing"
-    MQL = "mql"
-    SAL = "sal"
-    SQL = "sql"
-    WON = "won"
-    LOST = "lost"
-    RECYCLED = "recycled"
-    DISQUALIFIED = "disqualified"
 
 
 def new_write_key() -> str:
@@ -57,7 +47,8 @@ PROFILE_FIELDS = (
 
 
 class Lead(models.Model):
-    """A person marketing nurtures; stage, owner and score are written by services only."""
+    """A person marketing nurtures: their own data. Score (scoring) and stage (handoff) live
+    in rows those apps own, one per lead."""
 
     email = models.CharField(max_length=254, blank=True, default="")
     external_id = models.CharField(max_length=200, blank=True, default="")
@@ -73,18 +64,6 @@ class Lead(models.Model):
     traits = models.JSONField(default=dict, blank=True)
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL)
 
-    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.NURTURING)
-    owner = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
-    )
-    score = models.DecimalField(max_digits=14, decimal_places=2, default=0)
-    engagement = models.DecimalField(max_digits=14, decimal_places=2, default=0)
-    fit = models.DecimalField(max_digits=14, decimal_places=2, default=0)
-    score_epoch = models.DateTimeField(null=True, blank=True)
-    cycle = models.PositiveIntegerField(default=0, help_text="Qualification cycles so far.")
-    mql_at = models.DateTimeField(null=True, blank=True)
-    sla_due_at = models.DateTimeField(null=True, blank=True)
-    reapproach_on = models.DateField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -96,12 +75,7 @@ class Lead(models.Model):
                 fields=["email"], condition=~Q(email=""), name="lead_email_unique"
             ),
         ]
-        indexes = [
-            models.Index(fields=["stage", "-score"]),
-            models.Index(fields=["owner", "stage"]),
-            models.Index(fields=["-score"]),
-            models.Index(fields=["external_id"]),
-        ]
+        indexes = [models.Index(fields=["external_id"])]
 
     def __str__(self) -> str:
         return self.email or f"lead {self.pk}"
@@ -161,13 +135,6 @@ class Event(models.Model):
                 name="event_orphan_alias",
             ),
         ]
-
-
-class ScoreQueue(models.Model):
-    """The "leads to score" outbox: written with the events, drained by the scoring task."""
-
-    lead = models.OneToOneField(Lead, primary_key=True, on_delete=models.CASCADE)
-    enqueued_at = models.DateTimeField(auto_now_add=True)
 
 
 class LeadMerge(models.Model):
@@ -259,3 +226,13 @@ class ImportRowError(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["job", "row"], name="import_row_error_unique")
         ]
+
+
+class Erasure(models.Model):
+    """A lead's personal data was erased (SPEC §6): when, by whom, how much; no personal data."""
+
+    # The lead row stays (blanked) so reports still count it; one erasure per lead.
+    lead = models.OneToOneField(Lead, on_delete=models.CASCADE, related_name="erasure")
+    at = models.DateTimeField()
+    by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    counts = models.JSONField(default=dict, blank=True)

@@ -1,18 +1,18 @@
-"""Writes of the core domain: users, sources, leads and their identities, the score outbox."""
+"""Writes of the core domain: users, sources, leads; the apps above hear of them through hooks."""
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from . import hooks
 from .errors import InvalidInput
 from .ingest.messages import email_normalise
-from .models import Lead, ScoreQueue, Source, User
+from .models import Lead, Source, User
 from .roles import ROLES
 
 log = logging.getLogger(__name__)
@@ -135,29 +135,9 @@ def lead_apply(lead: Lead, *, columns: Mapping[str, Any], traits: Mapping[str, A
     return changed
 
 
-# --- the score outbox -----------------------------------------------------------------------
-
-
-def leads_score_enqueue(lead_ids: Iterable[int]) -> None:
-    """Queue leads for scoring in this transaction; kick the scoring task after commit."""
-    ids = sorted(set(lead_ids))
-    if not ids:
-        return
-    # Upsert, not DO NOTHING: touching an already-queued row locks it until we commit, so a
-    # scoring worker (SELECT … FOR UPDATE SKIP LOCKED) cannot claim it and score the lead
-    # before this transaction's events are visible — and then drop them from the queue.
-    ScoreQueue.objects.bulk_create(
-        [ScoreQueue(lead_id=i) for i in ids],
-        update_conflicts=True,
-        unique_fields=["lead"],
-        update_fields=["enqueued_at"],
-    )
-    transaction.on_commit(lambda: task_kick(settings.MQLAPP_SCORE_TASK))
-
-
 def task_kick(name: str, *args: Any) -> None:
     """Send a task by name; a broker outage is logged, not raised (the beat sweep catches up)."""
-    from mqlapp.celery import app
+    from celery import current_app as app
 
     try:
         if app.conf.task_always_eager:
@@ -180,7 +160,8 @@ def lead_create(*, data: Mapping[str, Any], source: Source | None = None) -> Lea
     columns["email"] = email
     lead_apply(lead, columns=columns, traits=data.get("traits") or {})
     lead.save()
-    leads_score_enqueue([lead.pk])
+    hooks.leads_created([lead.pk])
+    hooks.leads_changed([lead.pk])
     return lead
 
 
@@ -194,5 +175,5 @@ def lead_update(lead: Lead, *, data: Mapping[str, Any]) -> Lead:
                 raise InvalidInput("A lead with this email exists.", fields={"email": ["exists"]})
         setattr(lead, name, value)
     lead.save()
-    leads_score_enqueue([lead.pk])
+    hooks.leads_changed([lead.pk])
     return lead

@@ -1,7 +1,7 @@
 """The pure scoring engine: facts and rules in, a Score out; standard library only."""
 
 from scoring.engine.conditions import FIT_FIELDS, OPS, event_matches_name
-from scoring.engine.evaluate import evaluate, qualifies
+from scoring.engine.evaluate import evaluate, passes, qualifies
 from scoring.engine.facts import (
     Condition,
     Contribution,
@@ -39,6 +39,7 @@ __all__ = [
     "event_matches_name",
     "needs",
     "parse_rule",
+    "passes",
     "project",
     "qualifies",
 ]

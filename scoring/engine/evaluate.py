@@ -135,13 +135,15 @@ def _inactivity(rule: Rule, events: _Events, now: datetime) -> _Result:
         return _NOTHING
     span = _days(rule.inactive_days)
     watched = frozenset(name_key(name) for name in rule.watch_events)
+
+    def is_activity(event: EventFact) -> bool:
+        # identify, group and alias calls (no event key) are never activity (docs/scoring.md)
+        key = event_key(event)
+        return key is not None and (not watched or key in watched)
+
     if not rule.after_event:
         last = next(
-            (
-                e
-                for e in reversed(events)
-                if (not watched or event_key(e) in watched) and _event_conditions_hold(rule, e)
-            ),
+            (e for e in reversed(events) if is_activity(e) and _event_conditions_hold(rule, e)),
             None,
         )
         if last is not None and now - last.timestamp >= span:
@@ -159,8 +161,7 @@ def _inactivity(rule: Rule, events: _Events, now: datetime) -> _Result:
     start, deadline = anchor.timestamp, anchor.timestamp + span
     for event in events:
         if start < event.timestamp <= deadline:
-            active = event_key(event) in watched if watched else not is_after(event)
-            if active:
+            if is_activity(event) and (watched or not is_after(event)):
                 return _NOTHING
     return (1, Decimal(rule.points)) if now >= deadline else _NOTHING
 
@@ -212,6 +213,11 @@ def evaluate(facts: LeadFacts, rules: Sequence[Rule], *, now: datetime) -> Score
         )
 
 
-def qualifies(score: Score, *, threshold: Decimal, min_fit: Decimal | None) -> bool:
+def passes(score: Decimal, fit: Decimal, *, threshold: Decimal, min_fit: Decimal | None) -> bool:
     """The MQL test: score reaches the threshold and, when set, fit reaches `min_fit`."""
-    return score.score >= threshold and (min_fit is None or score.fit >= min_fit)
+    return score >= threshold and (min_fit is None or fit >= min_fit)
+
+
+def qualifies(score: Score, *, threshold: Decimal, min_fit: Decimal | None) -> bool:
+    """The MQL test for an evaluated score (see `passes`)."""
+    return passes(score.score, score.fit, threshold=threshold, min_fit=min_fit)

@@ -11,8 +11,19 @@ from .rescore import (
     rescore_step,
 )
 from .rules import rule_create, rule_delete, rule_update, rule_validate, rules_draft_parse
-from .scores import breakdown_json, leads_refresh, leads_score, score_queue_claim
-from .simulate import OUTCOME_KINDS, Outcome, scores_simulate
+from .scores import (
+    breakdown_json,
+    lead_epoch_move,
+    leads_refresh,
+    leads_score,
+    leads_score_enqueue,
+    leads_score_pending,
+    score_queue_claim,
+    score_rows_create,
+    score_rows_merge,
+    scores_refresh,
+)
+from .simulate import CANDIDATE, HANDED_OVER, OUTCOME_KINDS, Outcome, scores_simulate
 from .state import (
     RULE_FIELDS,
     RuleSets,
@@ -22,21 +33,22 @@ from .state import (
     scores_refreshed,
 )
 
-# Event types a score can see (identify, group and alias calls never score).
-SCORED_EVENT_TYPES = ("track", "page", "screen")
-
 __all__ = [
+    "CANDIDATE",
+    "HANDED_OVER",
     "LEAD_FACT_FIELDS",
     "OUTCOME_KINDS",
     "RULE_FIELDS",
-    "SCORED_EVENT_TYPES",
     "Outcome",
     "RuleSets",
     "breakdown_json",
     "events_load",
+    "lead_epoch_move",
     "lead_facts",
     "leads_refresh",
     "leads_score",
+    "leads_score_enqueue",
+    "leads_score_pending",
     "rescore_fail",
     "rescore_finish",
     "rescore_jobs_stalled",
@@ -53,6 +65,9 @@ __all__ = [
     "rules_draft_parse",
     "rules_live",
     "score_queue_claim",
+    "score_rows_create",
+    "score_rows_merge",
+    "scores_refresh",
     "scores_refreshed",
     "scores_simulate",
 ]

@@ -14,14 +14,16 @@ from typing import Any
 
 import orjson
 from django.db import connection
+from django.db.models import F, QuerySet
 
 from mqlapp.leads.models import Event, Lead
 
 from .. import engine
 from ..engine.conditions import name_key
 
-# Lead columns the engine reads (fit fields, traits, the score epoch).
-LEAD_FACT_FIELDS = (
+# What the engine reads of a lead: the core's columns (fit fields, traits) and scoring's own
+# score epoch (`leads_for_facts` puts it beside them).
+LEAD_PROFILE_FACT_FIELDS = (
     "email",
     "company",
     "title",
@@ -30,8 +32,8 @@ LEAD_FACT_FIELDS = (
     "country",
     "industry",
     "traits",
-    "score_epoch",
 )
+LEAD_FACT_FIELDS = (*LEAD_PROFILE_FACT_FIELDS, "score_epoch")
 # What Python's str.strip() removes from an ASCII name.
 _ASCII_SPACE = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -40,6 +42,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_PATHS = 90
 # Shared by events that carry no field a rule reads; the engine never mutates facts.
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def leads_for_facts(leads: QuerySet[Lead]) -> QuerySet[Lead]:
+    """These leads with only the columns the engine reads, and `score_epoch` (scoring's)."""
+    return leads.only(*LEAD_PROFILE_FACT_FIELDS).annotate(score_epoch=F("scoring__epoch"))
 
 
 def lead_facts(lead: Lead, events: Sequence[engine.EventFact] = ()) -> engine.LeadFacts:
@@ -53,7 +60,7 @@ def lead_facts(lead: Lead, events: Sequence[engine.EventFact] = ()) -> engine.Le
         industry=lead.industry,
         traits=lead.traits or {},
         events=tuple(events),
-        score_epoch=lead.score_epoch,
+        score_epoch=lead.score_epoch,  # type: ignore[attr-defined]
     )
 
 

@@ -17,12 +17,12 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from mqlapp.leads.models import Lead
-from mqlapp.leads.services import leads_score_enqueue, task_kick
+from mqlapp.leads.services import task_kick
 
-from .. import engine
+from .. import engine, hooks
 from ..models import LeadScore, RescoreJob, RescoreResult, ScoreHistory
-from .loader import LEAD_FACT_FIELDS, events_load, lead_facts
-from .scores import breakdown_json
+from .loader import events_load, lead_facts, leads_for_facts
+from .scores import breakdown_json, leads_score_enqueue
 from .state import rules_parse, rules_snapshot, state_get, state_lock
 
 RUN_TASK = "scoring.tasks.rescore_run"
@@ -35,12 +35,6 @@ State = RescoreJob.State
 def _inline_max() -> int:
     """Up to this many leads a rule change is applied before the answer (no waiting)."""
     return int(getattr(settings, "SCORING_RESCORE_INLINE_MAX", 200))
-
-
-def _qualify_task() -> str:
-    # Qualification belongs to handoff (which imports scoring, not the other way round):
-    # like mqlapp's MQLAPP_SCORE_TASK, the task is named, not imported.
-    return str(getattr(settings, "SCORING_QUALIFY_TASK", "handoff.tasks.leads_qualify_eligible"))
 
 
 def rescore_request(*, reason: str) -> RescoreJob:
@@ -117,9 +111,9 @@ def rescore_step(job_id: int, *, now: datetime, batch: int = BATCH) -> bool:
         )
         return False
     leads = list(
-        Lead.objects.filter(pk__gt=job.cursor, pk__lte=job.last_lead_id)
-        .order_by("pk")
-        .only(*LEAD_FACT_FIELDS)[:batch]
+        leads_for_facts(Lead.objects.filter(pk__gt=job.cursor, pk__lte=job.last_lead_id)).order_by(
+            "pk"
+        )[:batch]
     )
     if not leads:
         return False
@@ -169,9 +163,9 @@ def rescore_finish(job_id: int, *, now: datetime) -> bool:
         job.state, job.finished_at, job.heartbeat_at = State.DONE, now, now
         job.done, job.changed = job.total, changed
         job.save()
-        transaction.on_commit(lambda: task_kick(_qualify_task()))
+        transaction.on_commit(hooks.rules_published)
     # Leads created after the job started and never scored since (live scoring would have
-    # built them): queue them, now that no lead row is locked.
+    # built them): queue them, now that no score row is locked.
     with transaction.atomic():
         unseen = Lead.objects.filter(pk__gt=job.last_lead_id).exclude(
             pk__in=RescoreResult.objects.filter(job=job).values("lead_id")
@@ -182,43 +176,42 @@ def rescore_finish(job_id: int, *, now: datetime) -> bool:
 
 
 def _swap(job: RescoreJob) -> int:
-    """Set-based: history points, breakdowns and scores from the job's results; returns how
-    many leads' scores changed."""
-    lead, result = Lead._meta.db_table, RescoreResult._meta.db_table
-    detail, history = LeadScore._meta.db_table, ScoreHistory._meta.db_table
-    differs = "(l.score <> r.score OR l.engagement <> r.engagement OR l.fit <> r.fit)"
+    """Set-based: history points, then scores and breakdowns from the job's results; returns
+    how many leads' scores changed."""
+    result, detail = RescoreResult._meta.db_table, LeadScore._meta.db_table
+    history = ScoreHistory._meta.db_table
+    differs = "(d.score <> r.score OR d.engagement <> r.engagement OR d.fit <> r.fit)"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # Lock the leads in id order first, as ingestion does: no deadlock between us.
+            # Lock the score rows in id order first, as live scoring does: no deadlock.
             cursor.execute(
-                f"SELECT l.id FROM {lead} l JOIN {result} r ON r.lead_id = l.id "  # noqa: S608
-                "WHERE r.job_id = %s ORDER BY l.id FOR UPDATE OF l",
+                f"SELECT d.lead_id FROM {detail} d JOIN {result} r ON r.lead_id = d.lead_id "  # noqa: S608
+                "WHERE r.job_id = %s ORDER BY d.lead_id FOR UPDATE OF d",
                 [job.pk],
             )
         cursor.execute(
-            f"INSERT INTO {history} (lead_id, at, score, engagement, fit, cause) "  # noqa: S608
-            f"SELECT r.lead_id, r.as_of, r.score, r.engagement, r.fit, %s "
-            f"FROM {result} r JOIN {lead} l ON l.id = r.lead_id WHERE r.job_id = %s AND {differs}",
-            [ScoreHistory.Cause.RULES, job.pk],
-        )
-        cursor.execute(
-            f"INSERT INTO {detail} "  # noqa: S608
-            "(lead_id, breakdown, as_of, rules_version, history_score, history_at) "
-            f"SELECT r.lead_id, r.breakdown, r.as_of, %s, "
-            f"CASE WHEN {differs} THEN r.score END, CASE WHEN {differs} THEN r.as_of END "
-            f"FROM {result} r JOIN {lead} l ON l.id = r.lead_id WHERE r.job_id = %s "
-            "ON CONFLICT (lead_id) DO UPDATE SET breakdown = excluded.breakdown, "
-            "as_of = excluded.as_of, rules_version = excluded.rules_version, "
-            f"history_score = COALESCE(excluded.history_score, {detail}.history_score), "
-            f"history_at = COALESCE(excluded.history_at, {detail}.history_at)",
-            [job.pk, job.pk],
-        )
-        cursor.execute(
-            f"UPDATE {lead} AS l SET score = r.score, engagement = r.engagement, "  # noqa: S608
-            f"fit = r.fit FROM {result} r WHERE r.job_id = %s AND r.lead_id = l.id AND {differs}",
+            f"SELECT count(*) FROM {result} r JOIN {detail} d ON d.lead_id = r.lead_id "  # noqa: S608
+            f"WHERE r.job_id = %s AND {differs}",
             [job.pk],
         )
-        return max(int(cursor.rowcount), 0)
+        changed = int(cursor.fetchone()[0])
+        cursor.execute(
+            f"INSERT INTO {history} (lead_id, at, score, engagement, fit, cause) "  # noqa: S608
+            f"SELECT r.lead_id, r.as_of, r.score, r.engagement, r.fit, %s "
+            f"FROM {result} r JOIN {detail} d ON d.lead_id = r.lead_id "
+            f"WHERE r.job_id = %s AND {differs}",
+            [ScoreHistory.Cause.RULES, job.pk],
+        )
+        # SET sees the row as it was: the history columns compare with the old score.
+        cursor.execute(
+            f"UPDATE {detail} AS d SET score = r.score, engagement = r.engagement, "  # noqa: S608
+            "fit = r.fit, breakdown = r.breakdown, as_of = r.as_of, rules_version = %s, "
+            f"history_score = CASE WHEN {differs} THEN r.score ELSE d.history_score END, "
+            f"history_at = CASE WHEN {differs} THEN r.as_of ELSE d.history_at END "
+            f"FROM {result} r WHERE r.job_id = %s AND r.lead_id = d.lead_id",
+            [job.pk, job.pk],
+        )
+    return changed
 
 
 def rescore_fail(job_id: int, *, error: str, now: datetime) -> None:

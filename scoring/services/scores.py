@@ -1,18 +1,21 @@
-"""Live scoring: score a batch of leads under the published rules and store what changed."""
+"""Live scoring: drain the "leads to score" queue, score under the published rules, store what
+changed, and tell the apps above (`scoring.hooks.scores_computed`)."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
-from mqlapp.leads.models import Lead, ScoreQueue
+from mqlapp.leads.models import Lead
+from mqlapp.leads.services import task_kick
 
-from .. import engine
-from ..models import LeadScore, RescoreResult, ScoreHistory
-from .loader import LEAD_FACT_FIELDS, events_load, lead_facts
-from .state import RuleSets, rule_sets_for_scoring
+from .. import engine, hooks
+from ..models import LeadScore, RescoreResult, ScoreHistory, ScoreQueue
+from .loader import events_load, lead_facts, leads_for_facts
+from .state import RuleSets, rule_sets_for_scoring, rules_live, scores_refreshed
 
 # Time-driven changes (fading, inactivity) add a history point only when the score moved at
 # least this much since the last point, or the last point is this old: the chart stays
@@ -70,20 +73,21 @@ def _leads_score(
     sets = sets or rule_sets_for_scoring()
     if cause == Cause.TIME and not engine.changes_with_time(sets.live):
         return {}, set()
-    leads = list(
-        Lead.objects.filter(pk__in=list(lead_ids))
-        .select_for_update(of=("self",))
-        .order_by("pk")
-        .only(*LEAD_FACT_FIELDS, "score", "engagement", "fit")
-    )
+    # Scoring's own rows are locked (in id order), never the lead's: ingestion and handoff
+    # do not wait on a scoring batch. Two batches of the same lead take turns here.
+    details = {
+        d.lead_id: d
+        for d in LeadScore.objects.filter(lead_id__in=list(lead_ids))
+        .select_for_update()
+        .order_by("lead_id")
+    }
+    leads = list(leads_for_facts(Lead.objects.filter(pk__in=list(details))).order_by("pk"))
     if not leads:
         return {}, set()
     plan = engine.needs(sets.live + sets.building)
     events = events_load([lead.pk for lead in leads], plan=plan)
-    details = {d.lead_id: d for d in LeadScore.objects.filter(lead_id__in=[x.pk for x in leads])}
     scores: dict[int, engine.Score] = {}
     changed: set[int] = set()
-    lead_rows: list[Lead] = []
     detail_rows: list[LeadScore] = []
     history: list[ScoreHistory] = []
     building: list[RescoreResult] = []
@@ -91,14 +95,15 @@ def _leads_score(
         facts = lead_facts(lead, events.get(lead.pk, ()))
         score = engine.evaluate(facts, sets.live, now=now)
         scores[lead.pk] = score
-        detail = details.get(lead.pk)
+        detail = details[lead.pk]
         breakdown = breakdown_json(score)
-        new = (score.score, score.engagement, score.fit)
-        moved = (lead.score, lead.engagement, lead.fit) != new
+        moved = (detail.score, detail.engagement, detail.fit) != (
+            score.score,
+            score.engagement,
+            score.fit,
+        )
         if moved:
             changed.add(lead.pk)
-            lead.score, lead.engagement, lead.fit = new
-            lead_rows.append(lead)
         point = moved and (cause != Cause.TIME or _history_due(detail, score, now=now))
         if point:
             history.append(
@@ -111,25 +116,19 @@ def _leads_score(
                     cause=cause,
                 )
             )
-        stale = (
-            detail is None or detail.breakdown != breakdown or detail.rules_version != sets.version
-        )
+        stale = detail.breakdown != breakdown or detail.rules_version != sets.version
         # Event-driven scoring always records when it evaluated (as_of); the hourly refresh
         # rewrites only what changed and marks the whole pass (ScoringState.refreshed_at).
         if moved or stale or cause != Cause.TIME:
-            detail_rows.append(
-                LeadScore(
-                    lead_id=lead.pk,
-                    breakdown=breakdown,
-                    as_of=now,
-                    rules_version=sets.version,
-                    history_score=score.score if point else getattr(detail, "history_score", None),
-                    history_at=now if point else getattr(detail, "history_at", None),
-                )
-            )
+            detail.score, detail.engagement, detail.fit = score.score, score.engagement, score.fit
+            detail.breakdown, detail.as_of, detail.rules_version = breakdown, now, sets.version
+            if point:
+                detail.history_score, detail.history_at = score.score, now
+            detail_rows.append(detail)
         if sets.building_job is not None:
             building.append(_result(sets.building_job, sets.building, lead.pk, facts, now=now))
-    _store(lead_rows, detail_rows, history, building)
+    _store(detail_rows, history, building)
+    hooks.scores_computed(sorted(changed if cause == Cause.TIME else scores))
     return scores, changed
 
 
@@ -153,22 +152,23 @@ def _result(
     )
 
 
+DETAIL_FIELDS = (
+    "score",
+    "engagement",
+    "fit",
+    "breakdown",
+    "as_of",
+    "rules_version",
+    "history_score",
+    "history_at",
+)
+
+
 def _store(
-    leads: list[Lead],
-    details: list[LeadScore],
-    history: list[ScoreHistory],
-    building: list[RescoreResult],
+    details: list[LeadScore], history: list[ScoreHistory], building: list[RescoreResult]
 ) -> None:
-    if leads:
-        Lead.objects.bulk_update(leads, ["score", "engagement", "fit"], batch_size=1000)
     if details:
-        LeadScore.objects.bulk_create(
-            details,
-            batch_size=1000,
-            update_conflicts=True,
-            unique_fields=["lead"],
-            update_fields=["breakdown", "as_of", "rules_version", "history_score", "history_at"],
-        )
+        LeadScore.objects.bulk_update(details, DETAIL_FIELDS, batch_size=1000)
     if history:
         ScoreHistory.objects.bulk_create(history, batch_size=1000)
     if building:
@@ -183,11 +183,82 @@ def _store(
 
 
 def score_queue_claim(*, limit: int) -> list[int]:
-    """Take up to `limit` queued leads for this transaction (others skip them: SKIP LOCKED)."""
-    ids = list(
+    """Take up to `limit` queue rows for this transaction (others skip them: SKIP LOCKED) and
+    return their leads; the rows are gone when the transaction commits."""
+    rows = list(
         ScoreQueue.objects.select_for_update(skip_locked=True)
-        .order_by("enqueued_at")
-        .values_list("lead_id", flat=True)[:limit]
+        .order_by("id")
+        .values_list("id", "lead_id")[:limit]
     )
-    ScoreQueue.objects.filter(lead_id__in=ids).delete()
-    return ids
+    ScoreQueue.objects.filter(id__in=[row_id for row_id, _ in rows]).delete()
+    return sorted({lead_id for _, lead_id in rows})
+
+
+def leads_score_enqueue(lead_ids: Iterable[int]) -> None:
+    """Queue leads for scoring in the caller's transaction; the scoring task runs after commit.
+
+    Rows are appended, never upserted: a writer never waits on a row a scoring worker holds,
+    and a worker cannot see (so cannot claim) a row before its writer's events are visible.
+    """
+    ids = sorted(set(lead_ids))
+    if not ids:
+        return
+    ScoreQueue.objects.bulk_create([ScoreQueue(lead_id=i) for i in ids], batch_size=1000)
+    from ..tasks import leads_score_pending as task
+
+    transaction.on_commit(lambda: task_kick(task.name))
+
+
+def leads_score_pending(*, limit: int = 200, now: datetime | None = None) -> int:
+    """Score one batch of queued leads; returns how many queue rows' leads were scored."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # The rule set first (a share lock), then queue rows, then score rows: a re-score
+        # swap waits for this batch, and never holds what this batch waits for.
+        sets = rule_sets_for_scoring()
+        ids = score_queue_claim(limit=limit)
+        if not ids:
+            return 0
+        leads_score(ids, now=now, sets=sets)
+    return len(ids)
+
+
+def scores_refresh(*, batch: int = 1000) -> int:
+    """Fading and inactivity change scores without events: re-score every lead in id
+    batches and store what changed; returns how many changed."""
+    started = timezone.now()
+    if not engine.changes_with_time(rules_live()[1]):
+        scores_refreshed(at=started)
+        return 0
+    after, changed = 0, 0
+    while ids := list(
+        LeadScore.objects.filter(lead_id__gt=after)
+        .order_by("lead_id")
+        .values_list("lead_id", flat=True)[:batch]
+    ):
+        after = ids[-1]
+        changed += len(leads_refresh(ids, now=timezone.now()))
+    scores_refreshed(at=started)
+    return changed
+
+
+def lead_epoch_move(lead_id: int, *, at: datetime) -> None:
+    """Engagement counts from `at` on (a recycle, SPEC §5); the lead is re-scored."""
+    LeadScore.objects.filter(lead_id=lead_id).update(epoch=at)
+    leads_score_enqueue([lead_id])
+
+
+# --- the core's hooks: a score row per lead, queued on change, merged with the lead ----------
+
+
+def score_rows_create(lead_ids: list[int]) -> None:
+    LeadScore.objects.bulk_create(
+        [LeadScore(lead_id=i) for i in lead_ids], ignore_conflicts=True, batch_size=1000
+    )
+
+
+def score_rows_merge(*, into: int, duplicate: int) -> dict[str, Any]:
+    """The survivor keeps its own score row and history (it is re-scored from all events
+    now); the duplicate's score is kept in the merge record."""
+    row = LeadScore.objects.filter(lead_id=duplicate).values_list("score", flat=True).first()
+    return {"score": str(row) if row is not None else None}

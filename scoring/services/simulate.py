@@ -8,13 +8,11 @@ leads are split in id ranges; with many leads the ranges run in worker processes
 """
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-
-from mqlapp.leads.models import Stage
 
 from .. import engine
 from .histogram import histogram
@@ -24,7 +22,9 @@ from .simulate_base import BaseRow, base_rows, fact_columns, lead_ids_span, lead
 from .state import rules_live
 
 OUTCOME_KINDS = ("accepted", "rejected", "won", "lost")
-MQL_OR_LATER = frozenset({Stage.MQL, Stage.SAL, Stage.SQL, Stage.WON, Stage.LOST})
+# Where each lead stands with sales, as the caller (handoff) says: already handed over
+# (MQL or later), or still a candidate (nurturing); leads in neither count only as evaluated.
+HANDED_OVER, CANDIDATE = "handed_over", "candidate"
 CHUNK = 5000
 _ZERO = Decimal(0)
 
@@ -53,7 +53,7 @@ class _Job:
     fast: bool | None
 
     def qualifies(self, score: Decimal, fit: Decimal) -> bool:
-        return score >= self.threshold and (self.min_fit is None or fit >= self.min_fit)
+        return engine.passes(score, fit, threshold=self.threshold, min_fit=self.min_fit)
 
 
 @dataclass
@@ -65,13 +65,13 @@ class _Part:
     no_longer: int = 0
     values: list[Decimal] = field(default_factory=list)
 
-    def add(self, stage: str, *, score: Decimal, passes: bool) -> None:
+    def add(self, standing: str | None, *, score: Decimal, passes: bool) -> None:
         self.evaluated += 1
         self.would += passes
-        if stage in MQL_OR_LATER:
+        if standing == HANDED_OVER:
             self.current += 1
             self.no_longer += not passes
-        elif stage == Stage.NURTURING:
+        elif standing == CANDIDATE:
             self.newly += passes
         self.values.append(score)
 
@@ -111,10 +111,13 @@ def scores_simulate(
     threshold: Decimal,
     min_fit: Decimal | None,
     outcomes: Iterable[Outcome] = (),
+    standing: Mapping[int, str] | None = None,
     now: datetime,
     fast: bool | None = None,
 ) -> dict[str, Any]:
-    """Counts, histogram and backtest for `rules` (None: the live ones) at `now`."""
+    """Counts, histogram and backtest for `rules` (None: the live ones) at `now`;
+    `standing` says which leads are HANDED_OVER to sales and which are a CANDIDATE."""
+    standing = standing or {}
     version, live = rules_live()
     draft = tuple(r for r in (live if rules is None else rules) if r.active)
     reuse, fresh = _split(draft, live)
@@ -127,9 +130,10 @@ def scores_simulate(
     step = max(1, -(-(high - low + 1) // parts))
     # One list of work for the processes: the backtest chunks (the heaviest) first.
     work: list[tuple[Any, ...]] = [(job, "backtest", chunk) for chunk in _outcome_chunks(outcomes)]
-    work += [
-        (job, "range", (start, min(start + step - 1, high))) for start in range(low, high + 1, step)
-    ]
+    for start in range(low, high + 1, step):
+        end = min(start + step - 1, high)
+        part = {k: v for k, v in standing.items() if start <= k <= end}
+        work.append((job, "range", (start, end, part)))
     total, backtest_parts = _Part(), []
     for result in parallel_map(_work, work, leads=count):
         if isinstance(result, _Part):
@@ -159,7 +163,7 @@ def _work(job: _Job, what: str, arg: Any) -> Any:
     return _backtest(job, arg)
 
 
-def _range_simulate(job: _Job, low: int, high: int) -> _Part:
+def _range_simulate(job: _Job, low: int, high: int, standing: Mapping[int, str]) -> _Part:
     """The simulated scores of the leads with ids in [low, high]."""
     part = _Part()
     rows = base_rows(
@@ -181,7 +185,7 @@ def _range_simulate(job: _Job, low: int, high: int) -> _Part:
         else:
             extra, extra_fit = _sums(partial.get(row.id))
             score, fit = row.reused + extra, row.reused_fit + extra_fit
-        part.add(row.stage, score=score, passes=job.qualifies(score, fit))
+        part.add(standing.get(row.id), score=score, passes=job.qualifies(score, fit))
     return part
 
 

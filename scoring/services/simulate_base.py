@@ -1,4 +1,4 @@
-"""The simulator's per-lead base: stage, the stored contributions it reuses, the lead's facts."""
+"""The simulator's per-lead base: the stored contributions it reuses, the lead's facts."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -7,7 +7,7 @@ from typing import Any, Final
 
 import orjson
 from django.db import connection
-from django.db.models import Count, Max, Min
+from django.db.models import Count, F, Max, Min, QuerySet
 
 from mqlapp.leads.models import Lead
 
@@ -26,7 +26,6 @@ class BaseRow:
     draft rules that equal live ones (score and its fit part)."""
 
     id: int
-    stage: str
     rules_version: int | None = None
     reused: Decimal = _ZERO
     reused_fit: Decimal = _ZERO
@@ -97,13 +96,13 @@ def _base_sql(
     *, low: int, high: int, adjust: Mapping[int, int] | None, names: Sequence[str]
 ) -> list[BaseRow]:
     lead, detail = Lead._meta.db_table, LeadScore._meta.db_table
-    columns = ["l.id", "l.stage", "d.rules_version"]
+    columns = ["l.id", "d.rules_version"]
     joins = [f"LEFT JOIN {detail} d ON d.lead_id = l.id"]
     params: list[Any] = []
     if adjust:
         # Only the few rules a draft changed are read from the JSON breakdown (exact: the
         # numbers are the JSON text); the rest is the stored score.
-        columns += ["l.score + COALESCE(r.total, 0)", "l.fit + COALESCE(r.fit, 0)"]
+        columns += ["d.score + COALESCE(r.total, 0)", "d.fit + COALESCE(r.fit, 0)"]
         joins.append(
             "LEFT JOIN LATERAL (SELECT SUM((e->>'points')::numeric * m.times) AS total, "
             "SUM(CASE WHEN e->>'kind' = 'fit' THEN (e->>'points')::numeric * m.times "
@@ -114,8 +113,8 @@ def _base_sql(
         ids = sorted(adjust)
         params += [ids, [adjust[i] for i in ids]]
     elif adjust is not None:
-        columns += ["l.score", "l.fit"]
-    columns += [f"l.{name}" for name in names]
+        columns += ["d.score", "d.fit"]
+    columns += ["d.epoch" if name == "score_epoch" else f"l.{name}" for name in names]
     params += [low, high]
     sql = (
         f"SELECT {', '.join(columns)} FROM {lead} l {' '.join(joins)} "  # noqa: S608
@@ -125,14 +124,14 @@ def _base_sql(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for row in cursor.fetchall():
-            lead_id, stage, version, *rest = row
+            lead_id, version, *rest = row
             reused = reused_fit = _ZERO
             if adjust is not None:
                 reused, reused_fit, *rest = rest
             data = dict(zip(names, rest, strict=True))
             if "traits" in data:
                 data["traits"] = _traits(data["traits"])
-            rows.append(BaseRow(lead_id, stage, version, reused, reused_fit, data))
+            rows.append(BaseRow(lead_id, version, reused, reused_fit, data))
     return rows
 
 
@@ -151,8 +150,10 @@ def _adjusted(
 def _base_orm(
     *, low: int, high: int, adjust: Mapping[int, int] | None, names: Sequence[str]
 ) -> list[BaseRow]:
-    fields = ["id", "stage", "score", "fit", *names]
-    leads = list(Lead.objects.filter(pk__gte=low, pk__lte=high).order_by("pk").values(*fields))
+    fields = ["id", "score", "fit", *names]
+    leads = list(
+        _with_score(Lead.objects.filter(pk__gte=low, pk__lte=high)).order_by("pk").values(*fields)
+    )
     details = {
         lead_id: (version, breakdown)
         for lead_id, version, breakdown in LeadScore.objects.filter(
@@ -166,14 +167,21 @@ def _base_orm(
         if adjust is not None:
             total, fit = _adjusted(item["score"], item["fit"], breakdown, adjust)
         data = {name: item[name] for name in names}
-        rows.append(BaseRow(item["id"], item["stage"], version, total, fit, data))
+        rows.append(BaseRow(item["id"], version, total, fit, data))
     return rows
 
 
 def lead_rows(ids: Sequence[int]) -> list[BaseRow]:
     """These leads with their facts (for full evaluation), in id order."""
-    rows = Lead.objects.filter(pk__in=list(ids)).order_by("pk").values("id", "stage", *FACT_COLUMNS)
+    rows = _with_score(Lead.objects.filter(pk__in=list(ids))).order_by("pk")
     return [
-        BaseRow(item["id"], item["stage"], data={name: item[name] for name in FACT_COLUMNS})
-        for item in rows
+        BaseRow(item["id"], data={name: item[name] for name in FACT_COLUMNS})
+        for item in rows.values("id", *FACT_COLUMNS)
     ]
+
+
+def _with_score(leads: QuerySet[Lead]) -> QuerySet[Lead]:
+    """Leads with scoring's columns beside the profile: score, fit and the score epoch."""
+    return leads.annotate(
+        score=F("scoring__score"), fit=F("scoring__fit"), score_epoch=F("scoring__epoch")
+    )

@@ -6,16 +6,17 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from handoff.models import LeadView
 from handoff.services import mql_qualify
-from mqlapp.leads.models import Lead
 from tests.e2e.conftest import requires_chromium, sign_in
+from tests.factories import lead_make
 
 pytestmark = [requires_chromium, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_rep_accepts_an_mql_from_the_queue(browser_page, live_server, make_user):
     rep = make_user("sales", username="sato")
-    lead = Lead.objects.create(
+    lead = lead_make(
         email="hanako@example.co.jp",
         last_name="佐藤",
         first_name="花子",
@@ -23,7 +24,7 @@ def test_rep_accepts_an_mql_from_the_queue(browser_page, live_server, make_user)
         score=120,
     )
     assert mql_qualify(lead.pk, score=Decimal(120), reason="threshold", now=timezone.now())
-    assert Lead.objects.get(pk=lead.pk).owner_id == rep.pk
+    assert LeadView.objects.get(pk=lead.pk).owner_id == rep.pk
 
     page = browser_page
     sign_in(page, live_server.url, "sato", "a-long-test-password")
@@ -34,7 +35,7 @@ def test_rep_accepts_an_mql_from_the_queue(browser_page, live_server, make_user)
     with page.expect_navigation():
         page.get_by_role("button", name="Accept").first.click()
     expect(page.get_by_text("No MQLs waiting.")).to_be_visible()
-    assert Lead.objects.get(pk=lead.pk).stage == "sal"
+    assert LeadView.objects.get(pk=lead.pk).stage == "sal"
 
     page.goto(f"{live_server.url}/leads/{lead.pk}/")
     expect(page.get_by_test_id("stage")).to_have_text("sal")

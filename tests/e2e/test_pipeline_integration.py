@@ -5,8 +5,10 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
+from handoff.models import LeadView
 from handoff.services import policy_update
-from mqlapp.leads.models import Event, Lead
+from mqlapp.leads.models import Event
+from scoring.models import ScoreQueue
 from scoring.services import rule_create
 from tests.conftest import basic, client_for, requires_services, wait_for
 
@@ -57,12 +59,14 @@ def test_events_to_score_to_mql_to_queue_to_accept(celery_worker_process, source
             ]
         },
     )
-    lead = wait_for(lambda: Lead.objects.filter(email="hanako@example.co.jp", score=40).first())
+    lead = wait_for(
+        lambda: LeadView.objects.filter(email="hanako@example.co.jp", scoring__score=40).first()
+    )
     assert lead.stage == "nurturing"
 
     # and a second seminar crosses the threshold (40 + 30 = 70)
     _post(source, {"batch": [{"type": "track", "userId": "crm-42", "event": "Seminar Attended"}]})
-    lead = wait_for(lambda: Lead.objects.filter(pk=lead.pk, stage="mql").first())
+    lead = wait_for(lambda: LeadView.objects.filter(pk=lead.pk, lifecycle__stage="mql").first())
 
     # then: scored, qualified once, assigned to the available rep, in their queue
     assert lead.score == 70 and lead.owner_id == rep.pk
@@ -89,9 +93,11 @@ def test_same_message_id_is_stored_and_scored_once(celery_worker_process, source
     }
     _post(source, {"batch": [message]})
     _post(source, {"batch": [message, message]})
-    lead = wait_for(lambda: Lead.objects.filter(email="once@example.com", score__gt=0).first())
+    lead = wait_for(
+        lambda: LeadView.objects.filter(email="once@example.com", scoring__score__gt=0).first()
+    )
     # give the worker the chance to process every queued batch, then check nothing doubled
-    wait_for(lambda: not Lead.objects.filter(scorequeue__isnull=False).exists())
+    wait_for(lambda: not ScoreQueue.objects.exists())
     lead.refresh_from_db()
     assert Event.objects.filter(message_id="once").count() == 1
     assert lead.score == 3

@@ -25,7 +25,7 @@ def track(email: str, event: str, n: int = 1, **extra: Any) -> list[dict[str, An
 
 
 def score_all() -> None:
-    from handoff.pipeline import leads_score_pending
+    from tests.pipeline import leads_score_pending
 
     while leads_score_pending(limit=100):
         pass

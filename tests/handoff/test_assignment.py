@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from handoff.models import Assignment, Qualification
+from handoff.models import Assignment, LeadView, Qualification
 from handoff.services import mql_qualify, policy_update
-from mqlapp.leads.models import Lead
 from tests.conftest import client_for
+from tests.factories import lead_make
 
 pytestmark = pytest.mark.django_db
 NUMBERS = itertools.count()
@@ -19,10 +19,10 @@ def qualify_new(n, **fields):
     """n new nurturing leads qualified in order; returns them fresh from the database."""
     ids = []
     for _ in range(n):
-        lead = Lead.objects.create(email=f"lead{next(NUMBERS)}@example.co.jp", **fields)
+        lead = lead_make(email=f"lead{next(NUMBERS)}@example.co.jp", **fields)
         assert mql_qualify(lead.pk, score=Decimal(80), reason="threshold", now=timezone.now())
         ids.append(lead.pk)
-    return [Lead.objects.get(pk=pk) for pk in ids]
+    return [LeadView.objects.get(pk=pk) for pk in ids]
 
 
 def test_round_robin_over_three_reps_with_one_away_gives_three_each(make_user):
@@ -127,7 +127,7 @@ def test_an_admin_assigns_an_mql_to_a_rep_with_claim_owner(make_user):
     assert client_for(admin).post(url, {"owner": other.pk}, format="json").status_code == 200
     assert client_for(admin).post(url, {"owner": admin.pk}, format="json").status_code == 400
     assert client_for(rep).post(url, {"owner": rep.pk}, format="json").status_code == 403
-    assert Lead.objects.get().owner_id == other.pk
+    assert LeadView.objects.get().owner_id == other.pk
     assert list(Assignment.objects.values_list("user", "why", "by")) == [
         (rep.pk, "admin", admin.pk),
         (other.pk, "admin", admin.pk),

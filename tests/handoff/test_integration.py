@@ -13,15 +13,17 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from handoff.models import (
     Assignment,
+    LeadLifecycle,
+    LeadView,
     Qualification,
+    QualifyQueue,
     SlaBreach,
     StageTransition,
     WebhookDelivery,
 )
 from handoff.services import policy_update
 from handoff.webhooks import webhook_create
-from mqlapp.leads.models import Lead, ScoreQueue
-from scoring.models import LeadScore
+from scoring.models import LeadScore, ScoreQueue
 from scoring.services import rule_create
 from tests.conftest import basic, client_for, requires_services, wait_for
 
@@ -80,9 +82,10 @@ def mails_about(mail_dir: Path, text: str) -> list[str]:
 
 
 def settled():
-    """The scoring outbox is empty and no webhook delivery is waiting."""
+    """The scoring and qualifying queues are empty and no webhook delivery is waiting."""
     return (
         not ScoreQueue.objects.exists()
+        and not QualifyQueue.objects.exists()
         and not WebhookDelivery.objects.filter(status="pending").exists()
     )
 
@@ -109,7 +112,7 @@ def test_twenty_concurrent_events_across_the_threshold_qualify_once(
     hook = webhook_create(data={"url": receiver.url, "events": ["lead.mql"]})
     email = f"race-{uuid.uuid4().hex[:8]}@example.co.jp"
     post(live_server.url, source, {"batch": track(email, "Document Downloaded", 2)})
-    lead = wait_for(lambda: Lead.objects.filter(email=email, score=40).first())
+    lead = wait_for(lambda: LeadView.objects.filter(email=email, scoring__score=40).first())
     assert lead.stage == "nurturing"
 
     # when: 20 events, each of which alone crosses the threshold, in 20 concurrent requests
@@ -118,7 +121,7 @@ def test_twenty_concurrent_events_across_the_threshold_qualify_once(
     )
 
     # then: once everything is scored and delivered, one of each
-    wait_for(lambda: Lead.objects.filter(pk=lead.pk, score=440).exists(), timeout=60)
+    wait_for(lambda: LeadView.objects.filter(pk=lead.pk, scoring__score=440).exists(), timeout=60)
     wait_for(settled, timeout=60)
     wait_for(lambda: mails_about(worker_mail_dir, email), timeout=30)
     lead.refresh_from_db()
@@ -149,8 +152,13 @@ def test_round_robin_over_three_reps_with_one_away_under_concurrency(
     post_concurrently(
         live_server.url, source, [{"batch": track(e, "Document Downloaded", 3)} for e in emails]
     )
-    wait_for(lambda: Lead.objects.filter(email__in=emails, stage="mql").count() == 6, timeout=60)
-    owners = list(Lead.objects.filter(email__in=emails).values_list("owner_id", flat=True))
+    wait_for(
+        lambda: LeadView.objects.filter(email__in=emails, lifecycle__stage="mql").count() == 6,
+        timeout=60,
+    )
+    owners = list(
+        LeadView.objects.filter(email__in=emails).values_list("lifecycle__owner_id", flat=True)
+    )
     assert sorted(owners) == sorted([a.pk] * 3 + [c.pk] * 3)
     assert away.pk not in owners
     assert Qualification.objects.count() == 6
@@ -187,15 +195,17 @@ def test_sla_breach_reassigns_and_tells_admins_once(
     policy_update(data={"sla_hours": 1, "reassign_on_breach": True})
     email = f"sla-{uuid.uuid4().hex[:8]}@example.co.jp"
     post(live_server.url, source, {"batch": track(email, "Document Downloaded", 3)})
-    lead = wait_for(lambda: Lead.objects.filter(email=email, stage="mql").first())
+    lead = wait_for(lambda: LeadView.objects.filter(email=email, lifecycle__stage="mql").first())
     assert lead.owner_id == a.pk
     # an hour and a minute pass without an answer
-    Lead.objects.filter(pk=lead.pk).update(sla_due_at=timezone.now() - timedelta(minutes=1))
+    LeadLifecycle.objects.filter(lead_id=lead.pk).update(
+        sla_due_at=timezone.now() - timedelta(minutes=1)
+    )
     queue = client_for(admin).get("/api/handoff/queue/").json()
     assert [(i["id"], i["overdue"]) for i in queue] == [(lead.pk, True)]
     app.send_task("handoff.tasks.mql_sla_sweep")
     app.send_task("handoff.tasks.mql_sla_sweep")
-    wait_for(lambda: Lead.objects.filter(pk=lead.pk, owner=b).exists())
+    wait_for(lambda: LeadView.objects.filter(pk=lead.pk, lifecycle__owner=b).exists())
     wait_for(
         lambda: (
             mails_about(worker_mail_dir, "SLA breached")
@@ -228,7 +238,7 @@ def test_recycle_back_to_nurturing_then_requalify_only_on_new_activity(
     webhook_create(data={"url": receiver.url, "events": ["lead.mql"]})
     email = f"cycle-{uuid.uuid4().hex[:8]}@example.co.jp"
     post(live_server.url, source, {"batch": track(email, "Document Downloaded", 3)})
-    lead = wait_for(lambda: Lead.objects.filter(email=email, stage="mql").first())
+    lead = wait_for(lambda: LeadView.objects.filter(email=email, lifecycle__stage="mql").first())
     client = client_for(rep)
     assert client.post(f"/api/handoff/leads/{lead.pk}/accept/").status_code == 200
     today = timezone.localdate().isoformat()
@@ -239,9 +249,13 @@ def test_recycle_back_to_nurturing_then_requalify_only_on_new_activity(
     )
     assert recycled.status_code == 200
     # re-scored from the new epoch by the worker: the old downloads stop counting
-    wait_for(lambda: Lead.objects.filter(pk=lead.pk, stage="recycled", score=0).exists())
+    wait_for(
+        lambda: LeadView.objects.filter(
+            pk=lead.pk, lifecycle__stage="recycled", scoring__score=0
+        ).exists()
+    )
     app.send_task("handoff.tasks.leads_reapproach_due")
-    wait_for(lambda: Lead.objects.filter(pk=lead.pk, stage="nurturing").exists())
+    wait_for(lambda: LeadView.objects.filter(pk=lead.pk, lifecycle__stage="nurturing").exists())
     lead.refresh_from_db()
 
     # old activity arriving late does not bring it back
@@ -255,7 +269,11 @@ def test_recycle_back_to_nurturing_then_requalify_only_on_new_activity(
 
     # new activity does: a second cycle, assigned, emailed and announced again
     post(live_server.url, source, {"batch": track(email, "Document Downloaded", 3)})
-    wait_for(lambda: Lead.objects.filter(pk=lead.pk, stage="mql", cycle=2).exists())
+    wait_for(
+        lambda: LeadView.objects.filter(
+            pk=lead.pk, lifecycle__stage="mql", lifecycle__cycle=2
+        ).exists()
+    )
     wait_for(settled)
     wait_for(lambda: len(mails_about(worker_mail_dir, email)) == 2)
     assert list(Qualification.objects.filter(lead=lead).values_list("cycle", flat=True)) == [1, 2]

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 
 from handoff.lifecycle import QUEUE_ACTIONS, allowed_actions, transition_target
-from handoff.models import StageTransition
-from mqlapp.leads.models import Lead
+from handoff.models import LeadView, StageTransition
 from tests.conftest import client_for
+from tests.factories import lead_make
 
 STAGES = ("nurturing", "mql", "sal", "sql", "won", "lost", "recycled", "disqualified")
 # Written out by hand from SPEC §5: (action, from stage) -> to stage; anything else is refused.
@@ -56,9 +56,7 @@ def test_allowed_actions_per_stage():
 @pytest.mark.parametrize(("action", "stage"), CASES)
 def test_every_move_through_the_api(action, stage, make_user):
     rep = make_user("sales")
-    lead = Lead.objects.create(
-        email="lead@example.co.jp", stage=stage, cycle=1, score=Decimal("72.5")
-    )
+    lead = lead_make(email="lead@example.co.jp", stage=stage, cycle=1, score=Decimal("72.5"))
     response = client_for(rep).post(
         f"/api/handoff/leads/{lead.pk}/{action}/", body_for(action), format="json"
     )
@@ -86,7 +84,7 @@ def test_every_move_through_the_api(action, stage, make_user):
 @pytest.mark.parametrize("reason", ["", "too_expensive", None])
 def test_a_reason_outside_the_list_is_400(action, reason, make_user):
     rep = make_user("sales")
-    lead = Lead.objects.create(email="a@example.co.jp", stage="mql", owner=rep, cycle=1)
+    lead = lead_make(email="a@example.co.jp", stage="mql", owner=rep, cycle=1)
     body = {**body_for(action), "reason": reason}
     response = client_for(rep).post(f"/api/handoff/leads/{lead.pk}/{action}/", body, format="json")
     assert response.status_code == 400
@@ -99,7 +97,7 @@ def test_a_reason_outside_the_list_is_400(action, reason, make_user):
 @pytest.mark.django_db
 def test_a_reason_on_lose_must_also_be_known(make_user):
     rep = make_user("sales")
-    lead = Lead.objects.create(email="a@example.co.jp", stage="sql", owner=rep, cycle=1)
+    lead = lead_make(email="a@example.co.jp", stage="sql", owner=rep, cycle=1)
     bad = client_for(rep).post(
         f"/api/handoff/leads/{lead.pk}/lose/", {"reason": "whatever"}, format="json"
     )
@@ -116,7 +114,7 @@ def test_a_reason_on_lose_must_also_be_known(make_user):
 def test_a_rep_acting_on_another_reps_lead_is_403_and_an_admin_may(action, stage, make_user):
     owner, intruder = make_user("sales"), make_user("sales")
     admin = make_user("admin")
-    lead = Lead.objects.create(email="a@example.co.jp", stage=stage, owner=owner, cycle=1)
+    lead = lead_make(email="a@example.co.jp", stage=stage, owner=owner, cycle=1)
     url = f"/api/handoff/leads/{lead.pk}/{action}/"
     refused = client_for(intruder).post(url, body_for(action), format="json")
     assert refused.status_code == 403
@@ -135,24 +133,24 @@ def test_a_rep_acting_on_another_reps_lead_is_403_and_an_admin_may(action, stage
 @pytest.mark.django_db
 def test_marketers_may_not_act_and_unknown_actions_and_leads_are_404(make_user):
     marketer, rep = make_user("marketer"), make_user("sales")
-    lead = Lead.objects.create(email="a@example.co.jp", stage="mql", cycle=1)
+    lead = lead_make(email="a@example.co.jp", stage="mql", cycle=1)
     assert client_for(marketer).post(f"/api/handoff/leads/{lead.pk}/accept/").status_code == 403
     assert client_for(rep).post(f"/api/handoff/leads/{lead.pk}/promote/").status_code == 404
     assert client_for(rep).post("/api/handoff/leads/999999/accept/").status_code == 404
-    assert Lead.objects.get().stage == "mql"
+    assert LeadView.objects.get().stage == "mql"
 
 
 @pytest.mark.django_db
 def test_recycle_validates_the_date(make_user):
     rep = make_user("sales")
-    lead = Lead.objects.create(email="a@example.co.jp", stage="mql", owner=rep, cycle=1)
+    lead = lead_make(email="a@example.co.jp", stage="mql", owner=rep, cycle=1)
     url = f"/api/handoff/leads/{lead.pk}/recycle/"
     client = client_for(rep)
     for bad in ("next spring", "2026-02-30", 20260101):
         response = client.post(url, {"reason": "bad_timing", "reapproach_on": bad}, format="json")
         assert response.status_code == 400
         assert "reapproach_on" in response.json()["fields"]
-    assert Lead.objects.get().stage == "mql"
+    assert LeadView.objects.get().stage == "mql"
 
 
 @pytest.mark.django_db
@@ -160,7 +158,7 @@ def test_recycle_to_a_past_date_returns_at_the_next_check(make_user):
     from handoff.services import leads_reapproach_due
 
     rep = make_user("sales")
-    lead = Lead.objects.create(email="a@example.co.jp", stage="mql", owner=rep, cycle=1)
+    lead = lead_make(email="a@example.co.jp", stage="mql", owner=rep, cycle=1)
     response = client_for(rep).post(
         f"/api/handoff/leads/{lead.pk}/recycle/",
         {"reason": "bad_timing", "reapproach_on": "2020-01-01"},
@@ -168,13 +166,13 @@ def test_recycle_to_a_past_date_returns_at_the_next_check(make_user):
     )
     assert response.status_code == 200 and response.json()["stage"] == "recycled"
     assert leads_reapproach_due() == 1
-    assert Lead.objects.get().stage == "nurturing"
+    assert LeadView.objects.get().stage == "nurturing"
 
 
 @pytest.mark.django_db
 def test_history_keeps_from_to_at_by_reason_note_score(make_user):
     rep = make_user("sales")
-    lead = Lead.objects.create(
+    lead = lead_make(
         email="a@example.co.jp", stage="mql", owner=rep, cycle=1, score=Decimal("81.25")
     )
     client = client_for(rep)

@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from handoff.models import Webhook
-from mqlapp.leads.models import Lead
+from handoff.models import LeadView, Webhook
+from tests.factories import lead_make
 
 pytestmark = pytest.mark.django_db
 
@@ -20,11 +20,11 @@ def browser(user):
 
 def test_queue_page_marks_overdue_and_offers_reject_and_recycle(make_user):
     rep = make_user("sales")
-    late = Lead.objects.create(
+    late = lead_make(
         email="late@example.co.jp", stage="mql", owner=rep, cycle=1,
         sla_due_at=timezone.now() - timedelta(hours=1),
     )  # fmt: skip
-    Lead.objects.create(
+    lead_make(
         email="fresh@example.co.jp", stage="mql", cycle=1,
         sla_due_at=timezone.now() + timedelta(hours=5),
     )  # fmt: skip
@@ -38,16 +38,16 @@ def test_queue_page_marks_overdue_and_offers_reject_and_recycle(make_user):
         f"/leads/{late.pk}/reject/", {"reason": "no_need", "next": "/queue/"}
     )
     assert response.status_code == 302
-    assert Lead.objects.get(pk=late.pk).stage == "disqualified"
+    assert LeadView.objects.get(pk=late.pk).stage == "disqualified"
     assert browser(make_user("marketer")).get("/queue/").status_code == 403
 
 
 def test_reapproach_page_lists_recycled_leads_back_in_nurturing(make_user):
-    Lead.objects.create(
+    lead_make(
         email="back@example.co.jp", stage="nurturing", cycle=1,
         reapproach_on=timezone.localdate(),
     )  # fmt: skip
-    Lead.objects.create(email="new@example.co.jp")
+    lead_make(email="new@example.co.jp")
     page = browser(make_user("marketer")).get("/reapproach/").content.decode()
     assert "back@example.co.jp" in page and "new@example.co.jp" not in page
 

@@ -6,10 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from handoff.models import Qualification
+from handoff.models import LeadView, Qualification
 from handoff.tasks import BEAT
 from mqlapp.celery import app
-from mqlapp.leads.models import Lead
 from tests.conftest import client_for
 
 from .conftest import score_all, track
@@ -41,13 +40,13 @@ def test_raising_the_threshold_never_pulls_an_mql_back(
     make_user("sales")
     ingest("/v1/batch", {"batch": track("a@example.co.jp", "Document Downloaded", 3)})
     score_all()
-    assert Lead.objects.get().stage == "mql"
+    assert LeadView.objects.get().stage == "mql"
     admin = client_for(make_user("admin"))
     with django_capture_on_commit_callbacks(execute=True):
         admin.put("/api/handoff/policy/", {"mql_threshold": 500}, format="json")
     ingest("/v1/batch", {"batch": track("a@example.co.jp", "Document Downloaded")})
     score_all()
-    lead = Lead.objects.get()
+    lead = LeadView.objects.get()
     assert (lead.stage, lead.score) == ("mql", Decimal(80))
     assert Qualification.objects.count() == 1
 
@@ -60,11 +59,11 @@ def test_loosening_min_fit_qualifies_in_the_background(
     admin.put("/api/handoff/policy/", {"min_fit": 10}, format="json")
     ingest("/v1/batch", {"batch": track("a@example.co.jp", "Document Downloaded", 3)})
     score_all()
-    assert Lead.objects.get().stage == "nurturing"  # score 60, fit 0 < 10
+    assert LeadView.objects.get().stage == "nurturing"  # score 60, fit 0 < 10
     with django_capture_on_commit_callbacks(execute=True):
         admin.put("/api/handoff/policy/", {"min_fit": None}, format="json")
-        assert Lead.objects.get().stage == "nurturing"  # not in the request: after commit
-    lead = Lead.objects.get()
+        assert LeadView.objects.get().stage == "nurturing"  # not in the request: after commit
+    lead = LeadView.objects.get()
     assert (lead.stage, lead.cycle) == ("mql", 1)
     assert Qualification.objects.get().score == 60
 

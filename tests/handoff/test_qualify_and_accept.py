@@ -4,11 +4,10 @@ import uuid
 
 import pytest
 
-from handoff.models import Qualification, StageTransition
-from handoff.pipeline import leads_score_pending
+from handoff.models import LeadView, Qualification, StageTransition
 from handoff.services import policy_update
-from mqlapp.leads.models import Lead
 from scoring.services import rule_create
+from tests.pipeline import leads_score_pending
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +43,7 @@ def test_crossing_the_threshold_makes_one_mql_assigned_round_robin(ingest, make_
     for email in ("a@x.example", "b@x.example", "c@x.example"):
         ingest("/v1/batch", {"batch": _track(email, "Document Downloaded", 3)})
     _score_all()
-    leads = list(Lead.objects.order_by("email"))
+    leads = list(LeadView.objects.order_by("email"))
     assert [lead.stage for lead in leads] == ["mql", "mql", "mql"]
     assert [lead.score for lead in leads] == [60, 60, 60]
     assert [lead.owner_id for lead in leads] == [rep_a.pk, rep_b.pk, rep_a.pk]
@@ -58,14 +57,14 @@ def test_crossing_the_threshold_makes_one_mql_assigned_round_robin(ingest, make_
 def test_below_the_threshold_stays_nurturing(ingest, rules):
     ingest("/v1/batch", {"batch": _track("a@x.example", "Document Downloaded", 2)})
     _score_all()
-    lead = Lead.objects.get()
+    lead = LeadView.objects.get()
     assert (lead.stage, lead.score) == ("nurturing", 40)
 
 
 def test_score_endpoint_breakdown_adds_up(ingest, rules, api):
     ingest("/v1/batch", {"batch": _track("a@x.example", "Document Downloaded", 2)})
     _score_all()
-    lead = Lead.objects.get()
+    lead = LeadView.objects.get()
     body = api("sales").get(f"/api/leads/{lead.pk}/score/").json()
     assert body["score"] == 40
     assert body["breakdown"] == [
@@ -86,7 +85,7 @@ def test_rep_sees_own_mql_in_queue_and_accepts(ingest, make_user, rules):
     other = make_user("sales", available=False)
     ingest("/v1/batch", {"batch": _track("a@x.example", "Document Downloaded", 3)})
     _score_all()
-    lead = Lead.objects.get()
+    lead = LeadView.objects.get()
     assert lead.owner_id == rep.pk
     client = client_for(rep)
     queue = client.get("/api/handoff/queue/").json()
@@ -110,17 +109,17 @@ def test_another_reps_lead_is_403(ingest, make_user, rules):
     intruder = make_user("sales", available=False)
     ingest("/v1/batch", {"batch": _track("a@x.example", "Document Downloaded", 3)})
     _score_all()
-    lead = Lead.objects.get()
+    lead = LeadView.objects.get()
     response = client_for(intruder).post(f"/api/handoff/leads/{lead.pk}/accept/")
     assert response.status_code == 403
-    assert Lead.objects.get().stage == "mql"
+    assert LeadView.objects.get().stage == "mql"
 
 
 def test_fast_track_event_qualifies_at_once(ingest, make_user, rules):
     make_user("sales")
     ingest("/v1/batch", {"batch": _track("a@x.example", "Demo Requested")})
     _score_all()
-    lead = Lead.objects.get()
+    lead = LeadView.objects.get()
     assert lead.stage == "mql"
     assert Qualification.objects.get().reason == "fast_track"
 
@@ -131,7 +130,7 @@ def test_lowering_the_threshold_qualifies_leads_above_it(
     make_user("sales")
     ingest("/v1/batch", {"batch": _track("a@x.example", "Document Downloaded", 2)})
     _score_all()
-    assert Lead.objects.get().stage == "nurturing"
+    assert LeadView.objects.get().stage == "nurturing"
     with django_capture_on_commit_callbacks(execute=True):
         policy_update(data={"mql_threshold": 40})
-    assert Lead.objects.get().stage == "mql"
+    assert LeadView.objects.get().stage == "mql"

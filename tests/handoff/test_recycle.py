@@ -5,10 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from handoff.models import Assignment, Qualification, StageTransition, WebhookDelivery
+from handoff.models import Assignment, LeadView, Qualification, StageTransition, WebhookDelivery
 from handoff.services import leads_qualify_eligible, leads_reapproach_due, policy_update
 from handoff.webhooks import webhook_create
-from mqlapp.leads.models import Lead
 from scoring.services import rule_create
 from tests.conftest import client_for
 
@@ -24,7 +23,7 @@ def recycled(ingest, make_user, rules, private_hosts, receiver, django_capture_o
     webhook_create(data={"url": receiver.url, "events": ["lead.mql", "lead.recycled"]})
     ingest("/v1/batch", {"batch": track("a@example.co.jp", "Document Downloaded", 3)})
     score_all()
-    lead = Lead.objects.get()
+    lead = LeadView.objects.get()
     assert (lead.stage, lead.cycle, lead.owner_id) == ("mql", 1, rep.pk)
     client = client_for(rep)
     assert client.post(f"/api/handoff/leads/{lead.pk}/accept/").status_code == 200
@@ -36,7 +35,7 @@ def recycled(ingest, make_user, rules, private_hosts, receiver, django_capture_o
     )
     assert response.status_code == 200
     score_all()
-    return Lead.objects.get(), rep, day
+    return LeadView.objects.get(), rep, day
 
 
 def test_recycle_moves_the_epoch_and_rescores_from_it(recycled):
@@ -59,14 +58,14 @@ def test_back_to_nurturing_only_on_its_date_and_listed_for_marketing(recycled, m
     lead, _, day = recycled
     assert leads_reapproach_due(now=timezone.now()) == 0
     assert leads_reapproach_due(now=timezone.now() + timedelta(days=9)) == 0
-    assert Lead.objects.get().stage == "recycled"
+    assert LeadView.objects.get().stage == "recycled"
     marketer = client_for(make_user("marketer"))
     assert marketer.get("/api/handoff/reapproach/").json() == []
     on_the_day = timezone.now() + timedelta(days=10)
     assert timezone.localtime(on_the_day).date() == day
     assert leads_reapproach_due(now=on_the_day) == 1
     assert leads_reapproach_due(now=on_the_day) == 0  # idempotent
-    assert Lead.objects.get().stage == "nurturing"
+    assert LeadView.objects.get().stage == "nurturing"
     listed = marketer.get("/api/handoff/reapproach/").json()
     assert [(item["id"], item["reapproach_on"]) for item in listed] == [(lead.pk, day.isoformat())]
     last = StageTransition.objects.last()
@@ -124,7 +123,7 @@ def test_a_fast_track_event_while_recycled_waits_for_the_date(recycled, ingest):
     lead, _, _ = recycled
     ingest("/v1/batch", {"batch": track("a@example.co.jp", "Demo Requested")})
     score_all()
-    assert Lead.objects.get().stage == "recycled"
+    assert LeadView.objects.get().stage == "recycled"
     leads_reapproach_due(now=timezone.now() + timedelta(days=10))
     score_all()
     lead.refresh_from_db()
@@ -149,4 +148,4 @@ def test_fit_alone_does_not_bring_a_recycled_lead_back(recycled):
     assert (lead.stage, lead.fit, lead.score) == ("nurturing", 100, 100)
     policy_update(data={"mql_threshold": 50})
     assert leads_qualify_eligible() == 0
-    assert Lead.objects.get().stage == "nurturing"
+    assert LeadView.objects.get().stage == "nurturing"

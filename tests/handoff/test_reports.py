@@ -5,9 +5,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handoff.models import StageTransition
-from mqlapp.leads.models import Lead, Source
+from handoff.models import LeadLifecycle, LeadView, StageTransition
+from mqlapp.leads.models import Source
 from tests.conftest import client_for
+from tests.factories import lead_make
 
 pytestmark = pytest.mark.django_db
 JST = ZoneInfo("Asia/Tokyo")
@@ -19,15 +20,15 @@ def at(month, day, hour):
 
 def lead(name, created, source, *moves):
     """A lead created at `created`, then moved through (stage, time, reason) in order."""
-    row = Lead.objects.create(email=f"{name}@example.co.jp", source=source)
-    Lead.objects.filter(pk=row.pk).update(created_at=created)
+    row = lead_make(email=f"{name}@example.co.jp", source=source)
+    LeadView.objects.filter(pk=row.pk).update(created_at=created)
     stage = "nurturing"
     for to, when, reason in moves:
         StageTransition.objects.create(
             lead=row, from_stage=stage, to_stage=to, at=when, reason=reason, score=80, cycle=1
         )
         stage = to
-    Lead.objects.filter(pk=row.pk).update(stage=stage)
+    LeadLifecycle.objects.filter(lead_id=row.pk).update(stage=stage)
     return row
 
 

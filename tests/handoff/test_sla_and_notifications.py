@@ -7,11 +7,12 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from handoff.models import Assignment, SlaBreach
+from handoff.models import Assignment, LeadView, SlaBreach
 from handoff.services import mql_qualify, policy_update
 from handoff.sla import mql_sla_sweep
-from mqlapp.leads.models import Lead
+from scoring.models import LeadScore
 from tests.conftest import client_for
+from tests.factories import lead_make
 
 from .conftest import score_all, track
 
@@ -19,10 +20,10 @@ pytestmark = pytest.mark.django_db
 
 
 def new_mql(email, *, at, score=80, capture):
-    lead = Lead.objects.create(email=email, first_name="太郎", last_name="山田", company="桜製作所")
+    lead = lead_make(email=email, first_name="太郎", last_name="山田", company="桜製作所")
     with capture(execute=True):
         assert mql_qualify(lead.pk, score=Decimal(score), reason="threshold", now=at)
-    return Lead.objects.get(pk=lead.pk)
+    return LeadView.objects.get(pk=lead.pk)
 
 
 def test_queue_says_overdue_and_orders_by_due_time_then_score(
@@ -40,8 +41,8 @@ def test_queue_says_overdue_and_orders_by_due_time_then_score(
     high = new_mql(
         "high@example.co.jp", at=now, score=90, capture=django_capture_on_commit_callbacks
     )
-    Lead.objects.filter(pk=high.pk).update(score=90)
-    Lead.objects.filter(pk=low.pk).update(score=70)
+    LeadScore.objects.filter(lead_id=high.pk).update(score=90)
+    LeadScore.objects.filter(lead_id=low.pk).update(score=70)
     items = client_for(rep).get("/api/handoff/queue/").json()
     assert [(i["id"], i["overdue"]) for i in items] == [
         (late.pk, True),
@@ -78,7 +79,7 @@ def test_a_breach_tells_admins_once_and_stays_with_the_rep_without_reassign(
         None,
         lead.sla_due_at,
     )
-    assert Lead.objects.get().owner_id == rep.pk
+    assert LeadView.objects.get().owner_id == rep.pk
 
 
 def test_reassign_on_breach_hands_the_mql_to_the_next_rep_and_restarts_the_clock(
@@ -154,7 +155,7 @@ def test_the_rep_is_emailed_once_with_the_score_breakdown_and_link(
     )
     with django_capture_on_commit_callbacks(execute=True):
         score_all()
-    lead = Lead.objects.get()
+    lead = LeadView.objects.get()
     assert lead.stage == "mql"
     assert len(mail.outbox) == 1
     message = mail.outbox[0]

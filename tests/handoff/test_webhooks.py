@@ -8,10 +8,10 @@ import pytest
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook as Verifier
 
-from handoff.models import WebhookDelivery
+from handoff.models import LeadView, WebhookDelivery
 from handoff.webhooks import RETRY_DELAYS, webhook_create, webhook_deliver
-from mqlapp.leads.models import Lead
 from tests.conftest import client_for
+from tests.factories import lead_make
 
 from .conftest import score_all, track
 
@@ -36,7 +36,7 @@ def mql_with_webhook(ingest, receiver, capture, email="hanako@example.co.jp"):
     )
     with capture(execute=True):
         score_all()
-    return hook, Lead.objects.get(email=email)
+    return hook, LeadView.objects.get(email=email)
 
 
 def test_an_admin_creates_a_webhook_and_gets_the_signing_secret(make_user):
@@ -231,7 +231,7 @@ def test_only_active_webhooks_on_that_event_get_a_delivery(
     ingest("/v1/batch", {"batch": track("a@example.co.jp", "Document Downloaded", 3)})
     with django_capture_on_commit_callbacks(execute=True):
         score_all()
-    assert Lead.objects.get().stage == "mql"
+    assert LeadView.objects.get().stage == "mql"
     assert WebhookDelivery.objects.count() == 0
     assert receiver.requests == []
 
@@ -248,9 +248,9 @@ def test_every_stage_move_fires_its_event(
         ("lose", {"reason": "competitor"}, "lead.lost"),
         ("recycle", {"reason": "bad_timing"}, "lead.recycled"),
     ]
-    lead = Lead.objects.create(email="a@example.co.jp", stage="mql", owner=rep, cycle=1)
-    other = Lead.objects.create(email="b@example.co.jp", stage="sql", owner=rep, cycle=1)
-    third = Lead.objects.create(email="c@example.co.jp", stage="mql", owner=rep, cycle=1)
+    lead = lead_make(email="a@example.co.jp", stage="mql", owner=rep, cycle=1)
+    other = lead_make(email="b@example.co.jp", stage="sql", owner=rep, cycle=1)
+    third = lead_make(email="c@example.co.jp", stage="mql", owner=rep, cycle=1)
     with django_capture_on_commit_callbacks(execute=True):
         for action, body, _ in moves:
             assert (

@@ -3,7 +3,8 @@
 import pytest
 from django.test import Client
 
-from mqlapp.leads.models import Consent, Event, Form, Identity, Lead
+from handoff.models import LeadView
+from mqlapp.leads.models import Consent, Event, Form, Identity
 
 pytestmark = pytest.mark.django_db
 
@@ -111,7 +112,7 @@ def test_form_post_with_japanese_text_makes_the_lead_and_redirects(
     # then
     assert response.status_code == 303
     assert response["Location"] == "https://www.example.co.jp/thanks"
-    lead = Lead.objects.get()
+    lead = LeadView.objects.get()
     assert (
         lead.email,
         lead.last_name,
@@ -164,7 +165,7 @@ def test_the_japanese_labels_are_accepted_as_field_names(form):
         "同意": "on",
     }
     assert _post("whitepaper", data).status_code == 303
-    assert Lead.objects.values_list("last_name", "first_name", "company").get() == (
+    assert LeadView.objects.values_list("last_name", "first_name", "company").get() == (
         "佐藤",
         "花子",
         "株式会社テスト",
@@ -190,7 +191,7 @@ def test_invalid_input_re_renders_the_form_with_errors_and_stores_nothing(form):
     assert "This field is required." in page
     assert "Please agree to continue." in page
     assert 'value="山田"' in page  # what the person typed is kept
-    assert (Lead.objects.count(), Event.objects.count(), Consent.objects.count()) == (0, 0, 0)
+    assert (LeadView.objects.count(), Event.objects.count(), Consent.objects.count()) == (0, 0, 0)
 
 
 def test_invalid_input_answers_json_when_asked(form):
@@ -201,13 +202,13 @@ def test_invalid_input_answers_json_when_asked(form):
         "code": "invalid",
         "fields": {"email": "Enter a valid email address."},
     }
-    assert Lead.objects.count() == 0
+    assert LeadView.objects.count() == 0
 
 
 def test_the_honeypot_pretends_success_and_stores_nothing(form):
     response = _post("whitepaper", {**_fields(), "mql_hp": "http://spam.example"})
     assert response.status_code == 303
-    assert (Lead.objects.count(), Event.objects.count()) == (0, 0)
+    assert (LeadView.objects.count(), Event.objects.count()) == (0, 0)
 
 
 def test_rate_limit_refuses_a_flood_from_one_address(form, settings):
@@ -217,7 +218,7 @@ def test_rate_limit_refuses_a_flood_from_one_address(form, settings):
     refused = _post("whitepaper", _fields(email="p3@example.com"), HTTP_ACCEPT="application/json")
     assert refused.status_code == 429
     assert refused.json()["code"] == "rate_limited"
-    assert sorted(Lead.objects.values_list("email", flat=True)) == [
+    assert sorted(LeadView.objects.values_list("email", flat=True)) == [
         "p0@example.com",
         "p1@example.com",
     ]

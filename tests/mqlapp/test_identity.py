@@ -4,7 +4,8 @@ import uuid
 
 import pytest
 
-from mqlapp.leads.models import Event, Identity, Lead, LeadMerge
+from handoff.models import LeadLifecycle, LeadView
+from mqlapp.leads.models import Event, Identity, LeadMerge
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def test_anonymous_page_views_join_the_lead_when_identified_and_are_scored(batch
     # when: the visitor fills in a form (identify with the same anonymousId)
     batch(identify("Hanako@Example.co.jp", anon="a-1", lastName="佐藤", firstName="花子"))
     # then: the history belongs to the lead and counts in its score (3 × 5)
-    lead = Lead.objects.get(email="hanako@example.co.jp")
+    lead = LeadView.objects.get(email="hanako@example.co.jp")
     assert lead.events.filter(type="page").count() == 3
     assert (lead.last_name, lead.first_name) == ("佐藤", "花子")
     assert lead.score == 15
@@ -50,7 +51,7 @@ def test_anonymous_page_views_join_the_lead_when_identified_and_are_scored(batch
 def test_emails_are_compared_without_case(batch):
     batch(identify("Taro@Example.CO.JP", anon="a-1"))
     batch(identify("taro@example.co.jp", anon="a-2", title="部長"))
-    assert list(Lead.objects.values_list("email", "title")) == [("taro@example.co.jp", "部長")]
+    assert list(LeadView.objects.values_list("email", "title")) == [("taro@example.co.jp", "部長")]
 
 
 def test_context_traits_email_names_the_lead_on_any_call(batch):
@@ -61,7 +62,7 @@ def test_context_traits_email_names_the_lead_on_any_call(batch):
             context={"traits": {"email": "Ken@Example.com"}},
         )
     )
-    lead = Lead.objects.get(email="ken@example.com")
+    lead = LeadView.objects.get(email="ken@example.com")
     assert list(lead.events.values_list("name", flat=True)) == ["Document Downloaded"]
     assert Identity.objects.get(kind="anonymous", value="a-9").lead == lead
 
@@ -72,7 +73,7 @@ def test_user_id_names_the_lead_by_external_id_or_email(batch):
         track("Webinar Attended", userId="crm-7"),
         track("Demo Requested", userId="MIKA@example.com"),
     )
-    lead = Lead.objects.get()
+    lead = LeadView.objects.get()
     assert lead.external_id == "crm-7"
     assert sorted(lead.events.filter(type="track").values_list("name", flat=True)) == [
         "Demo Requested",
@@ -84,7 +85,7 @@ def test_a_call_that_names_no_known_lead_is_kept_and_counts_later(batch, visit_r
     batch(page("a-5", userId="crm-99"))
     assert Event.objects.get().lead is None
     batch(identify("late@example.com", user="crm-99"))
-    lead = Lead.objects.get(email="late@example.com")
+    lead = LeadView.objects.get(email="late@example.com")
     assert lead.events.filter(type="page").count() == 1
     assert lead.score == 5
 
@@ -93,7 +94,7 @@ def test_identify_with_an_invalid_email_is_rejected_and_merges_nothing(batch):
     batch(page("a-1"))
     answer = batch(identify("not-an-email", anon="a-1"), identify("ok@example.com", anon="a-2"))
     assert [r["index"] for r in answer["rejected"]] == [0]
-    assert list(Lead.objects.values_list("email", flat=True)) == ["ok@example.com"]
+    assert list(LeadView.objects.values_list("email", flat=True)) == ["ok@example.com"]
     assert Event.objects.get(type="page").lead is None
     assert not Identity.objects.filter(value="a-1").exists()
 
@@ -102,14 +103,14 @@ def test_identify_in_the_same_batch_adopts_earlier_messages_of_the_batch(batch):
     batch(
         page("a-1"), identify("same@example.com", anon="a-1"), track("Clicked", anonymousId="a-1")
     )
-    lead = Lead.objects.get()
+    lead = LeadView.objects.get()
     assert sorted(lead.events.values_list("type", flat=True)) == ["identify", "page", "track"]
 
 
 def test_traits_sent_before_the_email_fill_the_lead_when_it_is_known(batch):
     batch(identify(anon="a-3", title="課長", department="情報システム部"))
     batch(identify("kato@example.com", anon="a-3", title="部長"))
-    lead = Lead.objects.get()
+    lead = LeadView.objects.get()
     # the newer title wins; the older call only fills what was blank
     assert (lead.title, lead.department) == ("部長", "情報システム部")
 
@@ -118,8 +119,8 @@ def test_a_shared_browser_moves_the_cookie_but_not_the_history(batch):
     batch(identify("first@example.com", anon="a-1"), page("a-1", "/one"))
     batch(identify("second@example.com", anon="a-1"), page("a-1", "/two"))
     first, second = (
-        Lead.objects.get(email="first@example.com"),
-        Lead.objects.get(email="second@example.com"),
+        LeadView.objects.get(email="first@example.com"),
+        LeadView.objects.get(email="second@example.com"),
     )
     assert [e.properties["path"] for e in first.events.filter(type="page")] == ["/one"]
     assert [e.properties["path"] for e in second.events.filter(type="page")] == ["/two"]
@@ -132,7 +133,10 @@ def test_alias_merges_two_leads_and_records_the_merge(batch, visit_rule):
         page("a-old", userId="old-id"),
     )
     batch(identify("new@example.com", user="new-id", title="部長"), page("a-new", userId="new-id"))
-    old, new = Lead.objects.get(email="old@example.com"), Lead.objects.get(email="new@example.com")
+    old, new = (
+        LeadView.objects.get(email="old@example.com"),
+        LeadView.objects.get(email="new@example.com"),
+    )
     assert old.pk < new.pk
 
     answer = batch(
@@ -140,7 +144,7 @@ def test_alias_merges_two_leads_and_records_the_merge(batch, visit_rule):
     )
 
     assert answer == {"success": True}
-    survivor = Lead.objects.get()  # the older lead is kept
+    survivor = LeadView.objects.get()  # the older lead is kept
     assert survivor.pk == old.pk
     assert (survivor.email, survivor.company, survivor.title) == (
         "old@example.com",
@@ -166,16 +170,18 @@ def test_alias_merges_two_leads_and_records_the_merge(batch, visit_rule):
 def test_alias_keeps_the_lead_sales_already_works(batch):
     batch(identify("old@example.com", user="old-id"))
     batch(identify("new@example.com", user="new-id"))
-    Lead.objects.filter(email="new@example.com").update(stage="mql")
+    LeadLifecycle.objects.filter(lead__email="new@example.com").update(stage="mql")
     batch({"type": "alias", "previousId": "old-id", "userId": "new-id"})
-    assert list(Lead.objects.values_list("email", "stage")) == [("new@example.com", "mql")]
+    assert list(LeadView.objects.values_list("email", "lifecycle__stage")) == [
+        ("new@example.com", "mql")
+    ]
 
 
 def test_alias_of_an_anonymous_id_adopts_its_events(batch):
     batch(identify("u@example.com", user="u-1"))
     batch(page("a-7"), page("a-7"))
     batch({"type": "alias", "previousId": "a-7", "userId": "u-1"})
-    lead = Lead.objects.get()
+    lead = LeadView.objects.get()
     assert lead.events.filter(type="page").count() == 2
     assert LeadMerge.objects.count() == 0
 
@@ -183,9 +189,9 @@ def test_alias_of_an_anonymous_id_adopts_its_events(batch):
 def test_alias_before_either_id_is_known_is_joined_when_one_is_identified(batch):
     batch(page("a-8"))
     batch({"type": "alias", "previousId": "a-8", "userId": "crm-8"})
-    assert Lead.objects.count() == 0
+    assert LeadView.objects.count() == 0
     batch(identify("later@example.com", user="crm-8"))
-    lead = Lead.objects.get()
+    lead = LeadView.objects.get()
     assert sorted(lead.events.values_list("type", flat=True)) == ["alias", "identify", "page"]
 
 
@@ -204,7 +210,7 @@ def test_group_records_the_company(batch):
             },
         }
     )
-    lead = Lead.objects.get()
+    lead = LeadView.objects.get()
     assert (lead.company, lead.industry, lead.employees) == ("株式会社さくら製作所", "製造業", 1200)
     assert lead.traits["group"] == {
         "id": "acct-42",
@@ -218,7 +224,7 @@ def test_group_records_the_company(batch):
 def test_group_sent_before_identification_fills_the_company_later(batch):
     batch({"type": "group", "anonymousId": "a-g", "groupId": "acct-1", "traits": {"name": "ACME"}})
     batch(identify("who@example.com", anon="a-g"))
-    assert Lead.objects.get().company == "ACME"
+    assert LeadView.objects.get().company == "ACME"
 
 
 def test_campaign_is_kept_on_the_event(batch):
@@ -254,7 +260,7 @@ def test_messages_are_deduplicated_across_batches_and_scored_once(batch, visit_r
     batch(identify("d@example.com", anon="a-1"), view)
     batch(view, view)
     assert Event.objects.filter(message_id="same-id").count() == 1
-    assert Lead.objects.get().score == 5
+    assert LeadView.objects.get().score == 5
 
 
 def test_a_500_message_batch_takes_a_fixed_number_of_queries(ingest, django_assert_max_num_queries):
@@ -269,9 +275,9 @@ def test_a_500_message_batch_takes_a_fixed_number_of_queries(ingest, django_asse
     # Scoring runs after commit and is not counted here.
     with django_assert_max_num_queries(30):
         assert ingest("/v1/batch", {"batch": messages}).status_code == 200
-    assert Lead.objects.count() == 100
+    assert LeadView.objects.count() == 100
     assert Event.objects.filter(lead__isnull=True).count() == 0
-    assert Lead.objects.get(email="p42@example.com").events.count() == 5
+    assert LeadView.objects.get(email="p42@example.com").events.count() == 5
 
 
 def test_adopted_history_sets_the_leads_last_activity(batch):
@@ -279,5 +285,5 @@ def test_adopted_history_sets_the_leads_last_activity(batch):
         page("a-1", timestamp="2030-01-02T03:04:05Z"), page("a-1", timestamp="2030-01-01T00:00:00Z")
     )
     batch(identify("act@example.com", anon="a-1", timestamp="2029-12-31T00:00:00Z"))
-    lead = Lead.objects.get()
+    lead = LeadView.objects.get()
     assert lead.last_activity_at.isoformat() == "2030-01-02T03:04:05+00:00"

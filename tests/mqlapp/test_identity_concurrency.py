@@ -6,9 +6,10 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from handoff.models import LeadView
 from mqlapp.leads.ingest.messages import message_parse
 from mqlapp.leads.ingest.services import events_ingest
-from mqlapp.leads.models import Identity, Lead
+from mqlapp.leads.models import Identity
 from tests.conftest import requires_postgres, wait_for
 
 
@@ -63,7 +64,7 @@ def test_same_new_email_identified_by_two_requests_at_once(source):
         thread.join(30)
 
     assert errors == []
-    lead = Lead.objects.get()
+    lead = LeadView.objects.get()
     assert lead.email == "race@example.com"
     assert set(Identity.objects.values_list("value", "lead_id")) == {
         ("a-1", lead.pk),

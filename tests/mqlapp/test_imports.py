@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from handoff.models import LeadView
 from mqlapp.leads.ingest.imports import lead_import_run
-from mqlapp.leads.models import Event, ImportJob, Lead
+from mqlapp.leads.models import Event, ImportJob
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +63,7 @@ def test_a_cp932_seminar_list_of_1001_rows_with_one_bad_row(
     }
     assert job["encoding"] == "cp932"
     assert job["errors"] == [{"row": 502, "error": "email: Enter a valid email address."}]
-    lead = Lead.objects.get(email="attendee7@example.co.jp")
+    lead = LeadView.objects.get(email="attendee7@example.co.jp")
     assert (lead.last_name, lead.first_name, lead.company, lead.title, lead.department) == (
         "山田7",
         "太郎",
@@ -88,7 +89,7 @@ def test_importing_the_same_file_again_creates_no_duplicates(
     run(marketer, content, django_capture_on_commit_callbacks)
     again = run(marketer, content, django_capture_on_commit_callbacks)
     assert (again["created"], again["updated"], again["errors"]) == (0, 30, [])
-    assert (Lead.objects.count(), Event.objects.count()) == (30, 30)
+    assert (LeadView.objects.count(), Event.objects.count()) == (30, 30)
 
 
 def test_progress_is_visible_and_a_stopped_job_resumes(marketer):
@@ -104,7 +105,7 @@ def test_progress_is_visible_and_a_stopped_job_resumes(marketer):
         250,
         250,
     )
-    assert Lead.objects.count() == 250
+    assert LeadView.objects.count() == 250
 
     lead_import_run(job_id)
     done = marketer.get(f"/api/imports/{job_id}/").json()
@@ -124,7 +125,7 @@ def test_progress_is_visible_and_a_stopped_job_resumes(marketer):
 def test_encodings_are_detected(marketer, django_capture_on_commit_callbacks, encoded, encoding):
     job = run(marketer, encoded, django_capture_on_commit_callbacks)
     assert (job["status"], job["encoding"], job["created"]) == ("done", encoding, 1)
-    assert Lead.objects.get().last_name == "渡辺"
+    assert LeadView.objects.get().last_name == "渡辺"
 
 
 def test_english_headers_full_names_and_extra_columns(marketer, django_capture_on_commit_callbacks):
@@ -141,7 +142,7 @@ def test_english_headers_full_names_and_extra_columns(marketer, django_capture_o
         "Employees": "employees",
         "展示会ブース": "extra",
     }
-    lead = Lead.objects.get()
+    lead = LeadView.objects.get()
     assert (lead.email, lead.last_name, lead.first_name, lead.employees) == (
         "ken@example.com",
         "佐藤",
@@ -163,14 +164,14 @@ def test_a_mapping_names_columns_the_app_does_not_know(
         mapping='{"連絡用": "email", "メモ": ""}',
     )
     assert job["status"] == "done"
-    assert Lead.objects.get().traits == {"氏名カナ": "ヤマダ"}  # メモ ignored
+    assert LeadView.objects.get().traits == {"氏名カナ": "ヤマダ"}  # メモ ignored
 
 
 def test_the_same_email_twice_in_a_file_is_one_lead(marketer, django_capture_on_commit_callbacks):
     content = "email,title\na@example.com,課長\nA@example.com,部長\n".encode()
     job = run(marketer, content, django_capture_on_commit_callbacks)
     assert (job["created"], job["updated"]) == (1, 1)
-    assert Lead.objects.get().title == "部長"
+    assert LeadView.objects.get().title == "部長"
 
 
 def test_rows_with_broken_bytes_or_bad_values_are_reported_and_the_rest_imported(
@@ -194,7 +195,7 @@ def test_rows_with_broken_bytes_or_bad_values_are_reported_and_the_rest_imported
     assert job["errors"][2]["error"].startswith("phone:")
     assert job["errors"][3]["error"] == "email: Enter a valid email address."
     assert job["errors"][4]["error"] == "timestamp: not a date or time: '2025/13/45'"
-    assert Lead.objects.get().employees == 120
+    assert LeadView.objects.get().employees == 120
 
 
 def test_a_file_without_an_email_column_is_refused_at_once(marketer):
@@ -230,4 +231,4 @@ def test_the_sweep_starts_jobs_whose_task_was_lost(marketer):
     ImportJob.objects.filter(pk=job_id).update(created_at=timezone.now() - timedelta(minutes=2))
     assert imports_sweep() == 1
     assert ImportJob.objects.get(pk=job_id).status == "done"
-    assert Lead.objects.get().email == "lost@example.com"
+    assert LeadView.objects.get().email == "lost@example.com"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mqlapp.leads.models import Lead
+from handoff.models import LeadView
 from scoring.services import rule_create
 from tests.conftest import requires_services, wait_for
 from tests.mqlapp.test_imports import seminar_csv, upload
@@ -38,4 +38,4 @@ def test_worker_imports_a_cp932_list_and_the_events_score(celery_worker_process,
     processed = [p for _, p in seen]
     assert processed == sorted(processed)
     # the imported seminar attendance counts in the leads' scores
-    wait_for(lambda: Lead.objects.filter(score=30).count() == 1000, timeout=120)
+    wait_for(lambda: LeadView.objects.filter(scoring__score=30).count() == 1000, timeout=120)

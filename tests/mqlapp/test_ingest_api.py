@@ -7,7 +7,8 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from mqlapp.leads.models import Event, Lead
+from handoff.models import LeadView
+from mqlapp.leads.models import Event
 from tests.conftest import basic, client_for
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +45,7 @@ def test_batch_stores_messages_and_answers_success(ingest):
     response = ingest("/v1/batch", body)
     assert response.status_code == 200
     assert response.json() == {"success": True}
-    lead = Lead.objects.get(email="taro@example.co.jp")
+    lead = LeadView.objects.get(email="taro@example.co.jp")
     assert (lead.last_name, lead.first_name, lead.company) == ("山田", "太郎", "株式会社A")
     # the page view sent before the identify belongs to the lead too
     assert sorted(lead.events.values_list("type", flat=True)) == ["identify", "page", "track"]
@@ -66,7 +67,7 @@ def test_single_endpoints_set_the_type(ingest):
     ingest("/v1/identify", {"userId": "u9", "traits": {"email": "u9@example.com"}})
     ingest("/v1/page", {"userId": "u9", "properties": {"url": "https://x.example/"}})
     ingest("/v1/track", {"userId": "u9", "event": "Form Submitted"})
-    lead = Lead.objects.get(email="u9@example.com")
+    lead = LeadView.objects.get(email="u9@example.com")
     assert sorted(lead.events.values_list("type", flat=True)) == ["identify", "page", "track"]
 
 
@@ -296,7 +297,7 @@ def test_alias_and_group_endpoints(ingest):
         ).status_code
         == 200
     )
-    assert Lead.objects.get().company == "G社"
+    assert LeadView.objects.get().company == "G社"
     assert ingest("/v1/group", {"userId": "crm-1"}).json()["error"] == "group needs a groupId"
     assert ingest("/v1/alias", {"userId": "crm-1"}).json()["error"] == (
         "alias needs previousId and userId"
@@ -307,7 +308,7 @@ def test_an_identify_with_an_invalid_email_alone_is_400(ingest):
     response = ingest("/v1/identify", {"anonymousId": "a", "traits": {"email": "x@"}})
     assert response.status_code == 400
     assert "traits.email" in response.json()["error"]
-    assert Lead.objects.count() == 0
+    assert LeadView.objects.count() == 0
 
 
 def test_batch_level_sent_at_corrects_every_message(ingest):

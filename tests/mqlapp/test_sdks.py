@@ -6,7 +6,8 @@ import pytest
 from rudderstack.analytics.client import Client as RudderClient
 from segment.analytics.client import Client as SegmentClient
 
-from mqlapp.leads.models import Event, Lead
+from handoff.models import LeadView
+from mqlapp.leads.models import Event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,7 +63,7 @@ def test_sdk_sends_a_lead_with_traits_and_its_anonymous_history_is_scored(
 
     # then
     assert errors == []
-    lead = Lead.objects.get(email=email)
+    lead = LeadView.objects.get(email=email)
     assert (lead.last_name, lead.first_name, lead.company, lead.title, lead.employees) == (
         "山田",
         "太郎",

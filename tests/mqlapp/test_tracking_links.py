@@ -4,8 +4,9 @@ import pytest
 from django.core import signing
 from django.test import Client
 
+from handoff.models import LeadView
 from mqlapp.leads.ingest.tracking import SALT
-from mqlapp.leads.models import Event, Lead
+from mqlapp.leads.models import Event
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +71,7 @@ def test_the_open_pixel_records_email_opened(links):
     assert response["Content-Type"] == "image/gif"
     assert "no-store" in response["Cache-Control"]
     assert response.content.startswith(GIF_HEADER)
-    event = Lead.objects.get(email="reader@example.co.jp").events.get()
+    event = LeadView.objects.get(email="reader@example.co.jp").events.get()
     assert (event.name, event.properties) == ("Email Opened", {"campaign": "2025-04 newsletter"})
     assert event.campaign == {"name": "2025-04 newsletter", "medium": "email"}
 

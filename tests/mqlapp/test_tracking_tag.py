@@ -6,7 +6,8 @@ import time
 import pytest
 from django.test import Client
 
-from mqlapp.leads.models import Event, Form, Identity, Lead
+from handoff.models import LeadView
+from mqlapp.leads.models import Event, Form, Identity
 from mqlapp.leads.services import source_create
 from tests.conftest import wait_for
 from tests.mqlapp.conftest import requires_chromium
@@ -110,7 +111,9 @@ def test_tag_sends_page_views_queued_calls_and_identify(
             "mql.track('Document Downloaded', {id: 'wp-1'})"
         ),
     )
-    lead = wait_for(lambda: Lead.objects.filter(email="tag@example.co.jp", score=5).first())
+    lead = wait_for(
+        lambda: LeadView.objects.filter(email="tag@example.co.jp", scoring__score=5).first()
+    )
     assert (lead.last_name, lead.external_id) == ("山田", "crm-77")
     assert sorted(lead.events.values_list("type", flat=True)) == [
         "identify",
@@ -151,7 +154,9 @@ def test_tag_fills_the_visitor_id_into_forms_that_post_to_the_app(
     page.get_by_role("button", name="資料をダウンロード").click()
     page.wait_for_url(thanks)
 
-    lead = wait_for(lambda: Lead.objects.filter(email="hanako@example.jp", score=5).first())
+    lead = wait_for(
+        lambda: LeadView.objects.filter(email="hanako@example.jp", scoring__score=5).first()
+    )
     assert Identity.objects.get(kind="anonymous", value=visitor).lead == lead
     assert sorted(lead.events.values_list("type", "name")) == [
         ("identify", ""),

@@ -3,9 +3,9 @@
 import pytest
 from playwright.sync_api import expect
 
-from mqlapp.leads.models import Lead
 from scoring.services import rule_create
 from tests.e2e.conftest import requires_chromium, sign_in
+from tests.factories import lead_make
 
 pytestmark = [requires_chromium, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,7 +22,7 @@ def test_the_simulator_answers_a_new_threshold_without_a_reload(
         }
     )
     for i, country in enumerate(("JP", "JP", "US")):
-        Lead.objects.create(email=f"b{i}@example.co.jp", country=country)
+        lead_make(email=f"b{i}@example.co.jp", country=country)
     make_user("marketer", username="suzuki")
 
     page = browser_page

@@ -3,8 +3,9 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from handoff.models import LeadView
 from mqlapp.leads.ingest.imports import lead_import_run
-from mqlapp.leads.models import ImportJob, Lead
+from mqlapp.leads.models import ImportJob
 from tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +47,7 @@ def test_a_cp932_file_uploaded_through_the_page_is_imported_and_shown(
         2,
         "cp932",
     )
-    assert sorted(Lead.objects.values_list("email", flat=True)) == [
+    assert sorted(LeadView.objects.values_list("email", flat=True)) == [
         "suzuki@example.co.jp",
         "yamada@example.co.jp",
     ]
@@ -109,7 +110,7 @@ def test_an_event_name_given_on_the_page_becomes_each_rows_event(
     assert (job.status, job.total, job.created) == ("done", 2, 1)
     # the blank line is kept: the bad row is still row 4 of the uploaded file
     assert list(job.row_errors.values_list("row", flat=True)) == [4]
-    event = Lead.objects.get(email="yamada@example.co.jp").events.get()
+    event = LeadView.objects.get(email="yamada@example.co.jp").events.get()
     assert (event.type, event.name) == ("track", "Trade Show Visit")
 
 

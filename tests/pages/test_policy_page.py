@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 
 from handoff.services import mql_qualify, policy_get, queue_action
-from mqlapp.leads.models import Lead
 from scoring.services import rule_create
 from tests.conftest import signed_in
+from tests.factories import lead_make
 
 pytestmark = pytest.mark.django_db
 
@@ -95,10 +95,10 @@ def test_the_simulation_partial_counts_histogram_and_backtest(make_user):
     )
     rep = make_user("sales")
     now = timezone.now()
-    accepted = Lead.objects.create(email="a@example.co.jp", country="JP", score=60, fit=60)
-    rejected = Lead.objects.create(email="r@example.co.jp", country="US")
-    Lead.objects.create(email="n1@example.co.jp", country="JP", score=60, fit=60)
-    Lead.objects.create(email="n2@example.co.jp", country="US")
+    accepted = lead_make(email="a@example.co.jp", country="JP", score=60, fit=60)
+    rejected = lead_make(email="r@example.co.jp", country="US")
+    lead_make(email="n1@example.co.jp", country="JP", score=60, fit=60)
+    lead_make(email="n2@example.co.jp", country="US")
     for lead in (accepted, rejected):
         assert mql_qualify(lead.pk, score=lead.score, reason="threshold", now=now)
     queue_action(accepted.pk, "accept", user=rep, data={})

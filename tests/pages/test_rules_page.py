@@ -6,11 +6,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from handoff.backtest import backtest_outcomes
-from mqlapp.leads.models import Lead
+from handoff.simulation import simulation_run
 from scoring.models import RescoreJob, ScoringRule
-from scoring.services import rule_create, rules_draft_parse, scores_simulate
+from scoring.services import rule_create, rules_draft_parse
 from tests.conftest import signed_in
+from tests.factories import lead_make
 
 pytestmark = pytest.mark.django_db
 
@@ -97,8 +97,8 @@ def test_conditions_that_are_not_json_are_an_error(make_user):
 
 def test_preview_counts_equal_the_simulator_for_the_same_draft(make_user):
     for i, country in enumerate(("JP", "JP", "US")):
-        Lead.objects.create(email=f"p{i}@example.co.jp", country=country)
-    Lead.objects.create(email="mql@example.co.jp", country="US", stage="mql", score=150)
+        lead_make(email=f"p{i}@example.co.jp", country=country)
+    lead_make(email="mql@example.co.jp", country="US", stage="mql", score=150)
     visit = rule_create(data={"name": "Visit", "kind": "behavior", "event": "page", "points": 5})
     client = signed_in(make_user("marketer"))
     response = client.post("/scoring/rules/new/", {**FORM, "preview": "1"})
@@ -123,11 +123,10 @@ def test_preview_counts_equal_the_simulator_for_the_same_draft(make_user):
             },
         ]
     )
-    expected = scores_simulate(
+    expected = simulation_run(
         rules=draft,
         threshold=Decimal(100),
         min_fit=None,
-        outcomes=backtest_outcomes(),
         now=timezone.now(),
     )
     keys = (
@@ -145,7 +144,7 @@ def test_preview_counts_equal_the_simulator_for_the_same_draft(make_user):
 
 
 def test_preview_of_an_edit_replaces_the_rule_in_the_draft(make_user):
-    Lead.objects.create(email="a@example.co.jp", country="JP")
+    lead_make(email="a@example.co.jp", country="JP")
     rule = rule_create(
         data={
             "name": "Japan",

@@ -6,9 +6,10 @@ import uuid
 import pytest
 from django.test import Client
 
-from handoff.models import Erasure, StageTransition, Webhook, WebhookDelivery
+from handoff.models import LeadView, StageTransition, Webhook, WebhookDelivery
 from handoff.webhooks import webhooks_enqueue
-from mqlapp.leads.models import Consent, Event, Form, Identity, Lead, LeadMerge
+from mqlapp.leads.models import Consent, Erasure, Event, Form, Identity, LeadMerge
+from scoring.models import LeadScore
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +57,7 @@ def person(ingest, django_capture_on_commit_callbacks):
             HTTP_USER_AGENT="Firefox/120",
         )
     assert answer.status_code == 303, answer.content
-    lead = Lead.objects.get(email="taro@sakura.co.jp")
+    lead = LeadView.objects.get(email="taro@sakura.co.jp")
     assert lead.first_name == "太郎"
     return lead
 
@@ -109,7 +110,7 @@ def test_other_roles_may_not_export_or_erase(api, person, role):
     client = api(role)
     assert client.get(f"/api/leads/{person.pk}/personal-data/").status_code == 403
     assert client.post(f"/api/leads/{person.pk}/erase/").status_code == 403
-    assert Lead.objects.get(pk=person.pk).email == "taro@sakura.co.jp"
+    assert LeadView.objects.get(pk=person.pk).email == "taro@sakura.co.jp"
     assert Erasure.objects.count() == 0
 
 
@@ -128,7 +129,7 @@ def test_unknown_lead_is_404(api):
 def test_erase_blanks_the_person_and_strips_events_and_keeps_counts(api, make_user, person):
     admin = make_user("admin", username="dpo")
     assert person.stage == "mql"  # the form submission fast-tracks Taro
-    Lead.objects.filter(pk=person.pk).update(score=80)
+    LeadScore.objects.filter(lead_id=person.pk).update(score=80)
     StageTransition.objects.create(
         lead=person, from_stage="nurturing", to_stage="mql", at=person.created_at,
         reason="threshold", note="山田さんに電話", score=80, cycle=1,
@@ -150,7 +151,7 @@ def test_erase_blanks_the_person_and_strips_events_and_keeps_counts(api, make_us
     assert body["counts"]["consents_scrubbed"] == 1
     assert body["counts"]["merges_scrubbed"] == 1
     assert body["counts"]["notes_blanked"] == 1
-    lead = Lead.objects.get(pk=person.pk)
+    lead = LeadView.objects.get(pk=person.pk)
     assert [getattr(lead, f) for f in (
         "email", "external_id", "first_name", "last_name", "company", "department", "title",
         "phone")] == [""] * 8  # fmt: skip
@@ -234,9 +235,9 @@ def test_erased_email_identified_again_starts_a_new_lead(
         assert ingest("/v1/page", {
             "anonymousId": "anon-taro", "messageId": mid(), "properties": {"path": "/again"},
         }).status_code == 200  # fmt: skip
-    new = Lead.objects.get(email="taro@sakura.co.jp")
+    new = LeadView.objects.get(email="taro@sakura.co.jp")
     assert new.pk != person.pk
-    old = Lead.objects.get(pk=person.pk)
+    old = LeadView.objects.get(pk=person.pk)
     assert (old.email, old.first_name, Erasure.objects.filter(lead=old).exists()) == ("", "", True)
     assert Event.objects.filter(lead=person).count() == erased_events
     again = Event.objects.get(properties__path="/again")
@@ -246,10 +247,10 @@ def test_erased_email_identified_again_starts_a_new_lead(
 
 def test_webhooks_send_no_personal_data_of_an_erased_lead(api, person):
     Webhook.objects.create(url="http://127.0.0.1:9/hook", events=["lead.mql"], secret="s")
-    lead = Lead.objects.get(pk=person.pk)
+    lead = LeadView.objects.get(pk=person.pk)
     from django.utils import timezone
 
-    webhooks_enqueue(lead, event_type="lead.mql", now=timezone.now(), extra={})
+    webhooks_enqueue(lead.pk, event_type="lead.mql", now=timezone.now(), extra={})
     pending = WebhookDelivery.objects.get()
     assert "taro@sakura.co.jp" in pending.payload
     answer = api("admin").post(f"/api/leads/{person.pk}/erase/")
@@ -262,7 +263,7 @@ def test_webhooks_send_no_personal_data_of_an_erased_lead(api, person):
     )
     assert "太郎" not in WebhookDelivery.objects.get().payload
     # a later event about the erased lead carries no personal data either
-    webhooks_enqueue(Lead.objects.get(pk=person.pk), event_type="lead.mql",
+    webhooks_enqueue(person.pk, event_type="lead.mql",
                      now=timezone.now(), extra={})  # fmt: skip
     later = WebhookDelivery.objects.order_by("-id").first().payload
     assert "taro@sakura.co.jp" not in later and "太郎" not in later

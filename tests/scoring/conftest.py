@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from handoff.pipeline import leads_score_pending
+from tests.pipeline import leads_score_pending
 
 # The seed article's rules: web visits, newsletter opens, downloads, seminars, a download
 # followed by silence (negative), and two fit rules.

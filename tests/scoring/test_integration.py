@@ -9,12 +9,12 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from handoff.models import Qualification
+from handoff.models import LeadView, Qualification
 from handoff.services import policy_update
-from mqlapp.leads.models import Event, Lead, ScoreQueue
-from mqlapp.leads.services import leads_score_enqueue
-from scoring.models import RescoreJob, ScoringState
-from scoring.services import rule_create
+from mqlapp.leads import hooks
+from mqlapp.leads.models import Event, Lead
+from scoring.models import RescoreJob, ScoreQueue, ScoringState
+from scoring.services import leads_score_enqueue, rule_create
 from tests.conftest import basic, client_for, requires_services, wait_for
 
 from .conftest import MIXED_RULES, MIXED_SCORE, expected_breakdown, mixed_activity
@@ -41,7 +41,9 @@ def test_score_through_the_api_equals_the_hand_computed_value(
     )
     assert response.status_code == 200
 
-    lead = wait_for(lambda: Lead.objects.filter(email=email, score=Decimal("75")).first())
+    lead = wait_for(
+        lambda: LeadView.objects.filter(email=email, scoring__score=Decimal("75")).first()
+    )
     body = client_for(make_user("sales")).get(f"/api/leads/{lead.pk}/score/").json()
     assert body["score"] == MIXED_SCORE
     assert body["breakdown"] == expected_breakdown(ids)
@@ -57,6 +59,7 @@ def _bulk_leads(count):
     leads = Lead.objects.bulk_create(
         [Lead(email=f"bulk{i}-{tag}@example.com") for i in range(count)], batch_size=500
     )
+    hooks.leads_created(lead.pk for lead in leads)
     Event.objects.bulk_create(
         (Event(message_id=f"{tag}-{lead.pk}-{k}", lead=lead, type="track", name="Email Opened",
                timestamp=now - timedelta(hours=k + 1), received_at=now)
@@ -68,7 +71,7 @@ def _bulk_leads(count):
 
 
 def _score_counts():
-    return Counter(Lead.objects.values_list("score", flat=True))
+    return Counter(LeadView.objects.values_list("scoring__score", flat=True))
 
 
 def test_a_rule_edit_rescores_every_lead_and_the_list_never_mixes(celery_worker_process, make_user):
@@ -105,9 +108,14 @@ def test_the_simulator_matches_live_scores_and_changes_nothing(celery_worker_pro
     rule_create(data=rule)
     _bulk_leads(300)
     wait_for(
-        lambda: not ScoreQueue.objects.exists() and Lead.objects.filter(score=15).count() == 100
+        lambda: (
+            not ScoreQueue.objects.exists()
+            and LeadView.objects.filter(scoring__score=15).count() == 100
+        )
     )
-    stages = list(Lead.objects.order_by("pk").values_list("pk", "stage", "score"))
+    stages = list(
+        LeadView.objects.order_by("pk").values_list("pk", "lifecycle__stage", "scoring__score")
+    )
     client = client_for(make_user("admin"))
 
     live = client.post("/api/scoring/simulate/", {"mql_threshold": 10}, format="json").json()
@@ -122,11 +130,16 @@ def test_the_simulator_matches_live_scores_and_changes_nothing(celery_worker_pro
         format="json",
     ).json()
 
-    assert live["would_qualify"] == Lead.objects.filter(score__gte=10).count() == 200
-    assert live["leads_evaluated"] == Lead.objects.count() == 300
+    assert live["would_qualify"] == LeadView.objects.filter(scoring__score__gte=10).count() == 200
+    assert live["leads_evaluated"] == LeadView.objects.count() == 300
     assert {k: v for k, v in drafted.items() if k not in ("as_of", "rules_reused")} == {
         k: v for k, v in live.items() if k not in ("as_of", "rules_reused")
     }
     assert (doubled["would_qualify"], doubled["newly_qualified"]) == (300, 300)
-    assert list(Lead.objects.order_by("pk").values_list("pk", "stage", "score")) == stages
+    assert (
+        list(
+            LeadView.objects.order_by("pk").values_list("pk", "lifecycle__stage", "scoring__score")
+        )
+        == stages
+    )
     assert not Qualification.objects.exists()

@@ -8,12 +8,21 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from handoff.models import Qualification
+from handoff.lifecycle import Stage
+from handoff.models import LeadView, Qualification
 from handoff.services import policy_update
-from mqlapp.leads.models import Event, Lead, ScoreQueue, Stage
-from mqlapp.leads.services import leads_score_enqueue
-from scoring.models import LeadScore, RescoreJob, RescoreResult, ScoreHistory, ScoringState
+from mqlapp.leads import hooks
+from mqlapp.leads.models import Event, Lead
+from scoring.models import (
+    LeadScore,
+    RescoreJob,
+    RescoreResult,
+    ScoreHistory,
+    ScoreQueue,
+    ScoringState,
+)
 from scoring.services import (
+    leads_score_enqueue,
     rescore_fail,
     rescore_finish,
     rescore_jobs_stalled,
@@ -24,6 +33,7 @@ from scoring.services import (
     rule_update,
 )
 from scoring.tasks import rescore_sweep
+from tests.factories import lead_make
 
 from .conftest import score_all
 
@@ -37,6 +47,7 @@ def _leads(count, opens=1):
     leads = Lead.objects.bulk_create(
         [Lead(email=f"r{i}-{uuid.uuid4().hex[:6]}@example.com") for i in range(count)]
     )
+    hooks.leads_created(lead.pk for lead in leads)
     Event.objects.bulk_create(
         Event(message_id=str(uuid.uuid4()), lead=lead, type="track", name="Email Opened",
               timestamp=now - timedelta(hours=k + 1), received_at=now)
@@ -47,7 +58,7 @@ def _leads(count, opens=1):
 
 
 def _scores():
-    return sorted(set(Lead.objects.values_list("score", flat=True)))
+    return sorted(set(LeadView.objects.values_list("scoring__score", flat=True)))
 
 
 def test_a_rule_change_is_applied_by_a_background_job(
@@ -113,11 +124,11 @@ def test_live_scoring_during_a_job_writes_both_rule_sets(background_rescore):
                          timestamp=now, received_at=now)  # fmt: skip
     leads_score_enqueue([lead.pk])
     score_all()
-    assert Lead.objects.get(pk=lead.pk).score == Decimal("10.00")  # live: 2 × 5, old rules
+    assert LeadView.objects.get(pk=lead.pk).score == Decimal("10.00")  # live: 2 × 5, old rules
     assert RescoreResult.objects.get(job=job, lead_id=lead.pk).score == Decimal("18.00")
 
     assert rescore_finish(job.pk, now=now)
-    assert Lead.objects.get(pk=lead.pk).score == Decimal("18.00")  # 2 × 9: nothing lost
+    assert LeadView.objects.get(pk=lead.pk).score == Decimal("18.00")  # 2 × 9: nothing lost
 
 
 def test_a_newer_change_supersedes_a_running_job(
@@ -170,16 +181,16 @@ def test_crossing_the_threshold_qualifies_and_falling_never_pulls_back(
     (one,) = _leads(1, opens=1)
     with django_capture_on_commit_callbacks(execute=True):
         score_all()
-    assert Lead.objects.get(pk=two.pk).stage == Stage.MQL  # 10
-    assert Lead.objects.get(pk=one.pk).stage == Stage.NURTURING  # 5
+    assert LeadView.objects.get(pk=two.pk).stage == Stage.MQL  # 10
+    assert LeadView.objects.get(pk=one.pk).stage == Stage.NURTURING  # 5
 
     with django_capture_on_commit_callbacks(execute=True):
         rule_update(rule, data={"points": 10})
-    assert Lead.objects.get(pk=one.pk).stage == Stage.MQL  # 10: qualified by the re-score
+    assert LeadView.objects.get(pk=one.pk).stage == Stage.MQL  # 10: qualified by the re-score
 
     with django_capture_on_commit_callbacks(execute=True):
         rule_update(rule, data={"points": 1})
-    two.refresh_from_db()
+    two = LeadView.objects.get(pk=two.pk)
     assert (two.score, two.stage) == (Decimal("2.00"), Stage.MQL)  # never pulled back
     assert Qualification.objects.filter(lead__in=[one, two]).count() == 2
 
@@ -193,13 +204,13 @@ def test_leads_created_during_a_job_are_scored_after_the_swap(background_rescore
     job = RescoreJob.objects.order_by("-id").first()
     now = timezone.now()
     assert rescore_start(job.pk, now=now)
-    late = Lead.objects.create(email="late@example.com")  # not queued, not seen by the job
+    late = lead_make(email="late@example.com")  # not queued, not seen by the job
 
     while rescore_step(job.pk, now=now):
         pass
     assert rescore_finish(job.pk, now=now)
 
-    assert ScoreQueue.objects.filter(lead=late).exists()
+    assert ScoreQueue.objects.filter(lead_id=late.pk).exists()
 
 
 def test_a_failed_job_leaves_the_published_rules(background_rescore):

@@ -8,14 +8,21 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from handoff import pipeline
-from handoff.models import Qualification
-from handoff.pipeline import scores_refresh
+from handoff.lifecycle import Stage
+from handoff.models import LeadView, Qualification
 from handoff.services import policy_update
-from mqlapp.leads.models import Event, Lead, Stage
-from mqlapp.leads.services import lead_create, lead_update, leads_score_enqueue
+from mqlapp.leads.models import Event
+from mqlapp.leads.services import lead_create, lead_update
 from scoring.models import LeadScore, ScoreHistory, ScoringState
-from scoring.services import leads_refresh, leads_score, rule_create
+from scoring.services import (
+    leads_refresh,
+    leads_score,
+    leads_score_enqueue,
+    rule_create,
+    scores_refresh,
+)
+from tests import pipeline
+from tests.factories import lead_make
 
 from .conftest import (
     MIXED_ENGAGEMENT,
@@ -43,7 +50,7 @@ def test_score_through_the_api_equals_the_hand_computed_value(ingest, api, mixed
     score_all()
 
     # then the answer is the hand-computed score, and its breakdown adds up to it
-    lead = Lead.objects.get(email="hanako@example.co.jp")
+    lead = LeadView.objects.get(email="hanako@example.co.jp")
     body = api("sales").get(f"/api/leads/{lead.pk}/score/").json()
     assert (body["score"], body["engagement"], body["fit"]) == (
         MIXED_SCORE,
@@ -71,7 +78,10 @@ def test_arrival_order_retries_and_replays_never_change_the_score(ingest, mixed_
     ingest("/v1/batch", {"batch": events})
     score_all()
 
-    a, b = Lead.objects.get(email="a@example.co.jp"), Lead.objects.get(email="b@example.co.jp")
+    a, b = (
+        LeadView.objects.get(email="a@example.co.jp"),
+        LeadView.objects.get(email="b@example.co.jp"),
+    )
     assert (a.score, b.score) == (Decimal("75.00"), Decimal("75.00"))
     assert LeadScore.objects.get(lead=a).breakdown == LeadScore.objects.get(lead=b).breakdown
 
@@ -87,7 +97,7 @@ def test_breakdown_and_history_cover_a_negative_rule(ingest, api):
     ingest("/v1/batch", {"batch": [dict(track, event="Unsubscribed", messageId="u1")]})
     score_all()
 
-    lead = Lead.objects.get(email=email)
+    lead = LeadView.objects.get(email=email)
     client = api("marketer")
     body = client.get(f"/api/leads/{lead.pk}/score/").json()
     assert [(b["rule"], b["count"], b["points"]) for b in body["breakdown"]] == [
@@ -108,17 +118,17 @@ def test_fit_rules_reapply_when_the_lead_data_changes():
                       "conditions": [{"field": "country", "op": "eq", "value": "jp"}]})  # fmt: skip
     lead = lead_create(data={"email": "fit@example.com", "country": "US"})
     score_all()
-    assert Lead.objects.get(pk=lead.pk).fit == 0
+    assert LeadView.objects.get(pk=lead.pk).fit == 0
 
     lead_update(lead, data={"country": "JP"})
     score_all()
 
-    lead.refresh_from_db()
+    lead = LeadView.objects.get(pk=lead.pk)
     assert (lead.fit, lead.score, lead.engagement) == (Decimal(15), Decimal(15), Decimal(0))
 
 
 def _lead_with(email, *events):
-    lead = Lead.objects.create(email=email)
+    lead = lead_make(email=email)
     for name, at in events:
         Event.objects.create(
             message_id=str(uuid.uuid4()), lead=lead, type="track", name=name, timestamp=at,
@@ -136,7 +146,7 @@ def test_fading_and_inactivity_apply_without_new_events():
                       "inactive_days": 14, "points": -10})  # fmt: skip
     lead = _lead_with("fade@example.com", ("Seminar Attended", now - timedelta(days=10)))
     leads_score([lead.pk], now=now)
-    assert Lead.objects.get(pk=lead.pk).score == Decimal("31.75")  # 40 × 0.5^(10/30)
+    assert LeadView.objects.get(pk=lead.pk).score == Decimal("31.75")  # 40 × 0.5^(10/30)
 
     # 50 days later, with no new event: 40 × 0.5^(60/30) = 10, and the silence penalty
     later = now + timedelta(days=50)
@@ -157,7 +167,7 @@ def test_time_driven_changes_add_history_points_only_per_point_or_per_day():
 
     for hours in range(1, 7):  # six hourly refreshes: 40 → 39.77, each step under a point
         leads_refresh([lead.pk], now=now + timedelta(hours=hours))
-    assert Lead.objects.get(pk=lead.pk).score == Decimal("39.77")
+    assert LeadView.objects.get(pk=lead.pk).score == Decimal("39.77")
     assert ScoreHistory.objects.filter(lead=lead).count() == 1
 
     leads_refresh([lead.pk], now=now + timedelta(hours=24))  # 39.09: a day since the last point
@@ -165,7 +175,7 @@ def test_time_driven_changes_add_history_points_only_per_point_or_per_day():
     leads_refresh([lead.pk], now=now + timedelta(days=3))  # 37.32: moved 1.77 ≥ 1
     scores = list(ScoreHistory.objects.filter(lead=lead).order_by("at").values_list("score"))
     assert scores == [(Decimal("40.00"),), (Decimal("39.09"),), (Decimal("37.32"),)]
-    assert Lead.objects.get(pk=lead.pk).score == Decimal("37.32")
+    assert LeadView.objects.get(pk=lead.pk).score == Decimal("37.32")
 
 
 def test_hourly_refresh_qualifies_a_lead_that_crosses_by_time_and_never_demotes(
@@ -184,11 +194,11 @@ def test_hourly_refresh_qualifies_a_lead_that_crosses_by_time_and_never_demotes(
     falling = _lead_with("fall@example.com", ("Seminar Attended", now))
     with django_capture_on_commit_callbacks(execute=True):
         score_all()
-    assert Lead.objects.get(pk=rising.pk).stage == Stage.NURTURING  # 30 - 15 = 15
-    assert Lead.objects.get(pk=falling.pk).stage == Stage.MQL  # 40
+    assert LeadView.objects.get(pk=rising.pk).stage == Stage.NURTURING  # 30 - 15 = 15
+    assert LeadView.objects.get(pk=falling.pk).stage == Stage.MQL  # 40
 
     scores_refresh()  # the hourly job, now: nothing has expired yet
-    assert Lead.objects.get(pk=rising.pk).stage == Stage.NURTURING
+    assert LeadView.objects.get(pk=rising.pk).stage == Stage.NURTURING
     assert ScoringState.objects.get().refreshed_at is not None
 
     later = now + timedelta(days=2)  # the penalty expired; the seminar faded to a quarter
@@ -211,8 +221,8 @@ def test_min_fit_is_honoured():
     now = timezone.now()
     small = _lead_with("small@example.com", ("Demo Viewed", now))
     big = _lead_with("big@example.com", ("Demo Viewed", now))
-    Lead.objects.filter(pk=big.pk).update(employees=500)
+    LeadView.objects.filter(pk=big.pk).update(employees=500)
     score_all()
 
-    assert Lead.objects.get(pk=small.pk).stage == Stage.NURTURING  # 40 ≥ 30 but fit 0 < 10
-    assert Lead.objects.get(pk=big.pk).stage == Stage.MQL  # 50, fit 10
+    assert LeadView.objects.get(pk=small.pk).stage == Stage.NURTURING  # 40 ≥ 30 but fit 0 < 10
+    assert LeadView.objects.get(pk=big.pk).stage == Stage.MQL  # 50, fit 10

@@ -10,15 +10,21 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from handoff.backtest import backtest_outcomes
-from handoff.models import StageTransition
+from handoff.models import LeadView, StageTransition
 from handoff.services import mql_qualify, policy_update, queue_action
-from mqlapp.leads.models import Event, Lead
-from mqlapp.leads.services import leads_score_enqueue
+from handoff.simulation import simulation_run
+from mqlapp.leads.models import Event
 from scoring.models import LeadScore, RescoreJob, ScoreHistory, ScoringState
-from scoring.services import parallel, rule_create, rules_draft_parse, scores_simulate, simulate
+from scoring.services import (
+    leads_score_enqueue,
+    parallel,
+    rule_create,
+    rules_draft_parse,
+    simulate,
+)
 from scoring.services.histogram import histogram
 from tests.conftest import requires_postgres
+from tests.factories import lead_make
 
 from .conftest import score_all
 
@@ -31,7 +37,7 @@ JAPAN = {"name": "Japan", "kind": "fit", "points": 10,
 
 def _lead(name, country, opens, *, hours_ago=1):
     now = timezone.now()
-    lead = Lead.objects.create(email=f"{name}@example.com", country=country)
+    lead = lead_make(email=f"{name}@example.com", country=country)
     Event.objects.bulk_create(
         Event(message_id=str(uuid.uuid4()), lead=lead, type="track", name="Email Opened",
               timestamp=now - timedelta(hours=hours_ago + k), received_at=now)
@@ -62,7 +68,7 @@ def funnel(make_user, api):
     for action in ("accept", "qualify", "win"):
         queue_action(leads["E"].pk, action, user=rep, data={})
     queue_action(leads["F"].pk, "reject", user=rep, data={"reason": "no_budget"})
-    return {key: Lead.objects.get(pk=lead.pk) for key, lead in leads.items()}
+    return {key: LeadView.objects.get(pk=lead.pk) for key, lead in leads.items()}
 
 
 def test_the_funnel_is_as_described(funnel):
@@ -145,16 +151,14 @@ def test_omitted_threshold_and_min_fit_come_from_the_policy(funnel, api):
 
 
 def test_same_rules_as_drafts_give_the_live_counts(funnel):
-    live = scores_simulate(rules=None, threshold=Decimal(10), min_fit=None, now=timezone.now())
+    live = simulation_run(rules=None, threshold=Decimal(10), min_fit=None, now=timezone.now())
     renamed = rules_draft_parse([{**OPEN, "name": "x"}, {**JAPAN, "name": "y"}])
     reordered = rules_draft_parse(
         [{**JAPAN, "conditions": [{"field": "country", "op": "in", "value": ["JP"]}]}, OPEN]
     )
 
-    same = scores_simulate(rules=renamed, threshold=Decimal(10), min_fit=None, now=timezone.now())
-    fresh = scores_simulate(
-        rules=reordered, threshold=Decimal(10), min_fit=None, now=timezone.now()
-    )
+    same = simulation_run(rules=renamed, threshold=Decimal(10), min_fit=None, now=timezone.now())
+    fresh = simulation_run(rules=reordered, threshold=Decimal(10), min_fit=None, now=timezone.now())
 
     def counts(result):
         return {k: v for k, v in result.items() if k not in ("as_of", "rules_evaluated",
@@ -175,7 +179,7 @@ def test_same_rules_as_drafts_give_the_live_counts(funnel):
 def test_both_database_paths_agree(funnel, fast):
     draft = rules_draft_parse([{**OPEN, "points": 3, "half_life_days": 1}, JAPAN])
 
-    result = scores_simulate(
+    result = simulation_run(
         rules=draft, threshold=Decimal(12), min_fit=None, now=timezone.now(), fast=fast
     )
 
@@ -187,7 +191,11 @@ def test_both_database_paths_agree(funnel, fast):
 def test_the_simulator_writes_nothing(funnel, api):
     def snapshot():
         return (
-            list(Lead.objects.order_by("pk").values_list("pk", "score", "stage", "fit")),
+            list(
+                LeadView.objects.order_by("pk").values_list(
+                    "pk", "scoring__score", "lifecycle__stage", "scoring__fit"
+                )
+            ),
             list(LeadScore.objects.order_by("pk").values_list("pk", "as_of", "breakdown")),
             ScoreHistory.objects.count(),
             RescoreJob.objects.count(),
@@ -219,14 +227,13 @@ def test_backtest_looks_at_the_moment_of_handoff(make_user):
     )  # fmt: skip
     leads_score_enqueue([lead.pk])
     score_all()
-    assert Lead.objects.get(pk=lead.pk).score == 25  # 5 opens now
+    assert LeadView.objects.get(pk=lead.pk).score == 25  # 5 opens now
 
-    result = scores_simulate(
+    result = simulation_run(
         rules=None,
         threshold=Decimal(20),
         min_fit=None,
         now=now,
-        outcomes=backtest_outcomes(),
     )
 
     assert result["would_qualify"] == 1  # today: 25
@@ -285,13 +292,13 @@ def test_worker_processes_give_the_same_answer(settings):
     draft = rules_draft_parse([{**OPEN, "points": 4, "half_life_days": 10}, JAPAN])
     now = timezone.now()
     settings.SCORING_SIMULATE_PROCESSES = 1
-    alone = scores_simulate(rules=draft, threshold=Decimal(12), min_fit=None, now=now)
+    alone = simulation_run(rules=draft, threshold=Decimal(12), min_fit=None, now=now)
 
     settings.SCORING_SIMULATE_PROCESSES = 2
     settings.SCORING_SIMULATE_PARALLEL_MIN_LEADS = 1
     try:
         with patch.object(simulate, "CHUNK", 7):  # several ranges for the processes
-            pooled = scores_simulate(rules=draft, threshold=Decimal(12), min_fit=None, now=now)
+            pooled = simulation_run(rules=draft, threshold=Decimal(12), min_fit=None, now=now)
         used_pool = parallel._pool is not None
     finally:
         parallel.pool_shutdown()  # the processes' connections would block the test database

@@ -6,8 +6,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from handoff.models import LeadView
 from handoff.services import mql_qualify, queue_action
-from mqlapp.leads.models import Lead
+from tests.factories import lead_make
 
 pytestmark = pytest.mark.django_db
 
@@ -16,8 +17,8 @@ def test_dashboard_shows_each_chart_with_known_numbers(make_user):
     rep = make_user("sales")
     now = timezone.now()
     for i, score in enumerate((10, 35, 110, 120, 130)):
-        Lead.objects.create(email=f"l{i}@x.example", score=score)
-    qualified = list(Lead.objects.filter(score__gte=100).order_by("pk"))
+        lead_make(email=f"l{i}@x.example", score=score)
+    qualified = list(LeadView.objects.filter(scoring__score__gte=100).order_by("pk"))
     for lead in qualified:
         assert mql_qualify(lead.pk, score=lead.score, reason="threshold", now=now)
     queue_action(qualified[0].pk, "accept", user=rep, data={})
@@ -58,7 +59,7 @@ def test_dashboard_on_an_empty_database(make_user):
 def test_lead_page_draws_the_score_over_time(make_user):
     from scoring.models import ScoreHistory
 
-    lead = Lead.objects.create(email="chart@x.example", score=30)
+    lead = lead_make(email="chart@x.example", score=30)
     now = timezone.now()
     for minutes, score in ((30, 10), (20, 25), (10, 30)):
         ScoreHistory.objects.create(

@@ -6,24 +6,22 @@ import io
 import pytest
 from django.test import Client
 
-from mqlapp.leads.models import Lead
+from tests.factories import lead_make
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def leads(db):
-    Lead.objects.create(
+    lead_make(
         email="a@x.example",
         last_name="山田",
         first_name="太郎",
         company='=HYPERLINK("http://evil")',
         score=50,
     )
-    Lead.objects.create(
-        email="b@x.example", last_name="佐藤", company="+81 Corp", score=120, stage="mql"
-    )
-    Lead.objects.create(email="c@x.example", last_name="鈴木", company="@risk\tco", score=5)
+    lead_make(email="b@x.example", last_name="佐藤", company="+81 Corp", score=120, stage="mql")
+    lead_make(email="c@x.example", last_name="鈴木", company="@risk\tco", score=5)
 
 
 def _csv(response):

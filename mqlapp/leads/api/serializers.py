@@ -4,36 +4,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from ..models import PROFILE_FIELDS, Event, Lead, Source, User
+from ..models import Event, Source, User
 from ..roles import ROLES, user_role
-
-LEAD_FIELDS = (
-    "id",
-    "email",
-    *PROFILE_FIELDS,
-    "traits",
-    "source",
-    "stage",
-    "owner",
-    "score",
-    "engagement",
-    "fit",
-    "mql_at",
-    "last_activity_at",
-    "created_at",
-)
-LEAD_WRITABLE = ("email", *PROFILE_FIELDS, "traits")
-
-
-class LeadSerializer(serializers.ModelSerializer[Lead]):
-    score = serializers.FloatField(read_only=True)
-    engagement = serializers.FloatField(read_only=True)
-    fit = serializers.FloatField(read_only=True)
-
-    class Meta:
-        model = Lead
-        fields = LEAD_FIELDS
-        read_only_fields = tuple(f for f in LEAD_FIELDS if f not in LEAD_WRITABLE)
 
 
 class LeadWriteSerializer(serializers.Serializer[Any]):

@@ -17,11 +17,8 @@ from ..errors import InvalidInput
 from ..models import Lead, Source, User
 from ..roles import AdminOnly, ReadAnyWriteMarketer
 from ..throttle import login_blocked, login_failed
-from .pagination import Pagination
 from .serializers import (
     EventSerializer,
-    LeadSerializer,
-    LeadWriteSerializer,
     SourceSerializer,
     UserCreateSerializer,
     UserSerializer,
@@ -32,15 +29,6 @@ TOKEN_BODY = inline_serializer(
     "TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}
 )
 TOKEN_ANSWER = inline_serializer("TokenAnswer", {"token": serializers.CharField()})
-LEAD_FILTERS = [
-    OpenApiParameter("stage", str, description="a stage, or several separated by commas"),
-    OpenApiParameter("owner", str, description="a user id, 'me' or 'none'"),
-    OpenApiParameter("source", str, description="a source id or name"),
-    OpenApiParameter("min_score", float),
-    OpenApiParameter("max_score", float),
-    OpenApiParameter("search", str, description="email, name or company contains"),
-    OpenApiParameter("ordering", str, description="e.g. -score, -last_activity_at, company"),
-]
 
 
 class TokenView(APIView):
@@ -120,39 +108,6 @@ class SourceListView(APIView):
             allowed_origins=form.validated_data.get("allowed_origins", []),
         )
         return Response(SourceSerializer(source).data, status=status.HTTP_201_CREATED)
-
-
-class LeadListView(APIView):
-    permission_classes = [ReadAnyWriteMarketer]
-
-    @extend_schema(parameters=LEAD_FILTERS, responses=LeadSerializer(many=True))
-    def get(self, request: Request) -> Response:
-        rows = selectors.leads_list(user=request.user, params=request.query_params)  # type: ignore[arg-type]
-        paginator = Pagination()
-        page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(LeadSerializer(page, many=True).data)
-
-    @extend_schema(request=LeadWriteSerializer, responses={201: LeadSerializer})
-    def post(self, request: Request) -> Response:
-        form = LeadWriteSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        lead = services.lead_create(data=form.validated_data)
-        return Response(LeadSerializer(lead).data, status=status.HTTP_201_CREATED)
-
-
-class LeadDetailView(APIView):
-    permission_classes = [ReadAnyWriteMarketer]
-
-    @extend_schema(responses=LeadSerializer)
-    def get(self, request: Request, pk: int) -> Response:
-        return Response(LeadSerializer(get_object_or_404(Lead, pk=pk)).data)
-
-    @extend_schema(request=LeadWriteSerializer, responses=LeadSerializer)
-    def patch(self, request: Request, pk: int) -> Response:
-        lead = get_object_or_404(Lead, pk=pk)
-        form = LeadWriteSerializer(data=request.data, partial=True)
-        form.is_valid(raise_exception=True)
-        return Response(LeadSerializer(services.lead_update(lead, data=form.validated_data)).data)
 
 
 class LeadEventsView(APIView):

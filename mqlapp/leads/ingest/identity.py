@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Case, Q, Value, When
 
+from .. import hooks
 from ..models import Event, Identity, Lead, Source
 from ..services import lead_fields_from_traits
 from .merge import lead_merge
@@ -110,6 +111,8 @@ class Resolver:
         )
         for pk, email in Lead.objects.filter(email__in=ordered).values_list("pk", "email"):
             self.by_email[email] = pk
+        # Idempotent in every app: a lead another request created meanwhile is named again.
+        hooks.leads_created(self.by_email[e] for e in ordered)
         self.out.created_emails.update(emails)
 
     # --- the pass ----------------------------------------------------------------------------

@@ -9,8 +9,9 @@ from django.db import transaction
 from django.db.models import Case, F, Max, Q, Value, When
 from django.utils import timezone
 
+from .. import hooks
 from ..models import PROFILE_FIELDS, Event, Lead, Source
-from ..services import lead_apply, leads_score_enqueue
+from ..services import lead_apply
 from .identity import (
     LeadChange,
     Resolver,
@@ -70,9 +71,7 @@ def events_ingest(messages: Sequence[Message], *, source: Source | None) -> Inge
     resolver.resolve(messages)
     out = resolver.out
     lead_ids = out.touched | {m.lead_id for m in messages if m.lead_id and m.persist}
-    # The outbox first, before any lead row is locked: a scoring worker holding a queue row
-    # never waits for us while we wait for it.
-    leads_score_enqueue(lead_ids)
+    hooks.leads_changed(lead_ids)
     if lead_ids:
         list(Lead.objects.select_for_update().filter(pk__in=lead_ids).order_by("pk").values("pk"))
     identities_write(resolver)

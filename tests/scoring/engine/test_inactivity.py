@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scoring.engine import Contribution
+from scoring.engine import Contribution, EventFact
 from tests.scoring.engine.builders import ago, cond, d, lead, page, rule, score_of, track
 
 DOWNLOAD = "Document Downloaded"
@@ -124,3 +124,10 @@ def test_without_after_event_or_watch_events_any_event_counts():
     assert score_of(lead(track("Anything", ago(31))), dormant).score == d("-5.00")
     assert score_of(lead(track("Anything", ago(31)), page(ago(2))), dormant).breakdown == ()
     assert score_of(lead(), dormant).breakdown == ()
+
+
+def test_identify_group_and_alias_calls_are_not_activity():
+    # a page view 30 days ago, then only an identify a day ago: 30 days without activity
+    dormant = rule(kind="inactivity", inactive_days=14, points=-10)
+    quiet = lead(page(ago(30)), EventFact("m-id", "identify", "", ago(1), {}, {}))
+    assert score_of(quiet, dormant).score == d("-10.00")

@@ -11,9 +11,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from .. import selectors
-from ..models import PROFILE_FIELDS
-from ..roles import MarketerOrAdmin
+from mqlapp.leads.models import PROFILE_FIELDS
+from mqlapp.leads.roles import MarketerOrAdmin
+
+from . import selectors
 
 COLUMNS = (
     "id",
@@ -48,7 +49,7 @@ class _Echo:
 def _rows(leads: Any) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(COLUMNS)
-    for lead in leads.select_related("source", "owner").iterator(chunk_size=2000):
+    for lead in leads.select_related("source").iterator(chunk_size=2000):
         values = {
             **{name: getattr(lead, name) for name in COLUMNS},
             "source": lead.source.name if lead.source else "",

@@ -1,0 +1,90 @@
+"""Handoff's rows of a lead follow the lead (the core's hooks): created with it, merged into
+the survivor with both leads' sales history kept, scrubbed when the person is erased."""
+
+import json
+from typing import Any
+
+from mqlapp.leads.privacy import LEAD_PERSONAL
+
+from .lifecycle import Stage
+from .models import (
+    Assignment,
+    LeadLifecycle,
+    Qualification,
+    SlaBreach,
+    StageTransition,
+    WebhookDelivery,
+)
+
+
+def lifecycle_rows_create(lead_ids: list[int]) -> None:
+    LeadLifecycle.objects.bulk_create(
+        [LeadLifecycle(lead_id=i) for i in lead_ids], ignore_conflicts=True, batch_size=1000
+    )
+
+
+def merge_prefer(a: int, b: int) -> int | None:
+    """Keep the lead sales already works (past nurturing); no preference when both or
+    neither are."""
+    worked = set(
+        LeadLifecycle.objects.filter(lead_id__in=[a, b])
+        .exclude(stage=Stage.NURTURING)
+        .values_list("lead_id", flat=True)
+    )
+    return next(iter(worked)) if len(worked) == 1 else None
+
+
+def lifecycle_merge(*, into: int, duplicate: int) -> dict[str, Any]:
+    """Move the duplicate's sales history onto the survivor: stage changes and assignments
+    as they are, qualifications and SLA breaches marked as the duplicate's own cycles (they
+    do not count against the survivor's). The survivor keeps its own stage and owner; the
+    duplicate's are returned for the merge record."""
+    life = LeadLifecycle.objects.filter(lead_id=duplicate).first()
+    StageTransition.objects.filter(lead_id=duplicate).update(lead_id=into)
+    Assignment.objects.filter(lead_id=duplicate).update(lead_id=into)
+    for model in (Qualification, SlaBreach):
+        model.objects.filter(lead_id=duplicate, merged_from__isnull=True).update(
+            lead_id=into, merged_from=duplicate
+        )
+        model.objects.filter(lead_id=duplicate).update(lead_id=into)
+    if life is None:
+        return {}
+    return {
+        "stage": life.stage,
+        "owner": life.owner_id,
+        "mql_at": life.mql_at.isoformat() if life.mql_at else None,
+    }
+
+
+def _payload_scrub(payload: str, lead_id: int) -> str | None:
+    """A webhook body about lead `lead_id` without its personal fields; None if not about it."""
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return None
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or data.get("id") != lead_id:
+        return None
+    for name in (*LEAD_PERSONAL, "traits"):
+        if name in data:
+            data[name] = {} if name == "traits" else ""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def sales_data_erase(lead_id: int) -> dict[str, int]:
+    """The person's words in handoff's rows: notes on stage changes, webhook bodies."""
+    counts = {
+        "notes_blanked": StageTransition.objects.filter(lead_id=lead_id)
+        .exclude(note="")
+        .update(note="")
+    }
+    webhook_rows = 0
+    for delivery in WebhookDelivery.objects.filter(payload__contains=f'"id":{lead_id},').only(
+        "pk", "payload"
+    ):
+        scrubbed = _payload_scrub(delivery.payload, lead_id)
+        if scrubbed is not None:
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(payload=scrubbed)
+            webhook_rows += 1
+    counts["webhook_payloads_scrubbed"] = webhook_rows
+    return counts
