@@ -53,6 +53,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/djlint templates --lint
+	$(VENV)/bin/djlint templates --check
 	DEBUG=true $(VENV)/bin/mypy mqlapp scoring handoff
 	$(VENV)/bin/lint-imports
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
@@ -60,6 +61,8 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+	@# --reformat exits 1 when it changed a file: then --check says whether all is formatted now.
+	$(VENV)/bin/djlint templates --reformat --quiet || $(VENV)/bin/djlint templates --check --quiet
 
 # The test suite: lint, then pytest. Uses PostgreSQL and Redis when they answer (see
 # tests/probe.py); under CI=true a missing service is a failure, not a skip.
