@@ -4,18 +4,33 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Pinned dependencies (`make lock` writes both): the dev lock is what `make venv` installs and the
+# tests run on; the runtime lock, a subset at the same versions, is what docker-compose installs.
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+LOCK_ARGS ?=
+UV_COMPILE := $(VENV)/bin/uv pip compile --quiet pyproject.toml --universal --python-version 3.11 \
+	--custom-compile-command "make lock"
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint check bench fmt clean browsers messages venv
+.PHONY: run test lint check bench fmt clean browsers messages venv lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -r $(DEV_LOCK)
+	$(PY) -m pip install -q --no-deps -e .
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+# Re-pin from pyproject.toml after changing its dependencies. Pins that still fit are kept;
+# `make lock LOCK_ARGS=--upgrade` moves everything to the newest allowed versions. The runtime
+# lock is constrained by the dev lock, so production gets exactly the versions the tests ran on.
+lock: $(STAMP)
+	$(UV_COMPILE) --extra dev -o $(DEV_LOCK) $(LOCK_ARGS)
+	$(UV_COMPILE) --constraints $(DEV_LOCK) -o $(LOCK) $(LOCK_ARGS)
 
 # The whole product on the embedded default: SQLite, no Redis, a worker and beat on a
 # filesystem broker, demo users and data. Set DATABASE_URL / REDIS_URL to use real ones.
@@ -37,6 +52,8 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/djlint templates --lint
+	$(VENV)/bin/djlint templates --check
 	DEBUG=true $(VENV)/bin/mypy mqlapp scoring handoff
 	$(VENV)/bin/lint-imports
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
@@ -44,6 +61,8 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+	@# --reformat exits 1 when it changed a file: then --check says whether all is formatted now.
+	$(VENV)/bin/djlint templates --reformat --quiet || $(VENV)/bin/djlint templates --check --quiet
 
 # The test suite: lint, then pytest. Uses PostgreSQL and Redis when they answer (see
 # tests/probe.py); under CI=true a missing service is a failure, not a skip.
