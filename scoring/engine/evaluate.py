@@ -160,9 +160,9 @@ def _inactivity(rule: Rule, events: _Events, now: datetime) -> _Result:
         return _NOTHING
     start, deadline = anchor.timestamp, anchor.timestamp + span
     for event in events:
-        if start < event.timestamp <= deadline:
-            if is_activity(event) and (watched or not is_after(event)):
-                return _NOTHING
+        in_window = start < event.timestamp <= deadline
+        if in_window and is_activity(event) and (watched or not is_after(event)):
+            return _NOTHING
     return (1, Decimal(rule.points)) if now >= deadline else _NOTHING
 
 

@@ -39,9 +39,7 @@ def test_the_contracts_hold_on_the_code_as_it_is(tmp_path):
 
 
 def test_a_django_import_in_the_engine_breaks_the_purity_contract(tmp_path):
-    result = _lint_copy(
-        tmp_path, file="scoring/engine/facts.py", line="import django.db  # noqa"
-    )
+    result = _lint_copy(tmp_path, file="scoring/engine/facts.py", line="import django.db  # noqa")
     assert result.returncode != 0
     assert "The scoring engine is pure" in result.stdout
     assert "scoring.engine.facts -> django" in result.stdout
