@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from mqlapp.leads.models import Lead, User
@@ -34,7 +35,7 @@ def lead_summary(lead: Lead) -> str:
     ]
     for row in score["breakdown"]:
         lines.append(f"  {row['points']:+.2f}  {row['rule']} (x{row['count']})")
-    lines += ["", f"{settings.APP_BASE_URL.rstrip('/')}/leads/{lead.pk}/"]
+    lines += ["", settings.APP_BASE_URL.rstrip("/") + reverse("lead", args=[lead.pk])]
     return "\n".join(line for line in lines if line is not None)
 
 

@@ -2,17 +2,17 @@
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from itertools import pairwise
 from statistics import median
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from mqlapp.leads.errors import InvalidInput
 from mqlapp.leads.models import Lead
+from mqlapp.leads.parsing import day_parse, moment_parse
 
 from .lifecycle import Stage
 from .models import StageTransition
@@ -43,10 +43,9 @@ class Period:
     def _parse(raw: str | None, name: str, *, end: bool) -> datetime | None:
         if not raw:
             return None
-        try:
-            day = date.fromisoformat(raw)
-        except ValueError:
-            moment = parse_datetime(raw)
+        day = day_parse(raw)
+        if day is None:
+            moment = moment_parse(raw)
             if moment is None:
                 raise InvalidInput(
                     f"{name} must be a date (YYYY-MM-DD) or an ISO date-time",

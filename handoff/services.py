@@ -1,10 +1,9 @@
 """Handoff writes: the policy, qualification exactly once per cycle, assignment, queue actions."""
 
 import logging
-import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -13,9 +12,11 @@ from django.utils import timezone
 
 from mqlapp.leads.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from mqlapp.leads.models import Event, User
+from mqlapp.leads.parsing import day_parse
 from mqlapp.leads.roles import ADMIN, SALES, user_role
 from mqlapp.leads.services import task_kick
 from scoring import engine
+from scoring.engine.conditions import as_number
 from scoring.models import LeadScore
 from scoring.services import lead_epoch_move
 
@@ -45,13 +46,10 @@ def _decimal(
     value = data[name]
     if value is None and nullable:
         return None
-    try:
-        if isinstance(value, bool):
-            raise InvalidOperation
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError) as exc:
-        raise InvalidInput(f"{name} must be a number", fields={name: ["not a number"]}) from exc
-    if not number.is_finite() or (minimum is not None and number < minimum):
+    number = as_number(value)
+    if number is None:
+        raise InvalidInput(f"{name} must be a number", fields={name: ["not a number"]})
+    if minimum is not None and number < minimum:
         raise InvalidInput(f"{name} must be at least {minimum}", fields={name: ["too small"]})
     return number
 
@@ -327,14 +325,11 @@ def _reapproach_date(data: Mapping[str, Any], *, now: datetime) -> date:
     value = data.get("reapproach_on")
     if not value:
         return timezone.localtime(now).date() + timedelta(days=policy_get().default_recycle_days)
-    try:
-        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-            raise ValueError(value)
-        day = date.fromisoformat(value.strip())
-    except ValueError as exc:
+    day = day_parse(value) if isinstance(value, str) else None
+    if day is None:
         raise InvalidInput(
             "reapproach_on must be a date, YYYY-MM-DD", fields={"reapproach_on": ["not a date"]}
-        ) from exc
+        )
     # A date already past is due at once: the next re-approach check (every minute) returns
     # the lead to nurturing. Refusing it would trip on time zones (today in UTC is yesterday
     # in Tokyo for nine hours a day).

@@ -52,8 +52,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "mqlapp.urls"
 WSGI_APPLICATION = "mqlapp.wsgi.application"
 AUTH_USER_MODEL = "leads.User"
-LOGIN_URL = "/login/"
-LOGIN_REDIRECT_URL = "/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
 
 TEMPLATES = [
     {

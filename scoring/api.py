@@ -4,7 +4,6 @@ from datetime import datetime
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -13,6 +12,7 @@ from rest_framework.views import APIView
 
 from mqlapp.leads.errors import InvalidInput, NotFound
 from mqlapp.leads.models import Lead
+from mqlapp.leads.parsing import moment_parse
 from mqlapp.leads.roles import AnyRole, ReadAnyWriteMarketer
 
 from . import schema, selectors, services
@@ -101,7 +101,7 @@ class LeadScoreView(APIView):
 def _since(value: str | None) -> datetime | None:
     if not value:
         return None
-    moment = parse_datetime(value)
+    moment = moment_parse(value)
     if moment is None or moment.utcoffset() is None:
         raise InvalidInput(
             "since must be an ISO 8601 time with a zone, e.g. 2025-06-01T00:00:00+09:00",

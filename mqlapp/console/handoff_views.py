@@ -4,7 +4,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -75,8 +77,9 @@ def lead_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         services.queue_action(pk, action, user=request.user, data=request.POST.dict())  # type: ignore[arg-type]
     except DomainError as exc:
         messages.error(request, exc.message)
-    nxt = request.POST.get("next") or f"/leads/{pk}/"
-    return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
+    nxt = request.POST.get("next") or reverse("lead", args=[pk])
+    safe = url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()})
+    return redirect(nxt if safe else reverse("dashboard"))
 
 
 @login_required
@@ -98,7 +101,7 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
             messages.error(request, exc.message)
         else:
             messages.success(request, _("Webhook saved. Signing secret: %s") % hook.secret)
-            return redirect(f"/webhooks/{hook.pk}/")
+            return redirect("webhook", pk=hook.pk)
     return render(
         request,
         "console/webhooks.html",
@@ -114,9 +117,9 @@ def webhook_page(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         if request.POST.get("delete"):
             webhooks.webhook_delete(hook)
-            return redirect("/webhooks/")
+            return redirect("webhooks")
         webhooks.webhook_update(hook, data={"active": request.POST.get("active") == "on"})
-        return redirect(f"/webhooks/{pk}/")
+        return redirect("webhook", pk=pk)
     return render(
         request,
         "console/webhook_detail.html",

@@ -1,7 +1,5 @@
 """Server-rendered pages: scoring rules editor, MQL policy with the simulator, CSV imports."""
 
-import csv
-import io
 import json
 from decimal import Decimal
 from typing import Any
@@ -18,9 +16,16 @@ from handoff.services import policy_get, policy_update
 from handoff.simulation import simulation_run
 from mqlapp.leads.errors import DomainError, InvalidInput
 from mqlapp.leads.ingest import imports
-from mqlapp.leads.ingest.csvfile import FileInvalid, decode, mapping_resolve, records
+from mqlapp.leads.ingest.csvfile import (
+    FileInvalid,
+    decode,
+    mapping_resolve,
+    records,
+    with_event_column,
+)
 from mqlapp.leads.models import ImportJob, Source
 from mqlapp.leads.roles import ADMIN, MARKETER, user_role
+from scoring.engine.conditions import as_number
 from scoring.models import ScoringRule
 from scoring.selectors import rescore_job_as_dict, rescore_job_latest
 from scoring.services import (
@@ -131,11 +136,11 @@ def rule_form_page(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 elif rule is None:
                     rule_create(data=data)
                     messages.success(request, _("Rule saved. Every lead is being re-scored."))
-                    return redirect("/scoring/rules/")
+                    return redirect("rules")
                 else:
                     rule_update(rule, data=data)
                     messages.success(request, _("Rule saved. Every lead is being re-scored."))
-                    return redirect("/scoring/rules/")
+                    return redirect("rules")
             except DomainError as exc:
                 errors = _errors(exc) or {"non_field_errors": [exc.message]}
         # a draft's problems are named rules[i].field: show them at the field
@@ -174,7 +179,7 @@ def rule_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         messages.success(request, _("Rule saved. Every lead is being re-scored."))
     else:
         return _forbidden(request)
-    return redirect("/scoring/rules/")
+    return redirect("rules")
 
 
 # --- MQL policy and simulator ----------------------------------------------------------------
@@ -206,11 +211,8 @@ def _simulation(threshold: Decimal, min_fit: Decimal | None) -> dict[str, Any]:
 
 
 def _decimal_or(value: str, default: Decimal | None) -> Decimal | None:
-    try:
-        number = Decimal(value.strip())
-    except (ArithmeticError, ValueError):
-        return default
-    return number if number.is_finite() else default
+    number = as_number(value)
+    return default if number is None else number
 
 
 @login_required
@@ -228,7 +230,7 @@ def policy_page(request: HttpRequest) -> HttpResponse:
             errors = _errors(exc) or {"non_field_errors": [exc.message]}
         else:
             messages.success(request, _("Policy saved."))
-            return redirect("/policy/")
+            return redirect("policy")
     policy = policy_get()
     can_simulate = role in (MARKETER, ADMIN)
     return render(
@@ -286,18 +288,7 @@ def _with_event(data: bytes, event: str) -> bytes:
     if "event" in mapping.values():
         message = _("The file has an event column already; leave the event name empty.")
         raise InvalidInput(message, fields={"event": [message]})
-    first_line = text.split("\n", 1)[0]
-    delimiter = max(("\t", ",", ";"), key=first_line.count)  # as the importer reads it
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
-    seen_header = False
-    for cells in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
-        if not any(cell.strip() for cell in cells):
-            writer.writerow([])
-            continue
-        writer.writerow([*cells, event if seen_header else "event"])
-        seen_header = True
-    return out.getvalue().encode("utf-8")
+    return with_event_column(text, event)
 
 
 @login_required
@@ -325,7 +316,7 @@ def imports_page(request: HttpRequest) -> HttpResponse:
                 errors = _errors(exc) or {"file": [exc.message]}
             else:
                 messages.success(request, _("Import %(id)s queued.") % {"id": job.pk})
-                return redirect("/imports/")
+                return redirect("imports")
     return render(
         request,
         "console/imports.html",

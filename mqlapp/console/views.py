@@ -103,7 +103,7 @@ def users_page(request: HttpRequest) -> HttpResponse:
                     email=request.POST.get("email", "").strip(),
                     role=request.POST.get("role", ""),
                 )
-            return redirect("/users/")
+            return redirect("users")
         except (InvalidInput, User.DoesNotExist, ValueError) as exc:
             error = getattr(exc, "message", str(exc))
     users = User.objects.order_by("username").prefetch_related("groups")
@@ -128,7 +128,7 @@ def sources_page(request: HttpRequest) -> HttpResponse:
             error = _("A name is required.")
         else:
             services.source_create(name=name, allowed_origins=origins)
-            return redirect("/sources/")
+            return redirect("sources")
     base = request.build_absolute_uri("/").rstrip("/")
     return render(
         request,

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.conf import settings
+from django.urls import reverse
 from rest_framework import serializers
 
 from ..models import Form, ImportJob, Source
@@ -31,7 +32,7 @@ class FormSerializer(serializers.ModelSerializer[Form]):
         )
 
     def get_post_url(self, form: Form) -> str:
-        return f"{settings.APP_BASE_URL.rstrip('/')}/f/{form.slug}/"
+        return str(settings.APP_BASE_URL).rstrip("/") + reverse("form-post", args=[form.slug])
 
 
 class FormWriteSerializer(serializers.Serializer[Any]):

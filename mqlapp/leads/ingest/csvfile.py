@@ -12,8 +12,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.utils.dateparse import parse_datetime
 
+from ..parsing import moment_parse
 from .fields import lead_input_clean, text_clean
 
 # Column names people use, normalised by header_key(), for each field an import understands.
@@ -121,11 +121,31 @@ def decode(data: bytes) -> tuple[str, str]:
     return text, name
 
 
+def delimiter_of(text: str) -> str:
+    """The file's delimiter: tab, comma or semicolon, whichever the header line has most of."""
+    first_line = text.split("\n", 1)[0]
+    return max(("\t", ",", ";"), key=first_line.count)
+
+
+def with_event_column(text: str, event: str) -> bytes:
+    """The file (UTF-8) with an `event` column holding `event` on every row; rows keep their
+    numbers, so row errors still point at the uploaded file's rows."""
+    delimiter = delimiter_of(text)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    seen_header = False
+    for cells in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+        if not any(cell.strip() for cell in cells):
+            writer.writerow([])
+            continue
+        writer.writerow([*cells, event if seen_header else "event"])
+        seen_header = True
+    return out.getvalue().encode("utf-8")
+
+
 def records(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and the data rows with their row numbers (the header is row 1)."""
-    first_line = text.split("\n", 1)[0]
-    delimiter = max(("\t", ",", ";"), key=first_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter_of(text))
     header: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []
     for number, cells in enumerate(reader, start=1):
@@ -211,10 +231,7 @@ def timestamp_parse(text: str) -> datetime:
     """ISO 8601, 2025/04/01, 2025-04-01 14:00, 2025年4月1日; local time is TIME_ZONE."""
     text = text_clean(text)
     local = ZoneInfo(settings.TIME_ZONE)
-    try:
-        parsed = parse_datetime(text.replace("Z", "+00:00"))
-    except ValueError:
-        parsed = None
+    parsed = moment_parse(text)
     if parsed is None:
         match = _JP_DATE.match(text)
         if not match:

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from django.utils.dateparse import parse_datetime
 from django.utils.timezone import is_naive, make_aware
+
+from ..parsing import moment_parse
 
 TYPES = ("identify", "track", "page", "screen", "group", "alias")
 CAMPAIGN_KEYS = ("name", "source", "medium", "term", "content")
@@ -47,7 +48,7 @@ def _parse_time(value: Any, name: str) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise MessageInvalid(f"{name} must be an ISO 8601 string")
-    parsed = parse_datetime(value.strip().replace("Z", "+00:00"))
+    parsed = moment_parse(value)
     if parsed is None:
         raise MessageInvalid(f"{name} is not a valid ISO 8601 time: {value[:40]!r}")
     if is_naive(parsed):

@@ -14,6 +14,7 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -130,7 +131,7 @@ def form_post(request: HttpRequest, slug: str) -> HttpResponse:
     ):
         return _refuse(request, form, 429, "Too many submissions from your address; try later.")
     data = {key: request.POST.get(key, "") for key in request.POST}
-    thanks = form.thank_you_url or f"/f/{form.slug}/thanks/"
+    thanks = form.thank_you_url or reverse("form-thanks", args=[form.slug])
     if data.get(HONEYPOT_FIELD, "").strip():
         log.info("form %s: honeypot filled from %s; nothing stored", form.slug, ip)
         return HttpResponseRedirect(thanks, status=303)  # a bot learns nothing
