@@ -11,12 +11,12 @@ class HandoffConfig(AppConfig):
         # Register the Celery tasks in every process, so eager mode can find them by name,
         # and this app's periodic jobs with beat; then the hooks through which the core and
         # scoring tell handoff what happened, without importing it.
-        from celery import current_app as app
+        from celery import current_app as app  # noqa: PLC0415 (AppConfig.ready: after the app registry)
 
-        from mqlapp.leads import hooks as lead_hooks
-        from scoring import hooks as scoring_hooks
+        from mqlapp.leads import hooks as lead_hooks  # noqa: PLC0415 (AppConfig.ready: after the app registry)
+        from scoring import hooks as scoring_hooks  # noqa: PLC0415 (AppConfig.ready: after the app registry)
 
-        from . import lead_rows, qualify, services, tasks
+        from . import lead_rows, qualify, services, tasks  # noqa: PLC0415 (AppConfig.ready: after the app registry)
 
         app.conf.beat_schedule = {**(app.conf.beat_schedule or {}), **tasks.BEAT}
         lead_hooks.register(

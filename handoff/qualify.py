@@ -26,7 +26,7 @@ def qualify_enqueue(lead_ids: Iterable[int]) -> None:
     if not ids:
         return
     QualifyQueue.objects.bulk_create([QualifyQueue(lead_id=i) for i in ids], batch_size=1000)
-    from .tasks import leads_qualify_pending as task
+    from .tasks import leads_qualify_pending as task  # noqa: PLC0415 (tasks import this module)
 
     transaction.on_commit(lambda: task_kick(task.name))
 

@@ -54,6 +54,22 @@ def _decimal(
     return number
 
 
+def _sla_hours(data: Mapping[str, Any]) -> Decimal:
+    hours = _decimal(data, "sla_hours", minimum=Decimal(0))
+    if hours is None or hours <= 0:
+        raise InvalidInput("sla_hours must be more than 0", fields={"sla_hours": ["too small"]})
+    return hours
+
+
+def _event_names(data: Mapping[str, Any], name: str) -> list[str]:
+    events = data[name]
+    if not isinstance(events, list) or not all(isinstance(e, str) and e for e in events):
+        raise InvalidInput(
+            f"{name} must be a list of event names", fields={name: ["a list of strings"]}
+        )
+    return events
+
+
 @transaction.atomic
 def policy_update(*, data: Mapping[str, Any]) -> MqlPolicy:
     policy = MqlPolicy.objects.select_for_update().get(pk=policy_get().pk)
@@ -63,18 +79,9 @@ def policy_update(*, data: Mapping[str, Any]) -> MqlPolicy:
     if "min_fit" in data:
         policy.min_fit = _decimal(data, "min_fit", nullable=True)
     if "sla_hours" in data:
-        hours = _decimal(data, "sla_hours", minimum=Decimal(0))
-        if hours is None or hours <= 0:
-            raise InvalidInput("sla_hours must be more than 0", fields={"sla_hours": ["too small"]})
-        policy.sla_hours = hours
+        policy.sla_hours = _sla_hours(data)
     if "fast_track_events" in data:
-        events = data["fast_track_events"]
-        if not isinstance(events, list) or not all(isinstance(e, str) and e for e in events):
-            raise InvalidInput(
-                "fast_track_events must be a list of event names",
-                fields={"fast_track_events": ["a list of strings"]},
-            )
-        policy.fast_track_events = events
+        policy.fast_track_events = _event_names(data, "fast_track_events")
     if "assignment" in data:
         if data["assignment"] not in MqlPolicy.Assignment.values:
             raise InvalidInput(
@@ -104,7 +111,7 @@ def policy_update(*, data: Mapping[str, Any]) -> MqlPolicy:
 def qualify_eligible_later() -> None:
     """After commit, qualify the nurturing leads whose stored score passes (the policy
     loosened, or a rule change went live)."""
-    from .tasks import leads_qualify_eligible as task
+    from .tasks import leads_qualify_eligible as task  # noqa: PLC0415 (tasks import this module)
 
     transaction.on_commit(lambda: task_kick(task.name))
 
@@ -369,7 +376,7 @@ def leads_reapproach_due(*, now: datetime | None = None) -> int:
                 reason="reapproach",
             )
             # Activity since the recycle (or a fast-track event) may qualify it again.
-            from .qualify import qualify_enqueue
+            from .qualify import qualify_enqueue  # noqa: PLC0415 (qualify imports this module)
 
             qualify_enqueue([pk])
             moved += 1

@@ -10,11 +10,11 @@ class ScoringConfig(AppConfig):
     def ready(self) -> None:
         # Register the tasks in every process (eager mode finds them by name) and this
         # app's periodic jobs with beat.
-        from celery import current_app as app
+        from celery import current_app as app  # noqa: PLC0415 (AppConfig.ready: after the app registry)
 
-        from mqlapp.leads import hooks as lead_hooks
+        from mqlapp.leads import hooks as lead_hooks  # noqa: PLC0415 (AppConfig.ready: after the app registry)
 
-        from . import services, tasks
+        from . import services, tasks  # noqa: PLC0415 (AppConfig.ready: after the app registry)
 
         app.conf.beat_schedule = {**(app.conf.beat_schedule or {}), **tasks.BEAT}
         lead_hooks.register(

@@ -14,14 +14,15 @@ class ScoringRule(models.Model):
 
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.BEHAVIOR)
-    event = models.CharField(max_length=200, null=True, blank=True)
+    # None: no event (fit rules); the API answers null, not "" (SPEC §4)
+    event = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     conditions = models.JSONField(default=list, blank=True)
     points = models.DecimalField(max_digits=12, decimal_places=2)
     max_times = models.PositiveIntegerField(null=True, blank=True)
     window_days = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
     half_life_days = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
     expire_after_days = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
-    after_event = models.CharField(max_length=200, null=True, blank=True)
+    after_event = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 (as event)
     watch_events = models.JSONField(default=list, blank=True)
     inactive_days = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
     active = models.BooleanField(default=True)

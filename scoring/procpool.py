@@ -11,8 +11,8 @@ from typing import Any
 
 def worker_init(settings_module: str, database: dict[str, Any]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module)
-    import django
-    from django.conf import settings
+    import django  # noqa: PLC0415 (a spawned process sets Django up here first)
+    from django.conf import settings  # noqa: PLC0415
 
     settings.DATABASES["default"].update(database)  # before the first connection
     django.setup()

@@ -175,7 +175,7 @@ def celery_worker_process(
         try:
             if app.control.ping(timeout=1):
                 break
-        except Exception:
+        except Exception:  # noqa: BLE001 (the worker is not up yet: any error means wait)
             time.sleep(0.5)
     else:
         proc.terminate()

@@ -23,9 +23,9 @@ def _postgres(url: str) -> str | None:
             connect_timeout=3,
         )
         conn.close()
-        return None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (any failure means: no PostgreSQL to use)
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return None
 
 
 def _redis(url: str) -> str | None:
@@ -33,11 +33,10 @@ def _redis(url: str) -> str | None:
     try:
         with socket.create_connection((parsed.hostname, parsed.port or 6379), timeout=3) as sock:
             sock.sendall(b"PING\r\n")
-            if not sock.recv(16).startswith(b"+PONG"):
-                return "no PONG"
-        return None
+            answer = sock.recv(16)
     except OSError as exc:
         return str(exc)
+    return None if answer.startswith(b"+PONG") else "no PONG"
 
 
 def main() -> int:

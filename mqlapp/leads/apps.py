@@ -11,8 +11,8 @@ class LeadsConfig(AppConfig):
     def ready(self) -> None:
         # Register this app's Celery tasks in every process (eager mode finds them by name)
         # and its periodic jobs with beat.
-        from celery import current_app as app
+        from celery import current_app as app  # noqa: PLC0415 (AppConfig.ready: after the app registry)
 
-        from . import tasks
+        from . import tasks  # noqa: PLC0415 (AppConfig.ready: after the app registry)
 
         app.conf.beat_schedule = {**(app.conf.beat_schedule or {}), **tasks.BEAT}

@@ -81,6 +81,10 @@ class Lead(models.Model):
         return self.email or f"lead {self.pk}"
 
 
+# The longest text each lead column holds (inputs are cut or refused to fit).
+LEAD_TEXT_LIMITS = {f.name: f.max_length for f in Lead._meta.fields if f.max_length}
+
+
 class Identity(models.Model):
     """An id a lead is known by in incoming messages: an anonymousId or a userId."""
 

@@ -11,8 +11,9 @@ from django.db import transaction
 
 from . import hooks
 from .errors import InvalidInput
+from .ingest.fields import employees_parse
 from .ingest.messages import email_normalise
-from .models import Lead, Source, User
+from .models import LEAD_TEXT_LIMITS, Lead, Source, User
 from .roles import ROLES
 
 log = logging.getLogger(__name__)
@@ -31,11 +32,6 @@ TRAIT_FIELDS = {
     "employees": "employees",
     "country": "country",
     "industry": "industry",
-}
-LEAD_TEXT_LIMITS = {
-    f.name: f.max_length
-    for f in Lead._meta.get_fields()
-    if hasattr(f, "max_length") and f.max_length
 }
 
 
@@ -99,24 +95,23 @@ def lead_fields_from_traits(traits: Mapping[str, Any]) -> tuple[dict[str, Any], 
                 columns.setdefault("country", str(value["country"]))
             rest[key] = value
             continue
-        if column == "company" and isinstance(value, dict):
-            value = value.get("name", "")
-        if column == "employees":
-            try:
-                value = (
-                    int(str(value).replace(",", "").strip()) if value not in (None, "") else None
-                )
-            except ValueError:
-                rest[key] = value
-                continue
-        elif column == "email":
-            value = email_normalise(str(value)) if value else ""
-        else:
-            value = "" if value is None else str(value).strip()
-            limit = LEAD_TEXT_LIMITS.get(column)
-            value = value[:limit] if limit else value
-        columns[column] = value
+        try:
+            columns[column] = _trait_value(column, value)
+        except ValueError:  # an employee count that is not one: kept as sent
+            rest[key] = value
     return columns, rest
+
+
+def _trait_value(column: str, value: Any) -> Any:
+    if column == "company" and isinstance(value, dict):
+        value = value.get("name", "")
+    if column == "employees":
+        return employees_parse(str(value)) if value not in (None, "") else None
+    if column == "email":
+        return email_normalise(str(value)) if value else ""
+    text = "" if value is None else str(value).strip()
+    limit = LEAD_TEXT_LIMITS.get(column)
+    return text[:limit] if limit else text
 
 
 def lead_apply(lead: Lead, *, columns: Mapping[str, Any], traits: Mapping[str, Any]) -> bool:
@@ -137,7 +132,7 @@ def lead_apply(lead: Lead, *, columns: Mapping[str, Any], traits: Mapping[str, A
 
 def task_kick(name: str, *args: Any) -> None:
     """Send a task by name; a broker outage is logged, not raised (the beat sweep catches up)."""
-    from celery import current_app as app
+    from celery import current_app as app  # noqa: PLC0415 (the app is set up by the shell)
 
     try:
         if app.conf.task_always_eager:
@@ -169,11 +164,13 @@ def lead_create(*, data: Mapping[str, Any], source: Source | None = None) -> Lea
 def lead_update(lead: Lead, *, data: Mapping[str, Any]) -> Lead:
     """Change a lead's own data (never its score, stage or owner); fit rules re-apply."""
     for name, value in data.items():
-        if name == "email":
-            value = email_normalise(value or "")
-            if value and Lead.objects.filter(email=value).exclude(pk=lead.pk).exists():
-                raise InvalidInput("A lead with this email exists.", fields={"email": ["exists"]})
-        setattr(lead, name, value)
+        if name != "email":
+            setattr(lead, name, value)
+            continue
+        email = email_normalise(value or "")
+        if email and Lead.objects.filter(email=email).exclude(pk=lead.pk).exists():
+            raise InvalidInput("A lead with this email exists.", fields={"email": ["exists"]})
+        lead.email = email
     lead.save()
     hooks.leads_changed([lead.pk])
     return lead

@@ -132,7 +132,7 @@ def _is_path(field: str, prefix: str) -> bool:
     return field.startswith(prefix) and all(field[len(prefix) :].split("."))
 
 
-def _value_problem(op: str, value: Any) -> str | None:
+def _value_problem(op: str, value: Any) -> str | None:  # noqa: PLR0911 (one check per op)
     if op == "exists":
         ok = value is None or isinstance(value, bool)
         return None if ok else "exists takes true, false or no value"

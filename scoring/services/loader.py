@@ -172,7 +172,7 @@ def _where_events(plan: engine.Needs) -> tuple[str, list[Any]]:
     return "(" + " OR ".join(parts or ["FALSE"]) + ")", params
 
 
-def _events_sql(
+def _events_sql(  # noqa: PLR0912 (one SQL clause per need of the plan)
     lead_ids: Sequence[int] | None, *, plan: engine.Needs, id_range: tuple[int, int] | None
 ) -> dict[int, list[engine.EventFact]]:
     props = sorted(plan.properties) if plan.properties is not None else None

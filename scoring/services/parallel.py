@@ -32,7 +32,7 @@ def processes() -> int:
 
 
 def _executor() -> ProcessPoolExecutor:
-    global _pool
+    global _pool  # noqa: PLW0603 (one process pool per web or worker process)
     with _pool_lock:
         if _pool is None:
             database = {key: connection.settings_dict[key] for key in ("NAME", "USER", "HOST")}
@@ -49,7 +49,7 @@ def _executor() -> ProcessPoolExecutor:
 
 def pool_shutdown(*, wait: bool = True) -> None:
     """Stop the worker processes (they start again on the next large simulation)."""
-    global _pool
+    global _pool  # noqa: PLW0603 (one process pool per web or worker process)
     with _pool_lock:
         if _pool is not None:
             _pool.shutdown(wait=wait, cancel_futures=True)

@@ -9,9 +9,9 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from handoff.pipeline import leads_score_pending, scores_refresh
 from rest_framework.test import APIClient
 
-from handoff.pipeline import leads_score_pending, scores_refresh
 from handoff.services import policy_update
 from mqlapp.console.demo import DEMO_RULES
 from mqlapp.leads.models import Lead, ScoreQueue

@@ -69,7 +69,8 @@ def test_events_to_score_to_mql_to_queue_to_accept(celery_worker_process, source
     lead = wait_for(lambda: LeadView.objects.filter(pk=lead.pk, lifecycle__stage="mql").first())
 
     # then: scored, qualified once, assigned to the available rep, in their queue
-    assert lead.score == 70 and lead.owner_id == rep.pk
+    assert lead.score == 70
+    assert lead.owner_id == rep.pk
     client = client_for(rep)
     queue = client.get("/api/handoff/queue/").json()
     assert [item["id"] for item in queue] == [lead.pk]

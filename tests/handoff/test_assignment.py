@@ -106,7 +106,8 @@ def test_manual_assignment_leaves_mqls_in_the_pool_for_reps_to_claim(make_user):
     assert lead.owner_id is None
     assert [i["id"] for i in client_for(other).get("/api/handoff/queue/").json()] == [lead.pk]
     claimed = client_for(rep).post(f"/api/handoff/leads/{lead.pk}/claim/")
-    assert claimed.status_code == 200 and claimed.json()["owner"] == rep.pk
+    assert claimed.status_code == 200
+    assert claimed.json()["owner"] == rep.pk
     assert claimed.json()["stage"] == "mql"
     # now it is rep's: gone from the other rep's queue, and a second claim is refused
     assert client_for(other).get("/api/handoff/queue/").json() == []

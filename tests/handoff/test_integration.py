@@ -57,7 +57,7 @@ def post_concurrently(server_url, source, bodies):
         try:
             gate.wait(timeout=30)
             post(server_url, source, body)
-        except Exception as exc:  # reported below
+        except Exception as exc:  # noqa: BLE001 (reported below)
             errors.append(exc)
 
     threads = [threading.Thread(target=send, args=(b,)) for b in bodies]
@@ -216,7 +216,8 @@ def test_sla_breach_reassigns_and_tells_admins_once(
     assert (breach.owner_id, breach.reassigned_to_id) == (a.pk, b.pk)
     wait_for(lambda: SlaBreach.objects.filter(notified_at__isnull=False).exists())
     breach_mails = [m for m in mails_about(worker_mail_dir, "SLA breached") if email in m]
-    assert len(breach_mails) == 1 and admin.email in breach_mails[0]
+    assert len(breach_mails) == 1
+    assert admin.email in breach_mails[0]
     lead.refresh_from_db()
     assert lead.sla_due_at > timezone.now() + timedelta(minutes=55)
     assert client_for(admin).get("/api/handoff/queue/").json()[0]["overdue"] is False

@@ -31,9 +31,12 @@ def test_queue_page_marks_overdue_and_offers_reject_and_recycle(make_user):
     page = browser(rep).get("/queue/").content.decode()
     assert page.count("Overdue") == 1
     assert page.index("late@example.co.jp") < page.index("fresh@example.co.jp")
-    assert "Reject" in page and "Recycle" in page and "Claim" in page
+    assert "Reject" in page
+    assert "Recycle" in page
+    assert "Claim" in page
     mine = browser(rep).get("/queue/?show=mine").content.decode()
-    assert "late@example.co.jp" in mine and "fresh@example.co.jp" not in mine
+    assert "late@example.co.jp" in mine
+    assert "fresh@example.co.jp" not in mine
     response = browser(rep).post(
         f"/leads/{late.pk}/reject/", {"reason": "no_need", "next": "/queue/"}
     )
@@ -49,18 +52,22 @@ def test_reapproach_page_lists_recycled_leads_back_in_nurturing(make_user):
     )  # fmt: skip
     lead_make(email="new@example.co.jp")
     page = browser(make_user("marketer")).get("/reapproach/").content.decode()
-    assert "back@example.co.jp" in page and "new@example.co.jp" not in page
+    assert "back@example.co.jp" in page
+    assert "new@example.co.jp" not in page
 
 
 def test_webhooks_page_is_for_admins_and_shows_the_secret(make_user, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = False
     admin = browser(make_user("admin"))
     refused = admin.post("/webhooks/", {"url": "http://127.0.0.1/x", "events": ["lead.mql"]})
-    assert refused.status_code == 200 and "url refused" in refused.content.decode()
+    assert refused.status_code == 200
+    assert "url refused" in refused.content.decode()
     saved = admin.post("/webhooks/", {"url": "https://93.184.216.34/x", "events": ["lead.mql"]})
     hook = Webhook.objects.get()
-    assert saved.status_code == 302 and saved["Location"] == f"/webhooks/{hook.pk}/"
+    assert saved.status_code == 302
+    assert saved["Location"] == f"/webhooks/{hook.pk}/"
     detail = admin.get(f"/webhooks/{hook.pk}/").content.decode()
-    assert hook.secret in detail and "Delivery log" in detail
+    assert hook.secret in detail
+    assert "Delivery log" in detail
     assert browser(make_user("sales")).get("/webhooks/").status_code == 403
     assert browser(make_user("marketer")).get(f"/webhooks/{hook.pk}/").status_code == 403

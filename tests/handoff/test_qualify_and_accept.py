@@ -90,16 +90,19 @@ def test_rep_sees_own_mql_in_queue_and_accepts(ingest, make_user, rules):
     client = client_for(rep)
     queue = client.get("/api/handoff/queue/").json()
     assert [item["id"] for item in queue] == [lead.pk]
-    assert queue[0]["overdue"] is False and queue[0]["sla_due_at"]
+    assert queue[0]["overdue"] is False
+    assert queue[0]["sla_due_at"]
     assert client_for(other).get("/api/handoff/queue/").json() == []
     accepted = client.post(f"/api/handoff/leads/{lead.pk}/accept/")
-    assert accepted.status_code == 200 and accepted.json()["stage"] == "sal"
+    assert accepted.status_code == 200
+    assert accepted.json()["stage"] == "sal"
     again = client.post(f"/api/handoff/leads/{lead.pk}/accept/")
     assert again.status_code == 409
     assert again.json()["stage"] == "sal"
     history = client.get(f"/api/leads/{lead.pk}/history/").json()
     assert [(h["from"], h["to"]) for h in history] == [("nurturing", "mql"), ("mql", "sal")]
-    assert history[0]["score"] == 60 and history[1]["by"] == rep.username
+    assert history[0]["score"] == 60
+    assert history[1]["by"] == rep.username
 
 
 def test_another_reps_lead_is_403(ingest, make_user, rules):

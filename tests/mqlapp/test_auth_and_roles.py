@@ -50,9 +50,11 @@ def test_admin_creates_user_in_role_and_marks_away(api):
     )
     assert created.status_code == 201
     body = created.json()
-    assert body["role"] == "sales" and body["available"] is True
+    assert body["role"] == "sales"
+    assert body["available"] is True
     patched = admin.patch(f"/api/users/{body['id']}/", {"available": False}, format="json")
-    assert patched.status_code == 200 and patched.json()["available"] is False
+    assert patched.status_code == 200
+    assert patched.json()["available"] is False
     assert User.objects.get(pk=body["id"]).available is False
     assert admin.get(f"/api/users/{body['id']}/").json()["available"] is False
 
@@ -149,4 +151,6 @@ def test_lead_patch_cannot_write_score_stage_or_owner(api):
     assert response.status_code == 200
     body = response.json()
     assert body["company"] == "ACME"
-    assert body["score"] == 0 and body["stage"] == "nurturing" and body["owner"] is None
+    assert body["score"] == 0
+    assert body["stage"] == "nurturing"
+    assert body["owner"] is None

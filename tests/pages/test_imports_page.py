@@ -38,7 +38,8 @@ def test_a_cp932_file_uploaded_through_the_page_is_imported_and_shown(
     client = signed_in(make_user("marketer"))
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/imports/", {"file": _file()})
-    assert response.status_code == 302 and response["Location"] == "/imports/"
+    assert response.status_code == 302
+    assert response["Location"] == "/imports/"
     job = ImportJob.objects.get()
     assert (job.status, job.total, job.processed, job.created, job.encoding) == (
         "done",
@@ -55,11 +56,14 @@ def test_a_cp932_file_uploaded_through_the_page_is_imported_and_shown(
     assert partial.status_code == 200
     html = partial.content.decode()
     assert "<html" not in html
-    assert "seminar.csv" in html and '<span class="progress-text">3 / 3</span>' in html
-    assert "1 row error" in html and "Row 3: email: Enter a valid email address." in html
+    assert "seminar.csv" in html
+    assert '<span class="progress-text">3 / 3</span>' in html
+    assert "1 row error" in html
+    assert "Row 3: email: Enter a valid email address." in html
     assert "hx-trigger" not in html  # nothing running: no polling
     page = client.get("/imports/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert 'for="import-file"' in page and '<span class="progress-text">3 / 3</span>' in page
+    assert 'for="import-file"' in page
+    assert '<span class="progress-text">3 / 3</span>' in page
 
 
 def test_the_job_list_polls_while_a_job_is_queued_or_running_and_shows_progress(make_user):
@@ -88,9 +92,8 @@ def test_a_file_without_an_email_column_is_refused_with_the_reason(make_user):
     assert "No email column" in response.content.decode()
     assert not ImportJob.objects.exists()
     missing = client.post("/imports/", {})
-    assert missing.status_code == 400 and missing.context["errors"] == {
-        "file": ["Choose a CSV file."]
-    }
+    assert missing.status_code == 400
+    assert missing.context["errors"] == {"file": ["Choose a CSV file."]}
 
 
 def test_an_event_name_given_on_the_page_becomes_each_rows_event(

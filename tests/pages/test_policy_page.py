@@ -44,7 +44,8 @@ def test_everyone_sees_the_policy_admins_edit_and_sales_do_not_simulate(
 def test_an_admin_saves_the_policy(make_user):
     client = signed_in(make_user("admin"))
     response = client.post("/policy/", POLICY)
-    assert response.status_code == 302 and response["Location"] == "/policy/"
+    assert response.status_code == 302
+    assert response["Location"] == "/policy/"
     policy = policy_get()
     assert (
         policy.mql_threshold,

@@ -42,24 +42,29 @@ def test_rules_pages_are_for_marketers_and_admins(make_user, role, status):
 
 def test_rules_page_needs_sign_in():
     response = Client().get("/scoring/rules/")
-    assert response.status_code == 302 and "/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
 
 
 def test_a_rule_is_created_edited_deactivated_and_deleted_through_the_page(make_user):
     client = signed_in(make_user("marketer"))
     response = client.post("/scoring/rules/new/", FORM)
-    assert response.status_code == 302 and response["Location"] == "/scoring/rules/"
+    assert response.status_code == 302
+    assert response["Location"] == "/scoring/rules/"
     rule = ScoringRule.objects.get()
     assert (rule.name, rule.kind, rule.points, rule.active) == ("Japan", "fit", Decimal(100), True)
     assert rule.conditions == [{"field": "country", "op": "eq", "value": "JP"}]
     listing = client.get("/scoring/rules/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "Japan" in listing and "Deactivate" in listing
+    assert "Japan" in listing
+    assert "Deactivate" in listing
     # the re-score job the change asked for is shown with its progress
     job = RescoreJob.objects.order_by("-id").first()
-    assert job is not None and f"{job.done} / {job.total}" in listing
+    assert job is not None
+    assert f"{job.done} / {job.total}" in listing
 
     form = client.get(f"/scoring/rules/{rule.pk}/").content.decode()
-    assert 'value="Japan"' in form and "&quot;country&quot;" in form
+    assert 'value="Japan"' in form
+    assert "&quot;country&quot;" in form
     edited = {**FORM, "name": "Japan (big)", "points": "-12.5"}
     assert client.post(f"/scoring/rules/{rule.pk}/", edited).status_code == 302
     rule.refresh_from_db()

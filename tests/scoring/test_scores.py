@@ -110,7 +110,8 @@ def test_breakdown_and_history_cover_a_negative_rule(ingest, api):
     assert client.get(f"/api/leads/{lead.pk}/score/history/?limit=1").json()[0]["score"] == -10.0
     assert client.get(f"/api/leads/{lead.pk}/score/history/?limit=0").status_code == 400
     bad = client.get(f"/api/leads/{lead.pk}/score/history/?since=yesterday")
-    assert bad.status_code == 400 and bad.json()["fields"] == {"since": ["yesterday"]}
+    assert bad.status_code == 400
+    assert bad.json()["fields"] == {"since": ["yesterday"]}
 
 
 def test_fit_rules_reapply_when_the_lead_data_changes():

@@ -23,7 +23,8 @@ def test_admin_creates_a_sales_rep_and_marks_them_away(make_user):
     )
     assert response.status_code == 302
     rep = User.objects.get(username="tanaka")
-    assert user_role(rep) == "sales" and rep.available is True
+    assert user_role(rep) == "sales"
+    assert rep.available is True
     client.post("/users/", {"action": "availability", "user_id": rep.pk, "available": "0"})
     rep.refresh_from_db()
     assert rep.available is False
@@ -65,12 +66,15 @@ def test_admin_pages_are_refused_to_other_roles(make_user, role):
 
 def test_pages_need_sign_in():
     response = Client().get("/users/")
-    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
 
 
 def test_pages_speak_japanese_and_english(make_user):
     client = signed_in(make_user("admin"))
     japanese = client.get("/users/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
     english = client.get("/users/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "保存" in japanese and "新しいユーザー" in japanese
-    assert "Save" in english and "New user" in english
+    assert "保存" in japanese
+    assert "新しいユーザー" in japanese
+    assert "Save" in english
+    assert "New user" in english

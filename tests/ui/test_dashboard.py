@@ -31,7 +31,8 @@ def test_dashboard_shows_each_chart_with_known_numbers(make_user):
     assert page.status_code == 200
     data = page.context["data"]
     reached = {row["label"]: row["value"] for row in data["funnel"]}
-    assert reached["mql"] == 3 and reached["sal"] == 1
+    assert reached["mql"] == 3
+    assert reached["sal"] == 1
     assert sum(row["value"] for row in data["mqls_per_week"]) == 3
     assert [(r["label"], r["value"]) for r in data["rejections"]] == [("no_budget", 2)]
     scores = {row["label"]: row["value"] for row in data["scores"]}

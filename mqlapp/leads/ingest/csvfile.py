@@ -7,7 +7,7 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -200,9 +200,9 @@ def row_parse(number: int, cells: list[str], header: list[str], mapping: dict[st
         raise RowInvalid("the row holds bytes that are not valid text in the file's encoding")
     values: dict[str, str] = {}
     extra: dict[str, str] = {}
-    for column, cell in zip(header, cells, strict=False):
+    for column, raw in zip(header, cells, strict=False):
         target = mapping.get(column, "")
-        cell = cell.strip()
+        cell = raw.strip()
         if not cell or not target:
             continue
         if target == EXTRA:
@@ -238,7 +238,7 @@ def timestamp_parse(text: str) -> datetime:
             raise RowInvalid(f"timestamp: not a date or time: {text[:40]!r}")
         year, month, day, hour, minute, second = match.groups()
         try:
-            day_at = datetime(int(year), int(month), int(day)).date()
+            day_at = date(int(year), int(month), int(day))
             at = time(int(hour or 0), int(minute or 0), int(second or 0))
         except ValueError as exc:
             raise RowInvalid(f"timestamp: not a date or time: {text[:40]!r}") from exc

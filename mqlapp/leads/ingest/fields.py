@@ -4,8 +4,7 @@ import re
 import unicodedata
 from typing import Any
 
-from ..models import PROFILE_FIELDS
-from ..services import LEAD_TEXT_LIMITS
+from ..models import LEAD_TEXT_LIMITS, PROFILE_FIELDS
 from .messages import email_normalise, email_valid
 
 # Lead fields people may send, with the names Japanese forms and spreadsheets use for them.
@@ -23,17 +22,21 @@ def text_clean(value: Any) -> str:
     return unicodedata.normalize("NFKC", str(value)).strip()
 
 
+PHONE_DIGITS = (8, 15)  # E.164 allows 15; Japanese numbers have at least 8 (without 0)
+EMPLOYEES_MAX = 10_000_000  # more than any company has: a typo, kept in traits instead
+
+
 def phone_valid(value: str) -> bool:
     """Digits with + ( ) - . and spaces, 8 to 15 digits, an optional extension (内線 123)."""
     number = _EXTENSION.sub("", text_clean(value))
     digits = sum(c.isdigit() for c in number)
-    return bool(_PHONE_CHARS.match(number)) and 8 <= digits <= 15
+    return bool(_PHONE_CHARS.match(number)) and PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]
 
 
 def employees_parse(value: str) -> int:
     """ "1,200", "1200名", "１２００" → 1200; anything else raises ValueError."""
     text = _EMPLOYEE_SUFFIX.sub("", text_clean(value)).replace(",", "")
-    if not text.isdigit() or int(text) > 10_000_000:
+    if not text.isdigit() or int(text) > EMPLOYEES_MAX:
         raise ValueError("employees must be a whole number such as 1200")
     return int(text)
 

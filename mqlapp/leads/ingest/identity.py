@@ -322,14 +322,15 @@ def orphan_changes(resolver: Resolver) -> list[LeadChange]:
         .values_list("type", "anonymous_id", "user_id", "traits")
     )
     changes = []
-    for kind, anonymous_id, user_id, traits in rows:
+    for kind, anonymous_id, user_id, sent in rows:
         lead_id = resolver.live(
             resolver.ident.get((USER, user_id)) or resolver.ident.get((ANON, anonymous_id))
         )
         if lead_id is None:
             continue
+        traits = sent
         if kind == "group":
-            traits = {"company": traits.get("name")} if traits.get("name") else {}
+            traits = {"company": sent.get("name")} if sent.get("name") else {}
         columns, rest = lead_fields_from_traits(traits)
         columns.pop("email", None)
         changes.append(LeadChange(lead_id, columns, rest, fill_only=True))

@@ -38,7 +38,7 @@ def lead_merge(a_id: int, b_id: int, *, reason: str, message_id: str = "") -> tu
     is deleted (handoff keeps both leads' sales history; docs/architecture.md).
     """
     leads = {lead.pk: lead for lead in Lead.objects.select_for_update().filter(pk__in=[a_id, b_id])}
-    if len(leads) < 2:  # one was merged or erased meanwhile: the other simply stays
+    if len(leads) < len({a_id, b_id}):  # one was merged or erased meanwhile: the other stays
         kept = next(iter(leads), a_id)
         return kept, b_id if kept == a_id else a_id
     into, duplicate = survivor_choose(leads[a_id], leads[b_id])

@@ -10,6 +10,8 @@ from django.utils.timezone import is_naive, make_aware
 
 from ..parsing import moment_parse
 
+NAME_MAX = 200  # ids and names: the columns' length
+EMAIL_MAX = 254  # RFC 5321's longest path
 TYPES = ("identify", "track", "page", "screen", "group", "alias")
 CAMPAIGN_KEYS = ("name", "source", "medium", "term", "content")
 UTM_KEYS = {f"utm_{k}": k for k in ("source", "medium", "term", "content")} | {
@@ -72,8 +74,8 @@ def _id(raw: dict[str, Any], key: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise MessageInvalid(f"{key} must be a string")
     text = str(value).strip()
-    if len(text) > 200:
-        raise MessageInvalid(f"{key} is longer than 200 characters")
+    if len(text) > NAME_MAX:
+        raise MessageInvalid(f"{key} is longer than {NAME_MAX} characters")
     return text
 
 
@@ -99,27 +101,13 @@ def message_parse(
             raise MessageInvalid("alias needs previousId and userId")
     elif not anonymous_id and not user_id:
         raise MessageInvalid("message needs a userId or an anonymousId")
-    name = ""
-    if kind == "track":
-        event = raw.get("event")
-        if not isinstance(event, str) or not event.strip():
-            raise MessageInvalid("track needs an event name")
-        name = event.strip()[:200]
-    elif kind in ("page", "screen"):
-        page_name = raw.get("name")
-        name = page_name.strip()[:200] if isinstance(page_name, str) else ""
     group_id = _id(raw, "groupId")
     if kind == "group" and not group_id:
         raise MessageInvalid("group needs a groupId")
     message_id = _id(raw, "messageId") or str(uuid.uuid4())
-    timestamp = _parse_time(raw.get("timestamp"), "timestamp") or _parse_time(
-        raw.get("originalTimestamp"), "originalTimestamp"
-    )
     sent_at = _parse_time(raw.get("sentAt"), "sentAt") or batch_sent_at
-    if timestamp is None:
-        timestamp = received_at
-    elif sent_at is not None:
-        timestamp = timestamp + (received_at - sent_at)
+    timestamp = _when(raw, received_at=received_at, sent_at=sent_at)
+    name = _name(raw, kind)
     traits = _obj(raw, "traits")
     context = _obj(raw, "context")
     properties = _obj(raw, "properties")
@@ -148,6 +136,32 @@ def message_parse(
         group_id=group_id,
         campaign=campaign_of(context, properties),
     )
+
+
+def _name(raw: dict[str, Any], kind: str) -> str:
+    """A track's event name (required), a page or screen view's name, else empty."""
+    if kind == "track":
+        event = raw.get("event")
+        if not isinstance(event, str) or not event.strip():
+            raise MessageInvalid("track needs an event name")
+        return event.strip()[:NAME_MAX]
+    if kind in ("page", "screen"):
+        page_name = raw.get("name")
+        return page_name.strip()[:NAME_MAX] if isinstance(page_name, str) else ""
+    return ""
+
+
+def _when(raw: dict[str, Any], *, received_at: datetime, sent_at: datetime | None) -> datetime:
+    """When it happened, with the client's clock skew corrected as Segment does:
+    timestamp + (receivedAt - sentAt); no timestamp means now."""
+    timestamp = _parse_time(raw.get("timestamp"), "timestamp") or _parse_time(
+        raw.get("originalTimestamp"), "originalTimestamp"
+    )
+    if timestamp is None:
+        return received_at
+    if sent_at is not None:
+        return timestamp + (received_at - sent_at)
+    return timestamp
 
 
 def campaign_of(context: dict[str, Any], properties: dict[str, Any]) -> dict[str, str]:
@@ -186,7 +200,7 @@ def context_email(message: Message) -> str:
 
 def email_valid(value: str) -> bool:
     value = value.strip()
-    if len(value) > 254 or value.count("@") != 1:
+    if len(value) > EMAIL_MAX or value.count("@") != 1:
         return False
     local, domain = value.split("@")
     return bool(local) and "." in domain and not any(c.isspace() for c in value)

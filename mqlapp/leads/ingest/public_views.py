@@ -117,7 +117,7 @@ def _refuse(request: HttpRequest, form: Form, status: int, message: str) -> Http
 
 @csrf_exempt  # posted from the marketer's own sites; protected by a honeypot and a rate limit
 @require_http_methods(["GET", "POST"])
-def form_post(request: HttpRequest, slug: str) -> HttpResponse:
+def form_post(request: HttpRequest, slug: str) -> HttpResponse:  # noqa: PLR0911 (one answer per outcome)
     form = Form.objects.filter(slug=slug, active=True).first()
     if form is None:
         raise Http404("no such form")

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from ..errors import InvalidInput
 from ..models import Event
-from .messages import email_normalise, email_valid, message_parse
+from .messages import NAME_MAX, email_normalise, email_valid, message_parse
 from .services import events_ingest
 
 SALT = "mqlapp.email-tracking"
@@ -25,16 +25,19 @@ class TokenInvalid(Exception):
     """A token that was not made by this app, or was changed since."""
 
 
+URL_MAX = 2000  # longer links are not sent by mail services either
+
+
 def tracking_links_create(*, email: str, campaign: str, url: str | None = None) -> dict[str, Any]:
     """Signed links for one recipient of one campaign; the token carries email, campaign, url."""
     errors: dict[str, list[str]] = {}
     if not isinstance(email, str) or not email_valid(email):
         errors["email"] = ["Enter a valid email address."]
-    if not isinstance(campaign, str) or not campaign.strip() or len(campaign) > 200:
+    if not isinstance(campaign, str) or not campaign.strip() or len(campaign) > NAME_MAX:
         errors["campaign"] = ["A campaign name of 1 to 200 characters."]
     if url not in (None, ""):
         parts = urlsplit(str(url))
-        if parts.scheme not in ("http", "https") or not parts.netloc or len(str(url)) > 2000:
+        if parts.scheme not in ("http", "https") or not parts.netloc or len(str(url)) > URL_MAX:
             errors["url"] = ["An http or https URL of at most 2000 characters."]
     if errors:
         raise InvalidInput("The link cannot be made.", fields=errors)

@@ -1,6 +1,7 @@
 """HTTP front of the Tracking API (/v1/*): limits, gzip, write-key auth, CORS, JSON answers."""
 
 import zlib
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -11,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from ..auth import source_for_write_key, write_key_from_request
 from ..models import Source
-from .messages import _parse_time
+from .messages import Message, _parse_time
 from .services import events_ingest, messages_validate
 
 
@@ -19,12 +20,18 @@ class _TooLarge(Exception):
     pass
 
 
-ERROR_CODES = {400: "invalid", 401: "unauthorized", 403: "origin_refused", 405: "method"}
+ERROR_CODES = {
+    400: "invalid",
+    401: "unauthorized",
+    403: "origin_refused",
+    405: "method",
+    413: "too_large",
+}
 
 
 def _error(status: int, message: str, **extra: Any) -> JsonResponse:
     # "code" and "message" are what the Segment and RudderStack SDKs log from an error answer.
-    code = "too_large" if status == 413 else ERROR_CODES.get(status, "error")
+    code = ERROR_CODES.get(status, "error")
     body = {"success": False, "error": message, "code": code, "message": message, **extra}
     return JsonResponse(body, status=status)
 
@@ -70,66 +77,38 @@ def _preflight(request: HttpRequest) -> HttpResponse:
     return response
 
 
+class _Refused(Exception):
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
 def _handle(request: HttpRequest, kind: str | None) -> HttpResponse:
     if request.method == "OPTIONS":
         return _preflight(request)
     if request.method != "POST":
         return _error(405, "Use POST.")
+    try:
+        return _accept(request, kind)
+    except _Refused as refused:
+        return refused.response
+
+
+def _accept(request: HttpRequest, kind: str | None) -> HttpResponse:
     received_at = timezone.now()
-    max_message = settings.INGEST_MAX_MESSAGE_BYTES
-    try:
-        body = _read_body(request)
-    except _TooLarge:
-        return _error(
-            413,
-            f"request larger than the {settings.INGEST_MAX_REQUEST_BYTES // 1024} KB limit",
-            limit_bytes=settings.INGEST_MAX_REQUEST_BYTES,
-        )
-    except ValueError as exc:
-        return _error(400, str(exc))
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        return _error(400, f"malformed JSON: {exc}")
+    body, payload = _payload(request)
     source = source_for_write_key(write_key_from_request(request, payload))
     if source is None:
         response = _error(401, "missing or invalid write key (HTTP Basic user name, or writeKey)")
         response["WWW-Authenticate"] = 'Basic realm="mqlapp"'
-        return response
+        raise _Refused(response)
     origin = request.META.get("HTTP_ORIGIN", "")
     if origin and not _origin_allowed(source, origin):
-        return _error(403, f"origin {origin} is not allowed for this source")
+        raise _Refused(_error(403, f"origin {origin} is not allowed for this source"))
     if kind is None:
-        if not isinstance(payload, dict) or not isinstance(payload.get("batch"), list):
-            return _error(400, 'a batch body must be an object with a "batch" list')
-        raws = payload["batch"]
-        for index, raw in enumerate(raws):
-            if len(orjson.dumps(raw)) > max_message:
-                return _error(
-                    413,
-                    f"message {index} is larger than the {max_message // 1024} KB limit",
-                    index=index,
-                    limit_bytes=max_message,
-                )
-        try:
-            batch_sent_at = _parse_time(payload.get("sentAt"), "sentAt")
-        except ValueError:
-            batch_sent_at = None
-        messages, rejected = messages_validate(
-            raws, received_at=received_at, batch_sent_at=batch_sent_at
-        )
+        messages, rejected = _batch(payload, received_at=received_at)
     else:
-        if len(body) > max_message:
-            return _error(
-                413,
-                f"message larger than the {max_message // 1024} KB limit",
-                limit_bytes=max_message,
-            )
-        messages, rejected = messages_validate(
-            [payload], received_at=received_at, default_type=kind
-        )
-        if rejected:
-            return _error(400, rejected[0]["error"])
+        messages, rejected = _single(payload, size=len(body), kind=kind, received_at=received_at)
     if messages:
         events_ingest(messages, source=source)
     answer: dict[str, Any] = {"success": True}
@@ -137,6 +116,51 @@ def _handle(request: HttpRequest, kind: str | None) -> HttpResponse:
         answer["rejected"] = rejected
     response = JsonResponse(answer)
     return _cors(response, origin) if origin else response
+
+
+def _payload(request: HttpRequest) -> tuple[bytes, Any]:
+    try:
+        body = _read_body(request)
+    except _TooLarge:
+        limit = settings.INGEST_MAX_REQUEST_BYTES
+        raise _Refused(
+            _error(413, f"request larger than the {limit // 1024} KB limit", limit_bytes=limit)
+        ) from None
+    except ValueError as exc:
+        raise _Refused(_error(400, str(exc))) from exc
+    try:
+        return body, orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise _Refused(_error(400, f"malformed JSON: {exc}")) from exc
+
+
+def _batch(payload: Any, *, received_at: datetime) -> tuple[list[Message], list[dict[str, Any]]]:
+    if not isinstance(payload, dict) or not isinstance(payload.get("batch"), list):
+        raise _Refused(_error(400, 'a batch body must be an object with a "batch" list'))
+    raws = payload["batch"]
+    limit = settings.INGEST_MAX_MESSAGE_BYTES
+    for index, raw in enumerate(raws):
+        if len(orjson.dumps(raw)) > limit:
+            message = f"message {index} is larger than the {limit // 1024} KB limit"
+            raise _Refused(_error(413, message, index=index, limit_bytes=limit))
+    try:
+        batch_sent_at = _parse_time(payload.get("sentAt"), "sentAt")
+    except ValueError:
+        batch_sent_at = None
+    return messages_validate(raws, received_at=received_at, batch_sent_at=batch_sent_at)
+
+
+def _single(
+    payload: Any, *, size: int, kind: str, received_at: datetime
+) -> tuple[list[Message], list[dict[str, Any]]]:
+    limit = settings.INGEST_MAX_MESSAGE_BYTES
+    if size > limit:
+        message = f"message larger than the {limit // 1024} KB limit"
+        raise _Refused(_error(413, message, limit_bytes=limit))
+    messages, rejected = messages_validate([payload], received_at=received_at, default_type=kind)
+    if rejected:
+        raise _Refused(_error(400, rejected[0]["error"]))
+    return messages, rejected
 
 
 def _endpoint(kind: str | None):  # type: ignore[no-untyped-def]

@@ -78,8 +78,8 @@ def test_qualifies_needs_threshold_and_min_fit():
 
 def test_naive_datetimes_are_refused():
     with pytest.raises(ValueError, match="now must be timezone-aware"):
-        evaluate(LeadFacts(), [], now=datetime(2025, 6, 1, 12, 0))
-    naive_event = track("A", datetime(2025, 6, 1))
+        evaluate(LeadFacts(), [], now=datetime(2025, 6, 1, 12, 0))  # noqa: DTZ001 (naive on purpose)
+    naive_event = track("A", datetime(2025, 6, 1))  # noqa: DTZ001 (naive on purpose)
     with pytest.raises(ValueError, match="timezone-aware"):
         evaluate(lead(naive_event), [], now=NOW)
 
