@@ -1,7 +1,11 @@
 """`python -m tests.bench`: build the benchmark database, measure scoring, update the docs.
 
-The data goes to a database of its own (DATABASE_URL's name + "_bench"), rebuilt unless
-`--reuse` finds one of the same size. Options: --leads 100000 --events 20 --reuse.
+BENCH_SCALE picks the size: full (the default: 100,000 leads x ~20 events), small (20,000
+leads, the smallest at which the simulator uses its worker processes) or tiny (200 leads: the
+smoke test). The data goes to a database of its own (DATABASE_URL's name + "_bench", or
+"_bench_<scale>" below full), rebuilt unless `--reuse` finds one of the same size.
+Options: --leads --events (override the scale), --reuse, --report PATH (default
+docs/benchmarks.md), --drop (drop the database at the end).
 """
 
 import argparse
@@ -11,19 +15,25 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parents[2]
+# BENCH_SCALE -> (leads, average events per lead, leads drained by the live-scoring figure)
+SCALES = {
+    "full": (100_000, 20, 10_000),
+    "small": (20_000, 20, 2_000),
+    "tiny": (200, 10, 20),
+}
 
 
-def _bench_url(url: str) -> tuple[str, str]:
+def _bench_url(url: str, scale: str) -> tuple[str, str]:
     parsed = urlparse(url)
-    name = parsed.path.lstrip("/") + "_bench"
+    name = parsed.path.lstrip("/") + ("_bench" if scale == "full" else f"_bench_{scale}")
     return urlunparse(parsed._replace(path="/" + name)), name
 
 
-def _database_prepare(url: str, name: str, *, reuse: bool, size: str) -> bool:
-    """Create the database unless reusing one of this size; True when data must be loaded."""
+def _admin(url: str) -> Any:
     import psycopg2
 
     parsed = urlparse(url)
@@ -32,6 +42,19 @@ def _database_prepare(url: str, name: str, *, reuse: bool, size: str) -> bool:
         password=parsed.password or None, dbname="postgres",
     )  # fmt: skip
     admin.autocommit = True
+    return admin
+
+
+def _database_drop(url: str, name: str) -> None:
+    admin = _admin(url)
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def _database_prepare(url: str, name: str, *, reuse: bool, size: str) -> bool:
+    """Create the database unless reusing one of this size; True when data must be loaded."""
+    admin = _admin(url)
     with admin.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
         exists = cursor.fetchone() is not None
@@ -39,6 +62,7 @@ def _database_prepare(url: str, name: str, *, reuse: bool, size: str) -> bool:
             cursor.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
                            "WHERE datname = %s", [name])  # fmt: skip
             if cursor.fetchone()[0] == size:
+                admin.close()
                 return False
         if exists:
             cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
@@ -48,19 +72,42 @@ def _database_prepare(url: str, name: str, *, reuse: bool, size: str) -> bool:
     return True
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    scale = os.environ.get("BENCH_SCALE", "") or "full"
+    if scale not in SCALES:
+        print(f"BENCH_SCALE must be one of {', '.join(SCALES)}", file=sys.stderr)
+        return 1
+    leads, events, live = SCALES[scale]
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
-    parser.add_argument("--leads", type=int, default=100_000)
-    parser.add_argument("--events", type=int, default=20, help="average events per lead")
+    parser.add_argument("--leads", type=int, default=leads)
+    parser.add_argument("--events", type=int, default=events, help="average events per lead")
     parser.add_argument("--reuse", action="store_true", help="keep data of the same size")
-    args = parser.parse_args()
+    parser.add_argument("--report", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--drop", action="store_true", help="drop the database at the end")
+    args = parser.parse_args(argv)
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
         print("make bench needs PostgreSQL: set DATABASE_URL", file=sys.stderr)
         return 1
-    bench_url, name = _bench_url(url)
+    bench_url, name = _bench_url(url, scale)
     size = f"mqlapp bench: {args.leads} leads x {args.events} events"
     load = _database_prepare(url, name, reuse=args.reuse, size=size)
+    try:
+        return _run(bench_url, load=load, leads=args.leads, events=args.events,
+                    live=min(live, args.leads), report_path=args.report)  # fmt: skip
+    finally:
+        if args.drop:
+            from django.conf import settings
+            from django.db import connections
+
+            if settings.configured:
+                connections.close_all()
+            _database_drop(url, name)
+
+
+def _run(
+    bench_url: str, *, load: bool, leads: int, events: int, live: int, report_path: Path
+) -> int:
     os.environ["DATABASE_URL"] = bench_url
     os.environ.pop("REDIS_URL", None)
     os.environ["CELERY_BROKER_URL"] = ""  # tasks run in-process
@@ -80,16 +127,19 @@ def main() -> int:
     if load:
         call_command("migrate", verbosity=0)
         started = time.perf_counter()
-        loaded = data.leads_and_events(leads=args.leads, events=args.events)
+        loaded = data.leads_and_events(leads=leads, events=events)
         loaded["seconds"] = round(time.perf_counter() - started, 1)
         print(f"loaded {loaded}", flush=True)
-    results = scoring.run()
+    results = scoring.run(live_leads=live)
     results["loaded"] = loaded
     results["machine"] = (
         f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     )
-    report.write(ROOT / "docs" / "benchmarks.md", results, leads=args.leads)
-    print(report.render(results, leads=args.leads))
+    from scoring.services.parallel import pool_shutdown
+
+    pool_shutdown()
+    report.write(report_path, results, leads=leads)
+    print(report.render(results, leads=leads))
     return 0
 
 

@@ -1,4 +1,9 @@
-"""Benchmark data: leads, ~20 events each and past sales outcomes, loaded with COPY."""
+"""Benchmark data: leads, ~20 events each and past sales outcomes, loaded with COPY.
+
+A lead is a profile (leads_lead) plus the rows its owners create with it (the core's
+`leads_created` hook): its score row (scoring_leadscore) and its lifecycle row
+(handoff_leadlifecycle). COPY bypasses the hook, so those rows are copied here as well, with
+the values the hook would give them."""
 
 import csv
 import io
@@ -119,10 +124,20 @@ def leads_and_events(*, leads: int, events: int, seed: int = 11) -> dict[str, in
                 "first_name": "太郎", "last_name": "佐藤", "company": f"株式会社ベンチ{i % 997}",
                 "title": rng.choice(TITLES), "employees": rng.choice([20, 80, 150, 900, 3000]),
                 "country": rng.choice(COUNTRIES), "industry": rng.choice(INDUSTRIES),
-                "traits": {"plan": rng.choice(["free", "pro"])}, "stage": "nurturing",
-                "score": 0, "engagement": 0, "fit": 0, "cycle": 0,
+                "traits": {"plan": rng.choice(["free", "pro"])},
                 "created_at": now.isoformat(), "updated_at": now.isoformat(),
             }  # fmt: skip
+
+    def score_rows() -> Iterator[dict[str, Any]]:
+        # scoring.services.score_rows_create: LeadScore(lead_id=...) with its defaults.
+        for i in range(1, leads + 1):
+            yield {"lead_id": i, "score": 0, "engagement": 0, "fit": 0, "breakdown": [],
+                   "rules_version": 0}  # fmt: skip
+
+    def lifecycle_rows() -> Iterator[dict[str, Any]]:
+        # handoff.lead_rows.lifecycle_rows_create: LeadLifecycle(lead_id=...), nurturing.
+        for i in range(1, leads + 1):
+            yield {"lead_id": i, "stage": "nurturing", "cycle": 0, "updated_at": now.isoformat()}
 
     def event_rows() -> Iterator[dict[str, Any]]:
         for lead in range(1, leads + 1):
@@ -137,9 +152,11 @@ def leads_and_events(*, leads: int, events: int, seed: int = 11) -> dict[str, in
                 }  # fmt: skip
 
     counts = {
-        "leads": copy_rows("mqlapp_lead", lead_rows(), now=now, with_id=True),
-        "events": copy_rows("mqlapp_event", event_rows(), now=now),
+        "leads": copy_rows("leads_lead", lead_rows(), now=now, with_id=True),
+        "events": copy_rows("leads_event", event_rows(), now=now),
     }
+    copy_rows("scoring_leadscore", score_rows(), now=now)
+    copy_rows("handoff_leadlifecycle", lifecycle_rows(), now=now)
     counts["outcomes"] = _outcomes(leads=leads, rng=rng, now=now)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
@@ -149,7 +166,7 @@ def leads_and_events(*, leads: int, events: int, seed: int = 11) -> dict[str, in
 def _outcomes(*, leads: int, rng: random.Random, now: datetime) -> int:
     """5 % of leads were handed to sales: accepted (then won, lost or open) or rejected."""
     rows: list[dict[str, Any]] = []
-    stages: dict[int, str] = {}
+    stages: dict[int, tuple[str, datetime]] = {}
     for lead in rng.sample(range(1, leads + 1), leads // 20):
         handed = now - timedelta(days=rng.randint(1, 120))
         path = ["mql", *rng.choice([["sal"], ["sal", "sql", "won"], ["sal", "sql", "lost"],
@@ -160,12 +177,15 @@ def _outcomes(*, leads: int, rng: random.Random, now: datetime) -> int:
                          "at": at.isoformat(), "score": 100, "cycle": 1, "reason": "",
                          "note": ""})  # fmt: skip
             previous, at = stage, at + timedelta(days=rng.randint(1, 10))
-        stages[lead] = previous
+        stages[lead] = (previous, handed)
     copy_rows("handoff_stagetransition", rows, now=now)
+    # Where each of them stands now: the lifecycle row (cycle 1, qualified when handed over).
+    ids = sorted(stages)
     with connection.cursor() as cursor:
-        for stage in set(stages.values()):
-            ids = [lead for lead, s in stages.items() if s == stage]
-            cursor.execute(
-                "UPDATE mqlapp_lead SET stage = %s, cycle = 1 WHERE id = ANY(%s)", [stage, ids]
-            )
+        cursor.execute(
+            "UPDATE handoff_leadlifecycle AS l SET stage = v.stage, cycle = 1, mql_at = v.mql_at "
+            "FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[]) AS v(lead_id, stage, mql_at) "
+            "WHERE l.lead_id = v.lead_id",
+            [ids, [stages[i][0] for i in ids], [stages[i][1] for i in ids]],
+        )
     return len(stages)

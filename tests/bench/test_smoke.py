@@ -1,0 +1,102 @@
+"""`make bench` end to end at BENCH_SCALE=tiny: the benchmark still runs against the schema and
+produces every figure. No timing is asserted; the report goes to a temporary file."""
+
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+from tests.conftest import ROOT, requires_postgres
+
+pytestmark = requires_postgres
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def _table(lines: list[str], header: str) -> list[list[str]]:
+    """The rows under the table whose header row starts with `header`."""
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {header} |"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append(_cells(line))
+    return rows
+
+
+def _number(cell: str) -> float:
+    value = float(cell.split()[0].replace(",", ""))
+    assert math.isfinite(value) and value >= 0, cell
+    return value
+
+
+def test_bench_tiny_produces_every_figure(tmp_path: Path) -> None:
+    from tests.bench.scoring import SCENARIOS
+
+    url = urlparse(os.environ["DATABASE_URL"])
+    # A database name of this run's own (the benchmark adds "_bench_tiny" and drops it).
+    base = f"{url.path.lstrip('/')}_smoke{os.getpid()}"
+    report = tmp_path / "benchmarks.md"
+    env = {
+        **os.environ,
+        "DATABASE_URL": urlunparse(url._replace(path="/" + base)),
+        "BENCH_SCALE": "tiny",
+        "DEBUG": "true",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench", "--report", str(report), "--drop"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    text = report.read_text(encoding="utf-8")
+    assert text.startswith("# Benchmarks")
+    assert "<!-- bench:scoring:start -->" in text and "<!-- bench:scoring:end -->" in text
+    lines = text.splitlines()
+    assert "200 leads with" in text
+    assert any(line.startswith("Yardstick: one plain read") for line in lines)
+
+    figures = _table(lines, "what")
+    labels = [row[0] for row in figures]
+    assert len(figures) == 5, labels
+    for start in (
+        "rule change: re-score every lead",
+        "rule change: the swap",
+        "rule change, end to end",
+        "hourly refresh of every lead",
+        "live scoring, batches of 200",
+    ):
+        assert any(label.startswith(start) for label in labels), (start, labels)
+    for row in figures:
+        assert len(row) == 4, row
+        _number(row[1])  # × yardstick
+        assert row[2].endswith(" s"), row
+        _number(row[2])
+        if not row[0].startswith("rule change: the swap"):
+            assert row[3].endswith(" leads/s"), row
+            assert _number(row[3]) > 0, row
+
+    simulator = _table(lines, "draft")
+    assert [row[0] for row in simulator] == [label for label, _ in SCENARIOS]
+    for row in simulator:
+        assert len(row) == 7, row
+        _number(row[1])
+        _number(row[2])
+        assert int(row[4]) >= 0 and _number(row[5]) >= 0, row
+        assert _number(row[6]) > 0, row  # the backtest saw the past outcomes
+
+    assert any("for that one call" in line and "× yardstick" in line for line in lines), (
+        "the first simulation's time"
+    )
+    assert any(line.startswith("Loading the data with COPY took") for line in lines)
+    assert not re.search(r"\b(nan|inf)\b", text, re.IGNORECASE)
