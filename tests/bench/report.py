@@ -1,7 +1,7 @@
 """Write benchmark results into docs/benchmarks.md (only this run's section is replaced)."""
 
 import re
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ def render(results: dict[str, Any], *, leads: int) -> str:
         START,
         "## Scoring",
         "",
-        f"Run {date.today().isoformat()} on {results['machine']}, PostgreSQL, "
+        f"Run {datetime.now(UTC).date().isoformat()} on {results['machine']}, PostgreSQL, "
         f"{leads:,} leads with {results['events']:,} events (~{results['events'] // leads} "
         "each, over 180 days), the seed article's 12 rules, 5 % of leads with past sales "
         "outcomes (accepted, rejected, won, lost).",

@@ -30,8 +30,9 @@ def _table(lines: list[str], header: str) -> list[list[str]]:
 
 
 def _number(cell: str) -> float:
-    value = float(cell.split()[0].replace(",", ""))
-    assert math.isfinite(value) and value >= 0, cell
+    value = float(cell.split(maxsplit=1)[0].replace(",", ""))
+    assert math.isfinite(value), cell
+    assert value >= 0, cell
     return value
 
 
@@ -61,7 +62,8 @@ def test_bench_tiny_produces_every_figure(tmp_path: Path) -> None:
 
     text = report.read_text(encoding="utf-8")
     assert text.startswith("# Benchmarks")
-    assert "<!-- bench:scoring:start -->" in text and "<!-- bench:scoring:end -->" in text
+    assert "<!-- bench:scoring:start -->" in text
+    assert "<!-- bench:scoring:end -->" in text
     lines = text.splitlines()
     assert "200 leads with" in text
     assert any(line.startswith("Yardstick: one plain read") for line in lines)
@@ -92,7 +94,8 @@ def test_bench_tiny_produces_every_figure(tmp_path: Path) -> None:
         assert len(row) == 7, row
         _number(row[1])
         _number(row[2])
-        assert int(row[4]) >= 0 and _number(row[5]) >= 0, row
+        assert int(row[4]) >= 0, row
+        assert _number(row[5]) >= 0, row
         assert _number(row[6]) > 0, row  # the backtest saw the past outcomes
 
     assert any("for that one call" in line and "× yardstick" in line for line in lines), (
