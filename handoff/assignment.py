@@ -1,6 +1,7 @@
 """Who gets the next MQL: weighted round robin over available reps, caps and territories."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from typing import Any
@@ -36,25 +37,134 @@ def rep_profile(user: User) -> RepProfile:
         return RepProfile(user=user)
 
 
-def territory_matches(rule: Mapping[str, Any], lead: Lead) -> bool:
+# --- the decision (pure: plain facts in, a choice and the next state out) ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Territory:
+    """One territory rule: the countries it covers (any when empty) and an employee band."""
+
+    countries: tuple[str, ...] = ()
+    employees_min: int | None = None
+    employees_max: int | None = None
+
+    @classmethod
+    def of(cls, rule: Mapping[str, Any]) -> "Territory":
+        """From a stored rule: {"countries": [...], "employees_min", "employees_max"}."""
+        return cls(
+            countries=tuple(str(c) for c in rule.get("countries") or ()),
+            employees_min=rule.get("employees_min"),
+            employees_max=rule.get("employees_max"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RepFacts:
+    """What assignment needs to know about one sales rep."""
+
+    id: int
+    weight: int = 1
+    max_open_mqls: int | None = None  # None: no cap
+    territories: tuple[Territory, ...] = ()  # empty: takes the leads nobody's territory covers
+    available: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """Weighted fair queueing state: the virtual clock V and each rep's virtual finish time."""
+
+    clock: Fraction = Fraction(0)
+    finish: Mapping[int, Fraction] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, state: Mapping[str, Any] | None) -> "Rotation":
+        """From the cursor's state: {"V": "<fraction>", "v": {"<user id>": "<fraction>"}}."""
+        state = state or {}
+        return cls(
+            clock=Fraction(state.get("V", "0")),
+            finish={int(k): Fraction(v) for k, v in (state.get("v") or {}).items()},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"V": str(self.clock), "v": {str(k): str(v) for k, v in self.finish.items()}}
+
+
+def territory_matches(rule: Territory, *, country: str | None, employees: int | None) -> bool:
     """One territory rule: the lead's country is listed (if any are) and its size is in band."""
-    countries = [str(c).strip().lower() for c in rule.get("countries") or []]
-    if countries and (lead.country or "").strip().lower() not in countries:
+    countries = [c.strip().lower() for c in rule.countries]
+    if countries and (country or "").strip().lower() not in countries:
         return False
-    low, high = rule.get("employees_min"), rule.get("employees_max")
+    low, high = rule.employees_min, rule.employees_max
     if low is None and high is None:
         return True
-    if lead.employees is None:
+    if employees is None:
         return False
-    return (low is None or lead.employees >= low) and (high is None or lead.employees <= high)
+    return (low is None or employees >= low) and (high is None or employees <= high)
 
 
-def candidates_for(lead: Lead, reps: Sequence[User]) -> list[User]:
+def candidates_for(
+    reps: Sequence[RepFacts], *, country: str | None, employees: int | None
+) -> list[RepFacts]:
     """Reps whose territory covers the lead; if none does, the reps without territories."""
     matched = [
-        r for r in reps if any(territory_matches(t, lead) for t in rep_profile(r).territories)
+        r
+        for r in reps
+        if any(territory_matches(t, country=country, employees=employees) for t in r.territories)
     ]
-    return matched or [r for r in reps if not rep_profile(r).territories]
+    return matched or [r for r in reps if not r.territories]
+
+
+def rep_choose(
+    reps: Sequence[RepFacts],
+    *,
+    lead_country: str | None,
+    lead_employees: int | None,
+    state: Rotation,
+    open_counts: Mapping[int, int],
+    exclude: Collection[int] = (),
+) -> tuple[int | None, Rotation]:
+    """The rep who gets the lead (None: the pool) and the rotation after the choice.
+
+    Available reps not in `exclude`, narrowed by territory, then those under their cap of
+    open MQLs (`open_counts`). Weighted fair queueing: each rep has a virtual finish time
+    v; the rep with the smallest v + 1/weight is next (ties: smaller v, then id); a rep who
+    was away or is new starts from the current virtual time V, so coming back does not
+    flood them. With equal weights this is plain round robin in id order.
+    """
+    eligible = [r for r in reps if r.available and r.id not in exclude]
+    eligible = candidates_for(eligible, country=lead_country, employees=lead_employees)
+    eligible = [
+        r for r in eligible if r.max_open_mqls is None or open_counts.get(r.id, 0) < r.max_open_mqls
+    ]
+    if not eligible:
+        return None, state
+    clock = state.clock
+    finish = dict(state.finish)
+    for rep in eligible:
+        finish[rep.id] = max(finish.get(rep.id, clock), clock)
+
+    def rank(rep: RepFacts) -> tuple[Fraction, Fraction, int]:
+        start = finish[rep.id]
+        return (start + Fraction(1, max(rep.weight, 1)), start, rep.id)
+
+    chosen = min(eligible, key=rank)
+    finish[chosen.id] = rank(chosen)[0]
+    clock = max(clock, min(finish[r.id] for r in eligible))
+    return chosen.id, Rotation(clock=clock, finish=finish)
+
+
+# --- loading the facts, saving the choice ----------------------------------------------------
+
+
+def rep_facts(user: User) -> RepFacts:
+    profile = rep_profile(user)
+    return RepFacts(
+        id=user.pk,
+        weight=profile.weight,
+        max_open_mqls=profile.max_open_mqls,
+        territories=tuple(Territory.of(t) for t in profile.territories),
+        available=user.available,
+    )
 
 
 def _open_mqls(user_ids: Sequence[int]) -> dict[int, int]:
@@ -70,43 +180,27 @@ def assignee_next(lead: Lead, *, exclude: Sequence[int] = ()) -> User | None:
     """The next rep for this lead, or None (pool). Call inside the transaction that assigns.
 
     The cursor row is locked, so concurrent qualifications take turns and never pick the
-    same "next rep" by race. Weighted fair queueing: each rep has a virtual finish time
-    v; the rep with the smallest v + 1/weight is next (ties: smaller v, then id); a rep who
-    was away or is new starts from the current virtual time V, so coming back does not
-    flood them. With equal weights this is plain round robin in id order.
+    same "next rep" by race; the choice itself is `rep_choose`.
     """
     AssignmentCursor.objects.get_or_create(pk=1)
     cursor = AssignmentCursor.objects.select_for_update().get(pk=1)
-    reps = [r for r in sales_reps() if r.available and r.pk not in exclude]
-    reps = candidates_for(lead, reps)
-    if not reps:
+    users = {user.pk: user for user in sales_reps()}
+    reps = [rep_facts(user) for user in users.values()]
+    capped = [r.id for r in reps if r.max_open_mqls is not None and r.available]
+    chosen, rotation = rep_choose(
+        reps,
+        lead_country=lead.country,
+        lead_employees=lead.employees,
+        state=Rotation.from_json(cursor.state),
+        open_counts=_open_mqls(capped) if capped else {},
+        exclude=exclude,
+    )
+    if chosen is None:
         return None
-    counts = _open_mqls([r.pk for r in reps])
-    reps = [
-        r
-        for r in reps
-        if rep_profile(r).max_open_mqls is None
-        or counts.get(r.pk, 0) < (rep_profile(r).max_open_mqls or 0)
-    ]
-    if not reps:
-        return None
-    state = cursor.state or {}
-    clock = Fraction(state.get("V", "0"))
-    finish = {k: Fraction(v) for k, v in (state.get("v") or {}).items()}
-    for rep in reps:
-        finish[str(rep.pk)] = max(finish.get(str(rep.pk), clock), clock)
-
-    def rank(rep: User) -> tuple[Fraction, Fraction, int]:
-        start = finish[str(rep.pk)]
-        return (start + Fraction(1, max(rep_profile(rep).weight, 1)), start, rep.pk)
-
-    chosen = min(reps, key=rank)
-    finish[str(chosen.pk)] = rank(chosen)[0]
-    clock = max(clock, min(finish[str(r.pk)] for r in reps))
-    cursor.state = {"V": str(clock), "v": {k: str(v) for k, v in finish.items()}}
-    cursor.last_user = chosen
+    cursor.state = rotation.to_json()
+    cursor.last_user = users[chosen]
     cursor.save(update_fields=["state", "last_user"])
-    return chosen
+    return users[chosen]
 
 
 def assignment_record(
