@@ -17,6 +17,7 @@ from mqlapp.leads.services import task_kick
 from .lifecycle import Stage
 from .models import Assignment, AssignmentCursor, LeadLifecycle, RepProfile
 
+WEIGHT_MAX = 100  # a rep gets at most 100 MQLs for another's one
 TERRITORY_KEYS = {"countries", "employees_min", "employees_max"}
 
 
@@ -263,7 +264,7 @@ def rep_update(user_id: int, *, data: Mapping[str, Any]) -> RepProfile:
     profile, _ = RepProfile.objects.select_for_update().get_or_create(user=user)
     if "weight" in data:
         weight = data["weight"]
-        if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= 100:
+        if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= WEIGHT_MAX:
             raise InvalidInput("weight must be a whole number 1–100", fields={"weight": ["1-100"]})
         profile.weight = weight
     if "max_open_mqls" in data:

@@ -62,7 +62,8 @@ def test_weights_two_to_one_over_six_picks():
     heavy, light = RepFacts(id=1, weight=2), RepFacts(id=2, weight=1)
     chosen, state = picks([heavy, light], 6)
     assert chosen == [1, 2, 1, 1, 2, 1]
-    assert chosen.count(1) == 4 and chosen.count(2) == 2
+    assert chosen.count(1) == 4
+    assert chosen.count(2) == 2
     assert state == Rotation(clock=Fraction(2), finish={1: Fraction(2), 2: Fraction(2)})
 
 
