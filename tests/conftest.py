@@ -112,6 +112,16 @@ def worker_mail_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("worker-mail")
 
 
+def _worker_redis_url(url: str) -> str:
+    """Under pytest-xdist each test process starts its own Celery worker on its own test
+    database: each gets its own Redis database too, so no worker takes another's tasks."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    base, _, number = url.rpartition("/")
+    return f"{base}/{int(number or 0) - 1 - int(worker[2:])}"
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(
     django_db_setup: Any, django_db_blocker: Any, worker_mail_dir: Path
@@ -128,7 +138,7 @@ def celery_worker_process(
     from django.conf import settings
     from django.db import connection
 
-    redis_url = os.environ["MQLAPP_TEST_REDIS_URL"]
+    redis_url = _worker_redis_url(os.environ["MQLAPP_TEST_REDIS_URL"])
     redis.Redis.from_url(redis_url).flushdb()
     db = settings.DATABASES["default"]
     env = {
