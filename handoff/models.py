@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from mqlapp.leads.models import Lead, User
+from mqlapp.leads.queue import LeadQueue
 
 from .lifecycle import Stage, is_overdue
 
@@ -120,14 +121,9 @@ class LeadView(Lead):
         return is_overdue(self.stage, self.sla_due_at, now=timezone.now())
 
 
-class QualifyQueue(models.Model):
-    """Leads whose score was just computed ("scores changed"), for handoff to qualify.
-
-    Appended by handoff's hook inside scoring's transaction, drained by handoff's task."""
-
-    id = models.BigAutoField(primary_key=True)
-    lead_id = models.BigIntegerField(db_index=True)
-    enqueued_at = models.DateTimeField(auto_now_add=True)
+class QualifyQueue(LeadQueue):
+    """Leads whose score was just computed ("scores changed"), for handoff to qualify:
+    appended by handoff's hook inside scoring's transaction, drained by handoff's task."""
 
 
 class StageTransition(models.Model):

@@ -22,29 +22,21 @@ from .services import mql_passes, mql_qualify, policy_get
 def qualify_enqueue(lead_ids: Iterable[int]) -> None:
     """scoring's `scores_computed` hook: in scoring's transaction, queue the leads; the
     handoff task runs after commit (append-only rows: scoring never waits on handoff)."""
-    ids = sorted(set(lead_ids))
-    if not ids:
+    if not QualifyQueue.append(lead_ids):
         return
-    QualifyQueue.objects.bulk_create([QualifyQueue(lead_id=i) for i in ids], batch_size=1000)
     from .tasks import leads_qualify_pending as task  # noqa: PLC0415 (tasks import this module)
 
     transaction.on_commit(lambda: task_kick(task.name))
 
 
 def leads_qualify_pending(*, limit: int = 500, now: datetime | None = None) -> int:
-    """Qualify one batch of queued leads; returns how many queue rows' leads were looked at."""
+    """Qualify one batch of queued leads; returns how many leads were looked at."""
     now = now or timezone.now()
     with transaction.atomic():
-        rows = list(
-            QualifyQueue.objects.select_for_update(skip_locked=True)
-            .order_by("id")
-            .values_list("id", "lead_id")[:limit]
-        )
-        if not rows:
-            return 0
-        QualifyQueue.objects.filter(id__in=[row_id for row_id, _ in rows]).delete()
-        leads_qualify({lead_id for _, lead_id in rows}, now=now)
-    return len(rows)
+        ids = QualifyQueue.claim(limit=limit)
+        if ids:
+            leads_qualify(ids, now=now)
+    return len(ids)
 
 
 def leads_qualify(lead_ids: Iterable[int], *, now: datetime) -> list[int]:

@@ -6,6 +6,8 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
+from mqlapp.leads.queue import queue_drain
+
 from . import notifications, qualify, services, sla, webhooks
 
 TRANSIENT = (ConnectionError, OperationalError)
@@ -35,10 +37,7 @@ BEAT: dict[str, dict[str, object]] = {
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
 def leads_qualify_pending() -> int:
     """Drain the "scores changed" queue: qualify what passes, exactly once per cycle."""
-    total = 0
-    while done := qualify.leads_qualify_pending(limit=500):
-        total += done
-    return total
+    return queue_drain(lambda: qualify.leads_qualify_pending(limit=500))
 
 
 @shared_task(acks_late=True)

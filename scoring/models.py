@@ -4,6 +4,7 @@ the published rule set, re-score jobs."""
 from django.db import models
 
 from mqlapp.leads.models import Lead
+from mqlapp.leads.queue import LeadQueue
 
 
 class ScoringRule(models.Model):
@@ -61,14 +62,9 @@ class LeadScore(models.Model):
         indexes = [models.Index(fields=["-score"])]
 
 
-class ScoreQueue(models.Model):
+class ScoreQueue(LeadQueue):
     """The "leads to score" queue: appended in the writer's transaction (events stored, lead
-    data changed, epoch moved), drained by the scoring task. Append-only, no unique lead: a
-    writer never waits on a row a scoring worker holds."""
-
-    id = models.BigAutoField(primary_key=True)
-    lead_id = models.BigIntegerField(db_index=True)
-    enqueued_at = models.DateTimeField(auto_now_add=True)
+    data changed, epoch moved), drained by the scoring task (mqlapp/leads/queue.py)."""
 
 
 class ScoreHistory(models.Model):

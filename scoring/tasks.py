@@ -8,6 +8,7 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
+from mqlapp.leads.queue import queue_drain
 from mqlapp.leads.services import task_kick
 
 from . import services
@@ -28,10 +29,7 @@ BEAT: dict[str, dict[str, object]] = {
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
 def leads_score_pending() -> int:
     """Drain the "leads to score" queue in batches; safe to run many at once."""
-    total = 0
-    while done := services.leads_score_pending(limit=200):
-        total += done
-    return total
+    return queue_drain(lambda: services.leads_score_pending(limit=200))
 
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3)

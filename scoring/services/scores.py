@@ -190,28 +190,10 @@ def _store(
         )
 
 
-def score_queue_claim(*, limit: int) -> list[int]:
-    """Take up to `limit` queue rows for this transaction (others skip them: SKIP LOCKED) and
-    return their leads; the rows are gone when the transaction commits."""
-    rows = list(
-        ScoreQueue.objects.select_for_update(skip_locked=True)
-        .order_by("id")
-        .values_list("id", "lead_id")[:limit]
-    )
-    ScoreQueue.objects.filter(id__in=[row_id for row_id, _ in rows]).delete()
-    return sorted({lead_id for _, lead_id in rows})
-
-
 def leads_score_enqueue(lead_ids: Iterable[int]) -> None:
-    """Queue leads for scoring in the caller's transaction; the scoring task runs after commit.
-
-    Rows are appended, never upserted: a writer never waits on a row a scoring worker holds,
-    and a worker cannot see (so cannot claim) a row before its writer's events are visible.
-    """
-    ids = sorted(set(lead_ids))
-    if not ids:
+    """Queue leads for scoring in the caller's transaction; the scoring task runs after commit."""
+    if not ScoreQueue.append(lead_ids):
         return
-    ScoreQueue.objects.bulk_create([ScoreQueue(lead_id=i) for i in ids], batch_size=1000)
     from ..tasks import leads_score_pending as task  # noqa: PLC0415 (tasks import this module)
 
     transaction.on_commit(lambda: task_kick(task.name))
@@ -224,7 +206,7 @@ def leads_score_pending(*, limit: int = 200, now: datetime | None = None) -> int
         # The rule set first (a share lock), then queue rows, then score rows: a re-score
         # swap waits for this batch, and never holds what this batch waits for.
         sets = rule_sets_for_scoring()
-        ids = score_queue_claim(limit=limit)
+        ids = ScoreQueue.claim(limit=limit)
         if not ids:
             return 0
         leads_score(ids, now=now, sets=sets)
