@@ -1,10 +1,7 @@
 """Handoff API: the MQL policy, the sales queue, queue actions, history, reps, reports."""
 
-from typing import Any
-
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,42 +10,27 @@ from mqlapp.leads.errors import InvalidInput, NotFound
 from mqlapp.leads.models import Lead
 from mqlapp.leads.roles import AdminOnly, AnyRole, ReadAnyWriteAdmin, SalesOrAdmin
 
-from . import assignment, reports, schema, selectors, services
+from . import assignment, reports, selectors, services
 from .lifecycle import QUEUE_ACTIONS
-from .models import Assignment, LeadView, MqlPolicy, StageTransition
-from .serializers import QueueItemSerializer, ReapproachItemSerializer
+from .models import LeadView
+from .serializers import (
+    AssignmentRowSerializer,
+    FunnelSerializer,
+    PolicySerializer,
+    QueueActionBodySerializer,
+    QueueItemSerializer,
+    ReapproachItemSerializer,
+    RejectionsSerializer,
+    RepPatchSerializer,
+    RepSerializer,
+    StageChangeSerializer,
+)
 
-
-class PolicySerializer(serializers.ModelSerializer[MqlPolicy]):
-    mql_threshold = serializers.FloatField()
-    min_fit = serializers.FloatField(allow_null=True)
-    sla_hours = serializers.FloatField()
-
-    class Meta:
-        model = MqlPolicy
-        fields = (
-            "mql_threshold",
-            "min_fit",
-            "fast_track_events",
-            "sla_hours",
-            "assignment",
-            "reassign_on_breach",
-            "default_recycle_days",
-            "updated_at",
-        )
-
-
-def history_row(row: StageTransition) -> dict[str, Any]:
-    return {
-        "from": row.from_stage,
-        "to": row.to_stage,
-        "at": row.at.isoformat(),
-        "by": row.by.username if row.by else None,
-        "reason": row.reason,
-        "note": row.note,
-        "score": float(row.score),
-        "cycle": row.cycle,
-    }
+REPORT_PARAMS = [
+    OpenApiParameter("from", str, description="YYYY-MM-DD (local day) or ISO date-time"),
+    OpenApiParameter("to", str, description="YYYY-MM-DD (inclusive) or ISO date-time"),
+    OpenApiParameter("source", int, description="a source id"),
+]
 
 
 class PolicyView(APIView):
@@ -79,7 +61,7 @@ class QueueView(APIView):
 class LeadActionView(APIView):
     permission_classes = [SalesOrAdmin]
 
-    @extend_schema(request=schema.ActionBody(), responses=QueueItemSerializer)
+    @extend_schema(request=QueueActionBodySerializer, responses=QueueItemSerializer)
     def post(self, request: Request, pk: int, action: str) -> Response:
         if action not in QUEUE_ACTIONS:
             raise NotFound(f"unknown action {action!r}; use one of {', '.join(QUEUE_ACTIONS)}")
@@ -91,31 +73,20 @@ class LeadActionView(APIView):
 class LeadHistoryView(APIView):
     permission_classes = [AnyRole]
 
-    @extend_schema(responses=schema.HistoryRow(many=True))
+    @extend_schema(responses=StageChangeSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         lead = get_object_or_404(Lead, pk=pk)
-        return Response([history_row(row) for row in selectors.lead_history(lead)])
-
-
-def assignment_row(row: Assignment) -> dict[str, Any]:
-    return {
-        "user": row.user_id,
-        "username": row.user.username,
-        "at": row.at.isoformat(),
-        "why": row.why,
-        "by": row.by.username if row.by else None,
-        "cycle": row.cycle,
-        "notified_at": row.notified_at.isoformat() if row.notified_at else None,
-    }
+        return Response(StageChangeSerializer(selectors.lead_history(lead), many=True).data)
 
 
 class LeadAssignmentsView(APIView):
     permission_classes = [AnyRole]
 
-    @extend_schema(responses=schema.AssignmentRow(many=True))
+    @extend_schema(responses=AssignmentRowSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         lead = get_object_or_404(Lead, pk=pk)
-        return Response([assignment_row(row) for row in selectors.lead_assignments(lead)])
+        rows = selectors.lead_assignments(lead)
+        return Response(AssignmentRowSerializer(rows, many=True).data)
 
 
 class ReapproachView(APIView):
@@ -132,22 +103,22 @@ class ReapproachView(APIView):
 class RepListView(APIView):
     permission_classes = [AdminOnly]
 
-    @extend_schema(responses=schema.RepRow(many=True))
+    @extend_schema(responses=RepSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return Response(assignment.reps_overview())
+        return Response(RepSerializer(assignment.reps_overview(), many=True).data)
 
 
 class RepDetailView(APIView):
     permission_classes = [AdminOnly]
 
-    @extend_schema(responses=schema.RepRow())
+    @extend_schema(responses=RepSerializer)
     def get(self, request: Request, pk: int) -> Response:
         row = next((r for r in assignment.reps_overview() if r["id"] == pk), None)
         if row is None:
             raise NotFound("No sales rep with that id.")
-        return Response(row)
+        return Response(RepSerializer(row).data)
 
-    @extend_schema(request=schema.RepPatch(), responses=schema.RepRow())
+    @extend_schema(request=RepPatchSerializer, responses=RepSerializer)
     def patch(self, request: Request, pk: int) -> Response:
         if not isinstance(request.data, dict):
             raise InvalidInput("The body must be a JSON object.")
@@ -160,14 +131,16 @@ class RepDetailView(APIView):
 class FunnelView(APIView):
     permission_classes = [AnyRole]
 
-    @extend_schema(parameters=schema.REPORT_PARAMS, responses=schema.Funnel())
+    @extend_schema(parameters=REPORT_PARAMS, responses=FunnelSerializer)
     def get(self, request: Request) -> Response:
-        return Response(reports.funnel(reports.Period(request.query_params)))
+        report = reports.funnel(reports.Period(request.query_params))
+        return Response(FunnelSerializer(report).data)
 
 
 class RejectionsView(APIView):
     permission_classes = [AnyRole]
 
-    @extend_schema(parameters=schema.REPORT_PARAMS, responses=schema.Rejections())
+    @extend_schema(parameters=REPORT_PARAMS, responses=RejectionsSerializer)
     def get(self, request: Request) -> Response:
-        return Response(reports.rejections(reports.Period(request.query_params)))
+        report = reports.rejections(reports.Period(request.query_params))
+        return Response(RejectionsSerializer(report).data)

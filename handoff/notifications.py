@@ -30,10 +30,9 @@ def lead_summary(lead: Lead) -> str:
         lead.email,
         lead.phone,
         "",
-        f"Score: {score['score']:.2f} (engagement {score['engagement']:.2f}, "
-        f"fit {score['fit']:.2f})",
+        f"Score: {score.score:.2f} (engagement {score.engagement:.2f}, fit {score.fit:.2f})",
     ]
-    for row in score["breakdown"]:
+    for row in score.breakdown:
         lines.append(f"  {row['points']:+.2f}  {row['rule']} (x{row['count']})")
     lines += ["", settings.APP_BASE_URL.rstrip("/") + reverse("lead", args=[lead.pk])]
     return "\n".join(line for line in lines if line is not None)

@@ -64,11 +64,7 @@ class Period:
         return q
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "from": self.start.isoformat() if self.start else None,
-            "to": self.end.isoformat() if self.end else None,
-            "source": self.source,
-        }
+        return {"from": self.start, "to": self.end, "source": self.source}
 
 
 def _leads(period: Period) -> QuerySet[Lead]:

@@ -1,11 +1,27 @@
-"""The one shape of a lead in answers and webhook bodies: its data (the core's), its score
-(scoring's) and where it stands with sales (handoff's), read through `LeadView`."""
+"""The shapes of the handoff API's answers and bodies: each one renders the answer and, through
+drf-spectacular, is its OpenAPI description.
+
+The one shape of a lead (in answers and webhook bodies) is `LeadSerializer`: its data (the
+core's), its score (scoring's) and where it stands with sales (handoff's), read through
+`LeadView`."""
+
+from typing import Any
 
 from rest_framework import serializers
 
+from mqlapp.leads.api.fields import KeywordNamesMixin, MomentField
 from mqlapp.leads.models import PROFILE_FIELDS
 
-from .models import LeadView
+from .lifecycle import REASONS, WEBHOOK_EVENTS
+from .models import (
+    Assignment,
+    LeadView,
+    MqlPolicy,
+    StageTransition,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 
 LEAD_FIELDS = (
     "id",
@@ -53,3 +69,248 @@ class ReapproachItemSerializer(LeadSerializer):
     class Meta(LeadSerializer.Meta):
         fields = (*LEAD_FIELDS, "reapproach_on")  # type: ignore[assignment]
         read_only_fields = fields  # type: ignore[assignment]
+
+
+# --- the MQL policy and queue actions ---------------------------------------------------------
+
+
+class PolicySerializer(serializers.ModelSerializer[MqlPolicy]):
+    """The MQL policy: when a lead qualifies, and how it is handed to sales."""
+
+    # Also the body of a change, which `policy_update` checks.
+
+    mql_threshold = serializers.FloatField()
+    min_fit = serializers.FloatField(allow_null=True)
+    sla_hours = serializers.FloatField()
+
+    class Meta:
+        model = MqlPolicy
+        fields = (
+            "mql_threshold",
+            "min_fit",
+            "fast_track_events",
+            "sla_hours",
+            "assignment",
+            "reassign_on_breach",
+            "default_recycle_days",
+            "updated_at",
+        )
+
+
+class QueueActionBodySerializer(serializers.Serializer[Any]):
+    """What a queue action takes: reject and recycle need a reason, recycle a date."""
+
+    # `queue_action` checks it, action by action.
+
+    reason = serializers.ChoiceField(choices=REASONS, required=False)
+    note = serializers.CharField(required=False)
+    reapproach_on = serializers.DateField(required=False)
+    owner = serializers.IntegerField(
+        required=False, help_text="claim only, admins: give it to a rep"
+    )
+
+
+class StageChangeSerializer(KeywordNamesMixin, serializers.ModelSerializer[StageTransition]):
+    """One stage change of a lead, with the score it had then."""
+
+    from_ = serializers.CharField(source="from_stage")
+    to = serializers.CharField(source="to_stage")
+    at = MomentField()
+    by = serializers.CharField(source="by.username", allow_null=True)
+    reason = serializers.CharField()
+    note = serializers.CharField()
+    score = serializers.FloatField()
+    cycle = serializers.IntegerField()
+
+    class Meta:
+        model = StageTransition
+        fields = ("from_", "to", "at", "by", "reason", "note", "score", "cycle")
+
+
+class AssignmentRowSerializer(serializers.ModelSerializer[Assignment]):
+    """Who an MQL was given to, when, why and by whom."""
+
+    user = serializers.IntegerField(source="user_id")
+    username = serializers.CharField(source="user.username")
+    at = MomentField()
+    why = serializers.CharField()
+    by = serializers.CharField(source="by.username", allow_null=True)
+    cycle = serializers.IntegerField()
+    notified_at = MomentField(allow_null=True)
+
+    class Meta:
+        model = Assignment
+        fields = ("user", "username", "at", "why", "by", "cycle", "notified_at")
+
+
+# --- sales reps (rows of `assignment.reps_overview`) -----------------------------------------
+
+
+class TerritorySerializer(serializers.Serializer[Any]):
+    countries = serializers.ListField(child=serializers.CharField())
+    employees_min = serializers.IntegerField(allow_null=True)
+    employees_max = serializers.IntegerField(allow_null=True)
+
+
+class RepSerializer(serializers.Serializer[Any]):
+    """A sales rep as assignment sees them: availability, weight, cap, territories."""
+
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.CharField()
+    available = serializers.BooleanField()
+    weight = serializers.IntegerField()
+    max_open_mqls = serializers.IntegerField(allow_null=True)
+    territories = TerritorySerializer(many=True)
+    open_mqls = serializers.IntegerField()
+
+
+class RepPatchSerializer(serializers.Serializer[Any]):
+    """A change to a sales rep: any of these fields."""
+
+    # `rep_update` checks it.
+
+    available = serializers.BooleanField(required=False)
+    weight = serializers.IntegerField(required=False, min_value=1, max_value=100)
+    max_open_mqls = serializers.IntegerField(required=False, allow_null=True)
+    territories = TerritorySerializer(many=True, required=False)
+
+
+# --- reports (the dicts of `reports.funnel` and `reports.rejections`) --------------------------
+
+
+class ReportPeriodSerializer(KeywordNamesMixin, serializers.Serializer[Any]):
+    """The period and source a report covers ([from, to); null: open-ended, every source)."""
+
+    from_ = MomentField(allow_null=True)
+    to = MomentField(allow_null=True)
+    source = serializers.IntegerField(allow_null=True)  # type: ignore[assignment]
+
+
+class FunnelStageSerializer(serializers.Serializer[Any]):
+    stage = serializers.CharField()
+    reached = serializers.IntegerField()
+    next_stage = serializers.CharField(allow_null=True)
+    converted = serializers.IntegerField(allow_null=True)
+    conversion = serializers.FloatField(allow_null=True)
+    median_hours_in_stage = serializers.FloatField(allow_null=True)
+
+
+class FunnelSerializer(ReportPeriodSerializer):
+    """Per stage: leads that reached it in the period, how many moved on, time spent in it."""
+
+    stages = FunnelStageSerializer(many=True)
+    outcomes = serializers.DictField(child=serializers.IntegerField())
+
+
+class ReasonCountSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class RejectionsSerializer(ReportPeriodSerializer):
+    """Why sales sent leads back: reject reasons by count, and recycle reasons beside them."""
+
+    total = serializers.IntegerField()
+    reasons = ReasonCountSerializer(many=True)
+    recycled_total = serializers.IntegerField()
+    recycle_reasons = ReasonCountSerializer(many=True)
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+
+class WebhookBodySerializer(serializers.Serializer[Any]):
+    """A webhook to create (`url` required), or the fields to change."""
+
+    # `webhook_create` and `webhook_update` check it.
+
+    url = serializers.URLField()
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WEBHOOK_EVENTS), required=False
+    )
+    active = serializers.BooleanField(required=False)
+    description = serializers.CharField(required=False)
+    rotate_secret = serializers.BooleanField(required=False)
+
+
+class WebhookSerializer(serializers.ModelSerializer[Webhook]):
+    id = serializers.IntegerField()
+    url = serializers.URLField()
+    events = serializers.ListField(child=serializers.CharField())
+    active = serializers.BooleanField()
+    description = serializers.CharField()
+    secret = serializers.CharField(help_text="whsec_ + base64; signs every delivery")
+    created_at = MomentField()
+    updated_at = MomentField()
+
+    class Meta:
+        model = Webhook
+        fields = (
+            "id",
+            "url",
+            "events",
+            "active",
+            "description",
+            "secret",
+            "created_at",
+            "updated_at",
+        )
+
+
+class WebhookTrySerializer(serializers.ModelSerializer[WebhookAttempt]):
+    number = serializers.IntegerField()
+    at = MomentField()
+    webhook_timestamp = serializers.IntegerField()
+    status_code = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField()
+    response_body = serializers.CharField()
+    duration_ms = serializers.IntegerField()
+
+    class Meta:
+        model = WebhookAttempt
+        fields = (
+            "number",
+            "at",
+            "webhook_timestamp",
+            "status_code",
+            "error",
+            "response_body",
+            "duration_ms",
+        )
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
+    """One message to a webhook and every try to deliver it."""
+
+    id = serializers.IntegerField()
+    event_type = serializers.CharField()
+    webhook_id = serializers.CharField(
+        source="msg_id", help_text="the webhook-id header, the same on every try"
+    )
+    status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices)
+    attempts = serializers.IntegerField()
+    last_status_code = serializers.IntegerField(allow_null=True)
+    last_error = serializers.CharField()
+    next_attempt_at = MomentField(allow_null=True)
+    created_at = MomentField()
+    delivered_at = MomentField(allow_null=True)
+    payload = serializers.CharField()
+    tries = WebhookTrySerializer(many=True)
+
+    class Meta:
+        model = WebhookDelivery
+        fields = (
+            "id",
+            "event_type",
+            "webhook_id",
+            "status",
+            "attempts",
+            "last_status_code",
+            "last_error",
+            "next_attempt_at",
+            "created_at",
+            "delivered_at",
+            "payload",
+            "tries",
+        )

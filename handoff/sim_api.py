@@ -14,13 +14,13 @@ from rest_framework.views import APIView
 
 from mqlapp.leads.errors import InvalidInput
 from mqlapp.leads.roles import MarketerOrAdmin
-from scoring import schema
 from scoring.engine.conditions import as_number
+from scoring.serializers import SimulateAnswerSerializer, SimulateBodySerializer
 from scoring.services import rules_draft_parse
 
 from .simulation import simulation_run
 
-BODY_FIELDS = ("rules", "mql_threshold", "min_fit")
+BODY_FIELDS = tuple(SimulateBodySerializer().fields)
 
 
 def _number(body: dict[str, Any], name: str, *, nullable: bool) -> Decimal | None:
@@ -39,7 +39,7 @@ class SimulateView(APIView):
 
     permission_classes = [MarketerOrAdmin]
 
-    @extend_schema(request=schema.SimulateBody, responses=schema.SimulateAnswer)
+    @extend_schema(request=SimulateBodySerializer, responses=SimulateAnswerSerializer)
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
             raise InvalidInput("The body must be a JSON object.")
@@ -56,4 +56,4 @@ class SimulateView(APIView):
             options["threshold"] = _number(body, "mql_threshold", nullable=False) or Decimal(0)
         if "min_fit" in body:
             options["min_fit"] = _number(body, "min_fit", nullable=True)
-        return Response(simulation_run(rules=rules, **options))
+        return Response(SimulateAnswerSerializer(simulation_run(rules=rules, **options)).data)

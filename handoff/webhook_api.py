@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,49 +11,9 @@ from rest_framework.views import APIView
 from mqlapp.leads.errors import InvalidInput
 from mqlapp.leads.roles import AdminOnly
 
-from . import schema, selectors, webhooks
-from .models import Webhook, WebhookDelivery
-
-
-def webhook_row(hook: Webhook) -> dict[str, Any]:
-    return {
-        "id": hook.pk,
-        "url": hook.url,
-        "events": hook.events,
-        "active": hook.active,
-        "description": hook.description,
-        "secret": hook.secret,
-        "created_at": hook.created_at.isoformat(),
-        "updated_at": hook.updated_at.isoformat(),
-    }
-
-
-def delivery_row(row: WebhookDelivery) -> dict[str, Any]:
-    return {
-        "id": row.pk,
-        "event_type": row.event_type,
-        "webhook_id": row.msg_id,
-        "status": row.status,
-        "attempts": row.attempts,
-        "last_status_code": row.last_status_code,
-        "last_error": row.last_error,
-        "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,
-        "created_at": row.created_at.isoformat(),
-        "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None,
-        "payload": row.payload,
-        "tries": [
-            {
-                "number": t.number,
-                "at": t.at.isoformat(),
-                "webhook_timestamp": t.webhook_timestamp,
-                "status_code": t.status_code,
-                "error": t.error,
-                "response_body": t.response_body,
-                "duration_ms": t.duration_ms,
-            }
-            for t in row.tries.all()
-        ],
-    }
+from . import selectors, webhooks
+from .models import Webhook
+from .serializers import WebhookBodySerializer, WebhookDeliverySerializer, WebhookSerializer
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -65,26 +25,27 @@ def _body(request: Request) -> dict[str, Any]:
 class WebhookListView(APIView):
     permission_classes = [AdminOnly]
 
-    @extend_schema(responses=schema.WebhookRow(many=True))
+    @extend_schema(responses=WebhookSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return Response([webhook_row(h) for h in selectors.webhooks_all()])
+        return Response(WebhookSerializer(selectors.webhooks_all(), many=True).data)
 
-    @extend_schema(request=schema.WebhookBody(), responses={201: schema.WebhookRow()})
+    @extend_schema(request=WebhookBodySerializer, responses={201: WebhookSerializer})
     def post(self, request: Request) -> Response:
-        return Response(webhook_row(webhooks.webhook_create(data=_body(request))), status=201)
+        hook = webhooks.webhook_create(data=_body(request))
+        return Response(WebhookSerializer(hook).data, status=201)
 
 
 class WebhookDetailView(APIView):
     permission_classes = [AdminOnly]
 
-    @extend_schema(responses=schema.WebhookRow())
+    @extend_schema(responses=WebhookSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(webhook_row(get_object_or_404(Webhook, pk=pk)))
+        return Response(WebhookSerializer(get_object_or_404(Webhook, pk=pk)).data)
 
-    @extend_schema(request=schema.WebhookBody(), responses=schema.WebhookRow())
+    @extend_schema(request=WebhookBodySerializer, responses=WebhookSerializer)
     def patch(self, request: Request, pk: int) -> Response:
         hook = get_object_or_404(Webhook, pk=pk)
-        return Response(webhook_row(webhooks.webhook_update(hook, data=_body(request))))
+        return Response(WebhookSerializer(webhooks.webhook_update(hook, data=_body(request))).data)
 
     put = patch
 
@@ -97,7 +58,10 @@ class WebhookDetailView(APIView):
 class WebhookDeliveriesView(APIView):
     permission_classes = [AdminOnly]
 
-    @extend_schema(responses=schema.DeliveryRow(many=True))
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int, description="the latest (1-1000, default 100)")],
+        responses=WebhookDeliverySerializer(many=True),
+    )
     def get(self, request: Request, pk: int) -> Response:
         hook = get_object_or_404(Webhook, pk=pk)
         try:
@@ -106,4 +70,5 @@ class WebhookDeliveriesView(APIView):
             raise InvalidInput(
                 "limit must be a number", fields={"limit": ["not a number"]}
             ) from exc
-        return Response([delivery_row(d) for d in selectors.webhook_deliveries(hook)[:limit]])
+        rows = selectors.webhook_deliveries(hook)[:limit]
+        return Response(WebhookDeliverySerializer(rows, many=True).data)

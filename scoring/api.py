@@ -4,8 +4,8 @@ from datetime import datetime
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,20 +15,20 @@ from mqlapp.leads.models import Lead
 from mqlapp.leads.parsing import moment_parse
 from mqlapp.leads.roles import AnyRole, ReadAnyWriteMarketer
 
-from . import schema, selectors, services
+from . import selectors, services
 from .models import ScoringRule
+from .serializers import (
+    LeadScoreSerializer,
+    RescoreJobSerializer,
+    RuleAnswerSerializer,
+    RuleSerializer,
+    ScorePointSerializer,
+)
 
-
-class RuleSerializer(serializers.ModelSerializer[ScoringRule]):
-    points = serializers.FloatField()
-    window_days = serializers.FloatField(allow_null=True)
-    half_life_days = serializers.FloatField(allow_null=True)
-    expire_after_days = serializers.FloatField(allow_null=True)
-    inactive_days = serializers.FloatField(allow_null=True)
-
-    class Meta:
-        model = ScoringRule
-        fields = ("id", *services.RULE_FIELDS, "created_at", "updated_at")
+HISTORY_PARAMS = [
+    OpenApiParameter("limit", int, description="the latest points (1-10000, default 1000)"),
+    OpenApiParameter("since", str, description="ISO 8601 time with a zone"),
+]
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -37,22 +37,9 @@ def _body(request: Request) -> dict[str, Any]:
     return dict(request.data)
 
 
-def _with_rescore(rule: ScoringRule) -> dict[str, Any]:
+def _rule_answer(rule: ScoringRule) -> dict[str, Any]:
     """The rule and the re-score job that applies the change (the latest one covers it)."""
-    job = selectors.rescore_job_latest()
-    return {
-        **RuleSerializer(rule).data,
-        "rescore": selectors.rescore_job_as_dict(job) if job else None,
-    }
-
-
-class RuleAnswerSerializer(RuleSerializer):
-    """A rule as written, with the re-score job that applies the change."""
-
-    rescore = schema.RescoreJob
-
-    class Meta(RuleSerializer.Meta):
-        fields = (*RuleSerializer.Meta.fields, "rescore")  # type: ignore[assignment]
+    return RuleAnswerSerializer(rule, context={"rescore": selectors.rescore_job_latest()}).data
 
 
 class RuleListView(APIView):
@@ -65,7 +52,7 @@ class RuleListView(APIView):
     @extend_schema(request=RuleSerializer, responses={201: RuleAnswerSerializer})
     def post(self, request: Request) -> Response:
         rule = services.rule_create(data=_body(request))
-        return Response(_with_rescore(rule), status=status.HTTP_201_CREATED)
+        return Response(_rule_answer(rule), status=status.HTTP_201_CREATED)
 
 
 class RuleDetailView(APIView):
@@ -78,7 +65,7 @@ class RuleDetailView(APIView):
     @extend_schema(request=RuleSerializer, responses=RuleAnswerSerializer)
     def patch(self, request: Request, pk: int) -> Response:
         rule = get_object_or_404(ScoringRule, pk=pk)
-        return Response(_with_rescore(services.rule_update(rule, data=_body(request))))
+        return Response(_rule_answer(services.rule_update(rule, data=_body(request))))
 
     @extend_schema(request=RuleSerializer, responses=RuleAnswerSerializer)
     def put(self, request: Request, pk: int) -> Response:
@@ -93,9 +80,10 @@ class RuleDetailView(APIView):
 class LeadScoreView(APIView):
     permission_classes = [AnyRole]
 
-    @extend_schema(responses=schema.LeadScore)
+    @extend_schema(responses=LeadScoreSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(selectors.lead_score(get_object_or_404(Lead, pk=pk)))
+        score = selectors.lead_score(get_object_or_404(Lead, pk=pk))
+        return Response(LeadScoreSerializer(score).data)
 
 
 def _since(value: str | None) -> datetime | None:
@@ -113,7 +101,7 @@ def _since(value: str | None) -> datetime | None:
 class LeadScoreHistoryView(APIView):
     permission_classes = [AnyRole]
 
-    @extend_schema(parameters=schema.HISTORY_PARAMS, responses=schema.HistoryPoint)
+    @extend_schema(parameters=HISTORY_PARAMS, responses=ScorePointSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         lead = get_object_or_404(Lead, pk=pk)
         limit = request.query_params.get("limit", str(selectors.HISTORY_LIMIT))
@@ -122,7 +110,8 @@ class LeadScoreHistoryView(APIView):
                 "limit must be a whole number from 1 to 10000", fields={"limit": [limit]}
             )
         since = _since(request.query_params.get("since"))
-        return Response(selectors.lead_score_history(lead, since=since, limit=int(limit)))
+        points = selectors.lead_score_history(lead, since=since, limit=int(limit))
+        return Response(ScorePointSerializer(points, many=True).data)
 
 
 class RescoreLatestView(APIView):
@@ -130,20 +119,17 @@ class RescoreLatestView(APIView):
 
     permission_classes = [AnyRole]
 
-    @extend_schema(responses=schema.RescoreJob, operation_id="scoring_rescore_latest")
+    @extend_schema(responses=RescoreJobSerializer, operation_id="scoring_rescore_latest")
     def get(self, request: Request) -> Response:
-        job = selectors.rescore_job_latest()
-        if job is None:
-            return Response({"id": None, "state": "idle", "total": 0, "done": 0})
-        return Response(selectors.rescore_job_as_dict(job))
+        return Response(RescoreJobSerializer(selectors.rescore_progress()).data)
 
 
 class RescoreDetailView(APIView):
     permission_classes = [AnyRole]
 
-    @extend_schema(responses=schema.RescoreJob)
+    @extend_schema(responses=RescoreJobSerializer)
     def get(self, request: Request, pk: int) -> Response:
         job = selectors.rescore_job_get(pk)
         if job is None:
             raise NotFound(f"No re-score job {pk}.")
-        return Response(selectors.rescore_job_as_dict(job))
+        return Response(RescoreJobSerializer(job).data)

@@ -1,5 +1,6 @@
 """Scoring reads: a lead's score with its breakdown, its score history, re-score jobs."""
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -10,61 +11,62 @@ from .models import LeadScore, RescoreJob, ScoreHistory, ScoringState
 HISTORY_LIMIT = 1000
 
 
-def lead_score(lead: Lead) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ScoreSummary:
+    """A lead's stored score as the API and the lead page show it; `breakdown` holds the
+    stored contributions (`rule_id, rule, kind, count, points`)."""
+
+    score: float
+    engagement: float
+    fit: float
+    as_of: datetime | None
+    breakdown: list[dict[str, Any]] = field(default_factory=list)
+
+
+def lead_score(lead: Lead) -> ScoreSummary:
     """The stored score; `as_of` is when it was last evaluated (the hourly refresh included:
     a refresh that leaves a score unchanged does not rewrite it)."""
     detail = LeadScore.objects.filter(lead=lead).first()
-    zero = 0.0
+    if detail is None:
+        return ScoreSummary(score=0.0, engagement=0.0, fit=0.0, as_of=None)
     refreshed = ScoringState.objects.filter(pk=1).values_list("refreshed_at", flat=True).first()
-    as_of = detail.as_of if detail else None
+    as_of = detail.as_of
     if as_of is not None and refreshed is not None and refreshed > as_of:
         as_of = refreshed
-    return {
-        "score": float(detail.score) if detail else zero,
-        "engagement": float(detail.engagement) if detail else zero,
-        "fit": float(detail.fit) if detail else zero,
-        "as_of": as_of.isoformat() if as_of else None,
-        "breakdown": detail.breakdown if detail else [],
-    }
+    return ScoreSummary(
+        score=float(detail.score),
+        engagement=float(detail.engagement),
+        fit=float(detail.fit),
+        as_of=as_of,
+        breakdown=detail.breakdown,
+    )
 
 
 def lead_score_history(
     lead: Lead, *, since: datetime | None = None, limit: int = HISTORY_LIMIT
-) -> list[dict[str, Any]]:
+) -> list[ScoreHistory]:
     """The latest `limit` points (oldest first) of the lead's score over time."""
     rows = ScoreHistory.objects.filter(lead=lead)
     if since is not None:
         rows = rows.filter(at__gte=since)
     latest = list(rows.order_by("-at", "-id")[:limit])
-    return [
-        {
-            "at": row.at.isoformat(),
-            "score": float(row.score),
-            "engagement": float(row.engagement),
-            "fit": float(row.fit),
-            "cause": row.cause,
-        }
-        for row in reversed(latest)
-    ]
+    latest.reverse()
+    return latest
 
 
-def rescore_job_as_dict(job: RescoreJob) -> dict[str, Any]:
-    def moment(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
+@dataclass(frozen=True)
+class RescoreIdle:
+    """Re-score progress before any rule change started a job."""
 
-    return {
-        "id": job.pk,
-        "state": job.state,
-        "total": job.total,
-        "done": job.done,
-        "changed": job.changed,
-        "reason": job.reason,
-        "requests": job.requests,
-        "created_at": moment(job.created_at),
-        "started_at": moment(job.started_at),
-        "finished_at": moment(job.finished_at),
-        "error": job.error,
-    }
+    id: None = None
+    state: str = "idle"
+    total: int = 0
+    done: int = 0
+
+
+def rescore_progress() -> RescoreJob | RescoreIdle:
+    """The latest re-score job (what the last rule change started), or idle before any."""
+    return rescore_job_latest() or RescoreIdle()
 
 
 def rescore_job_latest() -> RescoreJob | None:

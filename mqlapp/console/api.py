@@ -2,8 +2,9 @@
 shape (`handoff.serializers.LeadSerializer`: profile, score and stage together)."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,33 +12,28 @@ from rest_framework.views import APIView
 from handoff.models import LeadView
 from handoff.serializers import LeadSerializer
 from mqlapp.leads import services
+from mqlapp.leads.api.filtering import FilterBackend
 from mqlapp.leads.api.pagination import Pagination
 from mqlapp.leads.api.serializers import LeadWriteSerializer
 from mqlapp.leads.models import Lead
 from mqlapp.leads.roles import ReadAnyWriteMarketer
 
-from . import selectors
-
-LEAD_FILTERS = [
-    OpenApiParameter("stage", str, description="a stage, or several separated by commas"),
-    OpenApiParameter("owner", str, description="a user id, 'me' or 'none'"),
-    OpenApiParameter("source", str, description="a source id or name"),
-    OpenApiParameter("min_score", float),
-    OpenApiParameter("max_score", float),
-    OpenApiParameter("search", str, description="email, name or company contains"),
-    OpenApiParameter("ordering", str, description="e.g. -score, -last_activity_at, company"),
-]
+from .filters import LeadFilter
 
 
-class LeadListView(APIView):
+class LeadListView(GenericAPIView[LeadView]):
+    """Leads, filtered and ordered, a page at a time."""
+
     permission_classes = [ReadAnyWriteMarketer]
+    queryset = LeadView.objects.all()
+    filter_backends = [FilterBackend]
+    filterset_class = LeadFilter
+    pagination_class = Pagination
 
-    @extend_schema(parameters=LEAD_FILTERS, responses=LeadSerializer(many=True))
+    @extend_schema(responses=LeadSerializer(many=True))
     def get(self, request: Request) -> Response:
-        rows = selectors.leads_list(user=request.user, params=request.query_params)  # type: ignore[arg-type]
-        paginator = Pagination()
-        page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(LeadSerializer(page, many=True).data)
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(LeadSerializer(page, many=True).data)
 
     @extend_schema(request=LeadWriteSerializer, responses={201: LeadSerializer})
     def post(self, request: Request) -> Response:

@@ -1,5 +1,6 @@
 """Reads behind the dashboard: funnel, MQLs per week, SLA compliance, rejections, scores."""
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from handoff.models import Qualification, SlaBreach
 from handoff.reports import Period, funnel, rejections
-from scoring.models import LeadScore
+from scoring.models import LeadScore, ScoreHistory
 
 SCORE_BUCKET = 20
 
@@ -88,12 +89,12 @@ def dashboard_data(*, now: datetime | None = None) -> dict[str, Any]:
 
 
 def score_chart(
-    points: list[dict[str, Any]], *, width: int = 300, height: int = 80
+    points: Sequence[ScoreHistory], *, width: int = 300, height: int = 80
 ) -> dict[str, Any]:
     """An SVG polyline (step-wise: a score holds until it changes) for a lead's score history."""
     if not points:
         return {"points": "", "width": width, "height": height, "low": 0, "high": 0}
-    scores: list[float] = [float(p["score"]) for p in points]
+    scores: list[float] = [float(p.score) for p in points]
     low, high = min([*scores, 0.0]), max([*scores, 0.0])
     span = (high - low) or 1.0
     step = width / max(len(points) - 1, 1)
@@ -114,6 +115,6 @@ def score_chart(
         "low": low,
         "high": high,
         "zero": y(0.0),
-        "first": points[0]["at"],
-        "last": points[-1]["at"],
+        "first": points[0].at,
+        "last": points[-1].at,
     }

@@ -7,14 +7,16 @@ from typing import Any
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
+from handoff.models import LeadView
+from mqlapp.leads.api.filtering import FilterBackend
 from mqlapp.leads.models import PROFILE_FIELDS
 from mqlapp.leads.roles import MarketerOrAdmin
 
-from . import selectors
+from .filters import LeadFilter
 
 COLUMNS = (
     "id",
@@ -58,20 +60,18 @@ def _rows(leads: Any) -> Iterator[str]:
         yield writer.writerow([csv_cell(values[name]) for name in COLUMNS])
 
 
-class LeadExportView(APIView):
+class LeadExportView(GenericAPIView[LeadView]):
     """Marketers and admins; takes the lead list's filters and ordering."""
 
     permission_classes = [MarketerOrAdmin]
+    queryset = LeadView.objects.all()
+    filter_backends = [FilterBackend]
+    filterset_class = LeadFilter
+    pagination_class = None
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(p, str)
-            for p in ("stage", "owner", "source", "search", "min_score", "max_score", "ordering")
-        ],
-        responses={(200, "text/csv"): OpenApiTypes.STR},
-    )
+    @extend_schema(filters=True, responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request: Request) -> StreamingHttpResponse:
-        leads = selectors.leads_list(user=request.user, params=request.query_params)  # type: ignore[arg-type]
+        leads = self.filter_queryset(self.get_queryset())
         response = StreamingHttpResponse(_rows(leads), content_type="text/csv; charset=utf-8")
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'

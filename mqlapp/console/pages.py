@@ -27,7 +27,7 @@ from mqlapp.leads.models import ImportJob, Source
 from mqlapp.leads.roles import ADMIN, MARKETER, user_role
 from scoring.engine.conditions import as_number
 from scoring.models import ScoringRule
-from scoring.selectors import rescore_job_as_dict, rescore_job_latest
+from scoring.selectors import rescore_job_latest
 from scoring.services import (
     rule_as_dict,
     rule_create,
@@ -108,14 +108,10 @@ def rules_preview(data: dict[str, Any], *, rule: ScoringRule | None) -> dict[str
 def rules_page(request: HttpRequest) -> HttpResponse:
     if not _can_edit_scoring(request):
         return _forbidden(request)
-    job = rescore_job_latest()
     return render(
         request,
         "console/rules.html",
-        {
-            "rules": ScoringRule.objects.order_by("name", "id"),
-            "job": rescore_job_as_dict(job) if job else None,
-        },
+        {"rules": ScoringRule.objects.order_by("name", "id"), "job": rescore_job_latest()},
     )
 
 

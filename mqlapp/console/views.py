@@ -52,7 +52,7 @@ def leads_page(request: HttpRequest) -> HttpResponse:
     params = request.GET.dict()
     error = ""
     try:
-        rows = selectors.leads_list(user=request.user, params=params)  # type: ignore[arg-type]
+        rows = selectors.leads_list(request=request, params=params)
     except InvalidInput as exc:
         error, rows = exc.message, LeadView.objects.none()
     page = Paginator(rows, 50).get_page(request.GET.get("page"))

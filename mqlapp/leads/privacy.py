@@ -222,12 +222,3 @@ def _scrub(lead: Lead) -> dict[str, int]:
     lead.traits = {}
     lead.save(update_fields=[*LEAD_PERSONAL, "traits", "updated_at"])
     return counts
-
-
-def erasure_dict(erasure: Erasure) -> dict[str, Any]:
-    return {
-        "lead": erasure.lead_id,
-        "at": _iso(erasure.at),
-        "by": erasure.by.username if erasure.by else None,
-        "counts": erasure.counts,
-    }

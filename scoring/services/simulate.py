@@ -148,11 +148,11 @@ def scores_simulate(
         "no_longer_qualified": total.no_longer,
         "histogram": histogram(total.values),
         "backtest": _backtest_merge(backtest_parts),
-        "mql_threshold": float(threshold),
-        "min_fit": None if min_fit is None else float(min_fit),
+        "mql_threshold": threshold,
+        "min_fit": min_fit,
         "rules_evaluated": len(fresh),
         "rules_reused": sum(reuse.values()),
-        "as_of": now.isoformat(),
+        "as_of": now,
     }
 
 

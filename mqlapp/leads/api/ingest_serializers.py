@@ -4,9 +4,10 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..models import Form, ImportJob, Source
+from ..models import Form, ImportJob, ImportRowError, Source
 
 MAX_ERRORS_SHOWN = 1000
 
@@ -55,6 +56,30 @@ class TrackingLinkSerializer(serializers.Serializer[Any]):
     url = serializers.CharField(max_length=2000, required=False, allow_blank=True, allow_null=True)
 
 
+class TrackingLinksSerializer(serializers.Serializer[Any]):
+    """Signed links for one recipient of one campaign (no expiry)."""
+
+    open_url = serializers.URLField()
+    click_url = serializers.URLField(allow_null=True)
+    token = serializers.CharField()
+
+
+class LeadImportUploadSerializer(serializers.Serializer[Any]):
+    """The multipart body of a CSV import."""
+
+    file = serializers.FileField()
+    mapping = serializers.JSONField(required=False, help_text='{"column name": "field"}')
+    source = serializers.IntegerField(  # type: ignore[assignment]
+        required=False, help_text="a source id"
+    )
+
+
+class ImportRowErrorSerializer(serializers.ModelSerializer[ImportRowError]):
+    class Meta:
+        model = ImportRowError
+        fields = ("row", "error")
+
+
 class ImportSerializer(serializers.ModelSerializer[ImportJob]):
     errors = serializers.SerializerMethodField()  # type: ignore[assignment]
     error_count = serializers.SerializerMethodField()
@@ -80,9 +105,11 @@ class ImportSerializer(serializers.ModelSerializer[ImportJob]):
             "finished_at",
         )
 
+    @extend_schema_field(ImportRowErrorSerializer(many=True))
     def get_errors(self, job: ImportJob) -> list[dict[str, Any]]:
+        """The first rows that were not taken (all of them: `error_count`)."""
         rows = job.row_errors.order_by("row")[:MAX_ERRORS_SHOWN]
-        return [{"row": e.row, "error": e.error} for e in rows]
+        return ImportRowErrorSerializer(rows, many=True).data  # type: ignore[return-value]
 
     def get_error_count(self, job: ImportJob) -> int:
         return job.row_errors.count()

@@ -4,8 +4,8 @@ import json
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,24 +19,9 @@ from .ingest_serializers import (
     FormSerializer,
     FormWriteSerializer,
     ImportSerializer,
+    LeadImportUploadSerializer,
     TrackingLinkSerializer,
-)
-
-LINKS = inline_serializer(
-    "TrackingLinks",
-    {
-        "open_url": serializers.URLField(),
-        "click_url": serializers.URLField(allow_null=True),
-        "token": serializers.CharField(),
-    },
-)
-UPLOAD = inline_serializer(
-    "LeadImportUpload",
-    {
-        "file": serializers.FileField(),
-        "mapping": serializers.JSONField(required=False),
-        "source": serializers.IntegerField(required=False),
-    },
+    TrackingLinksSerializer,
 )
 
 
@@ -75,12 +60,12 @@ class TrackingLinkView(APIView):
 
     permission_classes = [ReadAnyWriteMarketer]
 
-    @extend_schema(request=TrackingLinkSerializer, responses={201: LINKS})
+    @extend_schema(request=TrackingLinkSerializer, responses={201: TrackingLinksSerializer})
     def post(self, request: Request) -> Response:
         data = TrackingLinkSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         links = tracking.tracking_links_create(**data.validated_data)
-        return Response(links, status=status.HTTP_201_CREATED)
+        return Response(TrackingLinksSerializer(links).data, status=status.HTTP_201_CREATED)
 
 
 def _mapping(value: Any) -> dict[str, str] | None:
@@ -106,7 +91,10 @@ class LeadImportView(APIView):
     permission_classes = [ReadAnyWriteMarketer]
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
-    @extend_schema(request={"multipart/form-data": UPLOAD}, responses={202: ImportSerializer})
+    @extend_schema(
+        request={"multipart/form-data": LeadImportUploadSerializer},
+        responses={202: ImportSerializer},
+    )
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("file")
         if upload is None:

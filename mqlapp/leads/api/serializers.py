@@ -1,11 +1,25 @@
-"""Shapes of the core API's answers, and the writable fields of a lead (named, nothing else)."""
+"""Shapes of the core API's answers and bodies, and the writable fields of a lead (named,
+nothing else): each one renders the answer and, through drf-spectacular, is its OpenAPI
+description."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.authtoken.models import Token
 
-from ..models import Event, Source, User
+from ..models import Erasure, Event, Source, User
 from ..roles import ROLES, user_role
+from .fields import MomentField
+
+
+class TokenRequestSerializer(serializers.Serializer[Any]):
+    username = serializers.CharField()
+    password = serializers.CharField()
+
+
+class TokenAnswerSerializer(serializers.Serializer[Token]):
+    token = serializers.CharField(source="key")
 
 
 class LeadWriteSerializer(serializers.Serializer[Any]):
@@ -79,3 +93,21 @@ class SourceSerializer(serializers.ModelSerializer[Source]):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise serializers.ValidationError("a list of origins such as https://example.co.jp")
         return [v.rstrip("/") for v in value]
+
+
+@dataclass(frozen=True)
+class ErasureOutcome:
+    """An erasure record, and whether the person had been erased before this request."""
+
+    erasure: Erasure
+    already_erased: bool
+
+
+class ErasureSerializer(serializers.Serializer[ErasureOutcome]):
+    """What an erasure removed (counts only: no personal data)."""
+
+    lead = serializers.IntegerField(source="erasure.lead_id")
+    at = MomentField(source="erasure.at")
+    by = serializers.CharField(source="erasure.by.username", allow_null=True)
+    counts = serializers.DictField(source="erasure.counts", child=serializers.IntegerField())
+    already_erased = serializers.BooleanField()

@@ -4,8 +4,8 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -20,15 +20,12 @@ from ..throttle import login_blocked, login_failed
 from .serializers import (
     EventSerializer,
     SourceSerializer,
+    TokenAnswerSerializer,
+    TokenRequestSerializer,
     UserCreateSerializer,
     UserSerializer,
     UserUpdateSerializer,
 )
-
-TOKEN_BODY = inline_serializer(
-    "TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}
-)
-TOKEN_ANSWER = inline_serializer("TokenAnswer", {"token": serializers.CharField()})
 
 
 class TokenView(APIView):
@@ -37,7 +34,7 @@ class TokenView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=TOKEN_BODY, responses=TOKEN_ANSWER)
+    @extend_schema(request=TokenRequestSerializer, responses=TokenAnswerSerializer)
     def post(self, request: Request) -> Response:
         username, password = request.data.get("username"), request.data.get("password")
         if not isinstance(username, str) or not isinstance(password, str):
@@ -58,7 +55,7 @@ class TokenView(APIView):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        return Response(TokenAnswerSerializer(token).data)
 
 
 class UserListView(APIView):
