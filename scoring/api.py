@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from mqlapp.leads.errors import InvalidInput, NotFound
 from mqlapp.leads.models import Lead
-from mqlapp.leads.parsing import moment_parse
+from mqlapp.leads.parsing import limit_param, moment_parse
 from mqlapp.leads.roles import AnyRole, ReadAnyWriteMarketer
 
 from . import selectors, services
@@ -104,13 +104,9 @@ class LeadScoreHistoryView(APIView):
     @extend_schema(parameters=HISTORY_PARAMS, responses=ScorePointSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         lead = get_object_or_404(Lead, pk=pk)
-        limit = request.query_params.get("limit", str(selectors.HISTORY_LIMIT))
-        if not limit.isdigit() or not 1 <= int(limit) <= 10000:
-            raise InvalidInput(
-                "limit must be a whole number from 1 to 10000", fields={"limit": [limit]}
-            )
+        limit = limit_param(request.query_params.get("limit"), default=selectors.HISTORY_LIMIT)
         since = _since(request.query_params.get("since"))
-        points = selectors.lead_score_history(lead, since=since, limit=int(limit))
+        points = selectors.lead_score_history(lead, since=since, limit=limit)
         return Response(ScorePointSerializer(points, many=True).data)
 
 

@@ -1,11 +1,13 @@
-"""Reading dates and times from input (API parameters, messages, CSV cells): one definition
-that every layer uses. Numbers are read by the scoring engine's `as_number` (pure), which the
-layers above the core share; the core reads only whole numbers (employees), in `services`."""
+"""Reading dates, times and list limits from input (API parameters, messages, CSV cells): one
+definition that every layer uses. Decimal numbers are read by the scoring engine's `as_number`
+(pure), which the layers above the core share; employee counts by `ingest.fields`."""
 
 import re
 from datetime import date, datetime
 
 from django.utils.dateparse import parse_datetime
+
+from .errors import InvalidInput
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -28,3 +30,16 @@ def day_parse(text: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         return None
+
+
+LIMIT_MAX = 10_000  # the most rows a list answer holds
+
+
+def limit_param(value: str | None, *, default: int) -> int:
+    """A `limit` query parameter: a whole number from 1 to LIMIT_MAX (400 otherwise)."""
+    text = str(default) if value is None else value
+    if not text.isdigit() or not 1 <= int(text) <= LIMIT_MAX:
+        raise InvalidInput(
+            f"limit must be a whole number from 1 to {LIMIT_MAX}", fields={"limit": [text]}
+        )
+    return int(text)
