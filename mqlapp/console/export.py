@@ -12,26 +12,14 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 
 from handoff.models import LeadView
+from handoff.serializers import LEAD_FIELDS
 from mqlapp.leads.api.filtering import FilterBackend
-from mqlapp.leads.models import PROFILE_FIELDS
 from mqlapp.leads.roles import MarketerOrAdmin
 
 from .filters import LeadFilter
 
-COLUMNS = (
-    "id",
-    "email",
-    *PROFILE_FIELDS,
-    "source",
-    "stage",
-    "owner",
-    "score",
-    "engagement",
-    "fit",
-    "mql_at",
-    "last_activity_at",
-    "created_at",
-)
+# The lead shape of the API (one definition), less `traits` (free JSON, not a column).
+COLUMNS = tuple(name for name in LEAD_FIELDS if name != "traits")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
