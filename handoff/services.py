@@ -283,7 +283,9 @@ def queue_action(
         )
     if action == "claim":
         return _claim(lead, user=user, role=role, data=data, now=now)
-    if lead.owner_id is None and role == SALES:
+    if lead.owner_id is None and (role == SALES or action == "accept"):
+        # Whoever works an unassigned lead owns it; an admin who accepts one takes it too, so
+        # no lead is left in sales' hands without an owner for any rep to pick up.
         assignment_record(lead, user=user, why=Assignment.Why.ACCEPT, now=now, notify=False)
     from_stage = lead.stage
     lead.stage = target

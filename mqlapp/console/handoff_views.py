@@ -17,14 +17,11 @@ from mqlapp.leads.errors import DomainError
 from mqlapp.leads.roles import ADMIN, SALES, user_role
 from scoring.selectors import lead_score, lead_score_history
 
+from .access import forbidden, page_for
 from .dashboard import dashboard_data, score_chart
 
 
-def _forbidden(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/forbidden.html", status=403)
-
-
-@login_required
+@page_for()
 def dashboard_page(request: HttpRequest) -> HttpResponse:
     """Funnel with conversion, MQLs per week, SLA compliance, rejections, score spread."""
     return render(request, "console/dashboard.html", {"data": dashboard_data()})
@@ -33,7 +30,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
 @login_required
 def queue_page(request: HttpRequest) -> HttpResponse:
     if user_role(request.user) not in (SALES, ADMIN):
-        return _forbidden(request)
+        return forbidden(request)
     show = request.GET.get("show", "all")
     rows = selectors.queue_for(request.user)  # type: ignore[arg-type]
     if show == "mine":
@@ -47,7 +44,7 @@ def queue_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@page_for()
 def lead_page(request: HttpRequest, pk: int) -> HttpResponse:
     lead = get_object_or_404(LeadView, pk=pk)
     can_act = user_role(request.user) in (SALES, ADMIN)
@@ -72,7 +69,7 @@ def lead_page(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def lead_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if user_role(request.user) not in (SALES, ADMIN) or action not in QUEUE_ACTIONS:
-        return _forbidden(request)
+        return forbidden(request)
     try:
         services.queue_action(pk, action, user=request.user, data=request.POST.dict())  # type: ignore[arg-type]
     except DomainError as exc:
@@ -85,14 +82,14 @@ def lead_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @login_required
 def reapproach_page(request: HttpRequest) -> HttpResponse:
     if user_role(request.user) is None:
-        return _forbidden(request)
+        return forbidden(request)
     return render(request, "console/reapproach.html", {"leads": selectors.reapproach_list()[:500]})
 
 
 @login_required
 def webhooks_page(request: HttpRequest) -> HttpResponse:
     if user_role(request.user) != ADMIN:
-        return _forbidden(request)
+        return forbidden(request)
     if request.method == "POST":
         data = {"url": request.POST.get("url", ""), "events": request.POST.getlist("events")}
         try:
@@ -112,7 +109,7 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
 @login_required
 def webhook_page(request: HttpRequest, pk: int) -> HttpResponse:
     if user_role(request.user) != ADMIN:
-        return _forbidden(request)
+        return forbidden(request)
     hook = get_object_or_404(Webhook, pk=pk)
     if request.method == "POST":
         if request.POST.get("delete"):

@@ -36,8 +36,8 @@ from scoring.services import (
     rules_draft_parse,
 )
 
+from .access import forbidden
 from .dashboard import _bars
-from .handoff_views import _forbidden
 
 KINDS = ("behavior", "fit", "inactivity")
 _NUMBER_FIELDS = (
@@ -107,7 +107,7 @@ def rules_preview(data: dict[str, Any], *, rule: ScoringRule | None) -> dict[str
 @login_required
 def rules_page(request: HttpRequest) -> HttpResponse:
     if not _can_edit_scoring(request):
-        return _forbidden(request)
+        return forbidden(request)
     return render(
         request,
         "console/rules.html",
@@ -119,7 +119,7 @@ def rules_page(request: HttpRequest) -> HttpResponse:
 def rule_form_page(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """New rule (pk None) or edit; the "preview" button simulates, "save" saves."""
     if not _can_edit_scoring(request):
-        return _forbidden(request)
+        return forbidden(request)
     rule = get_object_or_404(ScoringRule, pk=pk) if pk is not None else None
     errors: dict[str, list[str]] = {}
     preview = None
@@ -165,7 +165,7 @@ def rule_form_page(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 def rule_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """Deactivate, activate or delete a rule."""
     if not _can_edit_scoring(request):
-        return _forbidden(request)
+        return forbidden(request)
     rule = get_object_or_404(ScoringRule, pk=pk)
     if action == "delete":
         rule_delete(rule)
@@ -174,7 +174,7 @@ def rule_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         rule_update(rule, data={"active": action == "activate"})
         messages.success(request, _("Rule saved. Every lead is being re-scored."))
     else:
-        return _forbidden(request)
+        return forbidden(request)
     return redirect("rules")
 
 
@@ -215,11 +215,11 @@ def _decimal_or(value: str, default: Decimal | None) -> Decimal | None:
 def policy_page(request: HttpRequest) -> HttpResponse:
     role = user_role(request.user)
     if role is None:
-        return _forbidden(request)
+        return forbidden(request)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         if role != ADMIN:
-            return _forbidden(request)
+            return forbidden(request)
         try:
             policy_update(data=_policy_data(request.POST))
         except DomainError as exc:
@@ -250,7 +250,7 @@ def policy_page(request: HttpRequest) -> HttpResponse:
 def policy_simulate(request: HttpRequest) -> HttpResponse:
     """The simulator's partial for a threshold and minimum fit (htmx, on change)."""
     if not _can_edit_scoring(request):
-        return _forbidden(request)
+        return forbidden(request)
     policy = policy_get()
     threshold = _decimal_or(request.POST.get("threshold", ""), policy.mql_threshold)
     raw_fit = request.POST.get("min_fit", "").strip()
@@ -290,7 +290,7 @@ def _with_event(data: bytes, event: str) -> bytes:
 @login_required
 def imports_page(request: HttpRequest) -> HttpResponse:
     if not _can_edit_scoring(request):
-        return _forbidden(request)
+        return forbidden(request)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         upload = request.FILES.get("file")
@@ -325,5 +325,5 @@ def imports_page(request: HttpRequest) -> HttpResponse:
 def imports_partial(request: HttpRequest) -> HttpResponse:
     """The job list alone; htmx polls it every 2 s while a job is queued or running."""
     if not _can_edit_scoring(request):
-        return _forbidden(request)
+        return forbidden(request)
     return render(request, "console/_imports.html", _jobs())

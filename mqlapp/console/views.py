@@ -4,7 +4,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,6 +18,7 @@ from mqlapp.leads.roles import ADMIN, MARKETER, ROLES, user_role
 from mqlapp.leads.throttle import login_blocked, login_failed
 
 from . import selectors
+from .access import page_for
 
 
 def nav_context(request: HttpRequest) -> dict[str, Any]:
@@ -47,7 +47,7 @@ class LoginView(auth_views.LoginView):
         return super().form_invalid(form)
 
 
-@login_required
+@page_for()
 def leads_page(request: HttpRequest) -> HttpResponse:
     params = request.GET.dict()
     error = ""
@@ -79,17 +79,9 @@ def leads_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _admin_only(request: HttpRequest) -> HttpResponse | None:
-    if user_role(request.user) != ADMIN:
-        return render(request, "console/forbidden.html", status=403)
-    return None
-
-
-@login_required
+@page_for(ADMIN)
 def users_page(request: HttpRequest) -> HttpResponse:
     """Admins: the users, their roles and availability; create a user."""
-    if (refused := _admin_only(request)) is not None:
-        return refused
     error = ""
     if request.method == "POST":
         try:
@@ -111,11 +103,9 @@ def users_page(request: HttpRequest) -> HttpResponse:
     return render(request, "console/users.html", {"rows": rows, "roles": ROLES, "error": error})
 
 
-@login_required
+@page_for(ADMIN)
 def sources_page(request: HttpRequest) -> HttpResponse:
     """Admins: sources with their write keys and the copy-paste tracking tag."""
-    if (refused := _admin_only(request)) is not None:
-        return refused
     error = ""
     if request.method == "POST":
         name = request.POST.get("name", "").strip()
