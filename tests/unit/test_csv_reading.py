@@ -208,3 +208,17 @@ def test_a_cp932_semicolon_file_from_bytes_to_fields():
         "会社名": "company",
         "従業員数": "employees",
     }
+
+
+def test_utf8_with_one_stray_byte_stays_utf8_and_only_that_row_fails():
+    data = "email,company\ntaro@example.co.jp,株式会社サンプル\n".encode() + b"jiro@x.jp,\xff\n"
+    text, encoding = decode(data)
+    assert encoding == "utf-8"
+    assert "株式会社サンプル" in text
+    assert text.splitlines()[2] == "jiro@x.jp,\ufffd"
+
+
+def test_a_blank_first_line_does_not_hide_the_delimiter():
+    header, rows = records("\nemail,company\ntaro@example.co.jp,サクラ\n")
+    assert header == ["email", "company"]
+    assert [cells for _, cells in rows] == [["taro@example.co.jp", "サクラ"]]

@@ -108,11 +108,19 @@ def decode(data: bytes) -> tuple[str, str]:
     ):
         if data.startswith(bom):
             return data.decode(name, errors="replace"), name
-    for name in ("utf-8", "cp932"):
-        try:
-            return data.decode(name), name
-        except UnicodeDecodeError:
-            continue
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    # UTF-8 text with a few broken bytes stays UTF-8 (those rows fail), even where CP932 would
+    # read every byte: CP932 takes almost any byte pair, garbling each Japanese cell.
+    as_utf8 = data.decode("utf-8", errors="replace")
+    if _mostly_utf8(as_utf8):
+        return as_utf8, "utf-8"
+    try:
+        return data.decode("cp932"), "cp932"
+    except UnicodeDecodeError:
+        pass
     # Mostly one of them with a few broken bytes: keep the closer one, rows with U+FFFD fail.
     candidates = [(data.decode(n, errors="replace"), n) for n in ("utf-8", "cp932")]
     text, name = min(candidates, key=lambda c: c[0].count(REPLACEMENT))
@@ -121,10 +129,18 @@ def decode(data: bytes) -> tuple[str, str]:
     return text, name
 
 
+def _mostly_utf8(text: str) -> bool:
+    """Valid multibyte UTF-8 characters, and broken bytes only here and there."""
+    broken = text.count(REPLACEMENT)
+    readable = any(not c.isascii() and c != REPLACEMENT for c in text)
+    return readable and broken <= max(10, len(text) // 100)
+
+
 def delimiter_of(text: str) -> str:
-    """The file's delimiter: tab, comma or semicolon, whichever the header line has most of."""
-    first_line = text.split("\n", 1)[0]
-    return max(("\t", ",", ";"), key=first_line.count)
+    """The file's delimiter: tab, comma or semicolon, whichever the header line (the first
+    line that is not blank) has most of."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    return max(("\t", ",", ";"), key=header.count)
 
 
 def with_event_column(text: str, event: str) -> bytes:
