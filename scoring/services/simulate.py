@@ -7,6 +7,7 @@ says, so only new or changed rules are evaluated, over only the events they can 
 leads are split in id ranges; with many leads the ranges run in worker processes.
 """
 
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -130,9 +131,11 @@ def scores_simulate(
     step = max(1, -(-(high - low + 1) // parts))
     # One list of work for the processes: the backtest chunks (the heaviest) first.
     work: list[tuple[Any, ...]] = [(job, "backtest", chunk) for chunk in _outcome_chunks(outcomes)]
+    ranked = sorted(standing.items())  # once, then each range takes its slice
+    keys = [lead_id for lead_id, _ in ranked]
     for start in range(low, high + 1, step):
         end = min(start + step - 1, high)
-        part = {k: v for k, v in standing.items() if start <= k <= end}
+        part = dict(ranked[bisect_left(keys, start) : bisect_right(keys, end)])
         work.append((job, "range", (start, end, part)))
     total, backtest_parts = _Part(), []
     for result in parallel_map(_work, work, leads=count):
