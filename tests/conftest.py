@@ -199,6 +199,28 @@ def celery_worker_process(
     log.close()
 
 
+@pytest.fixture(autouse=True)
+def _worker_settles(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used the real worker, wait until it is idle before the database is
+    flushed: a TRUNCATE under a task still running deadlocks (the task's follow-ups, such as
+    qualification after scoring, run after the test's own wait ends)."""
+    if "celery_worker_process" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("transactional_db")  # set up before us, so flushed after us
+    yield
+    from mqlapp.celery import app
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        inspect = app.control.inspect(timeout=1)
+        busy = [*((inspect.active() or {}).values()), *((inspect.reserved() or {}).values())]
+        if not any(busy):
+            break
+        time.sleep(0.2)
+    app.control.purge()
+
+
 def wait_for(check: Callable[[], Any], *, timeout: float = 30.0, every: float = 0.2) -> Any:
     """Poll until `check()` is truthy (a deadline for background work, not a speed test)."""
     deadline = time.monotonic() + timeout
