@@ -106,7 +106,7 @@ def _accept(request: HttpRequest, kind: str | None) -> HttpResponse:
     if origin and not _origin_allowed(source, origin):
         raise _Refused(_error(403, f"origin {origin} is not allowed for this source"))
     if kind is None:
-        messages, rejected = _batch(payload, received_at=received_at)
+        messages, rejected = _batch(payload, size=len(body), received_at=received_at)
     else:
         messages, rejected = _single(payload, size=len(body), kind=kind, received_at=received_at)
     if messages:
@@ -134,12 +134,15 @@ def _payload(request: HttpRequest) -> tuple[bytes, Any]:
         raise _Refused(_error(400, f"malformed JSON: {exc}")) from exc
 
 
-def _batch(payload: Any, *, received_at: datetime) -> tuple[list[Message], list[dict[str, Any]]]:
+def _batch(
+    payload: Any, *, size: int, received_at: datetime
+) -> tuple[list[Message], list[dict[str, Any]]]:
     if not isinstance(payload, dict) or not isinstance(payload.get("batch"), list):
         raise _Refused(_error(400, 'a batch body must be an object with a "batch" list'))
     raws = payload["batch"]
     limit = settings.INGEST_MAX_MESSAGE_BYTES
-    for index, raw in enumerate(raws):
+    # No message can be larger than the body it came in: measure each only in a large body.
+    for index, raw in enumerate(raws if size > limit else ()):
         if len(orjson.dumps(raw)) > limit:
             message = f"message {index} is larger than the {limit // 1024} KB limit"
             raise _Refused(_error(413, message, index=index, limit_bytes=limit))

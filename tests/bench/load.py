@@ -1,0 +1,540 @@
+"""The load benchmark: the real stack (gunicorn, a Celery worker, PostgreSQL, Redis) under
+`/v1/batch` traffic, with PostgreSQL's own COPY of the same rows as the yardstick.
+
+`python -m tests.bench.load --database-url URL --out results.json [--leads N --events N]`
+builds a fresh database at URL, starts the stack on it and measures, in one run:
+
+- the yardstick: COPY of the same event rows into a plain table with three indexes;
+- ingest: events accepted (answered 200, so durable) per second, from `--clients` senders
+  posting batches of `--batch` messages as fast as they are answered;
+- end to end: events stored, scored and qualified per second (until both work queues are
+  empty and every lead's score includes its events);
+- event -> score visible in the API, at half the measured ingest rate (and at full load):
+  a probe lead gets one event at a time and the API is polled until its breakdown counts it;
+- the peak resident memory of every worker process.
+
+`tests/bench/__main__.py` runs it as a child process and writes the figures into
+docs/benchmarks.md. Nothing here asserts a time.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from base64 import b64encode
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE_EVENT = "Bench Probe"
+# --leads / --events by BENCH_SCALE (the issue's figures are taken at full).
+SCALES = {"full": (10_000, 100_000), "small": (2_000, 20_000), "tiny": (100, 1_000)}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """VmHWM (peak resident set) of a process and its children, the largest one, in MB."""
+    peak = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return peak / 1024
+
+
+class Stack:
+    """gunicorn and a Celery worker on the benchmark database, as production runs them."""
+
+    def __init__(self, *, env: dict[str, str], web_workers: int, worker_processes: int) -> None:
+        self.port = _free_port()
+        self.env = env
+        logs = ROOT / ".run"
+        logs.mkdir(exist_ok=True)
+        self._web_log = open(logs / "bench-web.log", "w")  # noqa: SIM115 (closed in stop)
+        self._worker_log = open(logs / "bench-worker.log", "w")  # noqa: SIM115
+        self.web = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "mqlapp.wsgi", "--bind",
+             f"127.0.0.1:{self.port}", "--workers", str(web_workers), "--no-control-socket",
+             "--log-level", "warning", "--timeout", "120"],
+            cwd=ROOT, env=env, stdout=self._web_log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "mqlapp", "worker", "-c",
+             str(worker_processes), "--loglevel=WARNING", "-n", f"bench-{os.getpid()}@%h"],
+            cwd=ROOT, env=env, stdout=self._worker_log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                status, _ = self.request("GET", "/healthz")
+                if status == 200:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            self.stop()
+            raise RuntimeError("gunicorn did not answer /healthz within 60 s (.run/bench-web.log)")
+        self._worker_up()
+
+    def _worker_up(self) -> None:
+        from mqlapp.celery import app
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.worker.poll() is not None:
+                raise RuntimeError("the Celery worker exited (.run/bench-worker.log)")
+            try:
+                if app.control.ping(timeout=1):
+                    return
+            except Exception:  # noqa: BLE001 (not up yet)
+                time.sleep(0.5)
+        raise RuntimeError("the Celery worker did not answer within 60 s")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def worker_peak_rss_mb(self) -> float:
+        return _peak_rss_mb(self.worker.pid)
+
+    def stop(self) -> None:
+        for proc in (self.web, self.worker):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in (self.web, self.worker):
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self._web_log.close()
+        self._worker_log.close()
+
+
+# --- the data: identifies first, then activity ------------------------------------------------
+
+
+def _activity(rng: random.Random, lead: int, k: int, tag: str, at: datetime) -> dict[str, Any]:
+    from tests.bench.data import ACTIVITY, CONTEXT
+
+    kind, name, _, props = rng.choices(ACTIVITY, [w for _, _, w, _ in ACTIVITY])[0]
+    message: dict[str, Any] = {
+        "type": kind, "messageId": f"{tag}-{lead}-{k}", "userId": f"u{lead}",
+        "timestamp": at.isoformat(), "properties": props(rng), "context": CONTEXT,
+    }  # fmt: skip
+    if kind == "track":
+        message["event"] = name
+    else:
+        message["name"] = "Example"
+    return message
+
+
+def identifies(leads: int) -> list[dict[str, Any]]:
+    from tests.bench.data import TITLES
+
+    rng = random.Random(5)
+    return [
+        {"type": "identify", "messageId": f"id-{i}", "userId": f"u{i}",
+         "traits": {"email": f"lead{i}@load{i % 97}.example.co.jp", "company": f"Load {i % 97}",
+                    "title": rng.choice(TITLES), "employees": rng.choice([20, 150, 900])}}
+        for i in range(1, leads + 1)
+    ]  # fmt: skip
+
+
+def activity(leads: int, events: int, *, tag: str, seed: int) -> list[dict[str, Any]]:
+    """`events` messages spread evenly over `leads` leads, in shuffled order, over 30 days."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    out = []
+    for k in range(events):
+        lead = k % leads + 1
+        at = now - timedelta(seconds=rng.randint(60, 30 * 86400))
+        out.append(_activity(rng, lead, k, tag, at))
+    rng.shuffle(out)
+    return out
+
+
+def bodies(messages: list[dict[str, Any]], batch: int) -> list[bytes]:
+    import orjson
+
+    return [
+        orjson.dumps({"batch": messages[i : i + batch]}) for i in range(0, len(messages), batch)
+    ]
+
+
+# --- the yardstick -----------------------------------------------------------------------------
+
+
+def copy_yardstick(messages: list[dict[str, Any]], *, runs: int = 3) -> dict[str, Any]:
+    """COPY the same rows (the event table's main columns) into a table with three indexes
+    (message id unique, lead, time): PostgreSQL's own rate on this machine, in this run."""
+    import io
+
+    import orjson
+    from django.db import connection
+
+    buffer = io.StringIO()
+    for i, m in enumerate(messages):
+        row = [m["messageId"], str(i % 10_000 + 1), m["type"], m.get("event", ""),
+               orjson.dumps(m["properties"]).decode(), orjson.dumps(m["context"]).decode(),
+               m["timestamp"]]  # fmt: skip
+        buffer.write("\t".join(v.replace("\\", "\\\\").replace("\t", "\\t") for v in row))
+        buffer.write("\n")
+    data = buffer.getvalue()
+    times = []
+    with connection.cursor() as cursor:
+        for _ in range(runs):
+            cursor.execute("DROP TABLE IF EXISTS bench_copy")
+            cursor.execute(
+                "CREATE TABLE bench_copy (id bigserial PRIMARY KEY, message_id varchar(200) "
+                "NOT NULL UNIQUE, lead_id bigint, type varchar(20), name varchar(200), "
+                "properties jsonb, context jsonb, timestamp timestamptz)"
+            )
+            cursor.execute("CREATE INDEX ON bench_copy (lead_id)")
+            cursor.execute("CREATE INDEX ON bench_copy (timestamp)")
+            started = time.perf_counter()
+            cursor.cursor.copy_expert(
+                "COPY bench_copy (message_id, lead_id, type, name, properties, context, "
+                "timestamp) FROM STDIN",
+                io.StringIO(data),
+            )
+            times.append(time.perf_counter() - started)
+        cursor.execute("DROP TABLE bench_copy")
+    seconds = statistics.median(times)
+    return {"rows": len(messages), "seconds": seconds, "rows_per_s": len(messages) / seconds,
+            "min_s": min(times), "max_s": max(times)}  # fmt: skip
+
+
+# --- senders and the probe -----------------------------------------------------------------------
+
+
+def send(
+    stack: Stack, auth: str, payloads: list[bytes], *, clients: int, rate: float | None = None
+) -> dict[str, Any]:
+    """Post every body from `clients` threads (keep-alive connections); with `rate` (events/s
+    in all) each sender paces itself. Returns the time until the last answer and the codes."""
+    work = list(enumerate(payloads))
+    lock = threading.Lock()
+    statuses: dict[int, int] = {}
+    per_body = None
+    if rate:
+        per_body = clients * 500 / rate  # seconds between one sender's bodies
+
+    def sender() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=120)
+        headers = {"Content-Type": "application/json", "Authorization": auth}
+        next_at = time.monotonic()
+        while True:
+            with lock:
+                if not work:
+                    break
+                _, body = work.pop(0)
+            if per_body is not None:
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                next_at += per_body
+            conn.request("POST", "/v1/batch", body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            with lock:
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+        conn.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"seconds": time.perf_counter() - started, "statuses": statuses}
+
+
+class Probe(threading.Thread):
+    """One event at a time for the probe lead; each time, poll the lead's API answer until its
+    breakdown counts that event. Latency = from the send to the first answer that shows it."""
+
+    def __init__(self, stack: Stack, *, auth: str, token: str, lead_id: int) -> None:
+        super().__init__(daemon=True)
+        self.stack, self.auth, self.token, self.lead_id = stack, auth, token, lead_id
+        self.latencies: list[float] = []
+        self.stopping = threading.Event()
+        self.sent = 0
+
+    def _count(self, conn: http.client.HTTPConnection) -> int:
+        conn.request("GET", f"/api/leads/{self.lead_id}/score/",
+                     headers={"Authorization": f"Token {self.token}"})  # fmt: skip
+        response = conn.getresponse()
+        body = json.loads(response.read())
+        for part in body.get("breakdown") or []:
+            if part.get("rule") == PROBE_EVENT:
+                return int(part.get("count") or 0)
+        return 0
+
+    def run(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.stack.port, timeout=120)
+        seen = self._count(conn)
+        while not self.stopping.is_set():
+            self.sent += 1
+            body = json.dumps({"type": "track", "event": PROBE_EVENT, "userId": "probe",
+                               "messageId": f"probe-{time.time_ns()}"}).encode()  # fmt: skip
+            started = time.perf_counter()
+            conn.request("POST", "/v1/track", body=body,
+                         headers={"Content-Type": "application/json",
+                                  "Authorization": self.auth})  # fmt: skip
+            conn.getresponse().read()
+            while time.perf_counter() - started < 60:
+                count = self._count(conn)
+                if count > seen:
+                    seen = count
+                    self.latencies.append(time.perf_counter() - started)
+                    break
+                time.sleep(0.02)
+            self.stopping.wait(0.2)
+        conn.close()
+
+    def summary(self) -> dict[str, Any]:
+        values = sorted(self.latencies)
+        if not values:
+            return {"probes": 0}
+        return {
+            "probes": len(values),
+            "p50_s": statistics.median(values),
+            "p95_s": values[min(len(values) - 1, round(0.95 * (len(values) - 1)))],
+            "max_s": values[-1],
+        }
+
+
+# --- waiting for the pipeline -----------------------------------------------------------------
+
+
+def backlog() -> dict[str, int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM scoring_scorequeue), "
+            "(SELECT count(*) FROM handoff_qualifyqueue)"
+        )
+        score, qualify = cursor.fetchone()
+    return {"score": score, "qualify": qualify}
+
+
+def wait_settled(*, timeout: float = 1800) -> float:
+    """Once every sender has its answers: wait until both work queues are empty. A 200 means
+    the events and their "to score" rows are committed together, and a scoring batch removes
+    its rows in the transaction that stores the scores and queues qualification, so empty
+    queues mean every event sent is stored, scored and qualified."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        queues = backlog()
+        if not queues["score"] and not queues["qualify"]:
+            return time.perf_counter()
+        time.sleep(0.05)
+    raise RuntimeError(f"the pipeline did not settle within {timeout} s: {backlog()}")
+
+
+def counts() -> dict[str, int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM leads_event), (SELECT count(*) FROM leads_lead), "
+            "(SELECT count(*) FROM handoff_leadlifecycle WHERE stage <> 'nurturing')"
+        )
+        events, leads, qualified = cursor.fetchone()
+    return {"events": events, "leads": leads, "qualified": qualified}
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def _setup(leads: int) -> dict[str, Any]:
+    """Rules (the demo's and the probe's), the policy, a source and an admin with a token."""
+    from django.core.management import call_command
+    from rest_framework.authtoken.models import Token
+
+    from mqlapp.console.demo import DEMO_RULES
+    from mqlapp.leads.models import Source
+    from mqlapp.leads.services import user_create
+    from scoring.models import ScoringRule
+    from scoring.services import rule_validate
+    from scoring.services.state import state_get
+
+    call_command("migrate", verbosity=0)
+    probe = {"name": PROBE_EVENT, "kind": "behavior", "event": PROBE_EVENT, "points": 1}
+    ScoringRule.objects.bulk_create(
+        ScoringRule(**rule_validate(rule)) for rule in [*DEMO_RULES, probe]
+    )
+    state_get()  # publishes the rules
+    source = Source.objects.create(name="bench", allowed_origins=[])
+    admin = user_create(username="bench-admin", password="a-long-bench-password", role="admin")
+    token = Token.objects.create(user=admin)
+    return {"write_key": source.write_key, "token": token.key, "leads": leads}
+
+
+def run(*, leads: int, events: int, clients: int, batch: int, web_workers: int,
+        worker_processes: int) -> dict[str, Any]:  # fmt: skip
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    settings.DEBUG = False
+    setup = _setup(leads)
+    auth = "Basic " + b64encode(f"{setup['write_key']}:".encode()).decode()
+    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "bench-" + "x" * 40,
+           "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING"}  # fmt: skip
+    results: dict[str, Any] = {"leads": leads, "events": events, "clients": clients,
+                               "batch": batch, "web_workers": web_workers,
+                               "worker_processes": worker_processes}  # fmt: skip
+    first = activity(leads, events, tag="a", seed=1)
+    second = activity(leads, events, tag="b", seed=2)
+    results["yardstick"] = copy_yardstick(first)
+    print(f"yardstick {results['yardstick']}", flush=True)
+    stack = Stack(env=env, web_workers=web_workers, worker_processes=worker_processes)
+    try:
+        # The leads exist first (one identify each), and the probe lead.
+        warm = send(stack, auth, bodies([*identifies(leads), *identifies_probe()], batch),
+                    clients=clients)  # fmt: skip
+        wait_settled()
+        results["identify"] = warm
+        probe_id = _lead_id("probe")
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+
+        # Full load: every sender as fast as it is answered.
+        probe = Probe(stack, auth=auth, token=setup["token"], lead_id=probe_id)
+        payloads = bodies(first, batch)
+        began = time.perf_counter()
+        probe.start()
+        full = send(stack, auth, payloads, clients=clients)
+        done = wait_settled()
+        probe.stopping.set()
+        probe.join()
+        results["full"] = {**full, "events": len(first),
+                           "ingest_per_s": len(first) / full["seconds"],
+                           "end_to_end_s": done - began,
+                           "end_to_end_per_s": len(first) / (done - began),
+                           "probe": probe.summary()}  # fmt: skip
+        print(f"full load {results['full']}", flush=True)
+
+        # Half of that rate, with the probe: the latency a site sees in normal traffic.
+        rate = results["full"]["ingest_per_s"] / 2
+        probe = Probe(stack, auth=auth, token=setup["token"], lead_id=probe_id)
+        began = time.perf_counter()
+        probe.start()
+        half = send(stack, auth, bodies(second, batch), clients=clients, rate=rate)
+        done = wait_settled()
+        probe.stopping.set()
+        probe.join()
+        results["half"] = {**half, "events": len(second), "rate": rate,
+                           "ingest_per_s": len(second) / half["seconds"],
+                           "end_to_end_s": done - began, "probe": probe.summary()}  # fmt: skip
+        print(f"half load {results['half']}", flush=True)
+        results["worker_peak_rss_mb"] = stack.worker_peak_rss_mb()
+    finally:
+        stack.stop()
+    results["stored"] = counts()
+    results["expected_events"] = leads + 1 + len(first) + len(second)
+    return results
+
+
+def identifies_probe() -> list[dict[str, Any]]:
+    return [{"type": "identify", "messageId": "id-probe", "userId": "probe",
+             "traits": {"email": "probe@load.example.co.jp"}}]  # fmt: skip
+
+
+def _lead_id(user_id: str) -> int:
+    from mqlapp.leads.models import Identity
+
+    return int(
+        Identity.objects.filter(value=user_id).values_list("lead_id", flat=True).first() or 0
+    )
+
+
+def _database_create(url: str) -> None:
+    from tests.bench.__main__ import _admin
+
+    name = urlparse(url).path.lstrip("/")
+    admin = _admin(url)
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.load")
+    scale = os.environ.get("BENCH_SCALE", "") or "full"
+    leads, events = SCALES.get(scale, SCALES["full"])
+    parser.add_argument("--database-url", required=True)
+    redis_default = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
+    parser.add_argument("--redis-url", default=redis_default)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--leads", type=int, default=leads)
+    parser.add_argument("--events", type=int, default=events)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--worker-processes", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args(argv)
+    _database_create(args.database_url)
+    os.environ.update({"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
+                       "CELERY_BROKER_URL": args.redis_url})  # fmt: skip
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mqlapp.settings")
+    import redis
+
+    redis.Redis.from_url(args.redis_url).flushdb()
+    try:
+        results = run(leads=args.leads, events=args.events, clients=args.clients,
+                      batch=args.batch, web_workers=args.web_workers,
+                      worker_processes=args.worker_processes)  # fmt: skip
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            from tests.bench.__main__ import _database_drop
+
+            _database_drop(args.database_url, urlparse(args.database_url).path.lstrip("/"))
+    args.out.write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

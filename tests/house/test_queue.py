@@ -1,0 +1,70 @@
+"""The append-only lead queues (mqlapp/leads/queue.py): a claim takes a lead once, with every
+other row queued for it that no one holds, so a backlog does not make a worker handle the same
+lead once per request that announced it; rows another worker holds are left to that worker."""
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+
+from handoff.models import QualifyQueue
+from scoring.models import ScoreQueue
+from tests.conftest import requires_postgres
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("queue", [ScoreQueue, QualifyQueue])
+def test_a_claim_takes_a_lead_once_with_all_its_queued_rows(queue):
+    for ids in ([1, 2], [1], [3, 1], [2]):  # four requests, lead 1 announced three times
+        with transaction.atomic():
+            queue.append(ids)
+    assert queue.objects.count() == 6
+
+    with transaction.atomic():
+        assert queue.claim(limit=1) == [1]
+    # lead 1's later rows went with the first one; 2 and 3 wait for the next claim
+    assert sorted(queue.objects.values_list("lead_id", flat=True)) == [2, 2, 3]
+    with transaction.atomic():
+        assert queue.claim(limit=10) == [2, 3]
+    assert not queue.objects.exists()
+
+
+@requires_postgres  # SKIP LOCKED is PostgreSQL's
+@pytest.mark.django_db(transaction=True)
+def test_rows_another_worker_holds_are_skipped_not_taken():
+    with transaction.atomic():
+        ScoreQueue.append([7])
+    with transaction.atomic():
+        ScoreQueue.append([7, 8])
+    holding, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+    claimed: list[list[int]] = []
+
+    def other_worker() -> None:
+        try:
+            with transaction.atomic():
+                claimed.append(ScoreQueue.claim(limit=1))  # the first row: lead 7 (and its twin)
+                holding.set()
+                release.wait(30)
+                transaction.set_rollback(True)  # it crashes: its rows come back
+        except BaseException as exc:  # noqa: BLE001 (handed to the test below)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        assert holding.wait(30)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '1s'")
+            # lead 7's rows are both held by the other worker: only lead 8 is free
+            assert ScoreQueue.claim(limit=10) == [8]
+    finally:
+        release.set()
+        thread.join(30)
+    assert errors == []
+    assert claimed == [[7]]
+    # the other worker rolled back: lead 7 is still queued (twice), nothing was lost
+    assert sorted(ScoreQueue.objects.values_list("lead_id", flat=True)) == [7, 7]
