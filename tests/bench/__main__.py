@@ -1,8 +1,11 @@
 """`python -m tests.bench`: build the benchmark database, measure scoring, update the docs.
 
-BENCH_SCALE picks the size: full (the default: 100,000 leads x ~20 events), small (20,000
-leads, the smallest at which the simulator uses its worker processes) or tiny (200 leads: the
-smoke test). The data goes to a database of its own (DATABASE_URL's name + "_bench", or
+First the load benchmark (tests/bench/load.py: gunicorn, a Celery worker, PostgreSQL and Redis
+under /v1/batch traffic), then the scoring figures; BENCH_ONLY=load or BENCH_ONLY=scoring runs
+one of them. BENCH_SCALE picks the size: full (the default: 100,000 leads x ~20 events),
+small (20,000 leads, the smallest at which the simulator uses its worker processes) or tiny
+(200 leads: the smoke test); the load benchmark's sizes are in tests/bench/load.py. The data
+goes to a database of its own (DATABASE_URL's name + "_bench", or
 "_bench_<scale>" below full), rebuilt unless `--reuse` finds one of the same size.
 Options: --leads --events (override the scale), --reuse, --report PATH (default
 docs/benchmarks.md), --drop (drop the database at the end).
@@ -89,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     if not url.startswith("postgres"):
         print("make bench needs PostgreSQL: set DATABASE_URL", file=sys.stderr)
         return 1
+    only = os.environ.get("BENCH_ONLY", "")
+    if only in ("", "load"):
+        # First, on a quiet machine: the real stack under load, in a child process of its own.
+        done = _load(url, scale=scale, report_path=args.report)
+        if done or only == "load":
+            return done
     bench_url, name = _bench_url(url, scale)
     size = f"mqlapp bench: {args.leads} leads x {args.events} events"
     load = _database_prepare(url, name, reuse=args.reuse, size=size)
@@ -103,6 +112,37 @@ def main(argv: list[str] | None = None) -> int:
             if settings.configured:
                 connections.close_all()
             _database_drop(url, name)
+
+
+def _machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def _load(url: str, *, scale: str, report_path: Path) -> int:
+    """`tests/bench/load.py` on a database of its own; its figures go into the report."""
+    import json
+    import subprocess
+    import tempfile
+
+    load_url, _ = _bench_url(url, scale)
+    load_url += "_load"
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "load.json"
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.bench.load", "--database-url", load_url,
+             "--out", str(out)],
+            cwd=ROOT, env={**os.environ, "BENCH_SCALE": scale}, check=False,
+        )  # fmt: skip
+        if done.returncode:
+            print("the load benchmark failed (logs: .run/bench-web.log, .run/bench-worker.log)",
+                  file=sys.stderr)  # fmt: skip
+            return done.returncode
+        results = json.loads(out.read_text())
+    from tests.bench import report
+
+    report.write_load(report_path, results, machine=_machine())
+    print(report.render_load(results, machine=_machine()))
+    return 0
 
 
 def _run(
@@ -132,9 +172,7 @@ def _run(
         print(f"loaded {loaded}", flush=True)
     results = scoring.run(live_leads=live)
     results["loaded"] = loaded
-    results["machine"] = (
-        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-    )
+    results["machine"] = _machine()
     from scoring.services.parallel import pool_shutdown
 
     pool_shutdown()

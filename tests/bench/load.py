@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBE_EVENT = "Bench Probe"
 # --leads / --events by BENCH_SCALE (the figures are taken at full).
 SCALES = {"full": (10_000, 100_000), "small": (2_000, 20_000), "tiny": (100, 1_000)}
+RUNS = {"full": 3, "small": 3, "tiny": 1}
 
 
 def _free_port() -> int:
@@ -407,9 +408,6 @@ def _setup(leads: int) -> dict[str, Any]:
 
 def run(*, leads: int, events: int, clients: int, batch: int, web_workers: int,
         worker_processes: int) -> dict[str, Any]:  # fmt: skip
-    import django
-
-    django.setup()
     from django.conf import settings
     from django.db import connection
 
@@ -511,28 +509,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--web-workers", type=int, default=3)
     parser.add_argument("--worker-processes", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=RUNS.get(scale, 3),
+                        help="repetitions on a fresh database each (medians reported)")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args(argv)
-    _database_create(args.database_url)
     os.environ.update({"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
                        "CELERY_BROKER_URL": args.redis_url})  # fmt: skip
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mqlapp.settings")
+    import django
     import redis
+    from django.db import connections
 
-    redis.Redis.from_url(args.redis_url).flushdb()
-    try:
-        results = run(leads=args.leads, events=args.events, clients=args.clients,
-                      batch=args.batch, web_workers=args.web_workers,
-                      worker_processes=args.worker_processes)  # fmt: skip
-    finally:
-        from django.db import connections
+    django.setup()
+    name = urlparse(args.database_url).path.lstrip("/")
+    runs = []
+    for number in range(1, args.runs + 1):
+        _database_create(args.database_url)
+        redis.Redis.from_url(args.redis_url).flushdb()
+        try:
+            runs.append(run(leads=args.leads, events=args.events, clients=args.clients,
+                            batch=args.batch, web_workers=args.web_workers,
+                            worker_processes=args.worker_processes))  # fmt: skip
+            print(f"run {number} of {args.runs} done", flush=True)
+        finally:
+            connections.close_all()
+            if not (args.keep and number == args.runs):
+                from tests.bench.__main__ import _database_drop
 
-        connections.close_all()
-        if not args.keep:
-            from tests.bench.__main__ import _database_drop
-
-            _database_drop(args.database_url, urlparse(args.database_url).path.lstrip("/"))
-    args.out.write_text(json.dumps(results, indent=2, default=str))
+                _database_drop(args.database_url, name)
+    args.out.write_text(json.dumps({"runs": runs}, indent=2, default=str))
     return 0
 
 

@@ -1,6 +1,7 @@
 """Write benchmark results into docs/benchmarks.md (only this run's section is replaced)."""
 
 import re
+import statistics
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -119,10 +120,88 @@ def render(results: dict[str, Any], *, leads: int) -> str:
     return "\n".join(lines)
 
 
+LOAD_START, LOAD_END = "<!-- bench:load:start -->", "<!-- bench:load:end -->"
+
+
+def _median(runs: list[dict[str, Any]], *path: str) -> float:
+    values = []
+    for run in runs:
+        value: Any = run
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, int | float):
+            values.append(float(value))
+    return statistics.median(values) if values else float("nan")
+
+
+def render_load(load: dict[str, Any], *, machine: str) -> str:
+    """The load section: the issue's figures as ratios to COPY measured in the same run."""
+    runs = load["runs"]
+    first = runs[0]
+    copy = _median(runs, "yardstick", "rows_per_s")
+    ingest = _median(runs, "full", "ingest_per_s")
+    e2e = _median(runs, "full", "end_to_end_per_s")
+    half_p50 = _median(runs, "half", "probe", "p50_s")
+    half_p95 = _median(runs, "half", "probe", "p95_s")
+    full_p50 = _median(runs, "full", "probe", "p50_s")
+    full_p95 = _median(runs, "full", "probe", "p95_s")
+    rate = _median(runs, "half", "rate")
+    rss = max(run.get("worker_peak_rss_mb") or 0 for run in runs)
+    lost = [
+        run["expected_events"] - run["stored"]["events"]
+        for run in runs
+        if run["stored"]["events"] < run["expected_events"]
+    ]
+
+    def met(ok: bool) -> str:
+        return "met" if ok else "**missed**"
+
+    lines = [
+        LOAD_START,
+        "## Under load: the real stack",
+        "",
+        f"Run {datetime.now(UTC).date().isoformat()} on {machine}: gunicorn "
+        f"({first['web_workers']} sync workers), one Celery worker ({first['worker_processes']} "
+        f"processes), PostgreSQL and Redis, all on this machine. {first['leads']:,} leads (one "
+        f"identify each, first), then {first['events']:,} page and track events for them in "
+        f"`/v1/batch` bodies of {first['batch']} from {first['clients']} client threads as fast "
+        f"as they are answered; then {first['events']:,} more at half that rate. A probe lead "
+        "gets one event at a time meanwhile, and `GET /api/leads/<id>/score/` is polled until its "
+        f"breakdown counts it. Medians of {len(runs)} run(s), each on a fresh database.",
+        "",
+        f"Yardstick: PostgreSQL's own `COPY` of the same {first['yardstick']['rows']:,} rows "
+        f"into a table with three indexes, in the same run: {copy:,.0f} rows/s.",
+        "",
+        "| figure | measured | × COPY | target | |",
+        "|---|---|---|---|---|",
+        f"| ingest: events accepted (200, durable) | {ingest:,.0f} events/s "
+        f"| {ingest / copy:.3f} | ≥ 0.40 | {met(ingest / copy >= 0.40)} |",
+        f"| end to end: stored, scored and qualified | {e2e:,.0f} events/s "
+        f"| {e2e / copy:.3f} | ≥ 0.15 | {met(e2e / copy >= 0.15)} |",
+        f"| event → score visible, at half load ({rate:,.0f} events/s) | p50 {half_p50:.2f} s, "
+        f"p95 {half_p95:.2f} s | | p95 < 1 s | {met(half_p95 < 1)} |",
+        f"| event → score visible, at full load | p50 {full_p50:.2f} s, p95 {full_p95:.2f} s "
+        "| | | |",
+        f"| peak RSS of one worker process | {rss:,.0f} MB | | < 512 MB | {met(rss < 512)} |",
+        "",
+        "Every event sent was stored once: "
+        + ("yes, in every run." if not lost else f"**no**: missing {lost}."),
+        LOAD_END,
+    ]
+    return "\n".join(lines)
+
+
+def write_load(path: Path, load: dict[str, Any], *, machine: str) -> None:
+    _section_write(path, render_load(load, machine=machine), LOAD_START, LOAD_END)
+
+
 def write(path: Path, results: dict[str, Any], *, leads: int) -> None:
-    section = render(results, leads=leads)
+    _section_write(path, render(results, leads=leads), START, END)
+
+
+def _section_write(path: Path, section: str, start: str, end: str) -> None:
     text = path.read_text(encoding="utf-8") if path.exists() else HEADER
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text)
     else:

@@ -103,3 +103,24 @@ def test_bench_tiny_produces_every_figure(tmp_path: Path) -> None:
     )
     assert any(line.startswith("Loading the data with COPY took") for line in lines)
     assert not re.search(r"\b(nan|inf)\b", text, re.IGNORECASE)
+
+    # The load benchmark ran the real stack (gunicorn, a Celery worker) and wrote its figures.
+    assert "<!-- bench:load:start -->" in text
+    assert "<!-- bench:load:end -->" in text
+    assert any(line.startswith("Yardstick: PostgreSQL's own `COPY`") for line in lines)
+    load = {row[0].split(":")[0].split(" (")[0]: row for row in _table(lines, "figure")}
+    assert list(load) == [
+        "ingest",
+        "end to end",
+        "event → score visible, at half load",
+        "event → score visible, at full load",
+        "peak RSS of one worker process",
+    ], list(load)
+    for label in ("ingest", "end to end"):
+        assert load[label][1].endswith(" events/s"), load[label]
+        assert _number(load[label][1]) > 0
+        assert 0 < _number(load[label][2]) < 10  # × COPY
+    half = load["event → score visible, at half load"][1]
+    assert re.fullmatch(r"p50 \d+\.\d\d s, p95 \d+\.\d\d s", half), half  # probes answered
+    assert _number(load["peak RSS of one worker process"][1]) > 0
+    assert "Every event sent was stored once: yes, in every run." in text
