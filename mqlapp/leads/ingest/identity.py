@@ -88,6 +88,9 @@ class Resolver:
             ):
                 self.ident[(kind, value)] = lead_id
                 self.stored.add((kind, value))
+        # A userId already linked is answered by its link (find() looks there first): only
+        # the others are looked up as an external id or an email.
+        user_ids = {u for u in user_ids if (USER, u) not in self.ident}
         by_email = set(emails) | {email_normalise(u) for u in user_ids if "@" in u}
         lead_query = Q(pk__in=[])
         if by_email:

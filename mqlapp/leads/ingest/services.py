@@ -122,13 +122,10 @@ def _leads_write(
     changed_ids = {pk for pk in (resolver.live(c.lead_id) for c in changes) if pk is not None}
     if not changed_ids and not latest:
         return
-    ids = sorted(changed_ids | latest.keys())
-    locked = Lead.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
     if changed_ids:
-        leads = {lead.pk: lead for lead in locked}
-        _changes_apply(resolver, changes, leads)
-    else:
-        list(locked.values_list("pk", flat=True))
+        ids = sorted(changed_ids | latest.keys())
+        locked = Lead.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
+        _changes_apply(resolver, changes, {lead.pk: lead for lead in locked})
     _activity_write(latest)
 
 
@@ -210,10 +207,15 @@ def _activity_write(latest: dict[int, datetime]) -> None:
                 Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=latest[pk])
             ).update(last_activity_at=latest[pk])
         return
+    # The inner query locks the rows it will change in id order (its ORDER BY runs before
+    # the lock), so two batches about the same leads take turns instead of deadlocking.
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE leads_lead AS l SET last_activity_at = v.at "
-            "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at) "
-            "WHERE l.id = v.id AND (l.last_activity_at IS NULL OR l.last_activity_at < v.at)",
+            "UPDATE leads_lead AS l SET last_activity_at = n.at FROM ("
+            " SELECT o.id, v.at FROM leads_lead AS o"
+            " JOIN unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at) ON o.id = v.id"
+            " WHERE o.last_activity_at IS NULL OR o.last_activity_at < v.at"
+            " ORDER BY o.id FOR NO KEY UPDATE OF o"
+            ") AS n WHERE l.id = n.id",
             [ids, [latest[pk] for pk in ids]],
         )
