@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -86,6 +87,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# DATABASE_POOLER=transaction when DATABASE_URL points at a pooler in transaction mode
+# (PgBouncer pool_mode=transaction, docker-compose.yml): consecutive transactions of one
+# connection may run on different server connections, so nothing may outlive a transaction.
+# Django's server-side cursors (QuerySet.iterator() outside a transaction) would, and are off;
+# the code sets no session state (docs/scaling.md). Migrations connect to PostgreSQL directly.
+DATABASE_POOLER = env("DATABASE_POOLER", default="")
+if DATABASE_POOLER not in ("", "session", "transaction"):
+    raise ImproperlyConfigured(f"DATABASE_POOLER={DATABASE_POOLER!r}: '', session or transaction")
+if DATABASE_POOLER == "transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker and cache; without it, background work runs without a broker ----------

@@ -1,11 +1,13 @@
 """Every task of ours has a queue, and every place that starts workers consumes all of them:
-the routes (tasks, beat entries), a worker given no -Q, and `make run`."""
+the routes (tasks, beat entries), a worker given no -Q, `make run`, and docker-compose.yml
+(one pool per queue; web and workers through PgBouncer in transaction mode, migrations not)."""
 
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from celery import current_app
 from django.conf import settings
 
@@ -88,3 +90,40 @@ def test_make_run_starts_its_one_worker_on_every_queue():
     run = makefile[makefile.index("\nrun:") : makefile.index("\nlint:")]
     assert run.count("celery -A mqlapp worker") == 1
     assert _worker_queues(run.replace("\\\n", " ")) == QUEUES
+
+
+def _compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_runs_a_worker_pool_per_queue_and_one_beat():
+    services = _compose()["services"]
+    consumed: dict[str, str] = {}
+    for name, service in services.items():
+        command = service.get("command")
+        if isinstance(command, str) and "celery -A mqlapp worker" in command:
+            (queue,) = _worker_queues(command)
+            assert name == f"worker-{queue}"
+            consumed[queue] = name
+    assert set(consumed) == QUEUES
+    beats = [n for n, s in services.items() if "celery -A mqlapp beat" in str(s.get("command"))]
+    assert beats == ["beat"]
+
+
+def test_compose_web_and_workers_go_through_pgbouncer_in_transaction_mode():
+    services = _compose()["services"]
+    bouncer = services["pgbouncer"]["environment"]
+    assert bouncer["POOL_MODE"] == "transaction"
+    assert bouncer["DB_HOST"] == "postgres"
+    port = bouncer["LISTEN_PORT"]
+    app_services = [n for n in services if n == "web" or n.startswith(("worker-", "beat"))]
+    assert len(app_services) == 6
+    for name in app_services:
+        environment = services[name]["environment"]
+        assert environment["DATABASE_URL"].split("@")[1].startswith(f"pgbouncer:{port}/"), name
+        assert environment["DATABASE_POOLER"] == "transaction", name
+        assert "pgbouncer" in services[name]["depends_on"], name
+    # migrations need a session of their own: straight to PostgreSQL
+    migrate = services["migrate"]["environment"]
+    assert migrate["DATABASE_URL"].split("@")[1].startswith("postgres:5432/")
+    assert not migrate["DATABASE_POOLER"]
