@@ -32,8 +32,9 @@ lock: $(STAMP)
 	$(UV_COMPILE) --extra dev -o $(DEV_LOCK) $(LOCK_ARGS)
 	$(UV_COMPILE) --constraints $(DEV_LOCK) -o $(LOCK) $(LOCK_ARGS)
 
-# The whole product on the embedded default: SQLite, no Redis, a worker and beat on a
-# filesystem broker, demo users and data. Set DATABASE_URL / REDIS_URL to use real ones.
+# The whole product on the embedded default: SQLite, no Redis, one worker on all four queues
+# (docs/scaling.md) with beat, on a filesystem broker, demo users and data. Set DATABASE_URL /
+# REDIS_URL to use real ones.
 run: $(STAMP)
 	@set -euo pipefail; \
 	export DEBUG=$${DEBUG:-true}; \
@@ -42,8 +43,8 @@ run: $(STAMP)
 	$(PY) manage.py migrate --noinput -v 0; \
 	$(PY) manage.py demo_seed; \
 	mkdir -p .run; \
-	$(VENV)/bin/celery -A mqlapp worker -B --pool=solo --loglevel=WARNING \
-	  --schedule .run/celerybeat-schedule > .run/worker.log 2>&1 & \
+	$(VENV)/bin/celery -A mqlapp worker -B -Q ingest,scoring,handoff,webhooks --pool=solo \
+	  --loglevel=WARNING --schedule .run/celerybeat-schedule > .run/worker.log 2>&1 & \
 	worker=$$!; trap 'kill $$worker 2>/dev/null || true' EXIT INT TERM; \
 	echo "mqlapp: background worker running (log: .run/worker.log)"; \
 	echo "mqlapp: open http://127.0.0.1:$(PORT)/ (health: http://127.0.0.1:$(PORT)/healthz)"; \

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import F
 from django.utils import timezone
 
 from mqlapp.leads.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
@@ -136,27 +136,28 @@ def mql_qualify(
     """nurturing → mql, exactly once per cycle; True when this call made the move.
 
     The conditional UPDATE lets one caller through however many race (the row lock makes
-    the others see the new stage), and the unique (lead, cycle) Qualification proves it.
+    the others re-read the stage and update nothing; tests/handoff/test_qualify_race.py).
     A lead with a score epoch (recycled before) needs an event since that epoch: old
     activity never brings it back.
     """
     policy = policy or policy_get()
     with transaction.atomic():
-        activity = Event.objects.filter(
-            lead_id=OuterRef("lead_id"),
-            type__in=engine.EVERY_EVENT,
-            timestamp__gte=OuterRef("lead__scoring__epoch"),
-        )
-        moved = (
-            LeadLifecycle.objects.filter(lead_id=lead_id, stage=Stage.NURTURING)
-            .filter(Q(lead__scoring__epoch__isnull=True) | Q(Exists(activity)))
-            .update(
-                stage=Stage.MQL,
-                mql_at=now,
-                sla_due_at=sla_due(now, hours=policy.sla_hours),
-                cycle=F("cycle") + 1,
-                owner=None,
-            )
+        epoch = LeadScore.objects.filter(lead_id=lead_id).values_list("epoch", flat=True).first()
+        if epoch is not None and not (
+            Event.objects.filter(
+                lead_id=lead_id, type__in=engine.EVERY_EVENT, timestamp__gte=epoch
+            ).exists()
+        ):
+            return False
+        # The UPDATE names only the row's own columns: with a condition on a joined table,
+        # Django tests the stage in a subquery, which a racer that waited for the row lock
+        # does not re-read, so each racer moved the lead again, into a cycle of its own.
+        moved = LeadLifecycle.objects.filter(lead_id=lead_id, stage=Stage.NURTURING).update(
+            stage=Stage.MQL,
+            mql_at=now,
+            sla_due_at=sla_due(now, hours=policy.sla_hours),
+            cycle=F("cycle") + 1,
+            owner=None,
         )
         if not moved:
             return False

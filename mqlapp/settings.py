@@ -3,6 +3,8 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -85,6 +87,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# DATABASE_POOLER=transaction when DATABASE_URL points at a pooler in transaction mode
+# (PgBouncer pool_mode=transaction, docker-compose.yml): consecutive transactions of one
+# connection may run on different server connections, so nothing may outlive a transaction.
+# Django's server-side cursors (QuerySet.iterator() outside a transaction) would, and are off;
+# the code sets no session state (docs/scaling.md). Migrations connect to PostgreSQL directly.
+DATABASE_POOLER = env("DATABASE_POOLER", default="")
+if DATABASE_POOLER not in ("", "session", "transaction"):
+    raise ImproperlyConfigured(f"DATABASE_POOLER={DATABASE_POOLER!r}: '', session or transaction")
+if DATABASE_POOLER == "transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker and cache; without it, background work runs without a broker ----------
@@ -111,6 +123,21 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 # Periodic jobs: each app adds its own entries to beat_schedule in AppConfig.ready().
 CELERY_BEAT_SCHEDULE: dict[str, object] = {}
+# Four queues, so a backlog of one kind of work never delays another (docs/scaling.md): a
+# webhook backlog (slow or failing receivers) waits on `webhooks` while scoring goes on. Tasks
+# are routed by name (beat entries and task_kick too); every task of ours has a route
+# (tests/house/test_queues.py). A worker given no -Q consumes all four.
+MQLAPP_QUEUES = ("ingest", "scoring", "handoff", "webhooks")
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in MQLAPP_QUEUES]
+CELERY_TASK_DEFAULT_QUEUE = "ingest"  # the quiet one: an unrouted task delays no scoring
+CELERY_TASK_ROUTES = {
+    "handoff.tasks.webhook_deliver": {"queue": "webhooks"},
+    "handoff.tasks.webhook_deliveries_due": {"queue": "webhooks"},
+    "mqlapp.leads.tasks.*": {"queue": "ingest"},
+    "scoring.tasks.*": {"queue": "scoring"},
+    # qualification, assignment, SLA, re-approach and the e-mails to reps
+    "handoff.tasks.*": {"queue": "handoff"},
+}
 # The task that drains the "leads to score" outbox; named, so mqlapp need not import handoff.
 MQLAPP_SCORE_TASK = "handoff.tasks.leads_score_pending"
 

@@ -2,12 +2,14 @@
 
 import base64
 import os
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from rest_framework.authtoken.models import Token
@@ -122,26 +124,35 @@ def _worker_redis_url(url: str) -> str:
     return f"{base}/{int(number or 0) - 1 - int(worker[2:])}"
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(
-    django_db_setup: Any, django_db_blocker: Any, worker_mail_dir: Path
-) -> Iterator[None]:
-    """A real Celery worker (2 processes) on the test database and the test Redis.
+@dataclass
+class Worker:
+    """A real `celery worker` process started by a test fixture."""
 
-    Its email goes to files in `worker_mail_dir`; webhooks may reach 127.0.0.1 test receivers.
-    """
-    if not INTEGRATION:
-        pytest.fail(
-            "celery_worker_process needs PostgreSQL and Redis: mark the test requires_services"
-        )
-    import redis
+    nodename: str
+    proc: subprocess.Popen[bytes]
+    log: IO[str]
+
+    def stop(self) -> int:
+        """Warm shutdown (SIGTERM: tasks in hand finish first); returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+def worker_env(*, redis_url: str, mail_dir: Path) -> dict[str, str]:
+    """A test worker's environment: the test database, `redis_url` as broker, email to files
+    in `mail_dir`, webhooks allowed to reach 127.0.0.1 test receivers."""
     from django.conf import settings
     from django.db import connection
 
-    redis_url = _worker_redis_url(os.environ["MQLAPP_TEST_REDIS_URL"])
-    redis.Redis.from_url(redis_url).flushdb()
     db = settings.DATABASES["default"]
-    env = {
+    return {
         **os.environ,
         "DEBUG": "true",
         "DATABASE_URL": (
@@ -151,52 +162,150 @@ def celery_worker_process(
         "REDIS_URL": redis_url,
         "CELERY_BROKER_URL": redis_url,
         "EMAIL_URL": "filemail://",
-        "EMAIL_FILE_PATH": str(worker_mail_dir),
+        "EMAIL_FILE_PATH": str(mail_dir),
         "WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
     }
-    (ROOT / ".pytest_cache").mkdir(exist_ok=True)
-    log = open(ROOT / ".pytest_cache" / f"celery-worker-{os.getpid()}.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "mqlapp",
-            "worker",
-            "-c",
-            "2",
-            "--loglevel=INFO",
-            "-n",
-            f"test-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+
+
+def workers_start(
+    specs: Sequence[tuple[str, Sequence[str], int]], *, env: dict[str, str], log_name: str = ""
+) -> list[Worker]:
+    """Start one worker per (nodename "name@host", queues, concurrency) and wait until every
+    one answers a ping; their logs go to .pytest_cache/celery-worker-*.log."""
     from mqlapp.celery import app
 
-    app.conf.broker_url = redis_url
+    (ROOT / ".pytest_cache").mkdir(exist_ok=True)
+    workers = []
+    for nodename, queues, concurrency in specs:
+        name = log_name or nodename.replace("@", "-")
+        log = open(ROOT / ".pytest_cache" / f"celery-worker-{name}.log", "w")  # noqa: SIM115
+        command = [sys.executable, "-m", "celery", "-A", "mqlapp", "worker"]
+        command += ["-Q", ",".join(queues), "-c", str(concurrency), "-n", nodename]
+        proc = subprocess.Popen(
+            [*command, "--loglevel=INFO"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        workers.append(Worker(nodename, proc, log))
+    waiting = {w.nodename for w in workers}
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the Celery worker exited; see .pytest_cache/celery-worker-*.log")
+    while waiting and time.monotonic() < deadline:
+        if any(w.proc.poll() is not None for w in workers):
+            break
         try:
-            if app.control.ping(timeout=1):
-                break
+            replies = app.control.ping(destination=sorted(waiting), timeout=1) or []
         except Exception:  # noqa: BLE001 (the worker is not up yet: any error means wait)
             time.sleep(0.5)
-    else:
-        proc.terminate()
-        raise RuntimeError("the Celery worker did not answer within 60 s")
+            continue
+        for reply in replies:
+            waiting -= set(reply)
+    if waiting:
+        for worker in workers:
+            worker.stop()
+        raise RuntimeError(
+            f"Celery workers {sorted(waiting)} did not start (or exited) within 60 s; "
+            "see .pytest_cache/celery-worker-*.log"
+        )
+    return workers
+
+
+def workers_idle(nodenames: Sequence[str] | None = None, *, timeout: float = 30) -> None:
+    """Wait until these workers (default: all) run and hold no task, at most `timeout` s."""
+    from mqlapp.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        inspect = app.control.inspect(timeout=1, destination=nodenames)
+        busy = [*((inspect.active() or {}).values()), *((inspect.reserved() or {}).values())]
+        if not any(busy):
+            return
+        time.sleep(0.2)
+
+
+# The session worker once it runs: a test that starts its own workers pauses it meanwhile.
+_session_workers: list[Worker] = []
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(
+    django_db_setup: Any, django_db_blocker: Any, worker_mail_dir: Path
+) -> Iterator[None]:
+    """A real Celery worker (2 processes, every queue) on the test database and the test Redis.
+
+    Its email goes to files in `worker_mail_dir`; webhooks may reach 127.0.0.1 test receivers.
+    """
+    if not INTEGRATION:
+        pytest.fail(
+            "celery_worker_process needs PostgreSQL and Redis: mark the test requires_services"
+        )
+    import redis
+    from django.conf import settings
+
+    from mqlapp.celery import app
+
+    redis_url = _worker_redis_url(os.environ["MQLAPP_TEST_REDIS_URL"])
+    redis.Redis.from_url(redis_url).flushdb()
+    app.conf.broker_url = redis_url
+    workers = workers_start(
+        [(f"test-{os.getpid()}@{socket.gethostname()}", settings.MQLAPP_QUEUES, 2)],
+        env=worker_env(redis_url=redis_url, mail_dir=worker_mail_dir),
+        log_name=str(os.getpid()),
+    )
+    _session_workers.extend(workers)
     yield
-    proc.terminate()
+    _session_workers.clear()
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def start_workers(
+    request: pytest.FixtureRequest, worker_mail_dir: Path
+) -> Iterator[Callable[..., list[Worker]]]:
+    """start_workers(("name@host", ["scoring", "handoff"], 1), ...) → real workers of the
+    test's own, on the test database and this process's test Redis (the session worker, if
+    running, consumes nothing meanwhile). At the end they finish what they hold and stop, and
+    the queues are emptied, before the database is flushed."""
+    if not INTEGRATION:
+        pytest.fail("start_workers needs PostgreSQL and Redis: mark the test requires_services")
+    request.getfixturevalue("transactional_db")  # set up before us, so flushed after us
+    from mqlapp.celery import app
+
+    redis_url = _worker_redis_url(os.environ["MQLAPP_TEST_REDIS_URL"])
+    app.conf.broker_url = redis_url
+    paused = [w.nodename for w in _session_workers if w.proc.poll() is None]
+    consumers("cancel", paused)
+    started: list[Worker] = []
+
+    def start(*specs: tuple[str, Sequence[str], int]) -> list[Worker]:
+        env = worker_env(redis_url=redis_url, mail_dir=worker_mail_dir)
+        workers = workers_start(specs, env=env)
+        started.extend(workers)
+        return workers
+
+    yield start
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        running = [w.nodename for w in started if w.proc.poll() is None]
+        if running:
+            workers_idle(running)
+    finally:
+        for worker in started:
+            worker.stop()
+        app.control.purge()
+        consumers("add", paused)
+
+
+def consumers(action: str, nodenames: Sequence[str], queues: Sequence[str] = ()) -> None:
+    """Make these workers stop ("cancel") or start ("add") consuming from `queues` (all)."""
+    if not nodenames:
+        return
+    from django.conf import settings
+
+    from mqlapp.celery import app
+
+    for queue in queues or settings.MQLAPP_QUEUES:
+        command = app.control.cancel_consumer if action == "cancel" else app.control.add_consumer
+        replies = command(queue, destination=list(nodenames), reply=True, timeout=5) or []
+        if len(replies) != len(nodenames):
+            raise RuntimeError(f"{action} consumer {queue}: {replies!r} from {nodenames}")
 
 
 @pytest.fixture(autouse=True)
@@ -211,13 +320,7 @@ def _worker_settles(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     from mqlapp.celery import app
 
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        inspect = app.control.inspect(timeout=1)
-        busy = [*((inspect.active() or {}).values()), *((inspect.reserved() or {}).values())]
-        if not any(busy):
-            break
-        time.sleep(0.2)
+    workers_idle()
     app.control.purge()
 
 

@@ -21,6 +21,7 @@ from .filters import LeadFilter
 # The lead shape of the API (one definition), less `traits` (free JSON, not a column).
 COLUMNS = tuple(name for name in LEAD_FIELDS if name != "traits")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CHUNK = 2000
 
 
 def csv_cell(value: Any) -> str:
@@ -36,10 +37,21 @@ class _Echo:
         return value
 
 
+def _in_order(leads: Any) -> Iterator[Any]:
+    """The leads in the list's order, CHUNK rows in memory at a time. Not `.iterator()`: the
+    response streams outside any transaction, where a server-side cursor cannot live behind a
+    transaction pooler (and with those cursors off, it would hold every row; docs/scaling.md)."""
+    ids = list(leads.values_list("pk", flat=True))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        found = {lead.pk: lead for lead in leads.select_related("source").filter(pk__in=chunk)}
+        yield from (found[pk] for pk in chunk if pk in found)  # one erased meanwhile is left out
+
+
 def _rows(leads: Any) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(COLUMNS)
-    for lead in leads.select_related("source").iterator(chunk_size=2000):
+    for lead in _in_order(leads):
         values = {
             **{name: getattr(lead, name) for name in COLUMNS},
             "source": lead.source.name if lead.source else "",
