@@ -66,26 +66,34 @@ def _peak_rss_mb(pid: int) -> float:
 
 
 class Stack:
-    """gunicorn and a Celery worker on the benchmark database, as production runs them."""
+    """gunicorn and Celery workers on the benchmark database, as production runs them: one
+    pool for the scoring queue and one for the others (handoff, webhooks, ingest), so a
+    qualification backlog never holds scoring up (docs/scaling.md)."""
+
+    POOLS = (("scoring", "scoring"), ("handoff", "handoff,webhooks,ingest"))
 
     def __init__(self, *, env: dict[str, str], web_workers: int, worker_processes: int) -> None:
         self.port = _free_port()
         self.env = env
         logs = ROOT / ".run"
         logs.mkdir(exist_ok=True)
-        self._web_log = open(logs / "bench-web.log", "w")  # noqa: SIM115 (closed in stop)
-        self._worker_log = open(logs / "bench-worker.log", "w")  # noqa: SIM115
+        self._logs = [open(logs / "bench-web.log", "w")]  # noqa: SIM115 (closed in stop)
         self.web = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "mqlapp.wsgi", "--bind",
              f"127.0.0.1:{self.port}", "--workers", str(web_workers), "--no-control-socket",
              "--log-level", "warning", "--timeout", "120"],
-            cwd=ROOT, env=env, stdout=self._web_log, stderr=subprocess.STDOUT,
+            cwd=ROOT, env=env, stdout=self._logs[0], stderr=subprocess.STDOUT,
         )  # fmt: skip
-        self.worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "mqlapp", "worker", "-c",
-             str(worker_processes), "--loglevel=WARNING", "-n", f"bench-{os.getpid()}@%h"],
-            cwd=ROOT, env=env, stdout=self._worker_log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        self.workers: dict[str, subprocess.Popen[bytes]] = {}
+        for name, queues in self.POOLS:
+            log = open(logs / f"bench-worker-{name}.log", "w")  # noqa: SIM115 (closed in stop)
+            self._logs.append(log)
+            processes = worker_processes if name == "scoring" else 1
+            self.workers[name] = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "mqlapp", "worker", "-Q", queues, "-c",
+                 str(processes), "--loglevel=WARNING", "-n", f"{name}-{os.getpid()}@%h"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -104,10 +112,10 @@ class Stack:
 
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if self.worker.poll() is not None:
-                raise RuntimeError("the Celery worker exited (.run/bench-worker.log)")
+            if any(proc.poll() is not None for proc in self.workers.values()):
+                raise RuntimeError("a Celery worker exited (.run/bench-worker-*.log)")
             try:
-                if app.control.ping(timeout=1):
+                if len(app.control.ping(timeout=1)) >= len(self.workers):
                     return
             except Exception:  # noqa: BLE001 (not up yet)
                 time.sleep(0.5)
@@ -129,19 +137,20 @@ class Stack:
             conn.close()
 
     def worker_peak_rss_mb(self) -> float:
-        return _peak_rss_mb(self.worker.pid)
+        return max(_peak_rss_mb(proc.pid) for proc in self.workers.values())
 
     def stop(self) -> None:
-        for proc in (self.web, self.worker):
+        processes = [self.web, *self.workers.values()]
+        for proc in processes:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for proc in (self.web, self.worker):
+        for proc in processes:
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        self._web_log.close()
-        self._worker_log.close()
+        for log in self._logs:
+            log.close()
 
 
 # --- the data: identifies first, then activity ------------------------------------------------
@@ -338,6 +347,107 @@ class Probe(threading.Thread):
         }
 
 
+class Profile:
+    """Where the time goes during the full-load phase: py-spy samples of the web and worker
+    processes (collapsed stacks, children included) and PostgreSQL's wait events, sampled
+    from pg_stat_activity every 50 ms. Written to `directory`; summarised in the results."""
+
+    def __init__(self, stack: Stack, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        spy = Path(sys.executable).with_name("py-spy")
+        self.spies = []
+        self.names = list(stack.workers)
+        for name, proc in (("web", stack.web), *stack.workers.items()):
+            command = [str(spy), "record", "--pid", str(proc.pid), "--subprocesses", "--rate",
+                       "50", "--format", "raw", "--output", str(directory / f"{name}.txt"),
+                       "--nonblocking"]  # fmt: skip
+            self.spies.append(
+                subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+        self.waits: dict[str, int] = {}
+        self.samples = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> None:
+        import psycopg2
+        from django.conf import settings
+
+        db = settings.DATABASES["default"]
+        conn = psycopg2.connect(host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"],
+                                password=db.get("PASSWORD") or None, dbname=db["NAME"])  # fmt: skip
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            while not self.stopping.wait(0.05):
+                # What each active backend waits for ("CPU": nothing), and for lock waits the
+                # statement that waits (its first words), to find who queues behind whom.
+                cursor.execute(
+                    "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') || "
+                    "CASE WHEN wait_event_type = 'Lock' THEN ' <- ' || left(regexp_replace("
+                    "query, '\\s+', ' ', 'g'), 70) ELSE '' END, count(*) "
+                    "FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state = 'active' AND pid <> pg_backend_pid() GROUP BY 1"
+                )
+                self.samples += 1
+                for event, count in cursor.fetchall():
+                    self.waits[event] = self.waits.get(event, 0) + count
+        conn.close()
+
+    def stop(self) -> dict[str, Any]:
+        self.stopping.set()
+        self.thread.join()
+        for spy in self.spies:
+            spy.send_signal(signal.SIGINT)
+        for spy in self.spies:
+            try:
+                spy.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+        summary: dict[str, Any] = {
+            "pg_active_backends_avg": {
+                k: round(v / max(self.samples, 1), 2)
+                for k, v in sorted(self.waits.items(), key=lambda kv: -kv[1])
+            }
+        }
+        for name in ("web", *self.names):
+            path = self.directory / f"{name}.txt"
+            if path.exists():
+                summary[name] = top_frames(path)
+        return summary
+
+
+def top_frames(path: Path, *, limit: int = 25) -> list[tuple[str, float]]:
+    """The project's own functions by inclusive share of samples (py-spy raw output)."""
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        total += int(count)
+        seen = set()
+        for frame in stack.split(";"):
+            name = _project_frame(frame)
+            if name and name not in seen:
+                seen.add(name)
+                inclusive[name] = inclusive.get(name, 0) + int(count)
+    ranked = sorted(inclusive.items(), key=lambda kv: -kv[1])[:limit]
+    return [(name, round(100 * n / max(total, 1), 1)) for name, n in ranked]
+
+
+def _project_frame(frame: str) -> str | None:
+    """ "function (path/to/file.py:12)" -> "function (file.py)" for the project's own code."""
+    function, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    if ".venv" in path or "site-packages" in path or "/lib/python" in path:
+        return None
+    if not any(part in path for part in ("mqlapp/", "scoring/", "handoff/")):
+        return None
+    return f"{function} ({path.split('/')[-1]})"
+
+
 # --- waiting for the pipeline -----------------------------------------------------------------
 
 
@@ -407,7 +517,7 @@ def _setup(leads: int) -> dict[str, Any]:
 
 
 def run(*, leads: int, events: int, clients: int, batch: int, web_workers: int,
-        worker_processes: int) -> dict[str, Any]:  # fmt: skip
+        worker_processes: int, profile_dir: Path | None = None) -> dict[str, Any]:  # fmt: skip
     from django.conf import settings
     from django.db import connection
 
@@ -439,8 +549,11 @@ def run(*, leads: int, events: int, clients: int, batch: int, web_workers: int,
         payloads = bodies(first, batch)
         began = time.perf_counter()
         probe.start()
+        profile = Profile(stack, profile_dir) if profile_dir else None
         full = send(stack, auth, payloads, clients=clients)
         done = wait_settled()
+        if profile:
+            results["profile"] = profile.stop()
         probe.stopping.set()
         probe.join()
         results["full"] = {**full, "events": len(first),
@@ -512,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=RUNS.get(scale, 3),
                         help="repetitions on a fresh database each (medians reported)")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--profile", type=Path, help="profile the full-load phase into DIR")
     args = parser.parse_args(argv)
     os.environ.update({"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
                        "CELERY_BROKER_URL": args.redis_url})  # fmt: skip
@@ -529,7 +643,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             runs.append(run(leads=args.leads, events=args.events, clients=args.clients,
                             batch=args.batch, web_workers=args.web_workers,
-                            worker_processes=args.worker_processes))  # fmt: skip
+                            worker_processes=args.worker_processes,
+                            profile_dir=args.profile))  # fmt: skip
             print(f"run {number} of {args.runs} done", flush=True)
         finally:
             connections.close_all()

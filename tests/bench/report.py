@@ -161,8 +161,10 @@ def render_load(load: dict[str, Any], *, machine: str) -> str:
         "## Under load: the real stack",
         "",
         f"Run {datetime.now(UTC).date().isoformat()} on {machine}: gunicorn "
-        f"({first['web_workers']} sync workers), one Celery worker ({first['worker_processes']} "
-        f"processes), PostgreSQL and Redis, all on this machine. {first['leads']:,} leads (one "
+        f"({first['web_workers']} sync workers), Celery workers as docker-compose runs them "
+        f"(a pool of {first['worker_processes']} processes on the scoring queue, one process on "
+        "handoff, webhooks and ingest), PostgreSQL and Redis, all on this machine. "
+        f"{first['leads']:,} leads (one "
         f"identify each, first), then {first['events']:,} page and track events for them in "
         f"`/v1/batch` bodies of {first['batch']} from {first['clients']} client threads as fast "
         f"as they are answered; then {first['events']:,} more at half that rate. A probe lead "
