@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from mqlapp.leads.models import Event, User
@@ -81,9 +81,12 @@ def fast_track_leads(lead_ids: set[int], *, policy: MqlPolicy) -> set[int]:
     if not lead_ids or not names:
         return set()
     wanted = {name_key(n) for n in names}
-    rows = Event.objects.filter(lead_id__in=lead_ids, type="track").filter(
-        Q(lead__scoring__epoch__isnull=True) | Q(timestamp__gte=F("lead__scoring__epoch"))
+    # "Since the epoch" as an anti-join on scoring's row by its key: joining through the lead
+    # (lead__scoring__epoch) read every lead and score row of the table for each batch.
+    before_epoch = LeadScore.objects.filter(
+        lead_id=OuterRef("lead_id"), epoch__gt=OuterRef("timestamp")
     )
+    rows = Event.objects.filter(lead_id__in=lead_ids, type="track").exclude(Exists(before_epoch))
     # The engine's name rule decides what "an event named X" is (one definition).
     return {
         lead_id
