@@ -81,6 +81,8 @@ def mixed(make_user, source, receiver, private_hosts):
         "old_activity": lead("old_activity", score=70, cycle=1),
         "new_activity": lead("new_activity", score=70, cycle=1),
         "old_hand": lead("old_hand", score=10, cycle=1),
+        "old_hand_new_visit": lead("old_hand_new_visit", score=10, cycle=1),
+        "new_hand": lead("new_hand", score=10, cycle=1),
         "jp_small": lead("jp_small", score=100, country="JP", employees=50),
         "jp_big_2": lead("jp_big_2", score=60, country="jp", employees=1000),
         "plain_1": lead("plain_1", score=75),
@@ -96,7 +98,14 @@ def mixed(make_user, source, receiver, private_hosts):
         source, "new_activity@example.co.jp", "Document Downloaded", at=recycled_at + timedelta(1)
     )
     _event(source, "old_hand@example.co.jp", "Demo Requested", at=recycled_at - timedelta(1))
-    for name in ("old_activity", "new_activity", "old_hand"):
+    _event(
+        source, "old_hand_new_visit@example.co.jp", "Demo Requested", at=recycled_at - timedelta(1)
+    )
+    _event(
+        source, "old_hand_new_visit@example.co.jp", "Email Opened", at=recycled_at + timedelta(1)
+    )
+    _event(source, "new_hand@example.co.jp", "Demo Requested", at=recycled_at + timedelta(1))
+    for name in ("old_activity", "new_activity", "old_hand", "old_hand_new_visit", "new_hand"):
         score_set(ids[name], score_epoch=recycled_at)
     return {
         "ids": ids,
@@ -187,7 +196,7 @@ def test_a_batch_gives_what_one_by_one_in_lead_id_order_gives(
         assert batched[part] == single[part], part
     # and the case is the one meant: each kind of lead did what the policy says
     moving = [
-        "jp_big", "hand_raiser", "us", "new_activity", "jp_small", "jp_big_2",
+        "jp_big", "hand_raiser", "us", "new_activity", "new_hand", "jp_small", "jp_big_2",
         "plain_1", "plain_2", "plain_3", "plain_4",
     ]  # fmt: skip
     assert batch_moved == sorted(ids[name] for name in moving)
@@ -200,10 +209,11 @@ def test_a_batch_gives_what_one_by_one_in_lead_id_order_gives(
     heavy_count = sum(owners[pk] == reps["heavy"].pk for pk in batch_moved)
     assert heavy_count == len(batch_moved) - 2 - 1  # all but the territory's and the capped's
     reasons = {pk: reason for pk, _, _, _, reason, _, _ in batched["qualifications"]}
-    assert reasons[ids["hand_raiser"]] == "fast_track"
-    assert {reasons[pk] for pk in batch_moved if pk != ids["hand_raiser"]} == {"threshold"}
+    hands = {ids["hand_raiser"], ids["new_hand"]}
+    assert {reasons[pk] for pk in hands} == {"fast_track"}
+    assert {reasons[pk] for pk in batch_moved if pk not in hands} == {"threshold"}
     cycles = {pk: cycle for pk, _, _, cycle, _, _ in batched["lifecycles"]}
-    assert cycles[ids["new_activity"]] == 2
+    assert (cycles[ids["new_activity"]], cycles[ids["new_hand"]]) == (2, 2)
     assert len(batched["mails"]) == len(batch_moved)  # every rep's lead is a rep's email
     # two webhooks on lead.mql: one message to each per lead, every one delivered
     assert len(batched["deliveries"]) == 2 * len(batch_moved)
