@@ -178,30 +178,48 @@ def _open_mqls(user_ids: Sequence[int]) -> dict[int, int]:
 
 
 def assignee_next(lead: Lead, *, exclude: Sequence[int] = ()) -> User | None:
-    """The next rep for this lead, or None (pool). Call inside the transaction that assigns.
+    """The next rep for this lead, or None (pool). Call inside the transaction that assigns."""
+    return assignees_next([lead], exclude=exclude)[0]
+
+
+def assignees_next(leads: Sequence[Lead], *, exclude: Sequence[int] = ()) -> list[User | None]:
+    """The rep for each lead in turn (None: pool), as if they were assigned one by one in this
+    order: the rotation moves on after each choice, and each choice counts against that rep's
+    cap for the leads after it. Call inside the transaction that assigns.
 
     The cursor row is locked, so concurrent qualifications take turns and never pick the
-    same "next rep" by race; the choice itself is `rep_choose`.
+    same "next rep" by race; each choice itself is `rep_choose`. A fixed number of queries
+    however many leads: the reps, their open MQLs and the cursor are read once.
     """
+    if not leads:
+        return []
     AssignmentCursor.objects.get_or_create(pk=1)
     cursor = AssignmentCursor.objects.select_for_update().get(pk=1)
     users = {user.pk: user for user in sales_reps()}
     reps = [rep_facts(user) for user in users.values()]
     capped = [r.id for r in reps if r.max_open_mqls is not None and r.available]
-    chosen, rotation = rep_choose(
-        reps,
-        lead_country=lead.country,
-        lead_employees=lead.employees,
-        state=Rotation.from_json(cursor.state),
-        open_counts=_open_mqls(capped) if capped else {},
-        exclude=exclude,
-    )
-    if chosen is None:
-        return None
-    cursor.state = rotation.to_json()
-    cursor.last_user = users[chosen]
-    cursor.save(update_fields=["state", "last_user"])
-    return users[chosen]
+    open_counts = _open_mqls(capped) if capped else {}
+    rotation = Rotation.from_json(cursor.state)
+    chosen: list[User | None] = []
+    last: int | None = None
+    for lead in leads:
+        rep_id, rotation = rep_choose(
+            reps,
+            lead_country=lead.country,
+            lead_employees=lead.employees,
+            state=rotation,
+            open_counts=open_counts,
+            exclude=exclude,
+        )
+        if rep_id is not None:
+            open_counts[rep_id] = open_counts.get(rep_id, 0) + 1  # one more open MQL
+            last = rep_id
+        chosen.append(users[rep_id] if rep_id is not None else None)
+    if last is not None:
+        cursor.state = rotation.to_json()
+        cursor.last_user = users[last]
+        cursor.save(update_fields=["state", "last_user"])
+    return chosen
 
 
 def assignment_record(
@@ -216,12 +234,42 @@ def assignment_record(
     """Set the owner and keep the decision; the rep's email goes out after commit."""
     LeadLifecycle.objects.filter(pk=life.pk).update(owner=user)
     life.owner = user
-    row = Assignment.objects.create(
-        lead_id=life.lead_id, cycle=life.cycle, user=user, at=now, why=why, by=by, notify=notify
+    return assignments_record([life], why=why, now=now, by=by, notify=notify)[0]
+
+
+def assignments_record(
+    lives: Sequence[LeadLifecycle],
+    *,
+    why: str,
+    now: datetime,
+    by: User | None = None,
+    notify: bool = True,
+) -> list[Assignment]:
+    """Keep the decisions for lifecycle rows whose owner the caller has set (one insert); each
+    rep's email goes out after commit, one per assignment."""
+    rows = Assignment.objects.bulk_create(
+        [
+            Assignment(
+                lead_id=life.lead_id,
+                cycle=life.cycle,
+                user=life.owner,
+                at=now,
+                why=why,
+                by=by,
+                notify=notify,
+            )
+            for life in lives
+        ]
     )
-    if notify:
-        transaction.on_commit(lambda: task_kick("handoff.tasks.assignment_notify", row.pk))
-    return row
+    if notify and rows:
+        ids = [row.pk for row in rows]
+        transaction.on_commit(lambda: _notify_all(ids))
+    return rows
+
+
+def _notify_all(assignment_ids: list[int]) -> None:
+    for pk in assignment_ids:
+        task_kick("handoff.tasks.assignment_notify", pk)
 
 
 # --- rep settings (admin) --------------------------------------------------------------------

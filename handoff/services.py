@@ -1,17 +1,16 @@
 """Handoff writes: the policy, qualification exactly once per cycle, assignment, queue actions."""
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from mqlapp.leads.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
-from mqlapp.leads.models import Event, User
+from mqlapp.leads.models import User
 from mqlapp.leads.parsing import day_parse
 from mqlapp.leads.roles import ADMIN, SALES, user_role
 from mqlapp.leads.services import task_kick
@@ -20,10 +19,10 @@ from scoring.engine.conditions import as_number
 from scoring.models import LeadScore
 from scoring.services import lead_epoch_move
 
-from .assignment import assignee_next, assignment_record
-from .lifecycle import EVENT_FOR_MOVE, NEEDS_REASON, REASONS, Stage, sla_due, transition_target
-from .models import Assignment, LeadLifecycle, MqlPolicy, Qualification, StageTransition
-from .webhooks import webhooks_enqueue
+from .assignment import assignment_record
+from .lifecycle import EVENT_FOR_MOVE, NEEDS_REASON, REASONS, Stage, transition_target
+from .models import Assignment, LeadLifecycle, MqlPolicy, StageTransition
+from .webhooks import webhooks_enqueue_many
 
 log = logging.getLogger(__name__)
 
@@ -133,52 +132,14 @@ def _score_of(lead_id: int) -> Decimal:
 def mql_qualify(
     lead_id: int, *, score: Decimal, reason: str, now: datetime, policy: MqlPolicy | None = None
 ) -> bool:
-    """nurturing → mql, exactly once per cycle; True when this call made the move.
+    """nurturing → mql for one lead, exactly once per cycle; True when this call made the move
+    (`handoff.qualify.mql_qualify_many` with one lead)."""
+    from .qualify import mql_qualify_many  # noqa: PLC0415 (qualify imports this module)
 
-    The conditional UPDATE lets one caller through however many race (the row lock makes
-    the others re-read the stage and update nothing; tests/handoff/test_qualify_race.py).
-    A lead with a score epoch (recycled before) needs an event since that epoch: old
-    activity never brings it back.
-    """
-    policy = policy or policy_get()
-    with transaction.atomic():
-        epoch = LeadScore.objects.filter(lead_id=lead_id).values_list("epoch", flat=True).first()
-        if epoch is not None and not (
-            Event.objects.filter(
-                lead_id=lead_id, type__in=engine.EVERY_EVENT, timestamp__gte=epoch
-            ).exists()
-        ):
-            return False
-        # The UPDATE names only the row's own columns: with a condition on a joined table,
-        # Django tests the stage in a subquery, which a racer that waited for the row lock
-        # does not re-read, so each racer moved the lead again, into a cycle of its own.
-        moved = LeadLifecycle.objects.filter(lead_id=lead_id, stage=Stage.NURTURING).update(
-            stage=Stage.MQL,
-            mql_at=now,
-            sla_due_at=sla_due(now, hours=policy.sla_hours),
-            cycle=F("cycle") + 1,
-            owner=None,
-        )
-        if not moved:
-            return False
-        life = LeadLifecycle.objects.select_related("lead").get(lead_id=lead_id)
-        owner = None
-        if policy.assignment == MqlPolicy.Assignment.ROUND_ROBIN:
-            owner = assignee_next(life.lead)
-        if owner is not None:
-            assignment_record(life, user=owner, why=Assignment.Why.ROUND_ROBIN, now=now)
-        Qualification.objects.create(
-            lead_id=lead_id, cycle=life.cycle, at=now, score=score, reason=reason, owner=owner
-        )
-        transition_record(
-            life,
-            action="qualify_mql",
-            from_stage=Stage.NURTURING,
-            now=now,
-            score=score,
-            reason=reason,
-        )
-    return True
+    moved = mql_qualify_many(
+        [lead_id], scores={lead_id: score}, reasons={lead_id: reason}, now=now, policy=policy
+    )
+    return bool(moved)
 
 
 def transition_record(
@@ -193,30 +154,68 @@ def transition_record(
     note: str = "",
 ) -> StageTransition:
     """Keep the stage change and queue its webhook, in the caller's transaction."""
-    row = StageTransition.objects.create(
-        lead_id=life.lead_id,
+    rows = transitions_record(
+        [life],
+        action=action,
         from_stage=from_stage,
-        to_stage=life.stage,
-        at=now,
+        now=now,
+        scores={life.lead_id: score},
+        reasons={life.lead_id: reason},
         by=by,
-        reason=reason,
         note=note,
-        score=score,
-        cycle=life.cycle,
+    )
+    return rows[0]
+
+
+def transitions_record(
+    lives: Sequence[LeadLifecycle],
+    *,
+    action: str,
+    from_stage: str,
+    now: datetime,
+    scores: Mapping[int, Decimal],
+    reasons: Mapping[int, str],
+    by: User | None = None,
+    note: str = "",
+) -> list[StageTransition]:
+    """The same stage change of many leads (each its own score and reason): the history rows
+    in one insert and their webhooks in one go (`webhooks_enqueue_many`), in the caller's
+    transaction."""
+    rows = StageTransition.objects.bulk_create(
+        [
+            StageTransition(
+                lead_id=life.lead_id,
+                from_stage=from_stage,
+                to_stage=life.stage,
+                at=now,
+                by=by,
+                reason=reasons.get(life.lead_id, ""),
+                note=note,
+                score=scores[life.lead_id],
+                cycle=life.cycle,
+            )
+            for life in lives
+        ]
     )
     event = EVENT_FOR_MOVE.get(action)
     if event:
-        extra: dict[str, Any] = {
-            "previous_stage": from_stage,
-            "reason": reason,
-            "note": note,
-            "cycle": life.cycle,
-            "by": by.username if by else None,
-            "sla_due_at": life.sla_due_at,
-            "reapproach_on": life.reapproach_on,
+        extras: dict[int, dict[str, Any]] = {
+            life.lead_id: {
+                "previous_stage": from_stage,
+                "reason": reasons.get(life.lead_id, ""),
+                "note": note,
+                "cycle": life.cycle,
+                "by": by.username if by else None,
+                "sla_due_at": life.sla_due_at,
+                "reapproach_on": life.reapproach_on,
+            }
+            for life in lives
         }
-        webhooks_enqueue(life.lead_id, event_type=event, now=now, extra=extra)
-    return row
+        webhooks_enqueue_many(extras, event_type=event, now=now)
+    return rows
+
+
+_ELIGIBLE_BATCH = 500  # leads per transaction
 
 
 def leads_qualify_eligible(*, now: datetime | None = None) -> int:
@@ -228,12 +227,24 @@ def leads_qualify_eligible(*, now: datetime | None = None) -> int:
         lead__lifecycle__stage=Stage.NURTURING, score__gte=policy.mql_threshold
     )
     count = 0
+    batch: dict[int, Decimal] = {}
     for pk, score, fit in (
-        rows.order_by("lead_id").values_list("lead_id", "score", "fit").iterator(500)
+        rows.order_by("lead_id").values_list("lead_id", "score", "fit").iterator(_ELIGIBLE_BATCH)
     ):
         if mql_passes(score, fit, policy):
-            count += mql_qualify(pk, score=score, reason="threshold", now=now, policy=policy)
-    return count
+            batch[pk] = score
+        if len(batch) == _ELIGIBLE_BATCH:
+            count += _threshold_qualify(batch, now=now, policy=policy)
+            batch = {}
+    return count + _threshold_qualify(batch, now=now, policy=policy)
+
+
+def _threshold_qualify(scores: Mapping[int, Decimal], *, now: datetime, policy: MqlPolicy) -> int:
+    from .qualify import mql_qualify_many  # noqa: PLC0415 (qualify imports this module)
+
+    reasons = dict.fromkeys(scores, "threshold")
+    moved = mql_qualify_many(scores, scores=scores, reasons=reasons, now=now, policy=policy)
+    return len(moved)
 
 
 # --- queue actions ----------------------------------------------------------------------------

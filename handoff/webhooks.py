@@ -12,7 +12,7 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -169,31 +169,52 @@ def webhook_delete(webhook: Webhook) -> None:
 # --- the outbox ------------------------------------------------------------------------------
 
 
-def lead_payload(
-    lead: LeadView, *, event_type: str, now: datetime, extra: Mapping[str, Any]
-) -> str:
-    """The body, fixed when the event happens and sent unchanged on every try."""
-    data = dict(LeadSerializer(lead).data)
-    owner = lead.owner
-    data["owner"] = (
-        {"id": owner.pk, "username": owner.username, "email": owner.email} if owner else None
-    )
-    data.update(extra)
-    body = {"type": event_type, "timestamp": now.isoformat(), "data": data}
-    return json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+def lead_payloads(
+    leads: Sequence[LeadView],
+    *,
+    event_type: str,
+    now: datetime,
+    extras: Mapping[int, Mapping[str, Any]],
+) -> list[str]:
+    """The bodies, fixed when the event happens and sent unchanged on every try. One
+    serializer for all the leads: DRF builds a serializer's fields each time it is made."""
+    rows = LeadSerializer(leads, many=True).data
+    bodies = []
+    for lead, row in zip(leads, rows, strict=True):
+        data = dict(row)
+        owner = lead.owner
+        data["owner"] = (
+            {"id": owner.pk, "username": owner.username, "email": owner.email} if owner else None
+        )
+        data.update(extras[lead.pk])
+        body = {"type": event_type, "timestamp": now.isoformat(), "data": data}
+        bodies.append(
+            json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+        )
+    return bodies
 
 
 def webhooks_enqueue(
     lead_id: int, *, event_type: str, now: datetime, extra: Mapping[str, Any]
 ) -> list[int]:
     """Outbox rows for every active webhook on `event_type`, in the caller's transaction."""
+    return webhooks_enqueue_many({lead_id: extra}, event_type=event_type, now=now)
+
+
+def webhooks_enqueue_many(
+    extras: Mapping[int, Mapping[str, Any]], *, event_type: str, now: datetime
+) -> list[int]:
+    """`webhooks_enqueue` for many leads at once (`extras`: each lead's own part of its body),
+    in the order given: three queries however many leads."""
     hooks = [h for h in Webhook.objects.filter(active=True) if event_type in h.events]
-    if not hooks:
+    if not hooks or not extras:
         return []
-    lead = LeadView.objects.get(pk=lead_id)
-    payload = lead_payload(lead, event_type=event_type, now=now, extra=extra)
-    rows = WebhookDelivery.objects.bulk_create(
-        [
+    found = LeadView.objects.in_bulk(list(extras))
+    leads = [found[lead_id] for lead_id in extras]
+    payloads = lead_payloads(leads, event_type=event_type, now=now, extras=extras)
+    rows = []
+    for payload in payloads:
+        rows += [
             WebhookDelivery(
                 webhook=hook,
                 event_type=event_type,
@@ -204,8 +225,7 @@ def webhooks_enqueue(
             )
             for hook in hooks
         ]
-    )
-    ids = [row.pk for row in rows]
+    ids = [row.pk for row in WebhookDelivery.objects.bulk_create(rows)]
     transaction.on_commit(lambda: _kick_all(ids))
     return ids
 
