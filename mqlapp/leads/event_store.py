@@ -12,7 +12,7 @@ column in docs/partitioning.md. On SQLite (the embedded default) the plain table
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import orjson
@@ -44,8 +44,8 @@ class EventRow(NamedTuple):
 
 FIELDS: tuple[str, ...] = EventRow._fields  # noqa: SLF001 (NamedTuple's public API)
 
-
-_TYPES = {
+# Each column's SQL type, as the statement casts it.
+COLUMN_TYPES = {
     "message_id": "varchar",
     "type": "varchar",
     "timestamp": "timestamptz",
@@ -67,7 +67,7 @@ _COLUMNS = ", ".join(f'"{name}"' for name in FIELDS)
 # columns are taken as they are, the others as text cast to their type.
 _FIELDS = ", ".join(
     f'e->{i} AS "{name}"' if kind == "jsonb" else f'(e->>{i})::{kind} AS "{name}"'
-    for i, (name, kind) in enumerate((n, _TYPES[n]) for n in FIELDS)
+    for i, (name, kind) in enumerate((n, COLUMN_TYPES[n]) for n in FIELDS)
 )
 # The keys first: a key that is already there (an SDK retry, whatever its timestamp) stops
 # its row. `fresh` holds only this statement's new keys, so a messageId given twice in one
@@ -83,18 +83,26 @@ _INSERT = (
 
 def _document(rows: list[EventRow]) -> str:
     """The rows as one JSON array of arrays, in one C call (orjson writes datetimes in ISO 8601
-    with their offset); the standard library only for what orjson refuses (an integer past
-    64 bits, a lone surrogate), which PostgreSQL then accepts or refuses as it would anyway."""
+    with their offset; a naive one is UTC, as message parsing reads it); the standard library
+    only for what orjson refuses (an integer past 64 bits, a lone surrogate), which PostgreSQL
+    then accepts or refuses as it would anyway."""
     plain = [tuple(row) for row in rows]
     try:
-        return orjson.dumps(plain, option=orjson.OPT_NON_STR_KEYS).decode()
+        return orjson.dumps(plain, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC).decode()
     except TypeError:
         return json.dumps(plain, ensure_ascii=False, default=_iso)
 
 
+def _utc(value: Any) -> Any:
+    """A naive datetime is UTC (as message parsing reads one), on every path."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
 def _iso(value: Any) -> str:
     if isinstance(value, datetime):
-        return value.isoformat()
+        return _utc(value).isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
@@ -127,7 +135,9 @@ def _insert_plain(rows: list[EventRow]) -> int:
         )
     )
     fresh = [
-        Event(**dict(zip(FIELDS, row, strict=True))) for row in rows if row.message_id not in known
+        Event(**{name: _utc(value) for name, value in zip(FIELDS, row, strict=True)})
+        for row in rows
+        if row.message_id not in known
     ]
     Event.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=500)
     return len(fresh)

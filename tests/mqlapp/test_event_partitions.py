@@ -2,8 +2,9 @@
 table), partition upkeep, retention by whole months (docs/partitioning.md)."""
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -20,7 +21,7 @@ from mqlapp.leads.event_partitions import (
     month_start,
     partition_name,
 )
-from mqlapp.leads.event_store import EventRow, events_insert
+from mqlapp.leads.event_store import FIELDS, EventRow, events_insert
 from mqlapp.leads.models import Event, EventKey
 from mqlapp.leads.privacy import lead_erase
 from mqlapp.leads.tasks import event_partitions_maintain as maintain_task
@@ -31,6 +32,7 @@ from scoring.services.loader import events_load
 from scoring.services.state import rules_live
 from tests import pipeline
 from tests.conftest import requires_postgres
+from tests.factories import lead_make
 
 pytestmark = pytest.mark.django_db
 OPENED = {"name": "Open", "kind": "behavior", "event": "Email Opened", "points": 5}
@@ -101,6 +103,27 @@ def test_insert_stores_each_message_id_once_and_counts_the_new_ones():
     # the first row given for a messageId is the one stored
     assert Event.objects.get(message_id="a").timestamp == now
     assert Event.objects.get(message_id="b").timestamp == now
+
+
+def test_insert_keeps_every_column_as_given(source):
+    lead = lead_make(email="columns@example.co.jp")
+    tokyo = datetime(2025, 3, 31, 23, 59, 59, 123456, tzinfo=ZoneInfo("Asia/Tokyo"))
+    row = EventRow(message_id="cols", type="track", timestamp=tokyo, received_at=tokyo,
+                   sent_at=None, lead_id=lead.pk, source_id=source.pk, anonymous_id="anon-ä",
+                   user_id="u-1", previous_id="p-1", name="資料ダウンロード",
+                   properties={"category": "pricing", "n": 2**70, "deep": [{"x": None}]},
+                   context={"ip": "203.0.113.7"}, traits={"plan": "pro"},
+                   campaign={"source": "newsletter"})  # fmt: skip
+    naive = EventRow(message_id="naive", type="page", timestamp=datetime(2025, 1, 1, 9),  # noqa: DTZ001 (the case)
+                   received_at=tokyo, properties={"q": 1.5})  # fmt: skip
+
+    assert events_insert([row, naive]) == 2
+
+    stored = Event.objects.get(message_id="cols")
+    assert {name: getattr(stored, name) for name in FIELDS} == dict(zip(FIELDS, row, strict=True))
+    assert stored.properties["n"] == 2**70  # past orjson's 64 bits: the standard library wrote it
+    # a naive time is UTC, as message parsing reads one
+    assert Event.objects.get(message_id="naive").timestamp == datetime(2025, 1, 1, 9, tzinfo=UTC)
 
 
 @requires_postgres
