@@ -102,7 +102,7 @@ def _utc(value: Any) -> Any:
 
 def _iso(value: Any) -> str:
     if isinstance(value, datetime):
-        return _utc(value).isoformat()
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
