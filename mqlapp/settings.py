@@ -140,6 +140,9 @@ CELERY_TASK_ROUTES = {
 }
 # The task that drains the "leads to score" outbox; named, so mqlapp need not import handoff.
 MQLAPP_SCORE_TASK = "handoff.tasks.leads_score_pending"
+# Events older than this many whole months before the current one are dropped, a monthly
+# partition at a time (docs/partitioning.md); unset keeps every event.
+EVENT_RETENTION_MONTHS: int | None = env.int("EVENT_RETENTION_MONTHS", default=None)
 
 if REDIS_URL:
     CACHES = {

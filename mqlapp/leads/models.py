@@ -102,7 +102,14 @@ class Identity(models.Model):
 
 
 class Event(models.Model):
-    """One stored message, append-only; message_id makes it idempotent."""
+    """One stored message, append-only; message_id makes it idempotent.
+
+    On PostgreSQL the table is partitioned by month of `timestamp` (migration 0002,
+    docs/partitioning.md): its primary key there is (id, timestamp), `id` stays unique by its
+    sequence and is the pk the ORM uses, and `message_id` is kept unique by EventKey (a unique
+    index on a partitioned table must hold the partition key). On SQLite it is this plain table.
+    Insert through `event_store.events_insert`, which keeps the two together.
+    """
 
     message_id = models.CharField(max_length=200, unique=True)
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL)
@@ -139,6 +146,17 @@ class Event(models.Model):
                 name="event_orphan_alias",
             ),
         ]
+
+
+class EventKey(models.Model):
+    """A messageId stored in the events table (PostgreSQL): the one place it is unique across
+    every monthly partition. `timestamp` is the stored event's, so a key's partition is known.
+    Written in the same statement as the event (event_store.events_insert); dropped with its
+    month by retention; kept when a lead is erased or deleted (a message id is no personal
+    data, and a late SDK retry of that message must not be stored again)."""
+
+    message_id = models.CharField(max_length=200, primary_key=True)
+    timestamp = models.DateTimeField()
 
 
 class LeadMerge(models.Model):

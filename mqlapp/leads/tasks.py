@@ -1,11 +1,14 @@
-"""Celery entry points of the core app: CSV import jobs (ids in, one service call)."""
+"""Celery entry points of the core app: CSV import jobs (ids in, one service call) and the
+events table's monthly partitions."""
 
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
+from . import event_partitions
 from .ingest import imports
 from .models import ImportJob
 
@@ -13,6 +16,12 @@ TRANSIENT = (ConnectionError, OperationalError)
 
 BEAT = {
     "import-sweep": {"task": "mqlapp.leads.tasks.imports_sweep", "schedule": timedelta(minutes=1)},
+    # Hourly, not monthly: a beat that restarts often still runs it, and a run that found its
+    # lock busy (LOCK_TIMEOUT) is retried within the hour. Most runs create nothing.
+    "event-partitions": {
+        "task": "mqlapp.leads.tasks.event_partitions_maintain",
+        "schedule": timedelta(hours=1),
+    },
 }
 
 
@@ -40,3 +49,14 @@ def imports_sweep() -> int:
     for job_id in ids:
         imports.lead_import_run(job_id)
     return len(ids)
+
+
+@shared_task(name="mqlapp.leads.tasks.event_partitions_maintain", acks_late=True)
+def event_partitions_maintain() -> dict[str, list[str]]:
+    """Hourly: this month's and the next months' event partitions exist (PostgreSQL; nothing
+    on SQLite); with EVENT_RETENTION_MONTHS set, the months before it are dropped."""
+    done = {"created": event_partitions.event_partitions_maintain(), "dropped": []}
+    months = settings.EVENT_RETENTION_MONTHS
+    if months is not None:
+        done["dropped"] = event_partitions.events_retention_apply(months=months).partitions
+    return done

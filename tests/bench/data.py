@@ -15,6 +15,8 @@ from typing import Any
 
 from django.db import connection
 
+from mqlapp.leads.event_partitions import event_partitions_ensure
+
 TITLES = ["部長", "課長", "主任", "担当", "本部長", "Manager", "Director", "Engineer"]
 INDUSTRIES = ["製造", "物流", "IT", "商社", "医療", "金融"]
 COUNTRIES = ["JP"] * 8 + ["US", "SG"]
@@ -151,10 +153,20 @@ def leads_and_events(*, leads: int, events: int, seed: int = 11) -> dict[str, in
                     "received_at": at.isoformat(),
                 }  # fmt: skip
 
+    # The events table is partitioned by month (docs/partitioning.md): the months the data
+    # spans get their partitions first, so the rows land in them, not in the DEFAULT one.
+    event_partitions_ensure(now - timedelta(days=180), now)
     counts = {
         "leads": copy_rows("leads_lead", lead_rows(), now=now, with_id=True),
         "events": copy_rows("leads_event", event_rows(), now=now),
     }
+    # Ingestion writes each event's messageId to the key table in the same statement
+    # (event_store.events_insert); COPY does not, so the keys are added here.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'INSERT INTO leads_eventkey (message_id, "timestamp") '
+            'SELECT message_id, "timestamp" FROM leads_event'
+        )
     copy_rows("scoring_leadscore", score_rows(), now=now)
     copy_rows("handoff_leadlifecycle", lifecycle_rows(), now=now)
     counts["outcomes"] = _outcomes(leads=leads, rng=rng, now=now)

@@ -10,6 +10,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from .. import hooks
+from ..event_store import EventRow, events_insert
 from ..models import PROFILE_FIELDS, Event, Lead, Source
 from ..services import lead_apply
 from .identity import (
@@ -78,9 +79,7 @@ def events_ingest(messages: Sequence[Message], *, source: Source | None) -> Inge
     # Sorted by messageId: two requests carrying the same ids (SDK retries) insert them in the
     # same order, so one waits for the other instead of deadlocking.
     stored = sorted((m for m in messages if m.persist), key=lambda m: m.message_id)
-    Event.objects.bulk_create(
-        [_event_row(m, source=source) for m in stored], ignore_conflicts=True, batch_size=500
-    )
+    events_insert([_event_row(m, source=source) for m in stored])
     changes = orphan_changes(resolver) + out.changes
     gained = orphans_adopt(resolver)
     _leads_write(resolver, changes, _activity_latest(messages, adopted=gained))
@@ -90,10 +89,10 @@ def events_ingest(messages: Sequence[Message], *, source: Source | None) -> Inge
     )
 
 
-def _event_row(m: Message, *, source: Source | None) -> Event:
-    return Event(
+def _event_row(m: Message, *, source: Source | None) -> EventRow:
+    return EventRow(
         message_id=m.message_id,
-        source=source,
+        source_id=source.pk if source else None,
         lead_id=m.lead_id,
         anonymous_id=m.anonymous_id,
         user_id=m.user_id,

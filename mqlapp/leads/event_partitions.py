@@ -1,0 +1,261 @@
+"""The events table's monthly partitions (PostgreSQL): create the months ahead, move strays
+out of the DEFAULT partition, and drop whole months past retention (docs/partitioning.md).
+
+A month is a UTC calendar month: `leads_event_pYYYYMM` holds timestamps from its first
+instant up to the next month's. `leads_event_default` takes every timestamp no partition
+covers (very old or far-future events); a month's partition, once created, takes them over.
+On SQLite there are no partitions: upkeep does nothing and retention is a plain DELETE.
+"""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.db import connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
+from django.utils import timezone
+
+from . import hooks
+from .models import Event, EventKey
+
+PARENT = Event._meta.db_table
+DEFAULT = f"{PARENT}_default"
+KEYS = EventKey._meta.db_table
+# Months created ahead of the current one (the beat job runs hourly, the migration once).
+AHEAD = 2
+_NAME = re.compile(rf"^{PARENT}_p(\d{{4}})(\d{{2}})$")
+# pg_advisory_xact_lock key: one partition change at a time (two beat runs, a deploy).
+_LOCK = 0x6C65_6164_735F_6576
+# Creating or detaching a partition locks the whole table briefly; behind a long report it
+# would queue every insert, so give up instead (the next hourly run tries again).
+LOCK_TIMEOUT = "5s"
+_CHUNK = 5_000
+
+
+def month_start(moment: datetime) -> datetime:
+    """The first instant of `moment`'s UTC month."""
+    moment = moment.astimezone(UTC)
+    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
+
+
+def month_add(month: datetime, months: int) -> datetime:
+    index = month.year * 12 + month.month - 1 + months
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+
+
+def partition_name(month: datetime) -> str:
+    return f"{PARENT}_p{month:%Y%m}"
+
+
+def _month_of(name: str) -> datetime | None:
+    found = _NAME.match(name)
+    return datetime(int(found[1]), int(found[2]), 1, tzinfo=UTC) if found else None
+
+
+def events_partitioned(using: str = "default") -> bool:
+    """Whether the events table is a partitioned table here (PostgreSQL after migration 0002)."""
+    conn = connections[using]
+    if conn.vendor != "postgresql":
+        return False
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass(%s)", [PARENT])
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def event_partitions(using: str = "default") -> dict[str, datetime]:
+    """The monthly partitions attached now: name → the month it holds."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = to_regclass(%s)",
+            [PARENT],
+        )
+        names = [name for (name,) in cursor.fetchall()]
+    return {name: month for name in names if (month := _month_of(name)) is not None}
+
+
+def _columns(conn: BaseDatabaseWrapper) -> str:
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 "
+            "AND NOT attisdropped ORDER BY attnum",
+            [PARENT],
+        )
+        return ", ".join(f'"{name}"' for (name,) in cursor.fetchall())
+
+
+def _months(first: datetime, last: datetime) -> Iterator[datetime]:
+    month, end = month_start(first), month_start(last)
+    while month <= end:
+        yield month
+        month = month_add(month, 1)
+
+
+def event_partitions_ensure(
+    first: datetime, last: datetime, *, using: str = "default", lock_timeout: str | None = None
+) -> list[str]:
+    """Create the missing monthly partitions from `first`'s month to `last`'s; returns their
+    names. Idempotent. Rows of such a month waiting in the DEFAULT partition move into it
+    (PostgreSQL refuses a new partition while the DEFAULT one holds rows of its range)."""
+    conn = connections[using]
+    if not events_partitioned(using):
+        return []
+    created: list[str] = []
+    with transaction.atomic(using=using), conn.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK])
+        if lock_timeout:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
+        existing = event_partitions(using)
+        columns = _columns(conn)
+        for month in _months(first, last):
+            name = partition_name(month)
+            if name not in existing:
+                _partition_create(cursor, name, month, month_add(month, 1), columns=columns)
+                created.append(name)
+    return created
+
+
+def _partition_create(
+    cursor: CursorWrapper, name: str, lo: datetime, hi: datetime, *, columns: str
+) -> None:
+    # Fixed names only in the SQL text (PARENT, DEFAULT, a name built from a datetime);
+    # the bounds are parameters.
+    execute = cursor.execute
+    where = '"timestamp" >= %s AND "timestamp" < %s'
+    execute(f"SELECT EXISTS (SELECT 1 FROM {DEFAULT} WHERE {where})", [lo, hi])  # noqa: S608
+    strays = bool(cursor.fetchone()[0])
+    if strays:
+        execute(f"CREATE TEMP TABLE {name}_moving (LIKE {PARENT})")
+        execute(
+            f"WITH moved AS (DELETE FROM {DEFAULT} WHERE {where} RETURNING {columns}) "  # noqa: S608
+            f"INSERT INTO {name}_moving ({columns}) SELECT {columns} FROM moved",
+            [lo, hi],
+        )
+    execute(
+        f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {PARENT} FOR VALUES FROM (%s) TO (%s)",
+        [lo, hi],
+    )
+    if strays:
+        execute(f"INSERT INTO {PARENT} ({columns}) SELECT {columns} FROM {name}_moving")  # noqa: S608
+        execute(f"DROP TABLE {name}_moving")
+
+
+def event_partitions_maintain(
+    *, now: datetime | None = None, using: str = "default", lock_timeout: str | None = LOCK_TIMEOUT
+) -> list[str]:
+    """The current month's partition and the next AHEAD months'; returns those created."""
+    month = month_start(now or timezone.now())
+    return event_partitions_ensure(
+        month, month_add(month, AHEAD), using=using, lock_timeout=lock_timeout
+    )
+
+
+@dataclass
+class Retention:
+    """What one retention run removed."""
+
+    cutoff: datetime
+    partitions: list[str] = field(default_factory=list)
+    events: int = 0
+    keys: int = 0
+    lead_ids: set[int] = field(default_factory=set)  # queued for scoring
+
+
+def events_retention_apply(
+    *, months: int, now: datetime | None = None, lock_timeout: str | None = LOCK_TIMEOUT
+) -> Retention:
+    """Remove events older than the `months` whole months before the current one: their
+    monthly partitions are detached and dropped, the DEFAULT partition loses its rows before
+    the cutoff, and their keys go too. The leads that had such events are queued for scoring
+    (a score is a function of the stored events). `months=0` keeps only the current month."""
+    if months < 0:
+        raise ValueError("months must be 0 or more")
+    cutoff = month_add(month_start(now or timezone.now()), -months)
+    result = Retention(cutoff=cutoff)
+    if not events_partitioned():
+        _retention_plain(result)
+        return result
+    conn = connections["default"]
+    for name, month in sorted(event_partitions().items(), key=lambda item: item[1]):
+        if month_add(month, 1) > cutoff:
+            continue
+        # Detaching takes the table's lock for a moment; the work on the rows happens on the
+        # detached table, which no insert or read reaches any more.
+        with transaction.atomic(), conn.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK])
+            if lock_timeout:
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
+            cursor.execute(f"ALTER TABLE {PARENT} DETACH PARTITION {name}")
+        _detached_drop(name, result)
+    for name in _detached_leftovers(cutoff):  # a run that stopped between detach and drop
+        _detached_drop(name, result)
+    _default_trim(result)
+    return result
+
+
+def _detached_leftovers(cutoff: datetime) -> list[str]:
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND NOT relispartition "
+            "AND relname ~ %s AND pg_table_is_visible(oid)",
+            [_NAME.pattern],
+        )
+        names = [name for (name,) in cursor.fetchall()]
+    return sorted(
+        name for name in names if (m := _month_of(name)) is not None and month_add(m, 1) <= cutoff
+    )
+
+
+def _leads_queue(lead_ids: list[int], result: Retention) -> None:
+    for start in range(0, len(lead_ids), _CHUNK):
+        with transaction.atomic():
+            hooks.leads_changed(lead_ids[start : start + _CHUNK])
+    result.lead_ids.update(lead_ids)
+
+
+def _detached_drop(name: str, result: Retention) -> None:
+    with connections["default"].cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT lead_id FROM {name} WHERE lead_id IS NOT NULL")  # noqa: S608
+        lead_ids = sorted(lead_id for (lead_id,) in cursor.fetchall())
+    with transaction.atomic(), connections["default"].cursor() as cursor:
+        cursor.execute(f"DELETE FROM {KEYS} k USING {name} e WHERE k.message_id = e.message_id")  # noqa: S608
+        result.keys += cursor.rowcount
+        cursor.execute(f"SELECT count(*) FROM {name}")  # noqa: S608
+        result.events += cursor.fetchone()[0]
+        cursor.execute(f"DROP TABLE {name}")
+    result.partitions.append(name)
+    _leads_queue(lead_ids, result)
+
+
+def _default_trim(result: Retention) -> None:
+    """Old strays in the DEFAULT partition are removed row by row (it is meant to stay small)."""
+    with transaction.atomic(), connections["default"].cursor() as cursor:
+        cursor.execute(
+            f'WITH gone AS (DELETE FROM {DEFAULT} WHERE "timestamp" < %s '  # noqa: S608
+            "RETURNING message_id, lead_id), "
+            f"keys AS (DELETE FROM {KEYS} k USING gone WHERE k.message_id = gone.message_id "
+            "RETURNING 1) "
+            "SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM keys), "
+            "ARRAY(SELECT DISTINCT lead_id FROM gone WHERE lead_id IS NOT NULL ORDER BY 1)",
+            [result.cutoff],
+        )
+        events, keys, lead_ids = cursor.fetchone()
+    result.events += events
+    result.keys += keys
+    _leads_queue(list(lead_ids), result)
+
+
+def _retention_plain(result: Retention) -> None:
+    """No partitions (SQLite): delete the old rows."""
+    with transaction.atomic():
+        old = Event.objects.filter(timestamp__lt=result.cutoff)
+        lead_ids = sorted(
+            set(old.filter(lead_id__isnull=False).values_list("lead_id", flat=True).distinct())
+        )
+        keys, _ = EventKey.objects.filter(timestamp__lt=result.cutoff).delete()
+        result.events, _ = old.delete()
+        result.keys = keys
+    _leads_queue(lead_ids, result)

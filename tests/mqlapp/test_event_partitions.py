@@ -1,0 +1,320 @@
+"""Issue 9: the events table partitioned by month, messageId unique across partitions (the key
+table), partition upkeep, retention by whole months (docs/partitioning.md)."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.utils import timezone
+
+from handoff.models import LeadView
+from mqlapp.leads import event_partitions
+from mqlapp.leads.event_partitions import (
+    event_partitions_ensure,
+    event_partitions_maintain,
+    events_retention_apply,
+    month_add,
+    month_start,
+    partition_name,
+)
+from mqlapp.leads.event_store import FIELDS, EventRow, events_insert
+from mqlapp.leads.models import Event, EventKey
+from mqlapp.leads.privacy import lead_erase
+from mqlapp.leads.tasks import event_partitions_maintain as maintain_task
+from scoring import engine
+from scoring.models import LeadScore
+from scoring.services import rule_create
+from scoring.services.loader import events_load
+from scoring.services.state import rules_live
+from tests import pipeline
+from tests.conftest import requires_postgres
+from tests.factories import lead_make
+
+pytestmark = pytest.mark.django_db
+OPENED = {"name": "Open", "kind": "behavior", "event": "Email Opened", "points": 5}
+
+
+def _partition_of(message_id):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tableoid::regclass::text FROM leads_event WHERE message_id = %s", [message_id]
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
+def _relation_exists(name):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+        return cursor.fetchone()[0]
+
+
+def _opened(email, when, *, message_id=None, sent_at=None):
+    message = {
+        "type": "track",
+        "userId": email,
+        "event": "Email Opened",
+        "timestamp": when.isoformat(),
+        "messageId": message_id or str(uuid.uuid4()),
+    }
+    if sent_at is not None:
+        message["sentAt"] = sent_at.isoformat()
+    return message
+
+
+def _identify(email):
+    return {"type": "identify", "userId": email, "traits": {"email": email},
+            "messageId": str(uuid.uuid4())}  # fmt: skip
+
+
+def _score(email):
+    pipeline.leads_score_pending(limit=500)
+    return LeadScore.objects.get(lead__email=email)
+
+
+def _fact_ids(lead_id):
+    _, rules = rules_live()
+    events = events_load([lead_id], plan=engine.needs(rules))
+    return sorted(e.id for e in events.get(lead_id, ()))
+
+
+def _committed():
+    """Retention runs long after the events were committed; in a test they were inserted in
+    this very transaction, and PostgreSQL drops no table with checks still pending on it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def _row(message_id, when, **extra):
+    return EventRow(message_id=message_id, type="track", name="Email Opened", timestamp=when,
+                    received_at=timezone.now(), **extra)  # fmt: skip
+
+
+def test_insert_stores_each_message_id_once_and_counts_the_new_ones():
+    # runs on any database: SQLite takes the ORM path, PostgreSQL the key table's statement
+    now = timezone.now()
+    first = [_row("a", now), _row("b", now), _row("a", now - timedelta(days=40))]
+    assert events_insert(first) == 2
+    assert events_insert([_row("b", now + timedelta(seconds=3)), _row("c", now)]) == 1
+    assert sorted(Event.objects.values_list("message_id", flat=True)) == ["a", "b", "c"]
+    # the first row given for a messageId is the one stored
+    assert Event.objects.get(message_id="a").timestamp == now
+    assert Event.objects.get(message_id="b").timestamp == now
+
+
+def test_insert_keeps_every_column_as_given(source):
+    lead = lead_make(email="columns@example.co.jp")
+    tokyo = datetime(2025, 3, 31, 23, 59, 59, 123456, tzinfo=ZoneInfo("Asia/Tokyo"))
+    row = EventRow(message_id="cols", type="track", timestamp=tokyo, received_at=tokyo,
+                   sent_at=None, lead_id=lead.pk, source_id=source.pk, anonymous_id="anon-ä",
+                   user_id="u-1", previous_id="p-1", name="資料ダウンロード",
+                   properties={"category": "pricing", "n": 2**70, "deep": [{"x": None}]},
+                   context={"ip": "203.0.113.7"}, traits={"plan": "pro"},
+                   campaign={"source": "newsletter"})  # fmt: skip
+    naive = EventRow(message_id="naive", type="page", timestamp=datetime(2025, 1, 1, 9),  # noqa: DTZ001 (the case)
+                   received_at=tokyo, properties={"q": 1.5})  # fmt: skip
+
+    assert events_insert([row, naive]) == 2
+
+    stored = Event.objects.get(message_id="cols")
+    assert {name: getattr(stored, name) for name in FIELDS} == dict(zip(FIELDS, row, strict=True))
+    assert stored.properties["n"] == 2**70  # past orjson's 64 bits: the standard library wrote it
+    # a naive time is UTC, as message parsing reads one
+    assert Event.objects.get(message_id="naive").timestamp == datetime(2025, 1, 1, 9, tzinfo=UTC)
+
+
+@requires_postgres
+def test_the_events_table_is_partitioned_by_month_with_a_default_partition():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.partstrat, a.attname FROM pg_partitioned_table p "
+            "JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0] "
+            "WHERE p.partrelid = 'leads_event'::regclass"
+        )
+        assert cursor.fetchall() == [("r", "timestamp")]
+        cursor.execute(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'leads_event'::regclass"
+        )
+        bounds = dict(cursor.fetchall())
+        cursor.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'leads_event'::regclass AND contype = 'p'"
+        )
+        primary_key = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'leads_eventkey' ORDER BY 1"
+        )
+        key_indexes = [row[0] for row in cursor.fetchall()]
+    assert bounds["leads_event_default"] == "DEFAULT"
+    month = month_start(timezone.now())
+    for ahead in range(event_partitions.AHEAD + 1):
+        name = partition_name(month_add(month, ahead))
+        assert bounds[name].startswith("FOR VALUES FROM ('"), bounds
+    assert primary_key == 'PRIMARY KEY (id, "timestamp")'
+    assert key_indexes == [
+        "CREATE UNIQUE INDEX leads_eventkey_pkey ON public.leads_eventkey USING btree (message_id)"
+    ]
+
+
+@requires_postgres
+def test_events_years_back_or_ahead_are_stored_in_the_default_partition_and_scored(ingest):
+    rule_create(data=OPENED)
+    now = timezone.now()
+    email = "kako@example.co.jp"
+    old, future = (
+        _opened(email, now - timedelta(days=3 * 365)),
+        _opened(email, now + timedelta(days=365)),
+    )
+    assert ingest("/v1/batch", {"batch": [_identify(email), old, future]}).status_code == 200
+
+    assert _partition_of(old["messageId"]) == ["leads_event_default"]
+    assert _partition_of(future["messageId"]) == ["leads_event_default"]
+    lead = LeadView.objects.get(email=email)
+    assert _fact_ids(lead.pk) == sorted([old["messageId"], future["messageId"]])
+    assert _score(email).score == Decimal("10.00")
+
+
+@requires_postgres
+def test_a_retry_with_another_timestamp_and_sent_at_is_stored_once(ingest):
+    now = timezone.now()
+    email = "retry@example.co.jp"
+    ingest("/v1/identify", _identify(email))
+    first = _opened(email, now - timedelta(days=1), message_id="retry-1", sent_at=now)
+    # the SDK's second try: sentAt later, so the skew-corrected timestamp differs; and a third
+    # whose timestamp falls in another month (another partition)
+    second = {**first, "sentAt": (now + timedelta(seconds=7)).isoformat()}
+    third = {**first, "timestamp": (now - timedelta(days=70)).isoformat()}
+    for message in (first, second, third):
+        assert ingest("/v1/track", message).status_code == 200
+    assert ingest("/v1/batch", {"batch": [second, third]}).status_code == 200
+
+    stored = Event.objects.get(message_id="retry-1")
+    assert Event.objects.filter(message_id="retry-1").count() == 1
+    assert list(
+        EventKey.objects.filter(message_id="retry-1").values_list("timestamp", flat=True)
+    ) == [stored.timestamp]
+    assert LeadView.objects.get(email=email).events.filter(type="track").count() == 1
+
+
+@requires_postgres
+def test_an_erased_leads_message_retried_later_is_not_stored_again(ingest):
+    email = "erase@example.co.jp"
+    message = _opened(email, timezone.now(), message_id="before-erasure")
+    message["properties"] = {"email": email}
+    ingest("/v1/batch", {"batch": [_identify(email), message]})
+    lead = LeadView.objects.get(email=email)
+    lead_erase(lead.pk, by=None)
+
+    assert ingest("/v1/track", message).status_code == 200
+
+    assert Event.objects.filter(message_id="before-erasure").count() == 1
+    assert Event.objects.get(message_id="before-erasure").properties == {}
+    assert EventKey.objects.filter(message_id="before-erasure").exists()
+
+
+@requires_postgres
+def test_maintenance_is_idempotent_and_moves_strays_out_of_the_default_partition():
+    later = month_add(month_start(timezone.now()), 7)
+    stray = _row("stray", later + timedelta(days=3, hours=5))
+    assert events_insert([stray]) == 1
+    assert _partition_of("stray") == ["leads_event_default"]
+
+    created = event_partitions_maintain(now=later + timedelta(days=10))
+    again = event_partitions_maintain(now=later + timedelta(days=10))
+
+    assert created == [partition_name(month_add(later, k)) for k in range(3)]
+    assert again == []
+    assert _partition_of("stray") == [partition_name(later)]
+    moved = Event.objects.get(message_id="stray")
+    assert (moved.timestamp, moved.name) == (stray.timestamp, "Email Opened")
+    assert EventKey.objects.filter(message_id="stray").count() == 1
+
+
+@requires_postgres
+def test_the_beat_task_creates_nothing_twice():
+    first = maintain_task()
+    assert maintain_task() == {"created": [], "dropped": []}
+    assert first["dropped"] == []
+    month = month_start(timezone.now())
+    names = set(event_partitions.event_partitions())
+    assert {partition_name(month_add(month, k)) for k in range(3)} <= names
+
+
+@requires_postgres
+def test_retention_drops_old_months_and_their_keys_and_keeps_newer_events(ingest):
+    rule_create(data=OPENED)
+    now = timezone.now()
+    month = month_start(now)
+    event_partitions_ensure(month_add(month, -10), month)
+    email, gone_email = "keep@example.co.jp", "gone@example.co.jp"
+    old = [_opened(email, now - timedelta(days=270)), _opened(email, now - timedelta(days=4 * 365))]
+    new = [_opened(email, month_add(month, -2) + timedelta(days=3)), _opened(email, now)]
+    only_old = _opened(gone_email, month_add(month, -9) + timedelta(days=1))
+    batch = [_identify(email), _identify(gone_email), *old, *new, only_old]
+    assert ingest("/v1/batch", {"batch": batch}).status_code == 200
+    lead = LeadView.objects.get(email=email)
+    assert _score(email).score == Decimal("20.00")
+    old_month = month_start(now - timedelta(days=270))
+
+    _committed()
+    done = events_retention_apply(months=6, now=now)
+
+    assert done.cutoff == month_add(month, -6)
+    assert partition_name(old_month) in done.partitions
+    assert partition_name(month_add(month, -9)) in done.partitions
+    assert not _relation_exists(partition_name(old_month))
+    kept = set(event_partitions.event_partitions())
+    assert {partition_name(month_add(month, k)) for k in range(-5, 1)} <= kept
+    assert not any(m < done.cutoff for m in event_partitions.event_partitions().values())
+    old_ids = [m["messageId"] for m in (*old, only_old)]
+    new_ids = sorted(m["messageId"] for m in new)
+    assert not Event.objects.filter(message_id__in=old_ids).exists()
+    assert not EventKey.objects.filter(message_id__in=old_ids).exists()
+    assert (
+        sorted(EventKey.objects.filter(message_id__in=new_ids).values_list("message_id", flat=True))
+        == new_ids
+    )
+    assert sorted(lead.events.filter(type="track").values_list("message_id", flat=True)) == new_ids
+    assert (done.events, done.keys, done.lead_ids) == (
+        3,
+        3,
+        {lead.pk, LeadView.objects.get(email=gone_email).pk},
+    )
+    # the leads are queued for scoring: the score follows the events that are left
+    assert _fact_ids(lead.pk) == new_ids
+    assert _score(email).score == Decimal("10.00")
+    assert _score(gone_email).score == Decimal("0.00")
+
+
+@requires_postgres
+def test_retention_command_says_what_it_dropped(settings, capsys):
+    month = month_start(timezone.now())
+    event_partitions_ensure(month_add(month, -30), month_add(month, -29))
+    events_insert([_row("ancient", month_add(month, -30) + timedelta(hours=1))])
+
+    _committed()
+    call_command("events_retention", months=24)
+
+    out = capsys.readouterr().out
+    assert partition_name(month_add(month, -30)) in out
+    assert partition_name(month_add(month, -29)) in out
+    assert "1 event(s), 1 key(s)" in out
+    assert not Event.objects.filter(message_id="ancient").exists()
+    settings.EVENT_RETENTION_MONTHS = None
+    with pytest.raises(CommandError, match="kept forever"):
+        call_command("events_retention")
+
+
+@requires_postgres
+def test_the_beat_task_applies_the_retention_setting(settings):
+    month = month_start(timezone.now())
+    event_partitions_ensure(month_add(month, -14), month_add(month, -14))
+    settings.EVENT_RETENTION_MONTHS = 12
+
+    done = maintain_task()
+
+    assert done["dropped"] == [partition_name(month_add(month, -14))]
