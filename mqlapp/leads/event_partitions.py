@@ -128,7 +128,7 @@ def _partition_create(
     execute(f"SELECT EXISTS (SELECT 1 FROM {DEFAULT} WHERE {where})", [lo, hi])  # noqa: S608
     strays = bool(cursor.fetchone()[0])
     if strays:
-        execute(f"CREATE TEMP TABLE {name}_moving (LIKE {PARENT})")
+        execute(f"CREATE TEMP TABLE {name}_moving (LIKE {PARENT}) ON COMMIT DROP")
         execute(
             f"WITH moved AS (DELETE FROM {DEFAULT} WHERE {where} RETURNING {columns}) "  # noqa: S608
             f"INSERT INTO {name}_moving ({columns}) SELECT {columns} FROM moved",
