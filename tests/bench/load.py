@@ -526,6 +526,10 @@ def run(*, leads: int, events: int, clients: int, batch: int, web_workers: int,
     auth = "Basic " + b64encode(f"{setup['write_key']}:".encode()).decode()
     env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "bench-" + "x" * 40,
            "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING"}  # fmt: skip
+    # The production defaults for connections (a test run's CONN_MAX_AGE=0 would make every
+    # request open a new PostgreSQL connection).
+    for name in ("CONN_MAX_AGE", "CELERY_DB_REUSE_MAX"):
+        env.pop(name, None)
     results: dict[str, Any] = {"leads": leads, "events": events, "clients": clients,
                                "batch": batch, "web_workers": web_workers,
                                "worker_processes": worker_processes}  # fmt: skip
