@@ -15,6 +15,10 @@ from . import services
 
 log = logging.getLogger(__name__)
 TRANSIENT = (ConnectionError, OperationalError)
+# Leads per scoring transaction: each batch pays a commit and a dozen round trips, so a full
+# batch of 500 costs ~5 % less per lead than one of 200 (issue 9); a batch holds its leads'
+# score rows for ~0.1–0.2 s.
+SCORE_BATCH = 500
 
 BEAT: dict[str, dict[str, object]] = {
     "score-sweep": {"task": "scoring.tasks.leads_score_pending", "schedule": timedelta(seconds=15)},
@@ -29,7 +33,7 @@ BEAT: dict[str, dict[str, object]] = {
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
 def leads_score_pending() -> int:
     """Drain the "leads to score" queue in batches; safe to run many at once."""
-    return queue_drain(lambda: services.leads_score_pending(limit=200))
+    return queue_drain(lambda: services.leads_score_pending(limit=SCORE_BATCH))
 
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3)

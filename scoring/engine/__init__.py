@@ -19,6 +19,7 @@ from scoring.engine.plan import (
     needs,
     project,
 )
+from scoring.engine.scorer import Scorer
 
 __all__ = [
     "EVERY_EVENT",
@@ -33,6 +34,7 @@ __all__ = [
     "Rule",
     "RuleInvalid",
     "Score",
+    "Scorer",
     "changes_with_time",
     "definition",
     "evaluate",

@@ -7,14 +7,15 @@ database loads whole events and reduces them with `engine.project`: the same fac
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 import orjson
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import F, QuerySet, TextField
+from django.db.models.functions import Cast
 
 from mqlapp.leads.models import Event, Lead
 
@@ -38,7 +39,6 @@ LEAD_FACT_FIELDS = (*LEAD_PROFILE_FACT_FIELDS, "score_epoch")
 _ASCII_SPACE = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _PAGE, _SCREEN = name_key("page"), name_key("screen")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_PATHS = 90
 # Shared by events that carry no field a rule reads; the engine never mutates facts.
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -62,6 +62,41 @@ def lead_facts(lead: Lead, events: Sequence[engine.EventFact] = ()) -> engine.Le
         events=tuple(events),
         score_epoch=lead.score_epoch,  # type: ignore[attr-defined]
     )
+
+
+def lead_columns(plan: engine.Needs) -> tuple[str, ...]:
+    """The lead columns (of LEAD_PROFILE_FACT_FIELDS) the fit rules of `plan` read."""
+    wanted: set[str] = set()
+    for name in plan.lead_fields:
+        if name == "email_domain":
+            wanted.add("email")
+        elif name in engine.FIT_FIELDS:
+            wanted.add(name)
+        elif name.startswith("traits."):
+            wanted.add("traits")
+    return tuple(name for name in LEAD_PROFILE_FACT_FIELDS if name in wanted)
+
+
+def lead_profiles(lead_ids: Sequence[int], *, plan: engine.Needs) -> dict[int, dict[str, Any]]:
+    """These leads (those that exist) in id order, each with the profile fields `plan` reads
+    as `engine.LeadFacts` keyword arguments; the fields no rule reads are left out (the
+    engine then sees their defaults, which no rule reads either)."""
+    columns = lead_columns(plan)
+    values: list[Any] = [name for name in columns if name != "traits"]
+    if "traits" in columns:  # as text: no model instance; json reads it as Django would
+        values.append(Cast("traits", TextField()))
+    names = [name for name in columns if name != "traits"] + (
+        ["traits"] if "traits" in columns else []
+    )
+    rows = Lead.objects.filter(pk__in=list(lead_ids)).order_by("pk").values_list("pk", *values)
+    found: dict[int, dict[str, Any]] = {}
+    for pk, *fields in rows:
+        profile = dict(zip(names, fields, strict=True))
+        if "traits" in profile:
+            text = profile["traits"]
+            profile["traits"] = (json.loads(text) if text is not None else None) or {}
+        found[pk] = profile
+    return found
 
 
 def _fast() -> bool:
@@ -109,7 +144,9 @@ def _events_orm(
 def _paths_sql(column: str, paths: Sequence[tuple[str, ...]] | None) -> tuple[list[str], list[Any]]:
     if paths is None:
         return [f"e.{column}"], []
-    return [f"e.{column} #> %s" for _ in paths], [list(path) for path in paths]
+    # A one-key path reads with -> (the same value as #> '{key}', a little cheaper).
+    sql = [f"e.{column} -> %s" if len(path) == 1 else f"e.{column} #> %s" for path in paths]
+    return sql, [path[0] if len(path) == 1 else list(path) for path in paths]
 
 
 def _nest(paths: Sequence[tuple[str, ...]], values: Sequence[Any]) -> Mapping[str, Any]:
@@ -172,7 +209,7 @@ def _where_events(plan: engine.Needs) -> tuple[str, list[Any]]:
     return "(" + " OR ".join(parts or ["FALSE"]) + ")", params
 
 
-def _events_sql(  # noqa: PLR0912 (one SQL clause per need of the plan)
+def _events_sql(
     lead_ids: Sequence[int] | None, *, plan: engine.Needs, id_range: tuple[int, int] | None
 ) -> dict[int, list[engine.EventFact]]:
     props = sorted(plan.properties) if plan.properties is not None else None
@@ -193,25 +230,21 @@ def _events_sql(  # noqa: PLR0912 (one SQL clause per need of the plan)
     else:
         conditions.append("e.lead_id IS NOT NULL")
     # One row per lead, its events as one JSON text (parsed by orjson, in C): far fewer
-    # Python steps than a row per event. Times as whole microseconds: exact.
-    fields = ", ".join(
-        [
-            "e.message_id",
-            "e.type",
-            "e.name",
-            "(extract(epoch FROM e.timestamp) * 1000000)::bigint",
-            *prop_cols,
-            *ctx_cols,
-        ]
-    )
+    # Python steps than a row per event. Times as JSON text: ISO 8601 with the offset, exact
+    # to the microsecond, and read by datetime.fromisoformat (in C).
+    fields = ", ".join(["e.message_id", "e.type", "e.name", "e.timestamp", *prop_cols, *ctx_cols])
     table = Event._meta.db_table
     # Only fixed SQL fragments are joined here; every value is a bound parameter.
     sql = (
         f"SELECT e.lead_id, json_agg(json_build_array({fields}))::text "  # noqa: S608
         f"FROM {table} e WHERE {' AND '.join(conditions)} GROUP BY e.lead_id"
     )
-    n_props = len(prop_cols)
-    wants: dict[tuple[str, str], bool] = {}
+    properties_of = _fields_reader(props, 4, len(prop_cols))
+    context_of = _fields_reader(ctxs, 4 + len(prop_cols), len(ctx_cols))
+    wanted_track: dict[str, bool] = {}
+    wanted_type = {kind: plan.wants_kind(kind, "") for kind in ("page", "screen")}
+    time_of = datetime.fromisoformat
+    fact = engine.EventFact
     found: dict[int, list[engine.EventFact]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -220,24 +253,46 @@ def _events_sql(  # noqa: PLR0912 (one SQL clause per need of the plan)
                 kept = []
                 for item in orjson.loads(text):
                     kind, name = item[1], item[2]
-                    wanted = wants.get((kind, name))
-                    if wanted is None:
-                        wanted = wants[(kind, name)] = plan.wants_kind(kind, name)
-                    if not wanted:
-                        continue
-                    if props is None:
-                        properties = _whole(item[4])
+                    if kind == "track":
+                        wanted = wanted_track.get(name)
+                        if wanted is None:
+                            wanted = wanted_track[name] = plan.wants_kind(kind, name)
                     else:
-                        properties = _nest(props, item[4 : 4 + n_props]) if props else _EMPTY
-                    if ctxs is None:
-                        context = _whole(item[4 + n_props])
-                    else:
-                        context = _nest(ctxs, item[4 + n_props :]) if ctxs else _EMPTY
-                    at = _EPOCH + timedelta(microseconds=item[3])
-                    kept.append(engine.EventFact(item[0], kind, name, at, properties, context))
+                        wanted = wanted_type.get(kind, False)
+                    if wanted:
+                        kept.append(
+                            fact(
+                                item[0],
+                                kind,
+                                name,
+                                time_of(item[3]),
+                                properties_of(item),
+                                context_of(item),
+                            )
+                        )
                 if kept:
                     found[lead_id] = kept
     return found
+
+
+def _fields_reader(
+    paths: Sequence[tuple[str, ...]] | None, start: int, count: int
+) -> Callable[[list[Any]], Mapping[str, Any]]:
+    """How an event's properties (or context) are rebuilt from its row's values
+    `item[start:start + count]`: the whole object, or only `paths`, nested as stored."""
+    if paths is None:
+        return lambda item: _whole(item[start])
+    if not paths:
+        return lambda item: _EMPTY
+    if len(paths) == 1 and len(paths[0]) == 1:  # the common case: one top-level field
+        key = paths[0][0]
+
+        def one(item: list[Any]) -> Mapping[str, Any]:
+            value = item[start]
+            return _EMPTY if value is None else {key: value}
+
+        return one
+    return lambda item: _nest(paths, item[start : start + count])
 
 
 def _whole(raw: Any) -> Mapping[str, Any]:

@@ -119,9 +119,10 @@ def rescore_step(job_id: int, *, now: datetime, batch: int = BATCH) -> bool:
         return False
     rules = rules_parse(job.rules)
     events = events_load([lead.pk for lead in leads], plan=engine.needs(rules))
+    scorer = engine.Scorer(rules)  # engine.evaluate, with the rules prepared once
     results = []
     for lead in leads:
-        score = engine.evaluate(lead_facts(lead, events.get(lead.pk, ())), rules, now=now)
+        score = scorer.evaluate(lead_facts(lead, events.get(lead.pk, ())), now=now)
         results.append(
             RescoreResult(
                 job_id=job.pk,

@@ -4,17 +4,19 @@ changed, and tell the apps above (`scoring.hooks.scores_computed`)."""
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db import transaction
+import orjson
+from django.db import connection, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
-from mqlapp.leads.models import Lead
 from mqlapp.leads.services import task_kick
 
 from .. import engine, hooks
 from ..models import LeadScore, RescoreResult, ScoreHistory, ScoreQueue
-from .loader import events_load, lead_facts, leads_for_facts
+from .loader import events_load, lead_profiles
 from .state import RuleSets, rule_sets_for_scoring, rules_live, scores_refreshed
 
 # Time-driven changes (fading, inactivity) add a history point only when the score moved at
@@ -38,11 +40,50 @@ def breakdown_json(score: engine.Score) -> list[dict[str, Any]]:
     ]
 
 
-def _history_due(detail: LeadScore | None, score: engine.Score, *, now: datetime) -> bool:
-    if detail is None or detail.history_score is None or detail.history_at is None:
+class _Stored(NamedTuple):
+    """What a lead's new score is compared with: its score row as locked."""
+
+    score: Decimal
+    engagement: Decimal
+    fit: Decimal
+    rules_version: int
+    history_score: Decimal | None
+    history_at: datetime | None
+    epoch: datetime | None
+    breakdown: str | None = None  # the JSON text, read only for the time-driven refresh
+
+
+_STORED_FIELDS = (
+    "score", "engagement", "fit", "rules_version", "history_score", "history_at", "epoch",
+)  # fmt: skip
+
+
+def _stored_lock(lead_ids: Sequence[int], *, breakdown: bool) -> dict[int, _Stored]:
+    """Lock these leads' score rows FOR UPDATE in lead_id order and read what a new score
+    is compared with (not whole rows: the breakdown JSON only when asked, as text)."""
+    rows = LeadScore.objects.filter(lead_id__in=list(lead_ids)).select_for_update()
+    fields: list[Any] = list(_STORED_FIELDS)
+    if breakdown:
+        fields.append(Cast("breakdown", TextField()))
+    return {
+        lead_id: _Stored(*values)
+        for lead_id, *values in rows.order_by("lead_id").values_list("lead_id", *fields)
+    }
+
+
+def _history_due(stored: _Stored, score: engine.Score, *, now: datetime) -> bool:
+    if stored.history_score is None or stored.history_at is None:
         return True
-    moved = abs(score.score - detail.history_score) >= HISTORY_MIN_DELTA
-    return moved or now - detail.history_at >= HISTORY_MIN_INTERVAL
+    moved = abs(score.score - stored.history_score) >= HISTORY_MIN_DELTA
+    return moved or now - stored.history_at >= HISTORY_MIN_INTERVAL
+
+
+def _stale(stored: _Stored, score: engine.Score, *, version: int) -> bool:
+    """Whether the stored breakdown or rules version differs from this score's."""
+    if stored.rules_version != version:
+        return True
+    saved = orjson.loads(stored.breakdown) if stored.breakdown is not None else None
+    return bool(saved != breakdown_json(score))
 
 
 def leads_score(
@@ -66,6 +107,12 @@ def leads_refresh(lead_ids: Sequence[int], *, now: datetime) -> dict[int, engine
     return {pk: scores[pk] for pk in changed}
 
 
+# A score row to write: lead_id, score, engagement, fit, breakdown, history_score, history_at;
+# a history point: lead_id, score, engagement, fit; a re-score job's result: lead_id, score,
+# engagement, fit, breakdown.
+_Row = tuple[Any, ...]
+
+
 @transaction.atomic
 def _leads_score(
     lead_ids: Sequence[int], *, now: datetime, cause: str, sets: RuleSets | None
@@ -75,81 +122,62 @@ def _leads_score(
         return {}, set()
     # Scoring's own rows are locked (in id order), never the lead's: ingestion and handoff
     # do not wait on a scoring batch. Two batches of the same lead take turns here.
-    details = {
-        d.lead_id: d
-        for d in LeadScore.objects.filter(lead_id__in=list(lead_ids))
-        .select_for_update()
-        .order_by("lead_id")
-    }
-    leads = list(leads_for_facts(Lead.objects.filter(pk__in=list(details))).order_by("pk"))
-    if not leads:
-        return {}, set()
+    stored = _stored_lock(lead_ids, breakdown=cause == Cause.TIME)
     plan = engine.needs(sets.live + sets.building)
-    events = events_load([lead.pk for lead in leads], plan=plan)
+    profiles = lead_profiles(list(stored), plan=plan)
+    if not profiles:
+        return {}, set()
+    events = events_load(list(profiles), plan=plan)
+    # The rules are prepared once for the batch (engine.Scorer: the same scores as
+    # engine.evaluate, lead by lead).
+    live = engine.Scorer(sets.live)
+    building = engine.Scorer(sets.building) if sets.building_job is not None else None
     scores: dict[int, engine.Score] = {}
     changed: set[int] = set()
-    detail_rows: list[LeadScore] = []
-    history: list[ScoreHistory] = []
-    building: list[RescoreResult] = []
-    for lead in leads:
-        facts = lead_facts(lead, events.get(lead.pk, ()))
-        score = engine.evaluate(facts, sets.live, now=now)
-        scores[lead.pk] = score
-        detail = details[lead.pk]
-        breakdown = breakdown_json(score)
-        moved = (detail.score, detail.engagement, detail.fit) != (
-            score.score,
-            score.engagement,
-            score.fit,
+    detail_rows: list[_Row] = []
+    history: list[_Row] = []
+    results: list[_Row] = []
+    for lead_id, profile in profiles.items():
+        old = stored[lead_id]
+        facts = engine.LeadFacts(
+            **profile, events=tuple(events.get(lead_id, ())), score_epoch=old.epoch
         )
+        score = live.evaluate(facts, now=now)
+        scores[lead_id] = score
+        moved = (old.score, old.engagement, old.fit) != (score.score, score.engagement, score.fit)
         if moved:
-            changed.add(lead.pk)
-        point = moved and (cause != Cause.TIME or _history_due(detail, score, now=now))
+            changed.add(lead_id)
+        point = moved and (cause != Cause.TIME or _history_due(old, score, now=now))
         if point:
-            history.append(
-                ScoreHistory(
-                    lead_id=lead.pk,
-                    at=now,
-                    score=score.score,
-                    engagement=score.engagement,
-                    fit=score.fit,
-                    cause=cause,
-                )
-            )
-        stale = detail.breakdown != breakdown or detail.rules_version != sets.version
+            history.append((lead_id, score.score, score.engagement, score.fit))
         # Event-driven scoring always records when it evaluated (as_of); the hourly refresh
         # rewrites only what changed and marks the whole pass (ScoringState.refreshed_at).
-        if moved or stale or cause != Cause.TIME:
-            detail.score, detail.engagement, detail.fit = score.score, score.engagement, score.fit
-            detail.breakdown, detail.as_of, detail.rules_version = breakdown, now, sets.version
-            if point:
-                detail.history_score, detail.history_at = score.score, now
-            detail_rows.append(detail)
-        if sets.building_job is not None:
-            building.append(_result(sets.building_job, sets.building, lead.pk, facts, now=now))
-    _store(detail_rows, history, building)
+        if moved or cause != Cause.TIME or _stale(old, score, version=sets.version):
+            marked = (score.score, now) if point else (old.history_score, old.history_at)
+            detail_rows.append(
+                (lead_id, score.score, score.engagement, score.fit, breakdown_json(score), *marked)
+            )
+        if building is not None:
+            # While a re-score builds, the newest score under its rules is this one.
+            result = building.evaluate(facts, now=now)
+            results.append(
+                (lead_id, result.score, result.engagement, result.fit, breakdown_json(result))
+            )
+    _store(
+        detail_rows, history, results, now=now, cause=cause, version=sets.version,
+        job=sets.building_job,
+    )  # fmt: skip
     hooks.scores_computed(sorted(changed if cause == Cause.TIME else scores))
     return scores, changed
 
 
-def _result(
-    job_id: int,
-    rules: Sequence[engine.Rule],
-    lead_id: int,
-    facts: engine.LeadFacts,
-    *,
-    now: datetime,
-) -> RescoreResult:
-    score = engine.evaluate(facts, rules, now=now)
-    return RescoreResult(
-        job_id=job_id,
-        lead_id=lead_id,
-        score=score.score,
-        engagement=score.engagement,
-        fit=score.fit,
-        breakdown=breakdown_json(score),
-        as_of=now,
-    )
+def _columns(rows: list[_Row]) -> list[list[Any]]:
+    """One list per column (psycopg2 sends a list as an array, a tuple as a row)."""
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+def _texts(breakdowns: Iterable[list[dict[str, Any]]]) -> list[str]:
+    return [orjson.dumps(breakdown).decode() for breakdown in breakdowns]
 
 
 DETAIL_FIELDS = (
@@ -165,24 +193,122 @@ DETAIL_FIELDS = (
 
 
 def _store(
-    details: list[LeadScore], history: list[ScoreHistory], building: list[RescoreResult]
-) -> None:
+    details: list[_Row], history: list[_Row], results: list[_Row], *, now: datetime,
+    cause: str, version: int, job: int | None,
+) -> None:  # fmt: skip
+    """Write the batch: score rows (locked by this transaction, so they exist), history
+    points and the building job's results; one statement each."""
+    if connection.vendor != "postgresql":
+        _store_orm(details, history, results, now=now, cause=cause, version=version, job=job)
+        return
+    with connection.cursor() as cursor:
+        if details:
+            lead_id, score, engagement, fit, breakdown, history_score, history_at = _columns(
+                details
+            )
+            cursor.execute(
+                _DETAILS_SQL,
+                [now, version, lead_id, score, engagement, fit, _texts(breakdown),
+                 history_score, history_at],
+            )  # fmt: skip
+        if history:
+            lead_id, score, engagement, fit = _columns(history)
+            cursor.execute(_HISTORY_SQL, [now, cause, lead_id, score, engagement, fit])
+        if results and job is not None:
+            lead_id, score, engagement, fit, breakdown = _columns(results)
+            cursor.execute(
+                _RESULTS_SQL,
+                [job, now, lead_id, score, engagement, fit, _texts(breakdown)],
+            )
+
+
+# The rows are this batch's, from `unnest` of one array per column: one statement per table
+# and batch, far cheaper than the ORM's per-value SQL compilation (docs/benchmarks.md).
+_DETAILS_SQL = (
+    f"UPDATE {LeadScore._meta.db_table} AS d SET score = v.score, "  # noqa: S608 (names only)
+    "engagement = v.engagement, fit = v.fit, breakdown = v.breakdown::jsonb, as_of = %s, "
+    "rules_version = %s, history_score = v.history_score, history_at = v.history_at "
+    "FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::text[], "
+    "%s::numeric[], %s::timestamptz[]) "
+    "AS v(lead_id, score, engagement, fit, breakdown, history_score, history_at) "
+    "WHERE d.lead_id = v.lead_id"
+)
+_HISTORY_SQL = (
+    f"INSERT INTO {ScoreHistory._meta.db_table} "  # noqa: S608 (names only)
+    "(lead_id, at, cause, score, engagement, fit) "
+    "SELECT v.lead_id, %s, %s, v.score, v.engagement, v.fit "
+    "FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[]) "
+    "AS v(lead_id, score, engagement, fit)"
+)
+_RESULTS_SQL = (
+    f"INSERT INTO {RescoreResult._meta.db_table} "  # noqa: S608 (names only)
+    "(job_id, as_of, lead_id, score, engagement, fit, breakdown) "
+    "SELECT %s, %s, v.lead_id, v.score, v.engagement, v.fit, v.breakdown::jsonb "
+    "FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::text[]) "
+    "AS v(lead_id, score, engagement, fit, breakdown) "
+    "ON CONFLICT (job_id, lead_id) DO UPDATE SET score = EXCLUDED.score, "
+    "engagement = EXCLUDED.engagement, fit = EXCLUDED.fit, breakdown = EXCLUDED.breakdown, "
+    "as_of = EXCLUDED.as_of"
+)
+
+
+def _store_orm(
+    details: list[_Row], history: list[_Row], results: list[_Row], *, now: datetime,
+    cause: str, version: int, job: int | None,
+) -> None:  # fmt: skip
+    """`_store` on any other database (SQLite, the embedded default)."""
     if details:
         # INSERT … ON CONFLICT DO UPDATE: one statement per batch; bulk_update's CASE per
         # column and row cost 20× more (docs/benchmarks.md).
         LeadScore.objects.bulk_create(
-            details,
+            [
+                LeadScore(
+                    lead_id=lead_id,
+                    score=score,
+                    engagement=engagement,
+                    fit=fit,
+                    breakdown=breakdown,
+                    as_of=now,
+                    rules_version=version,
+                    history_score=history_score,
+                    history_at=history_at,
+                )
+                for lead_id, score, engagement, fit, breakdown, history_score, history_at in details
+            ],
             batch_size=1000,
             update_conflicts=True,
             unique_fields=["lead"],
             update_fields=DETAIL_FIELDS,
         )
     if history:
-        ScoreHistory.objects.bulk_create(history, batch_size=1000)
-    if building:
-        # While a re-score builds, the newest score under its rules is this one.
+        ScoreHistory.objects.bulk_create(
+            [
+                ScoreHistory(
+                    lead_id=lead_id,
+                    at=now,
+                    score=score,
+                    engagement=engagement,
+                    fit=fit,
+                    cause=cause,
+                )
+                for lead_id, score, engagement, fit in history
+            ],
+            batch_size=1000,
+        )
+    if results and job is not None:
         RescoreResult.objects.bulk_create(
-            building,
+            [
+                RescoreResult(
+                    job_id=job,
+                    lead_id=lead_id,
+                    score=score,
+                    engagement=engagement,
+                    fit=fit,
+                    breakdown=breakdown,
+                    as_of=now,
+                )
+                for lead_id, score, engagement, fit, breakdown in results
+            ],
             batch_size=1000,
             update_conflicts=True,
             unique_fields=["job", "lead_id"],

@@ -1,12 +1,15 @@
 """The published rule set and the one a re-score job builds: read FOR SHARE, swapped FOR UPDATE."""
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
 from .. import engine
 from ..models import RescoreJob, ScoringRule, ScoringState
@@ -76,30 +79,63 @@ def state_lock() -> ScoringState:
     return ScoringState.objects.select_for_update().get(pk=1)
 
 
-def _state_share_lock() -> None:
-    # Django has no FOR SHARE; SQLite serialises writers anyway.
+def _state_shared() -> tuple[int, int | None, str] | None:
+    """The state row's version, building job and rules (JSON text), read under a share lock
+    on PostgreSQL (Django has no FOR SHARE; SQLite serialises writers anyway)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT id FROM scoring_scoringstate WHERE id = 1 FOR SHARE")
+            cursor.execute(
+                "SELECT version, building_job_id, rules::text FROM scoring_scoringstate "
+                "WHERE id = 1 FOR SHARE"
+            )
+            row = cursor.fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+    return (
+        ScoringState.objects.filter(pk=1)
+        .values_list("version", "building_job_id", Cast("rules", TextField()))
+        .first()
+    )
+
+
+# Parsed rule sets by their JSON text: a scoring batch parses a rule set once per change,
+# not once per batch.
+_parsed: dict[str, tuple[engine.Rule, ...]] = {}
+_PARSED_MAX = 8
+
+
+def _rules_from_text(text: str | None) -> tuple[engine.Rule, ...]:
+    if not text:
+        return ()
+    rules = _parsed.get(text)
+    if rules is None:
+        rules = rules_parse(json.loads(text) or ())  # as Django reads JSON: exact integers
+        if len(_parsed) >= _PARSED_MAX:
+            _parsed.clear()
+        _parsed[text] = rules
+    return rules
 
 
 def rule_sets_for_scoring() -> RuleSets:
     """The rule sets for a scoring batch; call inside its transaction (holds a share lock)."""
-    state_get()
-    _state_share_lock()
-    state = ScoringState.objects.get(pk=1)
-    building: Sequence[Mapping[str, Any]] = ()
-    if state.building_job_id is not None:
+    row = _state_shared()
+    if row is None:  # nothing published yet: publish the active rules, then read them
+        state_get()
+        row = _state_shared()
+    if row is None:  # pragma: no cover (state_get created the row)
+        raise ScoringState.DoesNotExist
+    version, building_job, rules = row
+    building = None
+    if building_job is not None:
         building = (
-            RescoreJob.objects.filter(pk=state.building_job_id)
-            .values_list("rules", flat=True)
+            RescoreJob.objects.filter(pk=building_job)
+            .values_list(Cast("rules", TextField()), flat=True)
             .first()
-        ) or ()
+        )
     return RuleSets(
-        version=state.version,
-        live=rules_parse(state.rules),
-        building_job=state.building_job_id,
-        building=rules_parse(building),
+        version=version,
+        live=_rules_from_text(rules),
+        building_job=building_job,
+        building=_rules_from_text(building),
     )
 
 

@@ -65,7 +65,7 @@ def render(results: dict[str, Any], *, leads: int) -> str:
         f"| hourly refresh of every lead ({refresh['changed']:,} changed), then qualification "
         f"| {_ratio(refresh['seconds'], unit)} | {refresh['seconds']:.1f} s "
         f"| {refresh['leads'] / refresh['seconds']:,.0f} leads/s |",
-        f"| live scoring, batches of 200 from the queue, then qualification "
+        f"| live scoring, batches of {live.get('batch', 200)} from the queue, then qualification "
         f"({live['leads']:,} leads) | {_ratio(live['seconds'] / live['leads'], per_lead)} "
         f"| {live['seconds']:.1f} s | {live['leads'] / live['seconds']:,.0f} leads/s |",
         "",
@@ -104,7 +104,8 @@ def render(results: dict[str, Any], *, leads: int) -> str:
         "  engine), the swap is set-based SQL in one transaction, during which live scoring",
         "  waits (it never reads half of it). The lead list shows the old scores until the swap.",
         "- The hourly refresh costs about as much CPU as a re-score but writes only what changed.",
-        "- Live scoring is measured with one process draining the queue in batches of 200",
+        f"- Live scoring is measured with one process draining the queue in batches of "
+        f"{live.get('batch', 200)}",
         "  (selecting, locking, scoring and writing; then handoff's qualification of the scored",
         "  leads); workers scale it out.",
     ]

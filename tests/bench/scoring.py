@@ -27,6 +27,7 @@ from scoring.services import (
     rules_live,
     scores_refresh,
 )
+from scoring.tasks import SCORE_BATCH
 
 
 def _timed(action: Callable[[], Any]) -> tuple[float, Any]:
@@ -103,21 +104,21 @@ def bench_refresh() -> dict[str, Any]:
 
 
 def bench_live(*, leads: int = 10_000) -> dict[str, Any]:
-    """The event-driven batches (200 leads each) as the workers drain the scoring queue, and
-    the qualification of the leads they scored."""
+    """The event-driven batches (SCORE_BATCH leads each) as the workers drain the scoring
+    queue, and the qualification of the leads they scored."""
     ids = list(Lead.objects.order_by("?").values_list("pk", flat=True)[:leads])
     # Straight into the queue: leads_score_enqueue would kick the (in-process) task at once.
     ScoreQueue.objects.bulk_create([ScoreQueue(lead_id=pk) for pk in ids])
 
     def drain() -> int:
         total = 0
-        while done := leads_score_pending(limit=200):
+        while done := leads_score_pending(limit=SCORE_BATCH):
             total += done
         _qualify_drain()
         return total
 
     seconds, total = _timed(drain)
-    return {"leads": total, "seconds": seconds}
+    return {"leads": total, "seconds": seconds, "batch": SCORE_BATCH}
 
 
 def _draft(change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
+from scoring.tasks import SCORE_BATCH
 from tests.conftest import ROOT, requires_postgres
 
 pytestmark = requires_postgres
@@ -76,7 +77,7 @@ def test_bench_tiny_produces_every_figure(tmp_path: Path) -> None:
         "rule change: the swap",
         "rule change, end to end",
         "hourly refresh of every lead",
-        "live scoring, batches of 200",
+        f"live scoring, batches of {SCORE_BATCH}",
     ):
         assert any(label.startswith(start) for label in labels), (start, labels)
     for row in figures:

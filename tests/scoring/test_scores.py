@@ -179,6 +179,38 @@ def test_time_driven_changes_add_history_points_only_per_point_or_per_day():
     assert LeadView.objects.get(pk=lead.pk).score == Decimal("37.32")
 
 
+def test_hourly_refresh_rewrites_a_score_row_only_when_it_moved_or_is_stale():
+    now = timezone.now()
+    rule_create(data={"name": "Seminar", "kind": "behavior", "event": "Seminar Attended",
+                      "points": 40, "half_life_days": 30})  # fmt: skip
+    rule_create(data={"name": "Show", "kind": "behavior", "event": "Trade Show Visited",
+                      "points": 15})  # fmt: skip
+    fading = _lead_with("fading@example.com", ("Seminar Attended", now))
+    steady = _lead_with("steady@example.com", ("Trade Show Visited", now))
+    leads_score([fading.pk, steady.pk], now=now)
+    row = LeadScore.objects.get(lead=steady)
+    kept = (row.score, row.breakdown, row.rules_version, row.as_of)
+
+    # an hour later only the fading score moved: the steady row is not written
+    changed = leads_refresh([fading.pk, steady.pk], now=now + timedelta(hours=1))
+    row.refresh_from_db()
+    assert set(changed) == {fading.pk}
+    assert (row.score, row.breakdown, row.rules_version, row.as_of) == kept
+
+    # a stored breakdown that differs from the score's (same score) is rewritten
+    LeadScore.objects.filter(lead=steady).update(breakdown=[])
+    leads_refresh([steady.pk], now=now + timedelta(hours=2))
+    row.refresh_from_db()
+    assert (row.score, row.breakdown, row.as_of) == (kept[0], kept[1], now + timedelta(hours=2))
+
+    # and so is a row scored under another rules version
+    LeadScore.objects.filter(lead=steady).update(rules_version=kept[2] + 7)
+    leads_refresh([steady.pk], now=now + timedelta(hours=3))
+    row.refresh_from_db()
+    assert (row.rules_version, row.as_of) == (kept[2], now + timedelta(hours=3))
+    assert ScoreHistory.objects.filter(lead=steady).count() == 1  # none of that moved it
+
+
 def test_hourly_refresh_qualifies_a_lead_that_crosses_by_time_and_never_demotes(
     django_capture_on_commit_callbacks,
 ):
