@@ -142,6 +142,13 @@ def render_load(load: dict[str, Any], *, machine: str) -> str:
     copy = _median(runs, "yardstick", "rows_per_s")
     ingest = _median(runs, "full", "ingest_per_s")
     e2e = _median(runs, "full", "end_to_end_per_s")
+    # Each run against its own yardstick, then the median of those ratios.
+    ingest_ratio = statistics.median(
+        r["full"]["ingest_per_s"] / r["yardstick"]["rows_per_s"] for r in runs
+    )
+    e2e_ratio = statistics.median(
+        r["full"]["end_to_end_per_s"] / r["yardstick"]["rows_per_s"] for r in runs
+    )
     half_p50 = _median(runs, "half", "probe", "p50_s")
     half_p95 = _median(runs, "half", "probe", "p95_s")
     full_p50 = _median(runs, "full", "probe", "p50_s")
@@ -173,14 +180,15 @@ def render_load(load: dict[str, Any], *, machine: str) -> str:
         f"breakdown counts it. Medians of {len(runs)} run(s), each on a fresh database.",
         "",
         f"Yardstick: PostgreSQL's own `COPY` of the same {first['yardstick']['rows']:,} rows "
-        f"into a table with three indexes, in the same run: {copy:,.0f} rows/s.",
+        f"into a table with three indexes, in the same run: {copy:,.0f} rows/s (median; each "
+        "run's figures are divided by its own).",
         "",
         "| figure | measured | × COPY | target | |",
         "|---|---|---|---|---|",
         f"| ingest: events accepted (200, durable) | {ingest:,.0f} events/s "
-        f"| {ingest / copy:.3f} | ≥ 0.40 | {met(ingest / copy >= 0.40)} |",
+        f"| {ingest_ratio:.3f} | ≥ 0.40 | {met(ingest_ratio >= 0.40)} |",
         f"| end to end: stored, scored and qualified | {e2e:,.0f} events/s "
-        f"| {e2e / copy:.3f} | ≥ 0.15 | {met(e2e / copy >= 0.15)} |",
+        f"| {e2e_ratio:.3f} | ≥ 0.15 | {met(e2e_ratio >= 0.15)} |",
         f"| event → score visible, at half load ({rate:,.0f} events/s) | p50 {half_p50:.2f} s, "
         f"p95 {half_p95:.2f} s | | p95 < 1 s | {met(half_p95 < 1)} |",
         f"| event → score visible, at full load | p50 {full_p50:.2f} s, p95 {full_p95:.2f} s "
