@@ -9,6 +9,7 @@ from scoring.engine.facts import (
     LeadFacts,
     Rule,
     Score,
+    event_fact,
 )
 from scoring.engine.parse import KINDS, RuleInvalid, parse_rule
 from scoring.engine.plan import (
@@ -38,6 +39,7 @@ __all__ = [
     "changes_with_time",
     "definition",
     "evaluate",
+    "event_fact",
     "event_matches_name",
     "needs",
     "parse_rule",

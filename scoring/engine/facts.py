@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["Condition", "Contribution", "EventFact", "LeadFacts", "Rule", "Score"]
+__all__ = ["Condition", "Contribution", "EventFact", "LeadFacts", "Rule", "Score", "event_fact"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,36 @@ class EventFact:
     timestamp: datetime  # timezone-aware
     properties: Mapping[str, Any] = field(default_factory=dict)
     context: Mapping[str, Any] = field(default_factory=dict)
+
+
+_EVENT_FIELDS = ("id", "type", "name", "timestamp", "properties", "context")
+if tuple(f.name for f in fields(EventFact)) != _EVENT_FIELDS or hasattr(EventFact, "__post_init__"):
+    raise TypeError("event_fact() fills EventFact's slots by name: update it with the fields")
+_new = object.__new__
+_set_id, _set_type, _set_name, _set_timestamp, _set_properties, _set_context = (
+    getattr(EventFact, name).__set__ for name in _EVENT_FIELDS
+)
+
+
+def event_fact(  # noqa: PLR0917 (EventFact's own positional fields)
+    id: str,
+    type: str,
+    name: str,
+    timestamp: datetime,
+    properties: Mapping[str, Any],
+    context: Mapping[str, Any],
+) -> EventFact:
+    """`EventFact(id, type, name, timestamp, properties, context)`, the same frozen object,
+    built in about half the time (its slots are filled directly, not through the frozen
+    dataclass's `object.__setattr__` per field): for loaders that build thousands."""
+    event = _new(EventFact)
+    _set_id(event, id)
+    _set_type(event, type)
+    _set_name(event, name)
+    _set_timestamp(event, timestamp)
+    _set_properties(event, properties)
+    _set_context(event, context)
+    return event
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,17 +146,19 @@ def _faded(rule: Rule, counted: Sequence[EventFact], now: datetime) -> _Result:
         if rule.half_life_days <= 0:
             raise ValueError(f"rule {rule.id}: half_life_days must be > 0")
         half_life = float(rule.half_life_days)
-    points = rule.points
+    points, decimal, day, no_time = rule.points, Decimal, _SECONDS_PER_DAY, _NO_TIME
     count, total = 0, Decimal(0)
     for event in counted:
-        age = max(_NO_TIME, now - event.timestamp)
+        age = now - event.timestamp
+        if age < no_time:  # noqa: PLR1730 (max() is a call per event; a future event is 0 days old)
+            age = no_time
         if expire is not None and age > expire:
             continue
         if half_life is None:
             count += 1
             total += points
             continue
-        weight = Decimal(0.5 ** (age.total_seconds() / _SECONDS_PER_DAY / half_life))
+        weight = decimal(0.5 ** (age.total_seconds() / day / half_life))
         if weight:
             count += 1
             total += points * weight
@@ -289,7 +291,15 @@ class Scorer:
             events = [e for e in events if e.timestamp >= epoch]
         by_key: _ByKey = {}
         for event in events:
-            key = _key(event)
+            kind = event.type  # conditions.event_key, inline: it runs for every event
+            if kind == "track":
+                key: str | None = _fold(event.name)
+            elif kind == "page":
+                key = _PAGE_KEY
+            elif kind == "screen":
+                key = _SCREEN_KEY
+            else:
+                key = None
             found = by_key.get(key)
             if found is None:
                 by_key[key] = [event]

@@ -244,7 +244,7 @@ def _events_sql(
     wanted_track: dict[str, bool] = {}
     wanted_type = {kind: plan.wants_kind(kind, "") for kind in ("page", "screen")}
     time_of = datetime.fromisoformat
-    fact = engine.EventFact
+    fact = engine.event_fact  # EventFact(...), in half the time
     found: dict[int, list[engine.EventFact]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
