@@ -193,24 +193,33 @@ def evaluate(facts: LeadFacts, rules: Sequence[Rule], *, now: datetime) -> Score
     for event in events:
         by_key.setdefault(event_key(event), []).append(event)
 
-    contributions: list[Contribution] = []
     with localcontext(_CONTEXT):
-        for rule in sorted((r for r in rules if r.active), key=lambda r: r.id):
-            count, points = _apply(rule, facts, events, by_key, now)
-            if count > 0:
-                contributions.append(
-                    Contribution(rule.id, rule.name, rule.kind, count, _cents(points))
-                )
-        # Summed from the quantized contributions so the breakdown adds up to the score.
-        fit = sum((c.points for c in contributions if c.kind == "fit"), _ZERO)
-        engagement = sum((c.points for c in contributions if c.kind != "fit"), _ZERO)
-        return Score(
-            score=engagement + fit,
-            engagement=engagement,
-            fit=fit,
-            as_of=now,
-            breakdown=tuple(contributions),
+        results = (
+            (rule, _apply(rule, facts, events, by_key, now))
+            for rule in sorted((r for r in rules if r.active), key=lambda r: r.id)
         )
+        return score_of(results, now=now)
+
+
+def score_of(results: Iterable[tuple[Rule, _Result]], *, now: datetime) -> Score:
+    """The score from each rule's (count, points), in rule order; the one place where points
+    are quantized and summed, so the breakdown adds up to the score (`Scorer` uses it too).
+    Call it under the engine's decimal context."""
+    contributions = [
+        Contribution(rule.id, rule.name, rule.kind, count, _cents(points))
+        for rule, (count, points) in results
+        if count > 0
+    ]
+    # Summed from the quantized contributions so the breakdown adds up to the score.
+    fit = sum((c.points for c in contributions if c.kind == "fit"), _ZERO)
+    engagement = sum((c.points for c in contributions if c.kind != "fit"), _ZERO)
+    return Score(
+        score=engagement + fit,
+        engagement=engagement,
+        fit=fit,
+        as_of=now,
+        breakdown=tuple(contributions),
+    )
 
 
 def passes(score: Decimal, fit: Decimal, *, threshold: Decimal, min_fit: Decimal | None) -> bool:

@@ -37,16 +37,15 @@ from scoring.engine.evaluate import (
     _NO_TIME,
     _NOTHING,
     _SECONDS_PER_DAY,
-    _ZERO,
     _apply,
     _cap,
-    _cents,
     _days,
     _prepare,
     _require_aware,
     _Result,
+    score_of,
 )
-from scoring.engine.facts import Condition, Contribution, EventFact, LeadFacts, Rule, Score
+from scoring.engine.facts import Condition, EventFact, LeadFacts, Rule, Score
 
 __all__ = ["Scorer"]
 
@@ -306,20 +305,6 @@ class Scorer:
             else:
                 found.append(event)
 
-        contributions: list[Contribution] = []
         with localcontext(_CONTEXT):
-            for rule, step in self._steps:
-                count, points = step(facts, events, by_key, now)
-                if count > 0:
-                    contributions.append(
-                        Contribution(rule.id, rule.name, rule.kind, count, _cents(points))
-                    )
-            fit = sum((c.points for c in contributions if c.kind == "fit"), _ZERO)
-            engagement = sum((c.points for c in contributions if c.kind != "fit"), _ZERO)
-            return Score(
-                score=engagement + fit,
-                engagement=engagement,
-                fit=fit,
-                as_of=now,
-                breakdown=tuple(contributions),
-            )
+            results = ((rule, step(facts, events, by_key, now)) for rule, step in self._steps)
+            return score_of(results, now=now)
