@@ -69,6 +69,36 @@ def bench_yardstick(*, runs: int = 3) -> dict[str, Any]:
             "events": events}  # fmt: skip
 
 
+def bench_sql_aggregate(*, runs: int = 3) -> dict[str, Any]:
+    """The issue's yardstick for a re-score: a bare SQL aggregate of points per lead over the
+    same events (each behaviour rule's points for every event it names; no caps, fading,
+    conditions or fit), into a temporary table as a re-score would build it. Median of `runs`."""
+    _, rules = rules_live()
+    cases, params = [], []
+    for rule in rules:
+        if rule.kind != "behavior" or not rule.event:
+            continue
+        if rule.event.lower() in ("page", "screen"):
+            cases.append("CASE WHEN type = %s THEN %s ELSE 0 END")
+            params += [rule.event.lower(), rule.points]
+        else:
+            cases.append("CASE WHEN type = 'track' AND lower(name) = %s THEN %s ELSE 0 END")
+            params += [rule.event.lower(), rule.points]
+    points = " + ".join(cases) or "0"
+    sql = (
+        "CREATE TEMP TABLE bench_points ON COMMIT DROP AS "
+        f"SELECT lead_id, sum({points}) AS points FROM leads_event "
+        "WHERE lead_id IS NOT NULL GROUP BY lead_id"
+    )
+    times = []
+    for _ in range(runs):
+        with transaction.atomic(), connection.cursor() as cursor:
+            seconds, _ = _timed(lambda c=cursor: c.execute(sql, params))
+            times.append(seconds)
+    return {"seconds": statistics.median(times), "min_s": min(times), "max_s": max(times),
+            "rules": len(cases)}  # fmt: skip
+
+
 def _rules_install() -> None:
     ScoringRule.objects.all().delete()
     ScoringRule.objects.bulk_create(ScoringRule(**rule_validate(rule)) for rule in DEMO_RULES)
@@ -210,6 +240,7 @@ def run(*, live_leads: int = 10_000) -> dict[str, Any]:
         events = cursor.fetchone()[0]
     yardstick = bench_yardstick()
     rescore = bench_rescore()
+    aggregate = bench_sql_aggregate()  # over the rules the re-score just published
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     from django.conf import settings
@@ -224,6 +255,7 @@ def run(*, live_leads: int = 10_000) -> dict[str, Any]:
         "events": events,
         "yardstick": yardstick,
         "rescore": rescore,
+        "sql_aggregate": aggregate,
         "refresh": bench_refresh(),
         "live": bench_live(leads=live_leads),
         "simulator": bench_simulator(),

@@ -103,6 +103,7 @@ def test_bench_tiny_produces_every_figure(tmp_path: Path) -> None:
         "the first simulation's time"
     )
     assert any(line.startswith("Loading the data with COPY took") for line in lines)
+    assert re.search(r"takes \*\*\d+\.\d × the SQL aggregate\*\*", text), "re-score ÷ SQL"
     assert not re.search(r"\b(nan|inf)\b", text, re.IGNORECASE)
 
     # The load benchmark ran the real stack (gunicorn, a Celery worker) and wrote its figures.
