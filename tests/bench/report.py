@@ -202,6 +202,17 @@ def render_load(load: dict[str, Any], *, machine: str) -> str:
         "| | | |",
         f"| peak RSS of one worker process | {rss:,.0f} MB | | < 512 MB | {met(rss < 512)} |",
         "",
+        *(
+            [f"Probes never seen within 60 s (counted as 60 s above): {timeouts}.", ""]
+            if (
+                timeouts := sum(
+                    (r.get(phase, {}).get("probe", {}).get("timeouts") or 0)
+                    for r in runs
+                    for phase in ("full", "half")
+                )
+            )
+            else []
+        ),
         "Every event sent was stored once: "
         + ("yes, in every run." if not lost else f"**no**: missing {lost}."),
         LOAD_END,
