@@ -11,7 +11,6 @@ Nothing here asserts a time; docs/partitioning.md has the figures.
 """
 
 import argparse
-import io
 import os
 import random
 import statistics
@@ -145,32 +144,15 @@ def _bulk(rows: list[Any]) -> int:
 
 def _copy(rows: list[Any]) -> float:
     import orjson
-    from django.db import connection
 
-    buffer = io.StringIO()
-    for r in rows:
-        values = [r.message_id, str(r.lead_id), r.type, r.name, orjson.dumps(r.properties).decode(),
-                  orjson.dumps(r.context).decode(), r.timestamp.isoformat()]  # fmt: skip
-        buffer.write("\t".join(v.replace("\\", "\\\\").replace("\t", "\\t") for v in values))
-        buffer.write("\n")
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS bench_copy")
-        cursor.execute(
-            "CREATE TABLE bench_copy (id bigserial PRIMARY KEY, message_id varchar(200) "
-            "NOT NULL UNIQUE, lead_id bigint, type varchar(20), name varchar(200), "
-            "properties jsonb, context jsonb, timestamp timestamptz)"
-        )
-        cursor.execute("CREATE INDEX ON bench_copy (lead_id)")
-        cursor.execute("CREATE INDEX ON bench_copy (timestamp)")
-        started = time.perf_counter()
-        cursor.cursor.copy_expert(
-            "COPY bench_copy (message_id, lead_id, type, name, properties, context, timestamp) "
-            "FROM STDIN",
-            io.StringIO(buffer.getvalue()),
-        )
-        seconds = time.perf_counter() - started
-        cursor.execute("DROP TABLE bench_copy")
-    return len(rows) / seconds
+    from tests.bench.load import copy_seconds, copy_text
+
+    text = copy_text(
+        [r.message_id, str(r.lead_id), r.type, r.name, orjson.dumps(r.properties).decode(),
+         orjson.dumps(r.context).decode(), r.timestamp.isoformat()]
+        for r in rows
+    )  # fmt: skip
+    return len(rows) / copy_seconds(text)
 
 
 def measure(method: str, batches: int) -> float:
