@@ -1,7 +1,7 @@
 """The pure scoring engine: facts and rules in, a Score out; standard library only."""
 
 from scoring.engine.conditions import FIT_FIELDS, OPS, event_matches_name
-from scoring.engine.evaluate import evaluate, passes, qualifies
+from scoring.engine.evaluate import evaluate, events_ordered, passes, qualifies
 from scoring.engine.facts import (
     Condition,
     Contribution,
@@ -41,6 +41,7 @@ __all__ = [
     "evaluate",
     "event_fact",
     "event_matches_name",
+    "events_ordered",
     "needs",
     "parse_rule",
     "passes",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, localcontext
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 from scoring.engine.conditions import (
     condition_holds,
@@ -17,7 +17,7 @@ from scoring.engine.conditions import (
 )
 from scoring.engine.facts import Contribution, EventFact, LeadFacts, Rule, Score
 
-__all__ = ["evaluate", "qualifies"]
+__all__ = ["evaluate", "events_ordered", "qualifies"]
 
 _CENT: Final = Decimal("0.01")
 _ZERO: Final = Decimal("0.00")
@@ -49,19 +49,75 @@ def _cents(points: Decimal) -> Decimal:
 
 
 def _prepare(events: Iterable[EventFact]) -> list[EventFact]:
-    """Deduplicate by id (the earliest copy wins) and sort by (timestamp, id)."""
+    """One copy per message id (`_first_copy`), sorted by (timestamp, id): a total order,
+    since ids are then distinct."""
     kept: dict[str, EventFact] = {}
     for event in events:
         if event.timestamp.utcoffset() is None:  # (no message built for the common case)
             _require_aware(event.timestamp, f"timestamp of event {event.id!r}")
         seen = kept.get(event.id)
-        if seen is None or event.timestamp < seen.timestamp:
+        if seen is None or (event is not seen and _first_copy(event, seen)):
             kept[event.id] = event
     return sorted(kept.values(), key=_time_order)
 
 
+def _first_copy(event: EventFact, seen: EventFact) -> bool:
+    """True when `event` is the copy of its message id that counts rather than `seen`: the
+    earliest timestamp, then the smallest rest of the fact (type, name, properties,
+    context, UTC offset), so the copies alone decide, never the order they come in."""
+    if event.timestamp != seen.timestamp:
+        return event.timestamp < seen.timestamp
+    return _rest(event) < _rest(seen)
+
+
+def _rest(event: EventFact) -> tuple[Any, ...]:
+    return (
+        _canonical(event.type),
+        _canonical(event.name),
+        _canonical(event.properties),
+        _canonical(event.context),
+        event.timestamp.utcoffset(),  # the same moment written in another zone: last
+    )
+
+
+# The scalar kinds in key order (bool before int: a bool is an int to isinstance), each
+# with its tag and its comparable form; floats and decimals by their exact text, which is
+# total even for NaN and keeps 1.0 and 1.00, or 0.0 and -0.0, apart.
+_SCALARS: Final[tuple[tuple[type, str, Callable[[Any], Any]], ...]] = (
+    (bool, "1", bool),
+    (int, "2", int),
+    (float, "3", lambda value: repr(float(value))),
+    (Decimal, "4", str),
+    (str, "5", str),
+)
+
+
+def _canonical(value: Any) -> tuple[Any, ...]:
+    """A key that orders any two values, equal only for the same data: a tag for the kind of
+    value (null < boolean < integer < float < decimal < text < array < object < other),
+    then the value; objects by their items sorted by key; other objects by type and repr."""
+    if value is None:
+        return ("0",)
+    for kind, tag, comparable in _SCALARS:
+        if isinstance(value, kind):
+            return (tag, comparable(value))
+    if isinstance(value, list | tuple):
+        return ("6", type(value).__name__, tuple(_canonical(item) for item in value))
+    if isinstance(value, Mapping):
+        return ("7", tuple(sorted((_canonical(k), _canonical(v)) for k, v in value.items())))
+    kind = type(value)
+    return ("8", f"{kind.__module__}.{kind.__qualname__}", repr(value))
+
+
 def _time_order(event: EventFact) -> tuple[datetime, str]:
     return event.timestamp, event.id
+
+
+def events_ordered(events: Iterable[EventFact]) -> list[EventFact]:
+    """The events as every rule reads them: one copy per message id (the earliest; at one
+    moment, the smallest by type, name, properties and context), in (timestamp, message id)
+    order. Any order of `events`, and any number of copies, gives the same list."""
+    return _prepare(events)
 
 
 def _event_conditions_hold(rule: Rule, event: EventFact) -> bool:

@@ -203,6 +203,7 @@ def _inactive(rule: Rule) -> _Step:
         hit = (1, Decimal(rule.points))
 
     def active(key: str | None) -> bool:
+        # identify, group and alias calls (no key) are never activity, as in evaluate
         return key is not None and (not watched or key in watched)
 
     def step(facts: LeadFacts, events: list[EventFact], by_key: _ByKey, now: datetime) -> _Result:
@@ -258,7 +259,8 @@ def _step(rule: Rule) -> _Step:
 
 def _ordered(events: Sequence[EventFact]) -> list[EventFact]:
     """`evaluate._prepare`: the same list, without the deduplication pass when ids are
-    distinct (then every event is kept, and (timestamp, id) orders them exactly)."""
+    distinct (then every event is kept, and (timestamp, id) orders them exactly); copies of
+    one id go through `_prepare`, which picks the copy that counts the same way."""
     for event in events:
         if event.timestamp.utcoffset() is None:
             return _prepare(events)  # raises for this event, as evaluate does

@@ -1,7 +1,12 @@
-"""Property tests: order and duplicates never change a score; the breakdown adds up."""
+"""Property tests: order and duplicates never change a score; the breakdown adds up.
+
+Events include identify, group and alias calls, copies of one message id with other content
+(often at the same moment) and ties in time: the engine orders them itself (docs/scoring.md).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from decimal import Decimal
 
@@ -19,9 +24,13 @@ hours_ago = st.integers(min_value=-3 * 24, max_value=90 * 24) | st.sampled_from(
 timestamps = hours_ago.map(lambda hours: NOW - timedelta(hours=hours))
 
 
+CALLS = ["identify", "group", "alias"]
+TYPES = ["track", "track", "track", "page", "screen", *CALLS]
+
+
 @st.composite
-def event_facts(draw: st.DrawFn, id: str) -> EventFact:
-    type_ = draw(st.sampled_from(["track", "track", "track", "page", "screen", "identify"]))
+def event_facts(draw: st.DrawFn, id: str, types: list[str] = TYPES) -> EventFact:
+    type_ = draw(st.sampled_from(types))
     name = draw(st.sampled_from(NAMES[:3])) if type_ == "track" else ""
     category = draw(st.sampled_from(CATEGORIES))
     properties = {} if category is None else {"category": category}
@@ -31,7 +40,15 @@ def event_facts(draw: st.DrawFn, id: str) -> EventFact:
 @st.composite
 def event_lists(draw: st.DrawFn) -> list[EventFact]:
     count = draw(st.integers(min_value=0, max_value=25))
-    return [draw(event_facts(f"m{i:02}")) for i in range(count)]
+    # Distinct ids, or few ids for many events: copies of one message id that differ.
+    unique = draw(st.booleans())
+    ids = [f"m{i:02}" if unique else f"m{draw(st.integers(0, 5))}" for i in range(count)]
+    events = [draw(event_facts(id)) for id in ids]
+    # Copies that share an id and a timestamp with an event but not its content.
+    for original in draw(st.lists(st.sampled_from(events), max_size=4)) if events else []:
+        other = draw(event_facts(original.id))
+        events.append(dataclasses.replace(other, timestamp=original.timestamp))
+    return events
 
 
 days = st.none() | st.integers(min_value=1, max_value=60).map(Decimal)
@@ -118,6 +135,38 @@ def test_duplicate_events_never_change_the_score(events, rules, options, data):
 
     before = evaluate(facts_with(events, *options), rules, now=NOW)
     after = evaluate(facts_with(list(resent), *options), rules, now=NOW)
+
+    assert after == before
+
+
+@settings(max_examples=100, deadline=None)
+@given(events=event_lists(), rules=rule_sets(), options=lead_options, data=st.data())
+def test_later_copies_of_a_message_never_change_the_score(events, rules, options, data):
+    # a copy of a message id stamped after its earliest copy, with any content, never counts
+    copies = []
+    for original in data.draw(st.lists(st.sampled_from(events), max_size=5)) if events else []:
+        other = data.draw(event_facts(original.id))
+        first = min(e.timestamp for e in events if e.id == original.id)
+        hours = data.draw(st.integers(min_value=1, max_value=30 * 24))
+        copies.append(dataclasses.replace(other, timestamp=first + timedelta(hours=hours)))
+    resent = data.draw(st.permutations(events + copies))
+
+    before = evaluate(facts_with(events, *options), rules, now=NOW)
+    after = evaluate(facts_with(list(resent), *options), rules, now=NOW)
+
+    assert after == before
+
+
+@settings(max_examples=100, deadline=None)
+@given(events=event_lists(), rules=rule_sets(), options=lead_options, data=st.data())
+def test_identify_group_and_alias_calls_never_change_the_score(events, rules, options, data):
+    # no rule kind reads them: not behaviour, not activity for an inactivity rule
+    count = data.draw(st.integers(min_value=1, max_value=6))
+    calls = [data.draw(event_facts(f"call{i}", CALLS)) for i in range(count)]
+    mixed = data.draw(st.permutations(events + calls))
+
+    before = evaluate(facts_with(events, *options), rules, now=NOW)
+    after = evaluate(facts_with(list(mixed), *options), rules, now=NOW)
 
     assert after == before
 

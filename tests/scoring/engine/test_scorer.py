@@ -3,12 +3,14 @@
 The generated data aims at what the Scorer does differently: one Scorer for many leads (its
 remembered condition answers carry over), every operator on values of every JSON type and
 on equal values of different types (1, 1.0, True, "1"), one-part and nested paths, events
-with and without duplicate ids, unknown kinds and operators and bad half-lives (the same
+with and without duplicate ids (copies at one moment with other content among them),
+identify, group and alias calls, unknown kinds and operators and bad half-lives (the same
 error at the same point), inactivity with and without an anchor event.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -34,6 +36,7 @@ EXPECTED: list[Any] = [
 ]  # fmt: skip
 EVENT_FIELDS = ["properties.category", "properties.doc.lang", "context.page.path",
                 "properties.0", "traits.plan"]  # fmt: skip
+CALLS = ["identify", "group", "alias"]
 FIT_FIELDS = ["country", "title", "employees", "email_domain", "traits.plan", "traits.a.b"]
 
 # Mostly whole days: ties between events, and events exactly at a window's or an inactivity
@@ -60,7 +63,7 @@ def _nested(path: str, value: Any) -> dict[str, Any]:
 
 @st.composite
 def events(draw: st.DrawFn, id: str) -> EventFact:
-    type_ = draw(st.sampled_from(["track", "track", "track", "page", "screen", "identify"]))
+    type_ = draw(st.sampled_from(["track", "track", "track", "page", "screen", *CALLS]))
     name = draw(st.sampled_from(NAMES)) if type_ == "track" else ""
     properties: dict[str, Any] = {}
     for path in draw(st.lists(st.sampled_from(["category", "doc.lang", "0"]), max_size=2)):
@@ -75,7 +78,12 @@ def event_lists(draw: st.DrawFn) -> list[EventFact]:
     # Few ids for many events: duplicates (the earliest copy wins) are common.
     unique = draw(st.booleans())
     ids = [f"m{i:02}" if unique else f"m{draw(st.integers(0, 6))}" for i in range(count)]
-    return [draw(events(i)) for i in ids]
+    found = [draw(events(i)) for i in ids]
+    # Copies that share an id and a moment with an event but not its content.
+    for original in draw(st.lists(st.sampled_from(found), max_size=3)) if found else []:
+        other = draw(events(original.id))
+        found.append(dataclasses.replace(other, timestamp=original.timestamp))
+    return found
 
 
 def conditions(fields: list[str]) -> st.SearchStrategy[tuple[Condition, ...]]:
