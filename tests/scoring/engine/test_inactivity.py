@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from scoring.engine import Contribution, EventFact
-from tests.scoring.engine.builders import ago, cond, d, lead, page, rule, score_of, track
+import pytest
+
+from scoring.engine import Contribution, EventFact, Scorer
+from tests.scoring.engine.builders import NOW, ago, cond, d, lead, page, rule, score_of, track
 
 DOWNLOAD = "Document Downloaded"
 # The SPEC's example: a download followed by no page view or email open within 14 days.
@@ -126,8 +128,43 @@ def test_without_after_event_or_watch_events_any_event_counts():
     assert score_of(lead(), dormant).breakdown == ()
 
 
-def test_identify_group_and_alias_calls_are_not_activity():
-    # a page view 30 days ago, then only an identify a day ago: 30 days without activity
+CALLS = ["identify", "group", "alias"]
+
+
+def call(type_: str, days_ago: float) -> EventFact:
+    return EventFact(f"m-{type_}-{days_ago}", type_, "", ago(days_ago), {"plan": "pro"}, {})
+
+
+@pytest.mark.parametrize("type_", CALLS)
+def test_identify_group_and_alias_calls_are_not_activity(type_):
+    # the example: a page view 30 days ago, then only a call a day ago, and the rule
+    # "14 days inactive, -10" (no watch_events): 30 days without activity, so -10
+    dormant = rule(kind="inactivity", id=4, name="Dormant", inactive_days=14, points=-10)
+    quiet = lead(page(ago(30)), call(type_, 1))
+
+    expected = (Contribution(4, "Dormant", "inactivity", 1, d("-10.00")),)
+    assert score_of(quiet, dormant).breakdown == expected
+    assert Scorer([dormant]).evaluate(quiet, now=NOW).breakdown == expected
+    # and a page view a day ago is activity: no penalty
+    assert score_of(lead(page(ago(30)), page(ago(1))), dormant).breakdown == ()
+
+
+@pytest.mark.parametrize("type_", CALLS)
+def test_a_call_after_the_anchor_does_not_lift_the_silence(type_):
+    # a download 20 days ago, then only a call 10 days ago: still silence after the download
+    quiet = rule("inactivity", id=5, name="Quiet", points=-5, after_event=DOWNLOAD,
+                 inactive_days=14)  # fmt: skip
+    facts = lead(track(DOWNLOAD, ago(20)), call(type_, 10))
+
+    expected = (Contribution(5, "Quiet", "inactivity", 1, d("-5.00")),)
+    assert score_of(facts, quiet).breakdown == expected
+    assert Scorer([quiet]).evaluate(facts, now=NOW).breakdown == expected
+
+
+@pytest.mark.parametrize("type_", CALLS)
+def test_a_lead_with_only_calls_has_no_activity_to_age(type_):
     dormant = rule(kind="inactivity", inactive_days=14, points=-10)
-    quiet = lead(page(ago(30)), EventFact("m-id", "identify", "", ago(1), {}, {}))
-    assert score_of(quiet, dormant).score == d("-10.00")
+    facts = lead(call(type_, 60), call(type_, 30))
+
+    assert score_of(facts, dormant).breakdown == ()
+    assert Scorer([dormant]).evaluate(facts, now=NOW).breakdown == ()

@@ -8,6 +8,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 
 from scoring.engine import (
+    EVERY_EVENT,
     Condition,
     EventFact,
     LeadFacts,
@@ -18,7 +19,7 @@ from scoring.engine import (
     needs,
     project,
 )
-from scoring.engine.conditions import name_key
+from scoring.engine.conditions import event_key, name_key
 from tests.scoring.engine.builders import NOW, ago, cond, page, rule, track
 from tests.scoring.engine.test_properties import event_lists, lead_options, rule_sets
 
@@ -70,6 +71,16 @@ def test_inactivity_without_watch_list_needs_every_event():
     assert plan.every_event is True
     assert plan.wants(track("Anything at all", ago(1)))
     assert not plan.wants(EventFact("i1", "identify", "", ago(1)))
+
+
+def test_the_loaded_event_types_are_exactly_those_a_rule_can_see():
+    # The loader asks the database for EVERY_EVENT only; the engine finds an event under a
+    # key (behaviour, anchor, activity) only for these types: the same set.
+    types = ["track", "page", "screen", "identify", "group", "alias"]
+
+    seen = [t for t in types if event_key(EventFact("m1", t, "Anything", ago(1))) is not None]
+
+    assert tuple(seen) == EVERY_EVENT == ("track", "page", "screen")
 
 
 def test_paths_are_minimal_and_numeric_segments_load_the_whole_object():
