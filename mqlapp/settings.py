@@ -50,6 +50,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Innermost, so it sees a view's database error first: 503 + Retry-After, not a 500.
+    "mqlapp.unavailable.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "mqlapp.urls"
@@ -87,6 +89,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # A database that does not answer fails a request in seconds (a 503, see
+    # mqlapp/unavailable.py) instead of holding a web thread until the kernel gives up.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
 # DATABASE_POOLER=transaction when DATABASE_URL points at a pooler in transaction mode
 # (PgBouncer pool_mode=transaction, docker-compose.yml): consecutive transactions of one
 # connection may run on different server connections, so nothing may outlive a transaction.
