@@ -50,6 +50,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Innermost, so it sees a view's database error first: 503 + Retry-After, not a 500.
+    "mqlapp.unavailable.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "mqlapp.urls"
@@ -87,6 +89,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # A database that does not answer fails a request in seconds (a 503, see
+    # mqlapp/unavailable.py) instead of holding a web thread until the kernel gives up.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
 # DATABASE_POOLER=transaction when DATABASE_URL points at a pooler in transaction mode
 # (PgBouncer pool_mode=transaction, docker-compose.yml): consecutive transactions of one
 # connection may run on different server connections, so nothing may outlive a transaction.
@@ -110,6 +117,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_DB_REUSE_MAX = 200
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers and beat wait for a broker that is down however long it takes (Celery's default
+# gives up after 100 tries, ~50 minutes); then they reconnect, declare their queues again
+# (a Redis restarted empty has none) and the beat sweeps re-kick what was stored meanwhile.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TIMEZONE = "UTC"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = Path(env("CELERY_BROKER_DIR", default=str(BASE_DIR / ".run" / "broker")))
@@ -120,6 +131,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
     }
 else:
+    # Web processes never wait on these: task kicks leave the request thread
+    # (mqlapp/leads/publisher.py); short timeouts keep the publisher and /healthz brisk.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 # Periodic jobs: each app adds its own entries to beat_schedule in AppConfig.ready().
 CELERY_BEAT_SCHEDULE: dict[str, object] = {}
@@ -146,7 +159,12 @@ EVENT_RETENTION_MONTHS: int | None = env.int("EVENT_RETENTION_MONTHS", default=N
 
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis that is down or silent fails a cache call in seconds, never hangs it.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -3,10 +3,17 @@
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+# The database is down, unreachable or refusing (PostgreSQL stopped or failing over, a pooler
+# out of connections, a statement cancelled): a request answers 503 with Retry-After, never a
+# 500, and Django connects afresh on a later request (mqlapp/unavailable.py, /v1 views).
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 10
 
 
 class DomainError(Exception):

@@ -14,6 +14,7 @@ from .errors import InvalidInput
 from .ingest.fields import employees_parse
 from .ingest.messages import email_normalise
 from .models import LEAD_TEXT_LIMITS, Lead, Source, User
+from .publisher import publisher
 from .roles import ROLES
 
 log = logging.getLogger(__name__)
@@ -131,18 +132,17 @@ def lead_apply(lead: Lead, *, columns: Mapping[str, Any], traits: Mapping[str, A
 
 
 def task_kick(name: str, *args: Any) -> None:
-    """Send a task by name; a broker outage is logged, not raised (the beat sweep catches up)."""
+    """Send a task by name without waiting for the broker: the publisher thread sends it, and
+    drops it if the broker is down (the periodic sweeps catch up). Eager mode runs it here."""
     from celery import current_app as app  # noqa: PLC0415 (the app is set up by the shell)
 
+    if not app.conf.task_always_eager:
+        publisher.kick(name, args)
+        return
     try:
-        if app.conf.task_always_eager:
-            app.tasks[name].apply(args=args)
-        else:
-            app.send_task(name, args=args, retry=False)
-    except Exception:  # the data is stored; the periodic sweep will score it
-        log.warning(
-            "could not send task %s; the periodic sweep will pick the work up", name, exc_info=True
-        )
+        app.tasks[name].apply(args=args)
+    except Exception:  # the data is stored; the periodic sweep will handle it
+        log.warning("task %s failed; the periodic sweep will pick the work up", name, exc_info=True)
 
 
 @transaction.atomic

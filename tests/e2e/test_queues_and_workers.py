@@ -26,6 +26,7 @@ from handoff.models import (
 from handoff.services import policy_update
 from handoff.webhooks import webhook_create
 from mqlapp.leads.models import Event, Lead
+from mqlapp.leads.publisher import publisher
 from mqlapp.leads.services import task_kick
 from scoring import engine
 from scoring.models import LeadScore, ScoreHistory, ScoreQueue
@@ -99,6 +100,7 @@ def test_a_webhook_backlog_does_not_hold_up_scoring_or_qualification(
     )
     for delivery in backlog:
         task_kick("handoff.tasks.webhook_deliver", delivery.pk)
+    assert publisher.flush(timeout=30)  # kicks are sent by the publisher thread
     assert _waiting("webhooks") == BACKLOG
 
     # when: events arrive

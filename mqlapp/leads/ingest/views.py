@@ -1,5 +1,6 @@
 """HTTP front of the Tracking API (/v1/*): limits, gzip, write-key auth, CORS, JSON answers."""
 
+import logging
 import zlib
 from datetime import datetime
 from typing import Any
@@ -11,9 +12,12 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from ..auth import source_for_write_key, write_key_from_request
+from ..errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from ..models import Source
 from .messages import Message, _parse_time
 from .services import events_ingest, messages_validate
+
+log = logging.getLogger(__name__)
 
 
 class _TooLarge(Exception):
@@ -26,6 +30,7 @@ ERROR_CODES = {
     403: "origin_refused",
     405: "method",
     413: "too_large",
+    503: "unavailable",
 }
 
 
@@ -84,14 +89,23 @@ class _Refused(Exception):
 
 
 def _handle(request: HttpRequest, kind: str | None) -> HttpResponse:
-    if request.method == "OPTIONS":
-        return _preflight(request)
-    if request.method != "POST":
+    if request.method not in ("OPTIONS", "POST"):
         return _error(405, "Use POST.")
     try:
-        return _accept(request, kind)
+        return _preflight(request) if request.method == "OPTIONS" else _accept(request, kind)
     except _Refused as refused:
         return refused.response
+    except DATABASE_UNAVAILABLE as exc:
+        # Nothing was committed: the client keeps the batch and sends it again (messageId
+        # makes a resend harmless). Never a 200 without a durable write.
+        log.warning("ingestion refused, database unavailable: %s: %s", type(exc).__name__, exc)
+        response = _error(
+            503,
+            "the database is unavailable; nothing was stored, send the same request again later",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
 
 def _accept(request: HttpRequest, kind: str | None) -> HttpResponse:
