@@ -250,3 +250,19 @@ def test_any_order_and_duplication_of_identifies_gives_the_same_lead_data(batch,
         latest(specs, 2) or "",
         latest(specs, 3),
     )
+
+
+def test_an_identify_identified_later_in_its_own_batch_applies_its_traits(batch):
+    early = identify("q1", "x@example.com", 0, department="情報システム部", title="課長")
+    del early["userId"], early["traits"]["email"]
+    early["anonymousId"] = "a-q"
+    later = identify("q2", "quick@example.com", 5, title="部長")
+    del later["userId"]
+    later["anonymousId"] = "a-q"
+    batch(early, later)
+    lead = Lead.objects.get()
+    assert (lead.email, lead.department, lead.title) == (
+        "quick@example.com",
+        "情報システム部",
+        "部長",
+    )
