@@ -126,6 +126,13 @@ def events_insert(rows: Sequence[EventRow]) -> int:
         return int(cursor.rowcount)
 
 
+def message_ids_stored(message_ids: Sequence[str]) -> set[str]:
+    """Which of these messageIds are stored already (one indexed query)."""
+    model: type[EventKey | Event] = EventKey if connection.vendor == "postgresql" else Event
+    keys = model.objects.filter(message_id__in=list(message_ids))
+    return set(keys.values_list("message_id", flat=True))
+
+
 def _insert_plain(rows: list[EventRow]) -> int:
     """SQLite (and any database without the key table's statement): the ORM, idempotent on
     the unique `message_id`. Writers take turns on SQLite, so counting first is exact."""

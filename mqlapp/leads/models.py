@@ -6,6 +6,7 @@ import secrets
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 
 class User(AbstractUser):
@@ -62,6 +63,10 @@ class Lead(models.Model):
     country = models.CharField(max_length=100, blank=True, default="")
     industry = models.CharField(max_length=200, blank=True, default="")
     traits = models.JSONField(default=dict, blank=True)
+    # When each field's value was written, so the latest data wins whatever order messages
+    # arrive in: {"title": [timestamp, messageId], "traits.plan": [...]}; a person's edit
+    # carries the time of the edit and messageId "" (services.lead_apply, docs/ingestion.md).
+    field_stamps = models.JSONField(default=dict, blank=True)
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL)
 
     last_activity_at = models.DateTimeField(null=True, blank=True)
@@ -139,6 +144,10 @@ class Event(models.Model):
             ),
             models.Index(
                 fields=["user_id"], condition=Q(lead__isnull=True), name="event_orphan_user"
+            ),
+            # A userId that is an email names its lead whatever the case (orphans.py).
+            models.Index(
+                Lower("user_id"), condition=Q(lead__isnull=True), name="event_orphan_user_ci"
             ),
             models.Index(
                 fields=["previous_id"],

@@ -1,19 +1,22 @@
 """Writes of the core domain: users, sources, leads; the apps above hear of them through hooks."""
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from . import hooks
 from .errors import InvalidInput
 from .ingest.fields import employees_parse
 from .ingest.messages import email_normalise
 from .models import LEAD_TEXT_LIMITS, Lead, Source, User
+from .orphans import Adoption, orphans_adopt
 from .publisher import publisher
 from .roles import ROLES
 
@@ -115,20 +118,98 @@ def _trait_value(column: str, value: Any) -> Any:
     return text[:limit] if limit else text
 
 
-def lead_apply(lead: Lead, *, columns: Mapping[str, Any], traits: Mapping[str, Any]) -> bool:
-    """Apply new data to a lead (not saved); True when something changed."""
+# When a field's value was written: (UTC time in ISO 8601 with microseconds, messageId). The
+# strings sort as the times do; a person's edit has messageId "". See docs/ingestion.md.
+Stamp = tuple[str, str]
+TRAIT_STAMP = "traits."
+
+
+def stamp_of(at: datetime, message_id: str = "") -> Stamp:
+    return (at.astimezone(UTC).isoformat(timespec="microseconds"), message_id)
+
+
+def _newer(stamp: Stamp, held: Any) -> bool:
+    """Latest wins: a later time, or the same time and a greater messageId. A field written
+    before stamps existed (or never) has none: anything is newer."""
+    return not held or stamp > (str(held[0]), str(held[1]))
+
+
+def stamp_newer(theirs: Any, ours: Any) -> bool:
+    """Of two fields' stamps as held (a list, or None), is `theirs` the later data?"""
+    return bool(theirs) and _newer((str(theirs[0]), str(theirs[1])), ours)
+
+
+def lead_apply(
+    lead: Lead, *, columns: Mapping[str, Any], traits: Mapping[str, Any], stamp: Stamp
+) -> bool:
+    """Apply one message's data to a lead (not saved); True when something changed.
+
+    Per field, the data with the latest stamp wins, whatever order the messages come in: a
+    value is written only when `stamp` is newer than the one of the value it replaces, so a
+    replayed or an older message changes nothing. An empty value is no data. A userId that is
+    the lead's own email is no external id.
+    """
+    stamps = dict(lead.field_stamps or {})
     changed = False
     for name, value in columns.items():
-        if value in ("", None) or getattr(lead, name) == value:
+        if value in ("", None) or not _newer(stamp, stamps.get(name)):
             continue
+        if name == "external_id" and email_normalise(str(value)) == lead.email:
+            continue
+        stamps[name] = list(stamp)
         setattr(lead, name, value)
         changed = True
-    if traits:
-        merged = {**lead.traits, **traits}
-        if merged != lead.traits:
-            lead.traits = merged
+    merged = dict(lead.traits or {})
+    for key, value in traits.items():
+        if _newer(stamp, stamps.get(TRAIT_STAMP + key)):
+            stamps[TRAIT_STAMP + key] = list(stamp)
+            merged[key] = value
             changed = True
+    if changed:
+        lead.traits = merged
+        lead.field_stamps = stamps
     return changed
+
+
+def lead_edit_stamp(lead: Lead, names: Iterable[str], *, at: datetime) -> None:
+    """A person set these fields (`traits.<key>` for a trait) at `at`: a message wins over
+    the edit only when it is newer."""
+    stamp = list(stamp_of(at))
+    lead.field_stamps = {**(lead.field_stamps or {}), **dict.fromkeys(names, stamp)}
+
+
+def message_lead_data(
+    kind: str, traits: Mapping[str, Any], *, group_id: str = ""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The lead data an identify or a group call carries: (columns, traits). The email is no
+    data here: it names the lead (ingest/identity.py)."""
+    if kind == "group":
+        picked = {"company": traits["name"]} if traits.get("name") else {}
+        for key in ("industry", "employees", "country"):
+            if traits.get(key) not in (None, ""):
+                picked[key] = traits[key]
+        columns, _ = lead_fields_from_traits(picked)
+        return columns, ({"group": {"id": group_id, **traits}} if group_id else {})
+    columns, rest = lead_fields_from_traits(traits)
+    columns.pop("email", None)
+    return columns, rest
+
+
+def orphans_join(lead: Lead, adoption: Adoption) -> None:
+    """Apply to `lead` (not saved) what the events it just adopted carry: the data of its
+    identify and group calls (latest wins), and its newest activity."""
+    for data in adoption.data:
+        if data.lead_id != lead.pk:
+            continue
+        columns, rest = message_lead_data(data.type, data.traits)
+        if data.type == "identify" and data.user_id:
+            columns["external_id"] = data.user_id
+        lead_apply(
+            lead, columns=columns, traits=rest, stamp=stamp_of(data.timestamp, data.message_id)
+        )
+    latest = adoption.latest.get(lead.pk)
+    if latest and (lead.last_activity_at is None or lead.last_activity_at < latest):
+        lead.last_activity_at = latest
 
 
 def task_kick(name: str, *args: Any) -> None:
@@ -147,30 +228,52 @@ def task_kick(name: str, *args: Any) -> None:
 
 @transaction.atomic
 def lead_create(*, data: Mapping[str, Any], source: Source | None = None) -> Lead:
+    """A lead typed in by a person; events sent earlier under its email join it."""
     email = email_normalise(data.get("email") or "")
     if email and Lead.objects.filter(email=email).exists():
         raise InvalidInput("A lead with this email exists.", fields={"email": ["exists"]})
-    lead = Lead(source=source)
-    columns = {k: v for k, v in data.items() if k != "traits"}
-    columns["email"] = email
-    lead_apply(lead, columns=columns, traits=data.get("traits") or {})
+    lead = Lead(source=source, email=email)
+    columns = {k: v for k, v in data.items() if k not in ("traits", "email")}
+    lead_apply(
+        lead, columns=columns, traits=data.get("traits") or {}, stamp=stamp_of(timezone.now())
+    )
     lead.save()
     hooks.leads_created([lead.pk])
+    if email:
+        orphans_join(lead, orphans_adopt(emails={email: lead.pk}))
+        lead.save()
     hooks.leads_changed([lead.pk])
     return lead
 
 
 @transaction.atomic
 def lead_update(lead: Lead, *, data: Mapping[str, Any]) -> Lead:
-    """Change a lead's own data (never its score, stage or owner); fit rules re-apply."""
+    """Change a lead's own data (never its score, stage or owner); fit rules re-apply.
+
+    What a person sets wins over the data of messages sent before the edit (docs/ingestion.md);
+    an email new to the lead adopts the events sent earlier under it.
+    """
+    now = timezone.now()
+    edited: list[str] = []
+    gained_email = ""
     for name, value in data.items():
+        if name == "traits":  # the whole dict is replaced: keys dropped are edited too
+            edited += [TRAIT_STAMP + key for key in {*(lead.traits or {}), *(value or {})}]
+            lead.traits = value or {}
+            continue
         if name != "email":
+            edited.append(name)
             setattr(lead, name, value)
             continue
         email = email_normalise(value or "")
         if email and Lead.objects.filter(email=email).exclude(pk=lead.pk).exists():
             raise InvalidInput("A lead with this email exists.", fields={"email": ["exists"]})
+        if email != lead.email:
+            gained_email = email
         lead.email = email
+    lead_edit_stamp(lead, edited, at=now)
+    if gained_email:
+        orphans_join(lead, orphans_adopt(emails={gained_email: lead.pk}))
     lead.save()
     hooks.leads_changed([lead.pk])
     return lead

@@ -8,24 +8,31 @@ from django.db.models import Case, Q, Value, When
 
 from .. import hooks
 from ..models import Event, Identity, Lead, Source
-from ..services import lead_fields_from_traits
+from ..orphans import Adoption, orphans_adopt
+from ..services import Stamp, message_lead_data, stamp_of
 from .merge import lead_merge
 from .messages import Message, context_email, email_normalise
 
 ANON, USER = Identity.Kind.ANONYMOUS.value, Identity.Kind.USER.value
-FIELD_OF_KIND = {ANON: "anonymous_id", USER: "user_id"}
 MAX_ALIAS_ROUNDS = 5
 
 
 @dataclass(slots=True)
 class LeadChange:
-    """Data for one lead from one message, applied after the pass in message order."""
+    """Data for one lead from one message; per field, the latest stamp wins (lead_apply)."""
 
     lead_id: int
     columns: dict[str, Any]
     traits: dict[str, Any]
+    stamp: Stamp
     external_id: str = ""
-    fill_only: bool = False  # older data (adopted events): fills blanks, never overwrites
+
+
+def message_change(lead_id: int, m: Message) -> LeadChange:
+    """What an identify or a group call says about its lead, stamped with its time and id."""
+    columns, traits = message_lead_data(m.type, m.traits, group_id=m.group_id)
+    external_id = m.user_id if m.type == "identify" else ""
+    return LeadChange(lead_id, columns, traits, stamp_of(m.timestamp, m.message_id), external_id)
 
 
 @dataclass
@@ -160,32 +167,24 @@ class Resolver:
             if m.lead_id is None and m.type != "alias":
                 # ids identified later in this batch: the message is theirs from the start
                 m.lead_id = self.find(user_id=m.user_id, anonymous_id=m.anonymous_id)
+                if m.lead_id is not None and m.type in ("identify", "group"):
+                    self.out.changes.append(message_change(m.lead_id, m))
             m.lead_id = self.live(m.lead_id)
         self.out.touched = {t for t in (self.live(i) for i in self.out.touched) if t}
 
     def _identify(self, m: Message) -> int | None:
-        columns, rest = lead_fields_from_traits(m.traits)
-        email = columns.pop("email", "")
+        email = _message_email(m)
         lead_id = self.find(user_id=m.user_id, anonymous_id=m.anonymous_id, email=email)
         if lead_id is None:
             return None  # kept unattached; its traits apply once its ids are identified
-        self.out.changes.append(LeadChange(lead_id, columns, rest, external_id=m.user_id))
+        self.out.changes.append(message_change(lead_id, m))
         self.out.touched.add(lead_id)
         self._link_message(lead_id, m)
         return lead_id
 
     def _group(self, lead_id: int, m: Message) -> None:
         """The company the person belongs to: name, industry, employees, and the group's id."""
-        traits = dict(m.traits)
-        columns = {}
-        if traits.get("name"):
-            columns["company"] = traits["name"]
-        for key in ("industry", "employees", "country"):
-            if traits.get(key) not in (None, ""):
-                columns[key] = traits[key]
-        mapped, _ = lead_fields_from_traits(columns)
-        group = {"id": m.group_id, **traits}
-        self.out.changes.append(LeadChange(lead_id, mapped, {"group": group}))
+        self.out.changes.append(message_change(lead_id, m))
         self.out.touched.add(lead_id)
 
     def _alias(self, m: Message) -> int | None:
@@ -291,50 +290,25 @@ def identities_write(resolver: Resolver) -> None:
             )
 
 
-def orphans_adopt(resolver: Resolver) -> set[int]:
-    """Give newly identified ids' earlier events to their lead; returns the leads that gained."""
-    gained: set[int] = set()
-    for kind, column in FIELD_OF_KIND.items():
-        targets = {
-            value: resolver.live(lead_id)
-            for (k, value), lead_id in resolver.out.new_links.items()
-            if k == kind
-        }
-        if not targets:
-            continue
-        orphans = Event.objects.filter(lead__isnull=True, **{f"{column}__in": list(targets)})
-        updated = orphans.update(
-            lead_id=Case(*[When(**{column: v}, then=Value(t)) for v, t in targets.items()])
-        )
-        if updated:
-            gained.update(t for t in targets.values() if t)
-    return gained
-
-
-def orphan_changes(resolver: Resolver) -> list[LeadChange]:
-    """Traits of identify/group calls sent before their ids were known (fill blanks only)."""
-    values: dict[str, list[str]] = {ANON: [], USER: []}
-    for kind, value in resolver.out.new_links:
-        values[kind].append(value)
-    if not values[ANON] and not values[USER]:
-        return []
-    rows = (
-        Event.objects.filter(lead__isnull=True, type__in=("identify", "group"))
-        .filter(Q(anonymous_id__in=values[ANON]) | Q(user_id__in=values[USER]))
-        .order_by("timestamp", "pk")
-        .values_list("type", "anonymous_id", "user_id", "traits")
-    )
+def resolver_orphans_adopt(resolver: Resolver) -> tuple[Adoption, list[LeadChange]]:
+    """The orphan events of the ids this call identified (new links, and the emails of the
+    leads it created) join their leads; the identify and group calls among them become
+    changes, applied with the others (latest wins)."""
+    links: dict[str, dict[str, int]] = {ANON: {}, USER: {}}
+    for (kind, value), lead_id in resolver.out.new_links.items():
+        target = resolver.live(lead_id)
+        if target is not None:
+            links[kind][value] = target
+    emails = {
+        email: target
+        for email in sorted(resolver.out.created_emails)
+        if (target := resolver.live(resolver.by_email.get(email))) is not None
+    }
+    adoption = orphans_adopt(anonymous=links[ANON], users=links[USER], emails=emails)
     changes = []
-    for kind, anonymous_id, user_id, sent in rows:
-        lead_id = resolver.live(
-            resolver.ident.get((USER, user_id)) or resolver.ident.get((ANON, anonymous_id))
-        )
-        if lead_id is None:
-            continue
-        traits = sent
-        if kind == "group":
-            traits = {"company": sent.get("name")} if sent.get("name") else {}
-        columns, rest = lead_fields_from_traits(traits)
-        columns.pop("email", None)
-        changes.append(LeadChange(lead_id, columns, rest, fill_only=True))
-    return changes
+    for data in adoption.data:
+        columns, traits = message_lead_data(data.type, data.traits)
+        external_id = data.user_id if data.type == "identify" else ""
+        stamp = stamp_of(data.timestamp, data.message_id)
+        changes.append(LeadChange(data.lead_id, columns, traits, stamp, external_id))
+    return adoption, changes

@@ -165,7 +165,7 @@ def _message(kind: str, row: Row, *, at: Any, now: Any, traits: Any = None) -> M
     return Message(
         index=row.number,
         type=kind,
-        message_id=row.event_id() if track else f"import-identify-{row.number}",
+        message_id=row.event_id() if track else f"import-identify-{row.number:010d}",
         anonymous_id="",
         user_id="",
         name=row.event if track else "",

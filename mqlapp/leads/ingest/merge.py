@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from .. import hooks
 from ..models import PROFILE_FIELDS, Consent, Event, Identity, Lead, LeadMerge
+from ..services import TRAIT_STAMP, stamp_newer
 
 MERGED_FIELDS = ("email", "external_id", *PROFILE_FIELDS)
 
@@ -19,6 +20,27 @@ def _snapshot(lead: Lead) -> dict[str, Any]:
         created_at=lead.created_at.isoformat() if lead.created_at else None,
     )
     return data
+
+
+def _data_merge(into: Lead, duplicate: Lead) -> None:
+    """Each field keeps the later data of the two (their stamps, services.lead_apply), else
+    the survivor's; a blank is filled from the duplicate."""
+    ours, theirs = dict(into.field_stamps or {}), duplicate.field_stamps or {}
+    for name in MERGED_FIELDS:
+        value = getattr(duplicate, name)
+        if name == "email" or value in ("", None):
+            continue
+        if getattr(into, name) in ("", None) or stamp_newer(theirs.get(name), ours.get(name)):
+            setattr(into, name, value)
+            ours[name] = theirs.get(name)
+    traits = dict(into.traits or {})
+    for key, value in (duplicate.traits or {}).items():
+        name = TRAIT_STAMP + key
+        if key not in traits or stamp_newer(theirs.get(name), ours.get(name)):
+            traits[key] = value
+            ours[name] = theirs.get(name)
+    into.traits = traits
+    into.field_stamps = {k: v for k, v in ours.items() if v}
 
 
 def survivor_choose(a: Lead, b: Lead) -> tuple[Lead, Lead]:
@@ -45,10 +67,7 @@ def lead_merge(a_id: int, b_id: int, *, reason: str, message_id: str = "") -> tu
     moved = Event.objects.filter(lead=duplicate).update(lead=into)
     Identity.objects.filter(lead=duplicate).update(lead=into)
     Consent.objects.filter(lead=duplicate).update(lead=into)
-    for name in MERGED_FIELDS:
-        if name != "email" and getattr(into, name) in ("", None):
-            setattr(into, name, getattr(duplicate, name))
-    into.traits = {**duplicate.traits, **into.traits}
+    _data_merge(into, duplicate)
     held = hooks.lead_merged(into=into.pk, duplicate=duplicate.pk)
     if duplicate.last_activity_at and (
         into.last_activity_at is None or into.last_activity_at < duplicate.last_activity_at

@@ -6,24 +6,18 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import hooks
-from ..event_store import EventRow, events_insert
-from ..models import PROFILE_FIELDS, Event, Lead, Source
+from ..event_store import EventRow, events_insert, message_ids_stored
+from ..models import PROFILE_FIELDS, Lead, Source
+from ..orphans import ACTIVITY_TYPES
 from ..services import lead_apply
-from .identity import (
-    LeadChange,
-    Resolver,
-    identities_write,
-    orphan_changes,
-    orphans_adopt,
-)
+from .identity import LeadChange, Resolver, identities_write, resolver_orphans_adopt
 from .messages import Message, MessageInvalid, message_parse
 
-ACTIVITY_TYPES = ("track", "page", "screen")
-CHANGE_FIELDS = (*PROFILE_FIELDS, "traits", "external_id")
+CHANGE_FIELDS = (*PROFILE_FIELDS, "traits", "external_id", "field_stamps")
 
 
 @dataclass
@@ -70,6 +64,8 @@ def events_ingest(messages: Sequence[Message], *, source: Source | None) -> Inge
     plain activity holds no lead lock while its events are inserted, so concurrent batches
     about the same leads do not queue behind each other (and cannot deadlock).
     """
+    given = len(messages)
+    messages = _not_stored(messages)
     resolver = Resolver(source=source)
     resolver.prefetch(messages)
     resolver.resolve(messages)
@@ -80,13 +76,30 @@ def events_ingest(messages: Sequence[Message], *, source: Source | None) -> Inge
     # same order, so one waits for the other instead of deadlocking.
     stored = sorted((m for m in messages if m.persist), key=lambda m: m.message_id)
     events_insert([_event_row(m, source=source) for m in stored])
-    changes = orphan_changes(resolver) + out.changes
-    gained = orphans_adopt(resolver)
-    _leads_write(resolver, changes, _activity_latest(messages, adopted=gained))
-    hooks.leads_changed(lead_ids)
+    adoption, adopted_changes = resolver_orphans_adopt(resolver)
+    changes = adopted_changes + out.changes
+    _leads_write(resolver, changes, _activity_latest(messages, adopted=adoption.latest))
+    hooks.leads_changed(lead_ids | adoption.leads)
     return IngestOutcome(
-        messages=len(messages), created_emails=set(out.created_emails), lead_ids=lead_ids
+        messages=given, created_emails=set(out.created_emails), lead_ids=lead_ids | adoption.leads
     )
+
+
+def _not_stored(messages: Sequence[Message]) -> list[Message]:
+    """Drop the messages whose messageId is stored already (a retry, a replay) or came earlier
+    in this call: they change nothing, neither links nor lead data (SPEC §3: stored once).
+    Messages that are never stored (a CSV row's identify) always pass: their stamp makes
+    applying them again a no-op."""
+    ids = [m.message_id for m in messages if m.persist]
+    seen = message_ids_stored(ids) if ids else set()
+    fresh = []
+    for m in messages:
+        if m.persist:
+            if m.message_id in seen:
+                continue
+            seen.add(m.message_id)
+        fresh.append(m)
+    return fresh
 
 
 def _event_row(m: Message, *, source: Source | None) -> EventRow:
@@ -164,28 +177,17 @@ def _values(lead: Lead) -> tuple[Any, ...]:
 
 
 def _change_apply(lead: Lead, change: LeadChange) -> bool:
-    columns, traits = change.columns, change.traits
-    if change.fill_only:
-        columns = {k: v for k, v in columns.items() if getattr(lead, k) in ("", None)}
-        traits = {k: v for k, v in traits.items() if k not in lead.traits}
-    changed = lead_apply(lead, columns=columns, traits=traits)
-    external = change.external_id
-    if external and not lead.external_id and external.lower() != lead.email:
-        lead.external_id = external
-        changed = True
-    return changed
+    columns = change.columns
+    if change.external_id:
+        columns = {**columns, "external_id": change.external_id}
+    return lead_apply(lead, columns=columns, traits=change.traits, stamp=change.stamp)
 
 
-def _activity_latest(messages: Sequence[Message], *, adopted: set[int]) -> dict[int, datetime]:
+def _activity_latest(
+    messages: Sequence[Message], *, adopted: dict[int, datetime]
+) -> dict[int, datetime]:
     """Each lead's newest activity in this batch (and in the history it just adopted)."""
-    latest: dict[int, datetime] = {}
-    if adopted:  # leads that just got their earlier anonymous history
-        rows = (
-            Event.objects.filter(lead_id__in=adopted, type__in=ACTIVITY_TYPES)
-            .values("lead_id")
-            .annotate(at=Max("timestamp"))
-        )
-        latest.update({row["lead_id"]: row["at"] for row in rows})
+    latest: dict[int, datetime] = dict(adopted)
     for m in messages:
         lead_id = m.lead_id
         if lead_id is None or m.type not in ACTIVITY_TYPES or not m.persist:
