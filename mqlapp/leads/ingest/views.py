@@ -1,5 +1,7 @@
 """HTTP front of the Tracking API (/v1/*): limits, gzip, write-key auth, CORS, JSON answers."""
 
+import json
+import math
 import zlib
 from datetime import datetime
 from typing import Any
@@ -131,7 +133,27 @@ def _payload(request: HttpRequest) -> tuple[bytes, Any]:
     try:
         return body, orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise _Refused(_error(400, f"malformed JSON: {exc}")) from exc
+        try:
+            return body, _json_lenient(body)
+        except (ValueError, RecursionError):
+            raise _Refused(_error(400, f"malformed JSON: {exc}")) from exc
+
+
+def _not_finite(text: str) -> float:
+    raise ValueError(f"{text} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    return number if math.isfinite(number) else _not_finite(text)
+
+
+def _json_lenient(body: bytes) -> Any:
+    """What orjson refuses but JSON's grammar allows: an unpaired surrogate escape ("\\ud800",
+    which a browser's JSON.stringify writes for a string cut in the middle of an emoji). The
+    standard library reads it (the message parser then makes it storable: U+FFFD), so one
+    such string never costs the batch; NaN, Infinity and 1e400 stay refused."""
+    return json.loads(body, parse_constant=_not_finite, parse_float=_finite)
 
 
 def _batch(
