@@ -24,17 +24,29 @@ EVENT_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 EVENT_HORIZON = timedelta(days=2 * 366)
 
 
+def _iso(text: str) -> datetime | None:
+    try:
+        return parse_datetime(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def moment_parse(text: str) -> datetime | None:
     """An ISO 8601 date-time ("Z" for UTC); None when it is not one or names an impossible
-    moment (2025-02-30, or one that is not within years 1 to 9999 in UTC). A time without a
-    zone comes back naive: the caller picks the zone."""
-    try:
-        moment = parse_datetime(text.strip().replace("Z", "+00:00"))
-        if moment is not None and moment.utcoffset() is not None:
+    moment (2025-02-30, or one that is not within years 1 to 9999 in UTC: see
+    `moment_out_of_range`). A time without a zone comes back naive: the caller picks the zone."""
+    moment = _iso(text)
+    if moment is not None and moment.utcoffset() is not None:
+        try:
             moment.astimezone(UTC)  # 0001-01-01T00:00+09:00 is before year 1 in UTC
-    except (ValueError, OverflowError):
-        return None
+        except OverflowError:
+            return None
     return moment
+
+
+def moment_out_of_range(text: str) -> bool:
+    """A well-formed ISO 8601 time that is not within years 1 to 9999 in UTC."""
+    return _iso(text) is not None and moment_parse(text) is None
 
 
 def event_time_error(moment: datetime, *, now: datetime) -> str | None:

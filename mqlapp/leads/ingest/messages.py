@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 from django.utils.timezone import is_naive, make_aware
 
-from ..parsing import event_time_error, moment_parse
+from ..parsing import event_time_error, moment_out_of_range, moment_parse
 
 NAME_MAX = 200  # ids and names: the columns' length
 EMAIL_MAX = 254  # RFC 5321's longest path
@@ -61,6 +61,8 @@ def _parse_time(value: Any, name: str) -> datetime | None:
         raise MessageInvalid(f"{name} must be an ISO 8601 string")
     parsed = moment_parse(value)
     if parsed is None:
+        if moment_out_of_range(value):
+            raise MessageInvalid(f"{name} {value[:40]!r} falls outside the years 1 to 9999 in UTC")
         raise MessageInvalid(f"{name} is not a valid ISO 8601 time: {value[:40]!r}")
     if is_naive(parsed):
         parsed = make_aware(parsed, UTC)
@@ -91,6 +93,11 @@ def _id(raw: dict[str, Any], key: str) -> str:
         # An id must be kept exactly as sent, and PostgreSQL cannot keep these characters.
         raise MessageInvalid(f"{key} contains a NUL character or an unpaired surrogate")
     return text
+
+
+def text_storable(text: str) -> bool:
+    """False when PostgreSQL cannot keep `text` as it is (a NUL, an unpaired surrogate)."""
+    return not _UNSTORABLE.search(text)
 
 
 def storable_text(text: str) -> str:
