@@ -21,7 +21,8 @@ _DECIMAL = re.compile(r"[+-]?[0-9]{1,60}(?:\.[0-9]{1,60})?")
 # and a time further ahead than the horizon is a wrong date, not a skewed clock
 # (docs/ingestion.md, "Time").
 EVENT_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-EVENT_HORIZON = timedelta(days=2 * 366)
+EVENT_HORIZON_YEARS = 5
+EVENT_HORIZON = timedelta(days=EVENT_HORIZON_YEARS * 366)
 
 
 def _iso(text: str) -> datetime | None:
@@ -55,7 +56,7 @@ def event_time_error(moment: datetime, *, now: datetime) -> str | None:
     if moment < EVENT_EARLIEST:
         return "is before 1970-01-01"
     if moment > now + EVENT_HORIZON:
-        return f"is more than {EVENT_HORIZON.days} days in the future"
+        return f"is more than {EVENT_HORIZON_YEARS} years in the future"
     return None
 
 

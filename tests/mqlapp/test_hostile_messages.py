@@ -33,7 +33,7 @@ def _stored(*messages):
     return sorted(Event.objects.filter(message_id__in=ids).values_list("message_id", flat=True))
 
 
-FAR = (timezone.now() + timedelta(days=3 * 366)).isoformat()
+FAR = (timezone.now() + timedelta(days=6 * 366)).isoformat()
 BAD = [
     (
         {"timestamp": "9999-12-31T00:00:00Z", "sentAt": "2000-01-01T00:00:00Z"},
@@ -48,7 +48,7 @@ BAD = [
         {"timestamp": "1969-12-31T23:59:59Z"},
         "timestamp '1969-12-31T23:59:59Z' is before 1970-01-01",
     ),
-    ({"timestamp": FAR}, f"timestamp {FAR!r} is more than 732 days in the future"),
+    ({"timestamp": FAR}, f"timestamp {FAR!r} is more than 5 years in the future"),
     (
         {"timestamp": "2025-06-01T00:00:00Z", "sentAt": "9999-01-01T00:00:00Z"},
         "timestamp '2025-06-01T00:00:00Z' corrected by sentAt 9999-01-01T00:00:00+00:00 "
@@ -123,6 +123,20 @@ def test_an_unpaired_surrogate_escape_does_not_make_the_body_malformed(source):
     event = Event.objects.get(message_id=second["messageId"])
     assert (event.name, event.properties) == ("Cut \ufffd", {"title": "\ufffd"})
     assert Event.objects.filter(message_id=first["messageId"]).exists()
+
+
+def test_a_cut_emoji_in_a_large_batch_is_measured_not_a_500(source):
+    # Bodies past 32 KB have each message measured against the limit.
+    padded = track(properties={"pad": "p" * 30_000})
+    cut = track(properties={"title": "X"})
+    body = json.dumps({"batch": [padded, cut]}).replace("X", "\\ud83d")
+
+    response = Client().post(
+        "/v1/batch", body, content_type="text/plain", HTTP_AUTHORIZATION=basic(source.write_key)
+    )
+
+    assert response.json() == {"success": True}
+    assert len(_stored(padded, cut)) == 2
 
 
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "1e400"])
@@ -213,7 +227,7 @@ def test_a_csv_import_takes_the_same_values_without_a_500(api, django_capture_on
         (4, "employees: employees must be a whole number such as 1200"),
         (5, "timestamp: not a date or time: '0001-01-01T00:00:00+09:00'"),
         (6, "timestamp: '1969-12-31' is before 1970-01-01"),
-        (7, "timestamp: '9999-12-31' is more than 732 days in the future"),
+        (7, "timestamp: '9999-12-31' is more than 5 years in the future"),
     ]
     assert sorted(Lead.objects.values_list("email", flat=True)) == [
         "ok1@example.co.jp",

@@ -165,7 +165,7 @@ def _batch(
     limit = settings.INGEST_MAX_MESSAGE_BYTES
     # No message can be larger than the body it came in: measure each only in a large body.
     for index, raw in enumerate(raws if size > limit else ()):
-        if len(orjson.dumps(raw)) > limit:
+        if _size(raw) > limit:
             message = f"message {index} is larger than the {limit // 1024} KB limit"
             raise _Refused(_error(413, message, index=index, limit_bytes=limit))
     try:
@@ -173,6 +173,13 @@ def _batch(
     except ValueError:
         batch_sent_at = None
     return messages_validate(raws, received_at=received_at, batch_sent_at=batch_sent_at)
+
+
+def _size(raw: Any) -> int:
+    try:
+        return len(orjson.dumps(raw))
+    except orjson.JSONEncodeError:  # read by _json_lenient: an unpaired surrogate, a huge number
+        return len(json.dumps(raw).encode())
 
 
 def _single(
