@@ -217,20 +217,19 @@ BATCHES = st.lists(st.one_of(hostile(), st.builds(valid, st.integers(0, 99))), m
 
 
 def _check_stored(raws: list[Any], rejected: list[dict[str, Any]], valid_ids: list[str]) -> None:
-    """Every index stored or rejected (never both), the valid ones stored, all readable."""
+    """Each index rejected at most once; every message not rejected is stored (those with a
+    messageId are looked up by it), the valid ones among them; all stored rows read back."""
     refused = {item["index"] for item in rejected}
+    assert len(refused) == len(rejected)
     assert refused <= set(range(len(raws)))
     assert all(isinstance(item["error"], str) and item["error"] for item in rejected)
-    kept = [
-        raw["messageId"]
+    kept = {
+        raw["messageId"].strip()
         for i, raw in enumerate(raws)
-        if i not in refused and isinstance(raw.get("messageId"), str) and raw["messageId"]
-    ]
-    stored = set(
-        Event.objects.filter(message_id__in=[k.strip() for k in kept]).values_list(
-            "message_id", flat=True
-        )
-    )
+        if i not in refused and isinstance(raw.get("messageId"), str) and raw["messageId"].strip()
+    }
+    stored = set(Event.objects.filter(message_id__in=kept).values_list("message_id", flat=True))
+    assert stored == kept
     assert set(valid_ids) <= stored
     # Reading every column converts every stored value back (times, JSON): none may fail.
     for row in Event.objects.values():
