@@ -2,17 +2,16 @@
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from itertools import pairwise
 from statistics import median
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
-from django.utils import timezone
 
 from mqlapp.leads.errors import InvalidInput
 from mqlapp.leads.models import Lead
-from mqlapp.leads.parsing import day_parse, moment_parse
+from mqlapp.leads.parsing import id_param, moment_param
 
 from .lifecycle import Stage
 from .models import StageTransition
@@ -27,33 +26,11 @@ class Period:
     an ISO date-time; either may be missing."""
 
     def __init__(self, params: Any) -> None:
-        self.start = self._parse(params.get("from"), "from", end=False)
-        self.end = self._parse(params.get("to"), "to", end=True)
-        raw = params.get("source")
-        try:
-            self.source = int(raw) if raw not in (None, "") else None
-        except ValueError as exc:
-            raise InvalidInput(
-                "source must be a source id", fields={"source": ["not an id"]}
-            ) from exc
+        self.start = moment_param(params.get("from"), name="from")
+        self.end = moment_param(params.get("to"), name="to", end=True)
+        self.source = id_param(params.get("source"), name="source")
         if self.start and self.end and self.start >= self.end:
             raise InvalidInput("from must be before to", fields={"to": ["before from"]})
-
-    @staticmethod
-    def _parse(raw: str | None, name: str, *, end: bool) -> datetime | None:
-        if not raw:
-            return None
-        day = day_parse(raw)
-        if day is None:
-            moment = moment_parse(raw)
-            if moment is None:
-                raise InvalidInput(
-                    f"{name} must be a date (YYYY-MM-DD) or an ISO date-time",
-                    fields={name: ["not a date"]},
-                ) from None
-            return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
-        midnight = timezone.make_aware(datetime.combine(day, time.min))
-        return midnight + timedelta(days=1) if end else midnight
 
     def within(self, field: str) -> Q:
         q = Q()

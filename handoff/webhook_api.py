@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mqlapp.leads.errors import InvalidInput
+from mqlapp.leads.parsing import limit_param
 from mqlapp.leads.roles import AdminOnly
 
 from . import selectors, webhooks
@@ -64,11 +65,6 @@ class WebhookDeliveriesView(APIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         hook = get_object_or_404(Webhook, pk=pk)
-        try:
-            limit = min(max(int(request.query_params.get("limit", 100)), 1), 1000)
-        except ValueError as exc:
-            raise InvalidInput(
-                "limit must be a number", fields={"limit": ["not a number"]}
-            ) from exc
+        limit = limit_param(request.query_params.get("limit"), default=100, high=1000)
         rows = selectors.webhook_deliveries(hook)[:limit]
         return Response(WebhookDeliverySerializer(rows, many=True).data)

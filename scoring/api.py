@@ -1,6 +1,5 @@
 """Scoring API: rules CRUD, a lead's score, breakdown and history, re-score progress."""
 
-from datetime import datetime
 from typing import Any
 
 from django.shortcuts import get_object_or_404
@@ -12,7 +11,7 @@ from rest_framework.views import APIView
 
 from mqlapp.leads.errors import InvalidInput, NotFound
 from mqlapp.leads.models import Lead
-from mqlapp.leads.parsing import limit_param, moment_parse
+from mqlapp.leads.parsing import limit_param, moment_param
 from mqlapp.leads.roles import AnyRole, ReadAnyWriteMarketer
 
 from . import selectors, services
@@ -86,18 +85,6 @@ class LeadScoreView(APIView):
         return Response(LeadScoreSerializer(score).data)
 
 
-def _since(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    moment = moment_parse(value)
-    if moment is None or moment.utcoffset() is None:
-        raise InvalidInput(
-            "since must be an ISO 8601 time with a zone, e.g. 2025-06-01T00:00:00+09:00",
-            fields={"since": [value]},
-        )
-    return moment
-
-
 class LeadScoreHistoryView(APIView):
     permission_classes = [AnyRole]
 
@@ -105,7 +92,7 @@ class LeadScoreHistoryView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         lead = get_object_or_404(Lead, pk=pk)
         limit = limit_param(request.query_params.get("limit"), default=selectors.HISTORY_LIMIT)
-        since = _since(request.query_params.get("since"))
+        since = moment_param(request.query_params.get("since"), name="since", zone_required=True)
         points = selectors.lead_score_history(lead, since=since, limit=limit)
         return Response(ScorePointSerializer(points, many=True).data)
 

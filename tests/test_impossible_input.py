@@ -25,7 +25,9 @@ def test_an_impossible_history_since_is_400(make_user):
     client = client_for(make_user("sales"))
     answer = client.get(f"/api/leads/{lead.pk}/score/history/?since=2025-02-30T00:00:00%2B09:00")
     assert answer.status_code == 400
-    assert answer.json()["fields"] == {"since": ["2025-02-30T00:00:00+09:00"]}
+    assert answer.json()["fields"] == {
+        "since": ["since must be an ISO 8601 time with a zone, e.g. 2025-06-01T00:00:00+09:00"]
+    }
 
 
 def test_an_employee_count_past_any_company_is_kept_in_traits(ingest):

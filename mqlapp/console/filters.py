@@ -2,14 +2,18 @@
 scoring's score and handoff's stage (`LeadView`): one FilterSet for the API, the CSV export
 and the leads page."""
 
+from collections.abc import Callable
 from typing import Any
 
 import django_filters
-from django.core.validators import RegexValidator
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from handoff.lifecycle import Stage
 from handoff.models import LeadView
+from mqlapp.leads.errors import InvalidInput
+from mqlapp.leads.parsing import id_param, number_param, param_invalid
 
 # Public names a list may be ordered by, and where each lives.
 LEAD_ORDERING = {
@@ -47,8 +51,66 @@ class _Ordering(django_filters.OrderingFilter):  # type: ignore[misc]
         return qs.order_by(*(self.get_ordering_value(name) for name in names), "-id")
 
 
-def _number_must_be(name: str) -> dict[str, str]:
-    return {"invalid": f"{name} must be a number"}
+SEARCH_MAX = 200  # the longest text a lead column holds
+
+
+class _ParamField(forms.Field):
+    """A filter's value read by one of the shared parameter readers (mqlapp.leads.parsing),
+    so the list, the export and the page refuse what every other endpoint refuses."""
+
+    def __init__(self, *, reader: Callable[..., Any], param: str, **kwargs: Any) -> None:
+        self.reader, self.param = reader, param
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return self.reader(value if value not in (None, "") else None, name=self.param)
+        except InvalidInput as exc:
+            raise ValidationError(exc.message, code="invalid") from exc
+
+
+class _NumberParam(django_filters.NumberFilter):  # type: ignore[misc]
+    """A decimal number (`number_param`): NaN, Infinity and 1e309 are 400s."""
+
+    field_class = _ParamField
+
+    def __init__(self, *, param: str, **kwargs: Any) -> None:
+        super().__init__(reader=number_param, param=param, **kwargs)
+
+    def get_max_validator(self) -> None:
+        return None  # number_param bounds it
+
+
+def _owner(value: str | None, *, name: str) -> str | int | None:
+    """A user id, "me" or "none"."""
+    if value is None or value.strip() in ("me", "none"):
+        return value.strip() if value else None
+    try:
+        return id_param(value, name=name)
+    except InvalidInput:
+        raise param_invalid(name, "a user id, 'me' or 'none'") from None
+
+
+def _source(value: str | None, *, name: str) -> str | int | None:
+    """A source id, or a source's name."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text[:1].isdigit():
+        return id_param(text, name=name)
+    if len(text) > SEARCH_MAX or "\x00" in text:
+        raise param_invalid(name, f"a source id or a name of at most {SEARCH_MAX} characters")
+    return text
+
+
+def _search(value: str | None, *, name: str) -> str | None:
+    if value is not None and (len(value) > SEARCH_MAX or "\x00" in value):
+        raise param_invalid(name, f"a text of at most {SEARCH_MAX} characters")
+    return value
+
+
+class _TextParam(django_filters.CharFilter):  # type: ignore[misc]
+    field_class = _ParamField
 
 
 class LeadFilter(django_filters.FilterSet):  # type: ignore[misc]
@@ -58,22 +120,19 @@ class LeadFilter(django_filters.FilterSet):  # type: ignore[misc]
         help_text="a stage, or several separated by commas",
         error_messages={"invalid_choice": "unknown stage %(value)r"},
     )
-    owner = django_filters.CharFilter(
-        method="filter_owner",
-        help_text="a user id, 'me' or 'none'",
-        validators=[
-            RegexValidator(r"^(\d+|me|none)$", message="owner must be a user id, 'me' or 'none'")
-        ],
+    owner = _TextParam(
+        method="filter_owner", help_text="a user id, 'me' or 'none'", reader=_owner, param="owner"
     )
-    source = django_filters.CharFilter(method="filter_source", help_text="a source id or name")
-    min_score = django_filters.NumberFilter(
-        field_name="scoring__score", lookup_expr="gte", error_messages=_number_must_be("min_score")
+    source = _TextParam(
+        method="filter_source", help_text="a source id or name", reader=_source, param="source"
     )
-    max_score = django_filters.NumberFilter(
-        field_name="scoring__score", lookup_expr="lte", error_messages=_number_must_be("max_score")
-    )
-    search = django_filters.CharFilter(
-        method="filter_search", help_text="email, name or company contains"
+    min_score = _NumberParam(field_name="scoring__score", lookup_expr="gte", param="min_score")
+    max_score = _NumberParam(field_name="scoring__score", lookup_expr="lte", param="max_score")
+    search = _TextParam(
+        method="filter_search",
+        help_text="email, name or company contains",
+        reader=_search,
+        param="search",
     )
     ordering = _Ordering(
         fields=LEAD_ORDERING,
@@ -88,16 +147,20 @@ class LeadFilter(django_filters.FilterSet):  # type: ignore[misc]
         model = LeadView
         fields: list[str] = []
 
-    def filter_owner(self, rows: QuerySet[LeadView], name: str, value: str) -> QuerySet[LeadView]:
+    def filter_owner(
+        self, rows: QuerySet[LeadView], name: str, value: str | int
+    ) -> QuerySet[LeadView]:
         if value == "me":
             return rows.filter(lifecycle__owner=self.request.user)
         if value == "none":
             return rows.filter(lifecycle__owner__isnull=True)
         return rows.filter(lifecycle__owner_id=int(value))
 
-    def filter_source(self, rows: QuerySet[LeadView], name: str, value: str) -> QuerySet[LeadView]:
-        if value.isdigit():
-            return rows.filter(source_id=int(value))
+    def filter_source(
+        self, rows: QuerySet[LeadView], name: str, value: str | int
+    ) -> QuerySet[LeadView]:
+        if isinstance(value, int):
+            return rows.filter(source_id=value)
         return rows.filter(source__name=value)
 
     def filter_search(self, rows: QuerySet[LeadView], name: str, value: str) -> QuerySet[LeadView]:

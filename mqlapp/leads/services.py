@@ -1,5 +1,6 @@
 """Writes of the core domain: users, sources, leads; the apps above hear of them through hooks."""
 
+import contextlib
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -96,7 +97,9 @@ def lead_fields_from_traits(traits: Mapping[str, Any]) -> tuple[dict[str, Any], 
         column = TRAIT_FIELDS.get(key)
         if column is None:
             if key == "address" and isinstance(value, dict) and value.get("country"):
-                columns.setdefault("country", str(value["country"]))
+                # cut to the column like the country trait (a long one was a 500)
+                with contextlib.suppress(ValueError):
+                    columns.setdefault("country", _trait_value("country", value["country"]))
             rest[key] = value
             continue
         try:

@@ -111,7 +111,9 @@ def test_breakdown_and_history_cover_a_negative_rule(ingest, api):
     assert client.get(f"/api/leads/{lead.pk}/score/history/?limit=0").status_code == 400
     bad = client.get(f"/api/leads/{lead.pk}/score/history/?since=yesterday")
     assert bad.status_code == 400
-    assert bad.json()["fields"] == {"since": ["yesterday"]}
+    assert bad.json()["fields"] == {
+        "since": ["since must be an ISO 8601 time with a zone, e.g. 2025-06-01T00:00:00+09:00"]
+    }
 
 
 def test_fit_rules_reapply_when_the_lead_data_changes():

@@ -12,9 +12,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils import timezone
 
-from ..parsing import moment_parse
+from ..parsing import event_time_error, moment_parse
 from .fields import lead_input_clean, text_clean
+from .messages import text_storable
 
 # Column names people use, normalised by header_key(), for each field an import understands.
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
@@ -214,6 +216,8 @@ class Row:
 def row_parse(number: int, cells: list[str], header: list[str], mapping: dict[str, str]) -> Row:
     if any(REPLACEMENT in cell for cell in cells):
         raise RowInvalid("the row holds bytes that are not valid text in the file's encoding")
+    if not all(text_storable(cell) for cell in cells):
+        raise RowInvalid("the row holds a NUL character")
     values: dict[str, str] = {}
     extra: dict[str, str] = {}
     for column, raw in zip(header, cells, strict=False):
@@ -261,4 +265,7 @@ def timestamp_parse(text: str) -> datetime:
         parsed = datetime.combine(day_at, at)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=local)
+    problem = event_time_error(parsed, now=timezone.now())
+    if problem:
+        raise RowInvalid(f"timestamp: {text[:40]!r} {problem}")
     return parsed

@@ -11,7 +11,7 @@ from django.utils.text import slugify
 from ..errors import InvalidInput
 from ..models import Consent, Form, Lead, User
 from .fields import LEAD_INPUT_FIELDS, lead_input_clean
-from .messages import message_parse
+from .messages import message_parse, text_storable
 from .services import events_ingest
 
 # The Japanese labels of a B2B download form, accepted as field names too.
@@ -114,6 +114,8 @@ def form_submit(
         raise InvalidInput("Please correct the marked fields.", fields=errors)
     email = clean["email"]
     visitor = str(fields.get(VISITOR_FIELD) or cookie_visitor or "").strip()[:200]
+    if not text_storable(visitor):
+        visitor = ""  # a hidden field nobody types: an id PostgreSQL cannot keep is no id
     now = timezone.now()
     # One Form Submitted per form, person and minute: a double click counts once.
     key = hashlib.sha256(f"{form.pk}:{email}:{int(now.timestamp()) // 60}".encode()).hexdigest()

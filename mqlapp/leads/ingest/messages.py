@@ -1,14 +1,17 @@
 """Lean validation of Segment messages into plain records (no DRF: ~4 µs a message)."""
 
+import math
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import orjson
 from django.utils.timezone import is_naive, make_aware
 
-from ..parsing import moment_parse
+from ..parsing import event_time_error, moment_out_of_range, moment_parse
 
 NAME_MAX = 200  # ids and names: the columns' length
 EMAIL_MAX = 254  # RFC 5321's longest path
@@ -17,6 +20,12 @@ CAMPAIGN_KEYS = ("name", "source", "medium", "term", "content")
 UTM_KEYS = {f"utm_{k}": k for k in ("source", "medium", "term", "content")} | {
     "utm_campaign": "name"
 }
+JSON_DEPTH_MAX = 64  # properties, context, traits: deeper is no event data, and the store's
+# JSON writer stops at 254 levels
+# What PostgreSQL cannot hold in text or jsonb: NUL, and unpaired surrogates (not UTF-8).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_INT_RANGE = (-(2**63), 2**64)  # what orjson writes as an integer
+_ID_INT_MAX = 10**NAME_MAX  # an id given as a number must print in NAME_MAX digits
 
 
 class MessageInvalid(ValueError):
@@ -52,6 +61,8 @@ def _parse_time(value: Any, name: str) -> datetime | None:
         raise MessageInvalid(f"{name} must be an ISO 8601 string")
     parsed = moment_parse(value)
     if parsed is None:
+        if moment_out_of_range(value):
+            raise MessageInvalid(f"{name} {value[:40]!r} falls outside the years 1 to 9999 in UTC")
         raise MessageInvalid(f"{name} is not a valid ISO 8601 time: {value[:40]!r}")
     if is_naive(parsed):
         parsed = make_aware(parsed, UTC)
@@ -73,10 +84,80 @@ def _id(raw: dict[str, Any], key: str) -> str:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise MessageInvalid(f"{key} must be a string")
+    if isinstance(value, int) and abs(value) >= _ID_INT_MAX:
+        raise MessageInvalid(f"{key} is longer than {NAME_MAX} characters")
     text = str(value).strip()
     if len(text) > NAME_MAX:
         raise MessageInvalid(f"{key} is longer than {NAME_MAX} characters")
+    if _UNSTORABLE.search(text):
+        # An id must be kept exactly as sent, and PostgreSQL cannot keep these characters.
+        raise MessageInvalid(f"{key} contains a NUL character or an unpaired surrogate")
     return text
+
+
+def text_storable(text: str) -> bool:
+    """False when PostgreSQL cannot keep `text` as it is (a NUL, an unpaired surrogate)."""
+    return not _UNSTORABLE.search(text)
+
+
+def storable_text(text: str) -> str:
+    """`text` as PostgreSQL keeps it: NUL (refused in text and jsonb) and unpaired surrogates
+    (not UTF-8) become U+FFFD, the character a decoder puts where it could not read."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def storable_json(value: Any, *, where: str) -> Any:
+    """`value` as the events table's jsonb keeps it. Most messages pass orjson's own check
+    (one C call); the others are walked: text made storable, numbers past 64 bits as floats,
+    NaN and infinities as null (what orjson writes for them), keys as text. Raises
+    MessageInvalid for nesting deeper than JSON_DEPTH_MAX, a number too large for a float
+    and values that are not JSON at all."""
+    try:
+        blob = orjson.dumps(value)
+    except orjson.JSONEncodeError:  # unpaired surrogates, huge integers, odd keys, deep nesting
+        return _json_walk(value, where=where, depth=0)
+    if b"\\u0000" in blob or blob.count(b"{") + blob.count(b"[") > JSON_DEPTH_MAX:
+        return _json_walk(value, where=where, depth=0)
+    return value
+
+
+def _json_walk(value: Any, *, where: str, depth: int) -> Any:  # noqa: PLR0911 (one per type)
+    if depth > JSON_DEPTH_MAX:
+        raise MessageInvalid(f"{where} is nested deeper than {JSON_DEPTH_MAX} levels")
+    if isinstance(value, str):
+        return storable_text(value)
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if _INT_RANGE[0] <= value < _INT_RANGE[1]:
+            return value
+        try:
+            return float(value)  # as orjson reads a number past 64 bits
+        except OverflowError:
+            raise MessageInvalid(f"{where} holds a number too large to store") from None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {
+            storable_text(k if isinstance(k, str) else str(k)): _json_walk(
+                v, where=where, depth=depth + 1
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_json_walk(v, where=where, depth=depth + 1) for v in value]
+    raise MessageInvalid(f"{where} holds a value that is not JSON ({type(value).__name__})")
+
+
+def _shown(value: Any) -> str:
+    """A short, safe rendering of a value for an error message."""
+    if isinstance(value, str):
+        return repr(value[:40])
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        return "a very large number"
+    if value is None or isinstance(value, int | float):
+        return repr(value)
+    return "an object" if isinstance(value, dict) else f"a {type(value).__name__}"
 
 
 def message_parse(
@@ -92,7 +173,7 @@ def message_parse(
         raise MessageInvalid("message must be a JSON object")
     kind = default_type or raw.get("type")
     if not isinstance(kind, str) or kind.lower() not in TYPES:
-        raise MessageInvalid(f"unknown type {kind!r}; expected one of {', '.join(TYPES)}")
+        raise MessageInvalid(f"unknown type {_shown(kind)}; expected one of {', '.join(TYPES)}")
     kind = kind.lower()
     anonymous_id, user_id = _id(raw, "anonymousId"), _id(raw, "userId")
     previous_id = _id(raw, "previousId")
@@ -108,9 +189,9 @@ def message_parse(
     sent_at = _parse_time(raw.get("sentAt"), "sentAt") or batch_sent_at
     timestamp = _when(raw, received_at=received_at, sent_at=sent_at)
     name = _name(raw, kind)
-    traits = _obj(raw, "traits")
-    context = _obj(raw, "context")
-    properties = _obj(raw, "properties")
+    traits = storable_json(_obj(raw, "traits"), where="traits")
+    context = storable_json(_obj(raw, "context"), where="context")
+    properties = storable_json(_obj(raw, "properties"), where="properties")
     if kind == "identify" and isinstance(context.get("traits"), dict):
         # RudderStack's SDKs send identify traits in context.traits only.
         traits = {**context["traits"], **traits}
@@ -118,7 +199,8 @@ def message_parse(
         # No placeholder leads: an identify must name a real address or none at all.
         email = traits["email"]
         if not isinstance(email, str) or not email_valid(email):
-            raise MessageInvalid(f"traits.email is not a valid email address: {str(email)[:80]!r}")
+            text = email if isinstance(email, str) else _shown(email)
+            raise MessageInvalid(f"traits.email is not a valid email address: {text[:80]!r}")
     return Message(
         index=index,
         type=kind,
@@ -144,24 +226,34 @@ def _name(raw: dict[str, Any], kind: str) -> str:
         event = raw.get("event")
         if not isinstance(event, str) or not event.strip():
             raise MessageInvalid("track needs an event name")
-        return event.strip()[:NAME_MAX]
+        return storable_text(event.strip()[:NAME_MAX])
     if kind in ("page", "screen"):
         page_name = raw.get("name")
-        return page_name.strip()[:NAME_MAX] if isinstance(page_name, str) else ""
+        return storable_text(page_name.strip()[:NAME_MAX]) if isinstance(page_name, str) else ""
     return ""
 
 
 def _when(raw: dict[str, Any], *, received_at: datetime, sent_at: datetime | None) -> datetime:
     """When it happened, with the client's clock skew corrected as Segment does:
-    timestamp + (receivedAt - sentAt); no timestamp means now."""
-    timestamp = _parse_time(raw.get("timestamp"), "timestamp") or _parse_time(
-        raw.get("originalTimestamp"), "originalTimestamp"
-    )
+    timestamp + (receivedAt - sentAt); no timestamp means now. A result before 1970 or past
+    the horizon (parsing.event_time_error) is refused, never clamped (docs/ingestion.md)."""
+    key = "timestamp" if raw.get("timestamp") not in (None, "") else "originalTimestamp"
+    timestamp = _parse_time(raw.get(key), key)
     if timestamp is None:
         return received_at
+    when: datetime | None = timestamp
     if sent_at is not None:
-        return timestamp + (received_at - sent_at)
-    return timestamp
+        try:
+            when = timestamp + (received_at - sent_at)
+        except OverflowError:
+            when = None
+    problem = "falls outside the years 1 to 9999"
+    if when is not None:
+        problem = event_time_error(when, now=received_at) or ""
+    if when is None or problem:
+        corrected = f" corrected by sentAt {sent_at.isoformat()}" if sent_at else ""
+        raise MessageInvalid(f"{key} {_shown(raw.get(key))}{corrected} {problem}")
+    return when
 
 
 def campaign_of(context: dict[str, Any], properties: dict[str, Any]) -> dict[str, str]:
@@ -200,8 +292,10 @@ def context_email(message: Message) -> str:
 
 def email_valid(value: str) -> bool:
     value = value.strip()
-    if len(value) > EMAIL_MAX or value.count("@") != 1:
-        return False
+    if len(email_normalise(value)) > EMAIL_MAX or value.count("@") != 1:
+        return False  # measured lower-cased, as stored: "İ" lower-cases to two characters
+    if not value.isprintable() or "\ufffd" in value:
+        return False  # control characters, NUL, unpaired surrogates, unreadable bytes
     local, domain = value.split("@")
     return bool(local) and "." in domain and not any(c.isspace() for c in value)
 

@@ -1,6 +1,8 @@
 """HTTP front of the Tracking API (/v1/*): limits, gzip, write-key auth, CORS, JSON answers."""
 
+import json
 import logging
+import math
 import zlib
 from datetime import datetime
 from typing import Any
@@ -145,7 +147,27 @@ def _payload(request: HttpRequest) -> tuple[bytes, Any]:
     try:
         return body, orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise _Refused(_error(400, f"malformed JSON: {exc}")) from exc
+        try:
+            return body, _json_lenient(body)
+        except (ValueError, RecursionError):
+            raise _Refused(_error(400, f"malformed JSON: {exc}")) from exc
+
+
+def _not_finite(text: str) -> float:
+    raise ValueError(f"{text} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    return number if math.isfinite(number) else _not_finite(text)
+
+
+def _json_lenient(body: bytes) -> Any:
+    """What orjson refuses but JSON's grammar allows: an unpaired surrogate escape ("\\ud800",
+    which a browser's JSON.stringify writes for a string cut in the middle of an emoji). The
+    standard library reads it (the message parser then makes it storable: U+FFFD), so one
+    such string never costs the batch; NaN, Infinity and 1e400 stay refused."""
+    return json.loads(body, parse_constant=_not_finite, parse_float=_finite)
 
 
 def _batch(
@@ -157,7 +179,7 @@ def _batch(
     limit = settings.INGEST_MAX_MESSAGE_BYTES
     # No message can be larger than the body it came in: measure each only in a large body.
     for index, raw in enumerate(raws if size > limit else ()):
-        if len(orjson.dumps(raw)) > limit:
+        if _size(raw) > limit:
             message = f"message {index} is larger than the {limit // 1024} KB limit"
             raise _Refused(_error(413, message, index=index, limit_bytes=limit))
     try:
@@ -165,6 +187,13 @@ def _batch(
     except ValueError:
         batch_sent_at = None
     return messages_validate(raws, received_at=received_at, batch_sent_at=batch_sent_at)
+
+
+def _size(raw: Any) -> int:
+    try:
+        return len(orjson.dumps(raw))
+    except orjson.JSONEncodeError:  # read by _json_lenient: an unpaired surrogate, a huge number
+        return len(json.dumps(raw).encode())
 
 
 def _single(
