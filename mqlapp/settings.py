@@ -188,6 +188,15 @@ INGEST_MAX_REQUEST_BYTES = 500 * 1024
 FORM_RATE_LIMIT = env.int("FORM_RATE_LIMIT", default=10)
 FORM_RATE_WINDOW_SECONDS = env.int("FORM_RATE_WINDOW_SECONDS", default=600)
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+# Uploads (CSV imports) stream through LimitedUploadHandler, which drops a file once it passes
+# IMPORT_MAX_BYTES (the view answers 413), into memory up to FILE_UPLOAD_MAX_MEMORY_SIZE and
+# into a temporary file on disk past it: no upload is held whole in memory before its check.
+FILE_UPLOAD_HANDLERS = [
+    "mqlapp.leads.ingest.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
