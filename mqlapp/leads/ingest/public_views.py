@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from ..errors import InvalidInput
 from ..models import Form
+from ..throttle import client_ip
 from .fields import INPUT_MAX_CHARS, LEAD_INPUT_FIELDS
 from .forms import HONEYPOT_FIELD, VISITOR_FIELD, form_submit, submission_fields
 from .tracking import CLICK, OPEN, TokenInvalid, email_event_record, token_read
@@ -40,18 +41,6 @@ FIELD_LABELS = {
     "country": "国 / Country",
     "industry": "業種 / Industry",
 }
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The caller's address; behind NUM_PROXIES proxies, the one they saw."""
-    proxies = int(settings.NUM_PROXIES)
-    if proxies:
-        header = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
-        forwarded = [a.strip() for a in header.split(",")]
-        if len(forwarded) >= proxies and forwarded[-proxies]:
-            return forwarded[-proxies]
-    address = request.META.get("REMOTE_ADDR")
-    return str(address) if address else None
 
 
 def rate_limited(key: str, *, limit: int, window: int) -> bool:
