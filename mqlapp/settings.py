@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_htmx",
     "axes",
+    "csp",
     "mqlapp.leads",
     "scoring",
     "handoff",
@@ -50,6 +51,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # last: turns a sign-in refused by django-axes into its answer (AXES_LOCKOUT_CALLABLE)
     "axes.middleware.AxesMiddleware",
@@ -262,6 +264,25 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+
+# --- Content-Security-Policy (django-csp) on every answer ------------------------------------
+# Scripts and styles only from our own static files: no 'unsafe-inline', no 'unsafe-eval'. The
+# templates hold no inline <script>, <style>, style="" or on*= handler (page behaviour lives in
+# static/js/console.js; tests/test_csp.py walks the pages). No form-action: a landing-page form
+# redirects to the marketer's own thank-you URL after its post, which form-action would block.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Security: production shape with HTTPS=true ----------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
