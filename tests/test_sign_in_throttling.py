@@ -180,3 +180,15 @@ def test_a_username_in_another_case_counts_as_the_same(rep):
     for name in ("rep", "REP", " Rep "):
         console_login(name, "wrong", **from_address("198.51.100.1"))
     assert console_login("rep", PASSWORD, **from_address("198.51.100.1")).status_code == 429
+
+
+def test_an_admin_can_lift_one_lock_before_the_window_ends(rep):
+    from django.core.management import call_command
+
+    for _ in range(LIMIT):
+        console_login("Rep", "wrong", **from_address("198.51.100.1"))
+    assert console_login("rep", PASSWORD, **from_address("198.51.100.1")).status_code == 429
+
+    call_command("axes_reset_ip_username", "198.51.100.1", "rep", stdout=None)
+
+    assert console_login("rep", PASSWORD, **from_address("198.51.100.1")).status_code == 302
