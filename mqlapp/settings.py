@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_filters",
     "django_htmx",
+    "axes",
+    "csp",
     "mqlapp.leads",
     "scoring",
     "handoff",
@@ -49,9 +51,18 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # django-axes: turns a sign-in refused by django-axes into its answer (AXES_LOCKOUT_CALLABLE)
+    "axes.middleware.AxesMiddleware",
     # Innermost, so it sees a view's database error first: 503 + Retry-After, not a 500.
     "mqlapp.unavailable.DatabaseUnavailableMiddleware",
+]
+# django-axes first: it refuses a sign-in attempt of a locked username and address before the
+# password is checked (every sign-in: the console, /admin/login/, POST /api/auth/token/).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "mqlapp.urls"
@@ -168,6 +179,9 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # The embedded default signs in through one web process, whose memory cache counts every
+    # failure; django-axes warns (W001) because several processes would not share it.
+    SILENCED_SYSTEM_CHECKS = ["axes.W001"]
 
 # --- API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -182,10 +196,24 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "mqlapp.leads.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
-# Sign-in throttling: this many failures from one address or for one username within the
-# window answer 429 until the window passes (successful sign-ins are never throttled).
+# Sign-in throttling (django-axes, docs/security.md): after this many failures of one username
+# from one client address within the window, that username is refused from that address (429)
+# until the window passes; the same username from another address, and other usernames from
+# the same address, still sign in. The address is leads.throttle.client_ip (NUM_PROXIES).
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=300)
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"  # the cache: Redis when REDIS_URL is set
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = "mqlapp.leads.throttle.failure_limit"
+AXES_COOLOFF_TIME = "mqlapp.leads.throttle.cool_off"
+AXES_CLIENT_IP_CALLABLE = "mqlapp.leads.throttle.client_ip"
+AXES_USERNAME_CALLABLE = "mqlapp.leads.throttle.username_of"
+AXES_LOCKOUT_CALLABLE = "mqlapp.console.views.lockout_response"
+# A refused attempt neither counts nor extends the lock: the window runs from the last failure
+# that was checked against the password.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ADMIN = False  # the cache handler keeps no rows to show
+AXES_VERBOSE = False
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "mqlapp API",
@@ -206,6 +234,18 @@ INGEST_MAX_REQUEST_BYTES = 500 * 1024
 FORM_RATE_LIMIT = env.int("FORM_RATE_LIMIT", default=10)
 FORM_RATE_WINDOW_SECONDS = env.int("FORM_RATE_WINDOW_SECONDS", default=600)
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+# Uploads (CSV imports) stream through LimitedUploadHandler, which drops a file once it passes
+# IMPORT_MAX_BYTES (the view answers 413), into memory up to FILE_UPLOAD_MAX_MEMORY_SIZE and
+# into a temporary file on disk past it: no upload is held whole in memory before its check.
+FILE_UPLOAD_HANDLERS = [
+    "mqlapp.leads.ingest.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# Trusted proxies in front of the app, each appending the address it saw to X-Forwarded-For
+# (with HTTPS=true, at least the TLS proxy): the client's address is the entry NUM_PROXIES from
+# the right (leads.throttle.client_ip); 0 reads REMOTE_ADDR and ignores the header.
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -242,6 +282,25 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+
+# --- Content-Security-Policy (django-csp) on every answer ------------------------------------
+# Scripts and styles only from our own static files: no 'unsafe-inline', no 'unsafe-eval'. The
+# templates hold no inline <script>, <style>, style="" or on*= handler (page behaviour lives in
+# static/js/console.js; tests/test_csp.py walks the pages). No form-action: a landing-page form
+# redirects to the marketer's own thank-you URL after its post, which form-action would block.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Security: production shape with HTTPS=true ----------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

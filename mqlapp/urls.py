@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.views import LogoutView
 from django.urls import URLPattern, URLResolver, include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import health
 from .console import api as console_api
@@ -31,7 +31,11 @@ api_urls: list[URLPattern | URLResolver] = [
     path("leads/<int:pk>/personal-data/", privacy_api.PersonalDataView.as_view()),
     path("leads/<int:pk>/erase/", privacy_api.EraseView.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema")),
+    # the split view serves Swagger UI's start-up script as a file: no inline script (CSP)
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api/swagger_ui.html"),
+    ),
     path("", include("scoring.urls")),
     path("", include("handoff.urls")),
 ]

@@ -4,6 +4,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -23,6 +24,7 @@ from mqlapp.leads.ingest.csvfile import (
     records,
     with_event_column,
 )
+from mqlapp.leads.ingest.uploads import size_text, upload_refused
 from mqlapp.leads.models import ImportJob, Source
 from mqlapp.leads.roles import ADMIN, MARKETER, user_role
 from scoring.engine.conditions import as_number
@@ -292,12 +294,17 @@ def imports_page(request: HttpRequest) -> HttpResponse:
     if not _can_edit_scoring(request):
         return forbidden(request)
     errors: dict[str, list[str]] = {}
+    status = 400
     if request.method == "POST":
-        upload = request.FILES.get("file")
+        upload = request.FILES.get("file")  # streamed through LimitedUploadHandler
         source_id = request.POST.get("source", "")
         source = Source.objects.filter(pk=int(source_id)).first() if source_id.isdigit() else None
         event = request.POST.get("event", "").strip()[:200]
-        if upload is None:
+        if upload_refused(request):
+            limit = size_text(settings.IMPORT_MAX_BYTES)
+            message = _("The file is larger than the %(limit)s limit.") % {"limit": limit}
+            errors, status = {"file": [message]}, 413
+        elif upload is None:
             errors = {"file": [_("Choose a CSV file.")]}
         else:
             try:
@@ -317,7 +324,7 @@ def imports_page(request: HttpRequest) -> HttpResponse:
         request,
         "console/imports.html",
         {**_jobs(), "errors": errors, "sources": Source.objects.order_by("name")},
-        status=400 if errors else 200,
+        status=status if errors else 200,
     )
 
 

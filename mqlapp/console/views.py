@@ -4,8 +4,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
@@ -15,7 +16,7 @@ from mqlapp.leads import services
 from mqlapp.leads.errors import InvalidInput
 from mqlapp.leads.models import Source, User
 from mqlapp.leads.roles import ADMIN, MARKETER, ROLES, user_role
-from mqlapp.leads.throttle import login_blocked, login_failed
+from mqlapp.leads.throttle import cool_off
 
 from . import selectors
 from .access import page_for
@@ -26,25 +27,35 @@ def nav_context(request: HttpRequest) -> dict[str, Any]:
 
 
 class LoginView(auth_views.LoginView):
-    """Session sign-in; repeated failures from an address or for a user answer 429."""
+    """Session sign-in. Failed sign-ins are counted by django-axes (per username and client
+    address); once locked, `lockout_response` answers instead of this view."""
 
     template_name = "console/login.html"
     redirect_authenticated_user = True
 
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        username = request.POST.get("username", "")
-        if login_blocked(request, username):
-            return render(
-                request,
-                self.template_name,
-                {"form": self.get_form(), "throttled": True},
-                status=429,
-            )
-        return super().post(request, *args, **kwargs)
 
-    def form_invalid(self, form: Any) -> HttpResponse:
-        login_failed(self.request, self.request.POST.get("username", ""))
-        return super().form_invalid(form)
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: Any
+) -> HttpResponse:
+    """django-axes' answer (AXES_LOCKOUT_CALLABLE) for a sign-in attempt at the limit: the
+    attempt that reaches the limit still gets the usual "wrong password" answer; the ones
+    refused while locked get 429 with Retry-After, as JSON for the API and as the sign-in page
+    (the console's and the admin site's) otherwise."""
+    if original_response is not None and getattr(request, "axes_failures_since_start", None):
+        return original_response  # this attempt was checked and failed: the next is refused
+    retry_after = str(int(cool_off(request).total_seconds()))
+    if request.path.startswith("/api/"):
+        answer: HttpResponse = JsonResponse(
+            {"error": "too many failed sign-ins; try again later", "code": "throttled"},
+            status=429,
+        )
+    else:
+        form = AuthenticationForm(request)
+        answer = render(
+            request, LoginView.template_name, {"form": form, "throttled": True}, status=429
+        )
+    answer["Retry-After"] = retry_after
+    return answer
 
 
 @page_for()

@@ -1,8 +1,9 @@
 """`python -m tests.bench`: build the benchmark database, measure scoring, update the docs.
 
-First the load benchmark (tests/bench/load.py: gunicorn, a Celery worker, PostgreSQL and Redis
-under /v1/batch traffic), then the scoring figures; BENCH_ONLY=load or BENCH_ONLY=scoring runs
-one of them. BENCH_SCALE picks the size: full (the default: 100,000 leads x ~20 events),
+First the field cleaners on a 1 MB field (tests/bench/cleaners.py, no database), then the
+load benchmark (tests/bench/load.py: gunicorn, a Celery worker, PostgreSQL and Redis under
+/v1/batch traffic), then the scoring figures; BENCH_ONLY=cleaners, load or scoring runs one
+of them. BENCH_SCALE picks the size: full (the default: 100,000 leads x ~20 events),
 small (20,000 leads, the smallest at which the simulator uses its worker processes) or tiny
 (200 leads: the smoke test); the load benchmark's sizes are in tests/bench/load.py. The data
 goes to a database of its own (DATABASE_URL's name + "_bench", or
@@ -93,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         print("make bench needs PostgreSQL: set DATABASE_URL", file=sys.stderr)
         return 1
     only = os.environ.get("BENCH_ONLY", "")
+    if only in ("", "cleaners"):
+        # Quick and without a database: the field cleaners on a 1 MB field.
+        done = _cleaners(report_path=args.report)
+        if done or only == "cleaners":
+            return done
     if only in ("", "load"):
         # First, on a quiet machine: the real stack under load, in a child process of its own.
         done = _load(url, scale=scale, report_path=args.report)
@@ -116,6 +122,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def _cleaners(*, report_path: Path) -> int:
+    """`tests/bench/cleaners.py` in a process of its own (it sets Django up its own way)."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench.cleaners", "--report", str(report_path)],
+        cwd=ROOT, check=False,
+    )  # fmt: skip
+    return done.returncode
 
 
 def _load(url: str, *, scale: str, report_path: Path) -> int:

@@ -3,7 +3,9 @@
 import json
 from typing import Any
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -13,6 +15,7 @@ from rest_framework.views import APIView
 
 from ..errors import InvalidInput
 from ..ingest import forms, imports, tracking
+from ..ingest.uploads import upload_refused, upload_too_large
 from ..models import Form, ImportJob, Source
 from ..roles import ReadAnyWriteMarketer
 from .ingest_serializers import (
@@ -93,10 +96,15 @@ class LeadImportView(APIView):
 
     @extend_schema(
         request={"multipart/form-data": LeadImportUploadSerializer},
-        responses={202: ImportSerializer},
+        responses={202: ImportSerializer, 413: OpenApiTypes.OBJECT},
     )
     def post(self, request: Request) -> Response:
+        http = request._request  # noqa: SLF001 (DRF's documented way to the Django request)
+        if upload_refused(http):  # declared longer than any allowed upload: not read at all
+            raise upload_too_large()
         upload = request.FILES.get("file")
+        if upload_refused(http) or (upload and upload.size > settings.IMPORT_MAX_BYTES):
+            raise upload_too_large()
         if upload is None:
             raise InvalidInput(
                 "Send the CSV file as multipart field 'file'.", fields={"file": ["required"]}

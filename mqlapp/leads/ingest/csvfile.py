@@ -83,6 +83,7 @@ _JP_DATE = re.compile(
     r"^(\d{4})[年/.\-](\d{1,2})[月/.\-](\d{1,2})日?(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
 )
 REPLACEMENT = "\ufffd"
+TIMESTAMP_MAX_CHARS = 100  # "2025-04-01T14:00:00.000000+09:00" with room to spare
 
 
 class FileInvalid(ValueError):
@@ -166,13 +167,16 @@ def records(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter_of(text))
     header: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []
-    for number, cells in enumerate(reader, start=1):
-        if not any(cell.strip() for cell in cells):
-            continue
-        if header is None:
-            header = [cell.strip() for cell in cells]
-            continue
-        rows.append((number, cells))
+    try:
+        for number, cells in enumerate(reader, start=1):
+            if not any(cell.strip() for cell in cells):
+                continue
+            if header is None:
+                header = [cell.strip() for cell in cells]
+                continue
+            rows.append((number, cells))
+    except csv.Error as exc:  # a cell past the csv module's field limit (128 KiB), a stray NUL
+        raise FileInvalid(f"Line {reader.line_num} cannot be read as CSV: {exc}") from exc
     if header is None:
         raise FileInvalid("The file is empty: it needs a header row and rows of leads.")
     return header, rows
@@ -249,6 +253,8 @@ def row_parse(number: int, cells: list[str], header: list[str], mapping: dict[st
 
 def timestamp_parse(text: str) -> datetime:
     """ISO 8601, 2025/04/01, 2025-04-01 14:00, 2025年4月1日; local time is TIME_ZONE."""
+    if len(text) > TIMESTAMP_MAX_CHARS:  # bounded before it is cleaned or matched
+        raise RowInvalid(f"timestamp: not a date or time: {text[:40]!r}")
     text = text_clean(text)
     local = ZoneInfo(settings.TIME_ZONE)
     parsed = moment_parse(text)

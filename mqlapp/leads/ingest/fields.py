@@ -10,9 +10,23 @@ from .messages import email_normalise, email_valid
 # Lead fields people may send, with the names Japanese forms and spreadsheets use for them.
 LEAD_INPUT_FIELDS = ("email", *PROFILE_FIELDS)
 MAX_LENGTHS = {name: LEAD_TEXT_LIMITS.get(name) for name in LEAD_INPUT_FIELDS}
-_EXTENSION = re.compile(r"\s*(?:内線|ext\.?|x)\s*\d{1,6}\s*$", re.IGNORECASE)
-_PHONE_CHARS = re.compile(r"^\+?[0-9()\-. ]+$")
-_EMPLOYEE_SUFFIX = re.compile(r"\s*(?:名|人|people|employees)\s*$", re.IGNORECASE)
+# Every value is bounded before it is cleaned or matched, and every pattern is linear in its
+# input: none starts with a repeat that a failed match would retry from each position (the old
+# `\s*...$` forms took time quadratic in the length of a run of spaces). Trailing spaces are
+# cut with str.rstrip(), and the patterns match what is left, anchored at its end.
+INPUT_MAX_CHARS = 1_000  # longer than any lead column (254 at most); refused uncleaned
+PHONE_MAX_CHARS = LEAD_TEXT_LIMITS["phone"]
+EMPLOYEES_MAX_CHARS = 40  # "10,000,000 employees" and room for spaces
+_EXTENSION = re.compile(r"(?:内線|ext\.?|x)\s*\d{1,6}$", re.IGNORECASE)
+_PHONE_CHARS = re.compile(r"\+?[0-9()\-. ]+")
+_EMPLOYEE_SUFFIX = re.compile(r"(?:名|人|people|employees)$", re.IGNORECASE)
+
+
+def _suffix_cut(text: str, suffix: re.Pattern[str]) -> str:
+    """`text` without a trailing match of `suffix` and the spaces around it."""
+    text = text.rstrip()
+    found = suffix.search(text)
+    return text[: found.start()].rstrip() if found else text
 
 
 def text_clean(value: Any) -> str:
@@ -28,14 +42,22 @@ EMPLOYEES_MAX = 10_000_000  # more than any company has: a typo, kept in traits 
 
 def phone_valid(value: str) -> bool:
     """Digits with + ( ) - . and spaces, 8 to 15 digits, an optional extension (内線 123)."""
-    number = _EXTENSION.sub("", text_clean(value))
+    if len(value) > INPUT_MAX_CHARS:
+        return False
+    number = text_clean(value)
+    if len(number) > PHONE_MAX_CHARS:
+        return False
+    number = _suffix_cut(number, _EXTENSION)
     digits = sum(c.isdigit() for c in number)
-    return bool(_PHONE_CHARS.match(number)) and PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]
+    return bool(_PHONE_CHARS.fullmatch(number)) and PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]
 
 
 def employees_parse(value: str) -> int:
     """ "1,200", "1200名", "１２００" → 1200; anything else raises ValueError."""
-    text = _EMPLOYEE_SUFFIX.sub("", text_clean(value)).replace(",", "")
+    text = text_clean(value) if len(value) <= INPUT_MAX_CHARS else ""
+    if not text or len(text) > EMPLOYEES_MAX_CHARS:
+        raise ValueError("employees must be a whole number such as 1200")
+    text = _suffix_cut(text, _EMPLOYEE_SUFFIX).replace(",", "")
     if not text.isdigit() or int(text) > EMPLOYEES_MAX:
         raise ValueError("employees must be a whole number such as 1200")
     return int(text)
@@ -47,6 +69,10 @@ def lead_input_clean(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, st
     errors: dict[str, str] = {}
     for name in LEAD_INPUT_FIELDS:
         raw = data.get(name)
+        if raw is not None and len(str(raw)) > INPUT_MAX_CHARS:
+            # refused before any cleaning or pattern: the work per field stays bounded
+            errors[name] = f"At most {MAX_LENGTHS[name] or EMPLOYEES_MAX_CHARS} characters."
+            continue
         value = text_clean(raw)
         if value == "":
             continue

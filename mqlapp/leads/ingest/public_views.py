@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.http import (
     Http404,
     HttpRequest,
@@ -20,7 +21,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from ..errors import InvalidInput
 from ..models import Form
-from .fields import LEAD_INPUT_FIELDS
+from ..throttle import client_ip
+from .fields import INPUT_MAX_CHARS, LEAD_INPUT_FIELDS
 from .forms import HONEYPOT_FIELD, VISITOR_FIELD, form_submit, submission_fields
 from .tracking import CLICK, OPEN, TokenInvalid, email_event_record, token_read
 
@@ -39,18 +41,6 @@ FIELD_LABELS = {
     "country": "国 / Country",
     "industry": "業種 / Industry",
 }
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The caller's address; behind NUM_PROXIES proxies, the one they saw."""
-    proxies = int(settings.NUM_PROXIES)
-    if proxies:
-        header = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
-        forwarded = [a.strip() for a in header.split(",")]
-        if len(forwarded) >= proxies and forwarded[-proxies]:
-            return forwarded[-proxies]
-    address = request.META.get("REMOTE_ADDR")
-    return str(address) if address else None
 
 
 def rate_limited(key: str, *, limit: int, window: int) -> bool:
@@ -85,7 +75,7 @@ def _form_page(
         {
             "name": name,
             "label": FIELD_LABELS[name],
-            "value": values.get(name, ""),
+            "value": _echo(values.get(name, "")),
             "error": _first(errors.get(name)),
             "required": name in form.required_fields or name == "email",
             "type": {"email": "email", "phone": "tel"}.get(name, "text"),
@@ -103,15 +93,23 @@ def _form_page(
     return render(request, "leads/forms/form.html", context, status=status)
 
 
+def _echo(value: Any) -> str:
+    """A posted value to show again in its field; one past any field's bound is not shown."""
+    text = str(value)
+    return "" if len(text) > INPUT_MAX_CHARS else text
+
+
 def _first(value: Any) -> str:
     if isinstance(value, list | tuple):
         return str(value[0]) if value else ""
     return str(value) if value else ""
 
 
-def _refuse(request: HttpRequest, form: Form, status: int, message: str) -> HttpResponse:
+def _refuse(
+    request: HttpRequest, form: Form, status: int, message: str, *, code: str = "rate_limited"
+) -> HttpResponse:
     if _wants_json(request):
-        return JsonResponse({"error": message, "code": "rate_limited"}, status=status)
+        return JsonResponse({"error": message, "code": code}, status=status)
     return _form_page(request, form, message=message, status=status)
 
 
@@ -130,7 +128,12 @@ def form_post(request: HttpRequest, slug: str) -> HttpResponse:  # noqa: PLR0911
         window=settings.FORM_RATE_WINDOW_SECONDS,
     ):
         return _refuse(request, form, 429, "Too many submissions from your address; try later.")
-    data = {key: request.POST.get(key, "") for key in request.POST}
+    try:
+        data = {key: request.POST.get(key, "") for key in request.POST}
+    except RequestDataTooBig:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        message = f"The form is larger than the {limit // (1024 * 1024)} MB limit."
+        return _refuse(request, form, 413, message, code="too_large")
     thanks = form.thank_you_url or reverse("form-thanks", args=[form.slug])
     if data.get(HONEYPOT_FIELD, "").strip():
         log.info("form %s: honeypot filled from %s; nothing stored", form.slug, ip)
