@@ -162,8 +162,6 @@ CELERY_TASK_ROUTES = {
     # qualification, assignment, SLA, re-approach and the e-mails to reps
     "handoff.tasks.*": {"queue": "handoff"},
 }
-# The task that drains the "leads to score" outbox; named, so mqlapp need not import handoff.
-MQLAPP_SCORE_TASK = "handoff.tasks.leads_score_pending"
 # Events older than this many whole months before the current one are dropped, a monthly
 # partition at a time (docs/partitioning.md); unset keeps every event.
 EVENT_RETENTION_MONTHS: int | None = env.int("EVENT_RETENTION_MONTHS", default=None)
@@ -171,9 +169,10 @@ EVENT_RETENTION_MONTHS: int | None = env.int("EVENT_RETENTION_MONTHS", default=N
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "mqlapp.cache.FailOpenRedisCache",
             "LOCATION": REDIS_URL,
-            # A Redis that is down or silent fails a cache call in seconds, never hangs it.
+            # A Redis that is down or silent fails a cache call in seconds, never hangs it, and the
+            # call then answers as an empty cache would (mqlapp/cache.py: throttles fail open).
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
