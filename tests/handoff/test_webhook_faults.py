@@ -385,3 +385,16 @@ def test_the_webhook_page_shows_the_secret_once_and_rotates_it(make_user, settin
     sales = signed_in(make_user("sales"))
     assert sales.post(f"/webhooks/{hook.pk}/", {"rotate": "1"}).status_code == 403
     assert Webhook.objects.get().secret == hook.secret
+
+
+def test_the_new_labels_speak_japanese(
+    ingest, make_user, rules, receiver, private_hosts, django_capture_on_commit_callbacks
+):
+    make_user("sales")
+    hook, _ = failed_delivery(ingest, receiver, django_capture_on_commit_callbacks)
+    browser = signed_in(make_user("admin"), language="ja")
+    detail = browser.get(f"/webhooks/{hook.pk}/").content.decode()
+    assert "シークレットをローテーション" in detail
+    assert ">再送<" in detail
+    assert "非表示（作成時に一度だけ表示）。" in detail
+    assert "送信に失敗したメール通知" in browser.get("/webhooks/").content.decode()
