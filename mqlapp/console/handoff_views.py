@@ -3,6 +3,7 @@ their delivery log and the e-mail notifications that failed)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -113,7 +114,9 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
         request,
         "console/webhooks.html",
         {
-            "hooks": selectors.webhooks_all(),
+            "hooks": selectors.webhooks_all().annotate(
+                failed=Count("deliveries", filter=Q(deliveries__status="failed"))
+            ),
             "events": WEBHOOK_EVENTS,
             "notifications": notifications.notifications_failing(),
         },

@@ -291,6 +291,8 @@ def test_the_resend_button_on_the_delivery_log(
     make_user("sales")
     hook, delivery = failed_delivery(ingest, receiver, django_capture_on_commit_callbacks)
     browser = signed_in(make_user("admin"))
+    listing = browser.get("/webhooks/").content.decode()
+    assert f'<a href="/webhooks/{hook.pk}/" class="status-failed">1</a>' in listing
     action = f"/webhooks/{hook.pk}/deliveries/{delivery.pk}/resend/"
     page = browser.get(f"/webhooks/{hook.pk}/").content.decode()
     assert f'action="{action}"' in page
