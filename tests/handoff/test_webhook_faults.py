@@ -375,6 +375,11 @@ def test_the_webhook_page_shows_the_secret_once_and_rotates_it(make_user, settin
     assert "no-store" in first["Cache-Control"]
     assert hook.secret not in browser.get(f"/webhooks/{hook.pk}/").content.decode()
     assert hook.secret not in browser.get("/webhooks/").content.decode()
+    # the Rotate form asks first, from a static script (no inline handler)
+    page = browser.get(f"/webhooks/{hook.pk}/").content.decode()
+    assert 'data-confirm="Make a new signing secret?' in page
+    assert '<script src="/static/console/confirm.js" defer></script>' in page
+    assert " onsubmit=" not in page
     # rotate: the new secret once, then hidden again
     rotated = browser.post(f"/webhooks/{hook.pk}/", {"rotate": "1"})
     assert rotated.status_code == 302
