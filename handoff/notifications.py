@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from mqlapp.leads.errors import DomainError, NotFound
+from mqlapp.leads.errors import InvalidTransition, NotFound
 from mqlapp.leads.models import Lead, User
 from mqlapp.leads.roles import ADMIN
 from mqlapp.leads.services import task_kick
@@ -38,11 +38,6 @@ KINDS: dict[str, tuple[type[Assignment] | type[SlaBreach], str]] = {
     "assignment": (Assignment, "handoff.tasks.assignment_notify"),
     "sla_breach": (SlaBreach, "handoff.tasks.sla_breach_notify"),
 }
-
-
-class NotRetryable(DomainError):
-    status_code = 409
-    code = "conflict"
 
 
 def header_value(text: str) -> str:
@@ -281,9 +276,9 @@ def notification_retry(kind: str, pk: int) -> dict[str, Any]:
         if row is None:
             raise NotFound(f"no {kind} notification {pk}")
         if row.notified_at is not None:
-            raise NotRetryable("This notification was sent; there is nothing to retry.")
+            raise InvalidTransition("This notification was sent; there is nothing to retry.")
         if row.notify_failed_at is None:
-            raise NotRetryable(
+            raise InvalidTransition(
                 "This notification has not failed for good: it is still tried by itself."
             )
         row.notify_failed_at = None

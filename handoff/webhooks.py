@@ -24,7 +24,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from mqlapp.leads.errors import DomainError, InvalidInput, NotFound
+from mqlapp.leads.errors import InvalidInput, InvalidTransition, NotFound
 from mqlapp.leads.services import task_kick
 
 from .lifecycle import WEBHOOK_EVENTS
@@ -44,11 +44,6 @@ URL_MAX = 2000  # the column's length (Webhook.url)
 
 class Refused(Exception):
     """The URL may not be called (scheme, private address, unresolvable host)."""
-
-
-class NotRetryable(DomainError):
-    status_code = 409
-    code = "conflict"
 
 
 def try_deadline() -> float:
@@ -480,12 +475,12 @@ def webhook_delivery_resend(
     if delivery is None:
         raise NotFound(f"webhook {webhook.pk} has no delivery {delivery_id}")
     if delivery.status != WebhookDelivery.Status.FAILED:
-        raise NotRetryable(
+        raise InvalidTransition(
             f"Only a failed delivery can be sent again; this one is {delivery.status}.",
             status=delivery.status,
         )
     if not webhook.active:
-        raise NotRetryable(
+        raise InvalidTransition(
             "The webhook is disabled: turn it back on before sending a delivery again. "
             + webhook.disabled_reason
         )
