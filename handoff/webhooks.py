@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -83,6 +83,9 @@ def address_forbidden(address: str) -> bool:
     )
 
 
+_PRINTABLE = "".join(chr(c) for c in range(0x21, 0x7F))  # ASCII without space and controls
+
+
 def url_resolve(url: str) -> tuple[str, str, int, str, list[str]]:
     """(scheme, host, port, path, addresses) of a URL we may call; Refused otherwise."""
     parts = urlsplit(url)
@@ -107,7 +110,8 @@ def url_resolve(url: str) -> tuple[str, str, int, str, list[str]]:
                 f"reserved address ({bad[0]}); set WEBHOOK_ALLOW_PRIVATE_HOSTS=true to allow it"
             )
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return parts.scheme, parts.hostname, port, path, addresses
+    # A request line is ASCII: other characters (a path in Japanese) are percent-encoded.
+    return parts.scheme, parts.hostname, port, quote(path, safe=_PRINTABLE), addresses
 
 
 # --- endpoints (admin) -----------------------------------------------------------------------
@@ -403,6 +407,9 @@ def webhook_deliver(delivery_id: int, *, now: datetime | None = None) -> float |
         error = f"refused: {exc}"
     except (OSError, http.client.HTTPException) as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
+    except Exception as exc:  # anything else is a failed try too: bounded and logged
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        log.exception("webhook %s try %s raised", delivery.msg_id, number)
     elapsed = int((time.monotonic() - started) * 1000)
     # No retry after a 410, nor after a try an admin asked for (they see how it went).
     retry = error and status_code != GONE and not delivery.resends

@@ -405,3 +405,18 @@ def test_the_new_labels_speak_japanese(
     assert ">再送<" in detail
     assert "非表示（作成時に一度だけ表示）。" in detail
     assert "送信に失敗したメール通知" in browser.get("/webhooks/").content.decode()
+
+
+def test_a_url_with_a_japanese_path_is_delivered_instead_of_failing_every_try(
+    receiver, private_hosts
+):
+    # before: the request line could not be encoded, the task raised before recording the try,
+    # and the sweep picked the delivery up again every minute, for ever
+    hook = webhook_create(data={"url": f"{receiver.url}/受信?種類=mql", "events": ["lead.mql"]})
+    delivery = pending_delivery(hook)
+    assert webhook_deliver(delivery.pk) is None
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("delivered", 1)
+    assert [r["path"] for r in receiver.requests] == [
+        "/hooks/mqlapp/%E5%8F%97%E4%BF%A1?%E7%A8%AE%E9%A1%9E=mql"
+    ]
