@@ -187,7 +187,20 @@ class RepProfile(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
 
-class Assignment(models.Model):
+class NotifyState(models.Model):
+    """Delivery state of one notification e-mail: tries so far, the last error, when the next
+    try is due, and when it was given up (then an admin sees it and may retry it)."""
+
+    notify_attempts = models.PositiveIntegerField(default=0)
+    notify_error = models.TextField(blank=True, default="")
+    notify_retry_at = models.DateTimeField(null=True, blank=True)
+    notify_failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Assignment(NotifyState):
     """Who an MQL was given to, when and why; the rep is emailed once per row."""
 
     class Why(models.TextChoices):
@@ -220,7 +233,7 @@ class Assignment(models.Model):
         ]
 
 
-class SlaBreach(models.Model):
+class SlaBreach(NotifyState):
     """An MQL passed its SLA due time; one row per deadline, so admins hear of it once."""
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="sla_breaches")
@@ -253,6 +266,10 @@ class Webhook(models.Model):
     events = models.JSONField(default=list)
     secret = models.CharField(max_length=100)
     active = models.BooleanField(default=True)
+    # Why it was switched off by the system (a 410 Gone answer), for admins to read.
+    disabled_reason = models.CharField(max_length=300, blank=True, default="")
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    secret_rotated_at = models.DateTimeField(null=True, blank=True)
     description = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -275,6 +292,8 @@ class WebhookDelivery(models.Model):
     payload = models.TextField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
+    # Times an admin sent it again after it failed; such a try is not retried by itself.
+    resends = models.PositiveIntegerField(default=0)
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     next_attempt_at = models.DateTimeField(null=True, blank=True)

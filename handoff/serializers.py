@@ -231,16 +231,24 @@ class WebhookBodySerializer(serializers.Serializer[Any]):
     )
     active = serializers.BooleanField(required=False)
     description = serializers.CharField(required=False)
-    rotate_secret = serializers.BooleanField(required=False)
+    rotate_secret = serializers.BooleanField(
+        required=False, help_text="true: a new signing secret, shown in this answer only"
+    )
 
 
 class WebhookSerializer(serializers.ModelSerializer[Webhook]):
+    """A webhook as every answer shows it: without its signing secret (shown once)."""
+
     id = serializers.IntegerField()
     url = serializers.URLField()
     events = serializers.ListField(child=serializers.CharField())
     active = serializers.BooleanField()
+    disabled_reason = serializers.CharField(
+        help_text="why the system turned it off (a 410 Gone answer); empty otherwise"
+    )
+    disabled_at = MomentField(allow_null=True)
     description = serializers.CharField()
-    secret = serializers.CharField(help_text="whsec_ + base64; signs every delivery")
+    secret_rotated_at = MomentField(allow_null=True)
     created_at = MomentField()
     updated_at = MomentField()
 
@@ -251,11 +259,24 @@ class WebhookSerializer(serializers.ModelSerializer[Webhook]):
             "url",
             "events",
             "active",
+            "disabled_reason",
+            "disabled_at",
             "description",
-            "secret",
+            "secret_rotated_at",
             "created_at",
             "updated_at",
         )
+
+
+class WebhookSecretSerializer(WebhookSerializer):
+    """The answer to a creation or a rotation: the only ones that carry the secret."""
+
+    secret = serializers.CharField(
+        help_text="whsec_ + base64; signs every delivery. Shown in this answer only: keep it."
+    )
+
+    class Meta(WebhookSerializer.Meta):
+        fields = (*WebhookSerializer.Meta.fields, "secret")  # type: ignore[assignment]
 
 
 class WebhookTrySerializer(serializers.ModelSerializer[WebhookAttempt]):
@@ -290,6 +311,7 @@ class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
     )
     status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices)
     attempts = serializers.IntegerField()
+    resends = serializers.IntegerField(help_text="times an admin sent it again after it failed")
     last_status_code = serializers.IntegerField(allow_null=True)
     last_error = serializers.CharField()
     next_attempt_at = MomentField(allow_null=True)
@@ -306,6 +328,7 @@ class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
             "webhook_id",
             "status",
             "attempts",
+            "resends",
             "last_status_code",
             "last_error",
             "next_attempt_at",
@@ -314,3 +337,26 @@ class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
             "payload",
             "tries",
         )
+
+
+class FailedNotificationSerializer(serializers.Serializer[Any]):
+    """An e-mail notification that failed at least once and is not sent."""
+
+    # a plain string: an enum named after "kind" would clash with the scoring rules' kinds
+    kind = serializers.CharField(
+        help_text='"assignment" (to the rep of an MQL) or "sla_breach" (to the admins)'
+    )
+    id = serializers.IntegerField()
+    lead = serializers.IntegerField()
+    lead_email = serializers.CharField()
+    to = serializers.CharField(help_text="the recipients, comma-separated")
+    status = serializers.ChoiceField(
+        choices=["retrying", "failed", "sent"],
+        help_text="retrying: tried again by itself at next_try_at (none: a try is on its way, "
+        "as after an admin's retry); failed: given up, an admin may retry it; sent: gone out",
+    )
+    attempts = serializers.IntegerField()
+    error = serializers.CharField(help_text="the last try's error")
+    at = MomentField()
+    next_try_at = MomentField(allow_null=True)
+    failed_at = MomentField(allow_null=True)

@@ -45,22 +45,14 @@ def leads_qualify_eligible() -> int:
     return services.leads_qualify_eligible()
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(*TRANSIENT, OSError),
-    retry_backoff=True,
-    max_retries=5,
-)
+# A failed send is recorded on the row and tried again by the sweep, a bounded number of
+# times (notifications.MAX_ATTEMPTS); only a database outage is retried here.
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
 def assignment_notify(assignment_id: int) -> bool:
     return notifications.assignment_notify(assignment_id)
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(*TRANSIENT, OSError),
-    retry_backoff=True,
-    max_retries=5,
-)
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
 def sla_breach_notify(breach_id: int) -> bool:
     return notifications.sla_breach_notify(breach_id)
 

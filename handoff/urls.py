@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, sim_api, webhook_api
+from . import api, notification_api, sim_api, webhook_api
 
 urlpatterns = [
     path("leads/<int:pk>/history/", api.LeadHistoryView.as_view()),
@@ -18,5 +18,15 @@ urlpatterns = [
     path("reports/rejections/", api.RejectionsView.as_view()),
     path("webhooks/", webhook_api.WebhookListView.as_view()),
     path("webhooks/<int:pk>/", webhook_api.WebhookDetailView.as_view()),
+    path("webhooks/<int:pk>/rotate/", webhook_api.WebhookRotateView.as_view()),
     path("webhooks/<int:pk>/deliveries/", webhook_api.WebhookDeliveriesView.as_view()),
+    path(
+        "webhooks/<int:pk>/deliveries/<int:delivery_id>/resend/",
+        webhook_api.WebhookDeliveryResendView.as_view(),
+    ),
+    path("handoff/notifications/", notification_api.FailedNotificationsView.as_view()),
+    path(
+        "handoff/notifications/<str:kind>/<int:pk>/retry/",
+        notification_api.NotificationRetryView.as_view(),
+    ),
 ]

@@ -1,4 +1,5 @@
-"""Webhooks API (admin): endpoints with their signing secret, and each one's delivery log."""
+"""Webhooks API (admin): endpoints (the signing secret shown once, at creation and at rotation),
+each one's delivery log, and sending a failed delivery again."""
 
 from typing import Any
 
@@ -14,7 +15,12 @@ from mqlapp.leads.roles import AdminOnly
 
 from . import selectors, webhooks
 from .models import Webhook
-from .serializers import WebhookBodySerializer, WebhookDeliverySerializer, WebhookSerializer
+from .serializers import (
+    WebhookBodySerializer,
+    WebhookDeliverySerializer,
+    WebhookSecretSerializer,
+    WebhookSerializer,
+)
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -30,10 +36,10 @@ class WebhookListView(APIView):
     def get(self, request: Request) -> Response:
         return Response(WebhookSerializer(selectors.webhooks_all(), many=True).data)
 
-    @extend_schema(request=WebhookBodySerializer, responses={201: WebhookSerializer})
+    @extend_schema(request=WebhookBodySerializer, responses={201: WebhookSecretSerializer})
     def post(self, request: Request) -> Response:
         hook = webhooks.webhook_create(data=_body(request))
-        return Response(WebhookSerializer(hook).data, status=201)
+        return Response(WebhookSecretSerializer(hook).data, status=201)
 
 
 class WebhookDetailView(APIView):
@@ -43,10 +49,17 @@ class WebhookDetailView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         return Response(WebhookSerializer(get_object_or_404(Webhook, pk=pk)).data)
 
-    @extend_schema(request=WebhookBodySerializer, responses=WebhookSerializer)
+    @extend_schema(
+        request=WebhookBodySerializer,
+        responses=WebhookSerializer,
+        description="With rotate_secret: true the answer carries the new secret, once.",
+    )
     def patch(self, request: Request, pk: int) -> Response:
         hook = get_object_or_404(Webhook, pk=pk)
-        return Response(WebhookSerializer(webhooks.webhook_update(hook, data=_body(request))).data)
+        data = _body(request)
+        hook = webhooks.webhook_update(hook, data=data)
+        shape = WebhookSecretSerializer if data.get("rotate_secret") is True else WebhookSerializer
+        return Response(shape(hook).data)
 
     put = patch
 
@@ -68,3 +81,32 @@ class WebhookDeliveriesView(APIView):
         limit = limit_param(request.query_params.get("limit"), default=100, high=1000)
         rows = selectors.webhook_deliveries(hook)[:limit]
         return Response(WebhookDeliverySerializer(rows, many=True).data)
+
+
+class WebhookRotateView(APIView):
+    permission_classes = [AdminOnly]
+
+    @extend_schema(
+        request=None,
+        responses=WebhookSecretSerializer,
+        description="A new signing secret, in this answer only; the old one signs nothing more.",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        hook = webhooks.webhook_rotate(get_object_or_404(Webhook, pk=pk))
+        return Response(WebhookSecretSerializer(hook).data)
+
+
+class WebhookDeliveryResendView(APIView):
+    permission_classes = [AdminOnly]
+
+    @extend_schema(
+        request=None,
+        responses={202: WebhookDeliverySerializer},
+        description="Send a failed delivery again (same webhook-id): one try, now. 409 when "
+        "the delivery is not failed or the webhook is disabled.",
+    )
+    def post(self, request: Request, pk: int, delivery_id: int) -> Response:
+        hook = get_object_or_404(Webhook, pk=pk)
+        delivery = webhooks.webhook_delivery_resend(hook, delivery_id)
+        row = selectors.webhook_deliveries(hook).get(pk=delivery.pk)
+        return Response(WebhookDeliverySerializer(row).data, status=202)

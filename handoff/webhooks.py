@@ -1,6 +1,7 @@
 """Webhooks: endpoints, the delivery outbox, Standard Webhooks signing, retries, SSRF guard."""
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -10,19 +11,20 @@ import logging
 import secrets
 import socket
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from mqlapp.leads.errors import InvalidInput
+from mqlapp.leads.errors import InvalidInput, InvalidTransition, NotFound
 from mqlapp.leads.services import task_kick
 
 from .lifecycle import WEBHOOK_EVENTS
@@ -33,14 +35,20 @@ log = logging.getLogger(__name__)
 
 # Seconds to wait before each retry (Svix's schedule): the first retry comes within 30 s.
 RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 36000)
-SEND_TIMEOUT = 10.0
+SEND_TIMEOUT = 10.0  # per socket operation; the whole try has settings.WEBHOOK_TRY_DEADLINE
 LEASE = timedelta(seconds=60)  # a try in progress; a worker that dies frees it after this
+LEASE_MARGIN = 15.0  # a try's deadline ends at least this long before its lease
 RESPONSE_KEEP = 2000
 URL_MAX = 2000  # the column's length (Webhook.url)
 
 
 class Refused(Exception):
     """The URL may not be called (scheme, private address, unresolvable host)."""
+
+
+def try_deadline() -> float:
+    """Seconds one try may take in all, always well within its lease."""
+    return max(1.0, min(float(settings.WEBHOOK_TRY_DEADLINE), LEASE.total_seconds() - LEASE_MARGIN))
 
 
 # --- signing ---------------------------------------------------------------------------------
@@ -75,6 +83,9 @@ def address_forbidden(address: str) -> bool:
     )
 
 
+_PRINTABLE = "".join(chr(c) for c in range(0x21, 0x7F))  # ASCII without space and controls
+
+
 def url_resolve(url: str) -> tuple[str, str, int, str, list[str]]:
     """(scheme, host, port, path, addresses) of a URL we may call; Refused otherwise."""
     parts = urlsplit(url)
@@ -99,7 +110,8 @@ def url_resolve(url: str) -> tuple[str, str, int, str, list[str]]:
                 f"reserved address ({bad[0]}); set WEBHOOK_ALLOW_PRIVATE_HOSTS=true to allow it"
             )
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return parts.scheme, parts.hostname, port, path, addresses
+    # A request line is ASCII: other characters (a path in Japanese) are percent-encoded.
+    return parts.scheme, parts.hostname, port, quote(path, safe=_PRINTABLE), addresses
 
 
 # --- endpoints (admin) -----------------------------------------------------------------------
@@ -138,6 +150,9 @@ def _apply(webhook: Webhook, data: Mapping[str, Any]) -> None:
     if "active" in data:
         if not isinstance(data["active"], bool):
             raise InvalidInput("active must be true or false", fields={"active": ["bool"]})
+        if data["active"] and not webhook.active:  # an admin turns it back on
+            webhook.disabled_reason = ""
+            webhook.disabled_at = None
         webhook.active = data["active"]
     if "description" in data:
         webhook.description = str(data["description"] or "")[:200]
@@ -158,7 +173,18 @@ def webhook_update(webhook: Webhook, *, data: Mapping[str, Any]) -> Webhook:
     _apply(webhook, data)
     if data.get("rotate_secret") is True:
         webhook.secret = secret_new()
+        webhook.secret_rotated_at = timezone.now()
     webhook.save()
+    return webhook
+
+
+@transaction.atomic
+def webhook_rotate(webhook: Webhook) -> Webhook:
+    """A new signing secret, used from the next try on; the old one signs nothing more. The
+    caller shows the new one once: no later answer or page carries it."""
+    webhook.secret = secret_new()
+    webhook.secret_rotated_at = timezone.now()
+    webhook.save(update_fields=["secret", "secret_rotated_at", "updated_at"])
     return webhook
 
 
@@ -236,50 +262,99 @@ def _kick_all(ids: list[int]) -> None:
 
 
 def deliveries_due(*, now: datetime, limit: int = 500) -> list[int]:
+    """Pending deliveries whose try is due, to active webhooks only (a disabled webhook's
+    deliveries wait, and go if an admin turns it back on)."""
     return list(
         WebhookDelivery.objects.filter(
-            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now, webhook__active=True
         )
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
 
 
-def _post(url: str, *, body: bytes, headers: Mapping[str, str]) -> tuple[int, str]:
-    """POST to the URL at an address the guard checked (no re-resolve, no redirects)."""
+def _post(url: str, *, body: bytes, headers: Mapping[str, str], deadline: float) -> tuple[int, str]:
+    """POST to the URL at an address the guard checked (no re-resolve, no redirects), all of
+    it (connect, send, status, headers, body) over by `deadline` (a `time.monotonic()`): a
+    socket timeout alone bounds each read, and a receiver that drips a byte a second never
+    trips it. At the deadline a timer shuts the socket down under the blocked read."""
     scheme, host, port, path, addresses = url_resolve(url)
     address = addresses[0]
-    conn: http.client.HTTPConnection
+    timeout = max(0.1, min(SEND_TIMEOUT, deadline - time.monotonic()))
+    conn: _PinnedHTTP | _PinnedHTTPS
     if scheme == "https":
-        conn = _PinnedHTTPS(host, port, address=address, timeout=SEND_TIMEOUT)
+        conn = _PinnedHTTPS(host, port, address=address, timeout=timeout)
     else:
-        conn = _PinnedHTTP(host, port, address=address, timeout=SEND_TIMEOUT)
+        conn = _PinnedHTTP(host, port, address=address, timeout=timeout)
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), conn.cut)
+    timer.daemon = True
+    timer.start()
     try:
         conn.request("POST", path, body=body, headers=dict(headers))
         response = conn.getresponse()
         text = response.read(RESPONSE_KEEP).decode("utf-8", "replace")
-        return response.status, text
+    except (OSError, http.client.HTTPException) as exc:
+        if conn.expired.is_set():
+            raise _overdue() from exc
+        raise
     finally:
+        timer.cancel()
         conn.close()
+    if conn.expired.is_set():
+        raise _overdue()
+    return response.status, text
 
 
-class _PinnedHTTP(http.client.HTTPConnection):
+def _overdue() -> TimeoutError:
+    return TimeoutError(f"no complete answer within the {try_deadline():g} s deadline of a try")
+
+
+class _Cuttable:
+    """A connection that another thread can cut at its deadline: `cut` marks it expired and
+    shuts its socket down (a blocked read then returns); `connect` checks the mark once the
+    socket is in place, so a cut that comes before the socket is not lost."""
+
+    sock: socket.socket | None
+    expired: threading.Event
+
+    def cut(self) -> None:
+        self.expired.set()
+        sock = self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                # the plain socket's shutdown, also under TLS: no TLS close from this thread
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def _placed(self, sock: socket.socket) -> None:
+        self.sock = sock
+        if self.expired.is_set():
+            raise _overdue()
+
+
+class _PinnedHTTP(_Cuttable, http.client.HTTPConnection):
     def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
         self._address = address
+        self.expired = threading.Event()
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self._placed(socket.create_connection((self._address, self.port), self.timeout))
 
 
-class _PinnedHTTPS(http.client.HTTPSConnection):
+class _PinnedHTTPS(_Cuttable, http.client.HTTPSConnection):
     def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
         self._address = address
+        self.expired = threading.Event()
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+        self._placed(socket.create_connection((self._address, self.port), self.timeout))
+        # the handshake after the TLS socket is in place, so a cut reaches it too
+        tls = self._context.wrap_socket(  # type: ignore[attr-defined]
+            self.sock, server_hostname=self.host, do_handshake_on_connect=False
+        )
+        self._placed(tls)
+        tls.do_handshake()
 
 
 def webhook_deliver(delivery_id: int, *, now: datetime | None = None) -> float | None:
@@ -289,7 +364,12 @@ def webhook_deliver(delivery_id: int, *, now: datetime | None = None) -> float |
         delivery = (
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("webhook")
-            .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+            .filter(
+                pk=delivery_id,
+                status=WebhookDelivery.Status.PENDING,
+                next_attempt_at__lte=now,
+                webhook__active=True,
+            )
             .first()
         )
         if delivery is None:
@@ -312,19 +392,31 @@ def webhook_deliver(delivery_id: int, *, now: datetime | None = None) -> float |
     status_code: int | None = None
     error = text = ""
     try:
-        status_code, text = _post(webhook.url, body=delivery.payload.encode(), headers=headers)
-        if status_code // 100 != 2:  # noqa: PLR2004 (HTTP status classes)
+        status_code, text = _post(
+            webhook.url,
+            body=delivery.payload.encode(),
+            headers=headers,
+            deadline=started + try_deadline(),
+        )
+        if status_code == GONE:
+            error = "HTTP 410 Gone: the endpoint asked for no more deliveries; webhook disabled"
+        elif status_code // 100 != 2:  # noqa: PLR2004 (HTTP status classes)
             redirect = status_code // 100 == 3  # noqa: PLR2004
             error = f"HTTP {status_code}" + (" (redirects are not followed)" if redirect else "")
     except Refused as exc:
         error = f"refused: {exc}"
     except (OSError, http.client.HTTPException) as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
+    except Exception as exc:  # anything else is a failed try too: bounded and logged
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        log.exception("webhook %s try %s raised", delivery.msg_id, number)
     elapsed = int((time.monotonic() - started) * 1000)
-    delay = (
-        None if not error else (RETRY_DELAYS[number - 1] if number <= len(RETRY_DELAYS) else None)
-    )
+    # No retry after a 410, nor after a try an admin asked for (they see how it went).
+    retry = error and status_code != GONE and not delivery.resends
+    delay = RETRY_DELAYS[number - 1] if retry and number <= len(RETRY_DELAYS) else None
     with transaction.atomic():
+        if status_code == GONE:
+            _disable(webhook, delivery=delivery, now=now)
         WebhookAttempt.objects.create(
             delivery=delivery,
             number=number,
@@ -358,3 +450,50 @@ def webhook_deliver(delivery_id: int, *, now: datetime | None = None) -> float |
     if error:
         log.info("webhook %s try %s failed: %s", delivery.msg_id, number, error)
     return float(delay) if delay is not None else None
+
+
+GONE = 410
+
+
+def _disable(webhook: Webhook, *, delivery: WebhookDelivery, now: datetime) -> None:
+    """The receiver answered 410 Gone: Standard Webhooks says to stop sending to it."""
+    reason = (
+        f"Disabled: the endpoint answered 410 Gone at {now.isoformat(timespec='seconds')} "
+        f"(delivery {delivery.msg_id}). Turn it back on once the receiver is fixed."
+    )
+    Webhook.objects.filter(pk=webhook.pk, active=True).update(
+        active=False, disabled_reason=reason[:300], disabled_at=now, updated_at=now
+    )
+    log.warning("webhook %s disabled: %s answered 410 Gone", webhook.pk, webhook.url)
+
+
+@transaction.atomic
+def webhook_delivery_resend(
+    webhook: Webhook, delivery_id: int, *, now: datetime | None = None
+) -> WebhookDelivery:
+    """An admin sends a failed delivery again, under the same webhook-id: one try now; if it
+    fails, it is failed again with the new error (no schedule of retries of its own)."""
+    now = now or timezone.now()
+    delivery = (
+        WebhookDelivery.objects.select_for_update(of=("self",))
+        .filter(pk=delivery_id, webhook=webhook)
+        .first()
+    )
+    if delivery is None:
+        raise NotFound(f"webhook {webhook.pk} has no delivery {delivery_id}")
+    if delivery.status != WebhookDelivery.Status.FAILED:
+        raise InvalidTransition(
+            f"Only a failed delivery can be sent again; this one is {delivery.status}.",
+            status=delivery.status,
+        )
+    if not webhook.active:
+        raise InvalidTransition(
+            "The webhook is disabled: turn it back on before sending a delivery again. "
+            + webhook.disabled_reason
+        )
+    delivery.status = WebhookDelivery.Status.PENDING
+    delivery.resends += 1
+    delivery.next_attempt_at = now
+    delivery.save(update_fields=["status", "resends", "next_attempt_at"])
+    transaction.on_commit(lambda: task_kick("handoff.tasks.webhook_deliver", delivery.pk))
+    return delivery

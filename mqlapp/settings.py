@@ -250,6 +250,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # --- Webhooks -------------------------------------------------------------------------------
 WEBHOOK_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=False)
+# Seconds one try may take in all (connect, send, answer, body): a receiver that drips bytes
+# is cut off then, well within the try's lease.
+WEBHOOK_TRY_DEADLINE = env.float("WEBHOOK_TRY_DEADLINE", default=15.0)
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

@@ -1,7 +1,9 @@
-"""Server-rendered pages of the handoff: queue, lead detail, re-approach list, webhooks."""
+"""Server-rendered pages of the handoff: queue, lead detail, re-approach list, webhooks (with
+their delivery log and the e-mail notifications that failed)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -10,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from handoff import selectors, services, webhooks
+from handoff import notifications, selectors, services, webhooks
 from handoff.lifecycle import QUEUE_ACTIONS, REASONS, WEBHOOK_EVENTS, allowed_actions
 from handoff.models import LeadView, Webhook
 from mqlapp.leads.errors import DomainError
@@ -86,6 +88,14 @@ def reapproach_page(request: HttpRequest) -> HttpResponse:
     return render(request, "console/reapproach.html", {"leads": selectors.reapproach_list()[:500]})
 
 
+# A new signing secret waits in the (server-side) session for the one page that shows it.
+ONCE_SESSION_KEY = "webhook_secret_once"
+
+
+def _secret_once(request: HttpRequest, hook: Webhook) -> None:
+    request.session[ONCE_SESSION_KEY] = {"id": hook.pk, "secret": hook.secret}
+
+
 @login_required
 def webhooks_page(request: HttpRequest) -> HttpResponse:
     if user_role(request.user) != ADMIN:
@@ -97,12 +107,19 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, _("Webhook saved. Signing secret: %s") % hook.secret)
+            messages.success(request, _("Webhook saved."))
+            _secret_once(request, hook)
             return redirect("webhook", pk=hook.pk)
     return render(
         request,
         "console/webhooks.html",
-        {"hooks": selectors.webhooks_all(), "events": WEBHOOK_EVENTS},
+        {
+            "hooks": selectors.webhooks_all().annotate(
+                failed=Count("deliveries", filter=Q(deliveries__status="failed"))
+            ),
+            "events": WEBHOOK_EVENTS,
+            "notifications": notifications.notifications_failing(),
+        },
     )
 
 
@@ -115,10 +132,51 @@ def webhook_page(request: HttpRequest, pk: int) -> HttpResponse:
         if request.POST.get("delete"):
             webhooks.webhook_delete(hook)
             return redirect("webhooks")
+        if request.POST.get("rotate"):
+            _secret_once(request, webhooks.webhook_rotate(hook))
+            messages.success(request, _("New signing secret made; the old one signs no more."))
+            return redirect("webhook", pk=pk)
         webhooks.webhook_update(hook, data={"active": request.POST.get("active") == "on"})
         return redirect("webhook", pk=pk)
-    return render(
+    shown = request.session.get(ONCE_SESSION_KEY) or {}
+    secret = None
+    if shown.get("id") == hook.pk:
+        secret = shown.get("secret")
+        del request.session[ONCE_SESSION_KEY]  # shown once: a reload no longer has it
+    response = render(
         request,
         "console/webhook_detail.html",
-        {"hook": hook, "deliveries": selectors.webhook_deliveries(hook)[:100]},
+        {"hook": hook, "secret": secret, "deliveries": selectors.webhook_deliveries(hook)[:100]},
     )
+    if secret:
+        response["Cache-Control"] = "no-store"  # no copy of the secret in the browser's cache
+    return response
+
+
+@login_required
+@require_POST
+def webhook_delivery_resend(request: HttpRequest, pk: int, delivery_id: int) -> HttpResponse:
+    if user_role(request.user) != ADMIN:
+        return forbidden(request)
+    hook = get_object_or_404(Webhook, pk=pk)
+    try:
+        webhooks.webhook_delivery_resend(hook, delivery_id)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The delivery is being sent again."))
+    return redirect("webhook", pk=pk)
+
+
+@login_required
+@require_POST
+def notification_retry(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    if user_role(request.user) != ADMIN:
+        return forbidden(request)
+    try:
+        notifications.notification_retry(kind, pk)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The notification is being sent again."))
+    return redirect("webhooks")

@@ -12,6 +12,16 @@ urlpatterns = [
     path("reapproach/", handoff_views.reapproach_page, name="reapproach"),
     path("webhooks/", handoff_views.webhooks_page, name="webhooks"),
     path("webhooks/<int:pk>/", handoff_views.webhook_page, name="webhook"),
+    path(
+        "webhooks/<int:pk>/deliveries/<int:delivery_id>/resend/",
+        handoff_views.webhook_delivery_resend,
+        name="webhook-delivery-resend",
+    ),
+    path(
+        "webhooks/notifications/<str:kind>/<int:pk>/retry/",
+        handoff_views.notification_retry,
+        name="notification-retry",
+    ),
     path("scoring/rules/", pages.rules_page, name="rules"),
     path("scoring/rules/new/", pages.rule_form_page, name="rule-new"),
     path("scoring/rules/<int:pk>/", pages.rule_form_page, name="rule"),
