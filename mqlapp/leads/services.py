@@ -8,12 +8,13 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from . import hooks
 from .errors import InvalidInput
 from .ingest.fields import employees_parse
 from .ingest.messages import email_normalise
-from .models import LEAD_TEXT_LIMITS, Lead, Source, User
+from .models import LEAD_TEXT_LIMITS, Lead, Source, User, new_write_key
 from .roles import ROLES
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,56 @@ def user_update(user: User, *, data: Mapping[str, Any]) -> User:
     return user
 
 
-def source_create(*, name: str, allowed_origins: list[str]) -> Source:
-    return Source.objects.create(name=name, allowed_origins=allowed_origins)
+def source_kind_default(allowed_origins: list[str]) -> str:
+    """A key allowed in web pages is a browser key; one allowed in none can only be used from
+    a server (browsers send an Origin, which /v1 refuses), so it keeps Segment's semantics."""
+    return Source.Kind.BROWSER if allowed_origins else Source.Kind.SERVER
+
+
+def _kind_clean(kind: str | None, allowed_origins: list[str]) -> str:
+    if kind in (None, ""):
+        return source_kind_default(allowed_origins)
+    if kind not in Source.Kind.values:
+        choices = ", ".join(Source.Kind.values)
+        raise InvalidInput(f"kind must be one of {choices}", fields={"kind": [str(kind)]})
+    return str(kind)
+
+
+def source_create(*, name: str, allowed_origins: list[str], kind: str | None = None) -> Source:
+    return Source.objects.create(
+        name=name, allowed_origins=allowed_origins, kind=_kind_clean(kind, allowed_origins)
+    )
+
+
+@transaction.atomic
+def source_update(source: Source, *, data: Mapping[str, Any]) -> Source:
+    """Change name, allowed origins, active and kind. A key that becomes a server key gets a
+    new write key: the old one may sit in a web page, and must not gain server powers."""
+    source = Source.objects.select_for_update().get(pk=source.pk)
+    for name in ("name", "allowed_origins", "active"):
+        if name in data:
+            setattr(source, name, data[name])
+    if data.get("kind") not in (None, ""):
+        kind = _kind_clean(data["kind"], source.allowed_origins)
+        if kind == Source.Kind.SERVER and source.kind != Source.Kind.SERVER:
+            _key_renew(source)
+        source.kind = kind
+    source.save()
+    return source
+
+
+@transaction.atomic
+def source_rotate(source: Source) -> Source:
+    """A new write key; the old one is refused from now on (401)."""
+    source = Source.objects.select_for_update().get(pk=source.pk)
+    _key_renew(source)
+    source.save(update_fields=["write_key", "key_rotated_at"])
+    return source
+
+
+def _key_renew(source: Source) -> None:
+    source.write_key = new_write_key()
+    source.key_rotated_at = timezone.now()
 
 
 # --- leads ----------------------------------------------------------------------------------

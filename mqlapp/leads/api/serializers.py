@@ -4,11 +4,12 @@ description."""
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 
-from ..models import Erasure, Event, Source, User
+from ..models import Erasure, Event, LeadMerge, Source, User
 from ..roles import ROLES, user_role
 from .fields import MomentField
 
@@ -84,15 +85,51 @@ class UserUpdateSerializer(serializers.Serializer[Any]):
 
 
 class SourceSerializer(serializers.ModelSerializer[Source]):
+    """A source. `kind` omitted: browser when it has allowed origins, else server."""
+
+    kind = serializers.ChoiceField(choices=Source.Kind.choices, required=False)
+
     class Meta:
         model = Source
-        fields = ("id", "name", "write_key", "allowed_origins", "active", "created_at")
-        read_only_fields = ("id", "write_key", "created_at")
+        fields = (
+            "id",
+            "name",
+            "kind",
+            "write_key",
+            "allowed_origins",
+            "active",
+            "created_at",
+            "key_rotated_at",
+        )
+        read_only_fields = ("id", "write_key", "created_at", "key_rotated_at")
 
     def validate_allowed_origins(self, value: Any) -> list[str]:
+        message = "a list of origins such as https://example.co.jp (scheme and host, no path)"
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise serializers.ValidationError("a list of origins such as https://example.co.jp")
-        return [v.rstrip("/") for v in value]
+            raise serializers.ValidationError(message)
+        origins = [v.strip().rstrip("/") for v in value if v.strip()]
+        for origin in origins:
+            if origin != "*" and not origin_valid(origin):
+                raise serializers.ValidationError(f"{message}: {origin[:100]!r}")
+        return origins
+
+
+ORIGIN_MAX = 200
+
+
+def origin_valid(origin: str) -> bool:
+    """An origin as browsers send it: http(s)://host[:port], nothing after."""
+    try:
+        parts = urlsplit(origin)
+        parts.port  # noqa: B018 (raises ValueError on a port that is not one)
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not (parts.path or parts.query or parts.fragment or parts.username)
+        and len(origin) <= ORIGIN_MAX
+    )
 
 
 @dataclass(frozen=True)
@@ -111,3 +148,27 @@ class ErasureSerializer(serializers.Serializer[ErasureOutcome]):
     by = serializers.CharField(source="erasure.by.username", allow_null=True)
     counts = serializers.DictField(source="erasure.counts", child=serializers.IntegerField())
     already_erased = serializers.BooleanField()
+
+
+class LeadMergeSerializer(serializers.ModelSerializer[LeadMerge]):
+    """A merge of two leads (alias): which lead survived, which was merged away, and whether
+    an admin undid it."""
+
+    into = serializers.IntegerField(source="into_id", allow_null=True, read_only=True)
+    undone_by = serializers.IntegerField(source="undone_by_id", allow_null=True, read_only=True)
+
+    class Meta:
+        model = LeadMerge
+        fields = (
+            "id",
+            "into",
+            "merged_lead_id",
+            "merged_email",
+            "reason",
+            "message_id",
+            "events_moved",
+            "at",
+            "undone_at",
+            "undone_by",
+        )
+        read_only_fields = fields

@@ -33,6 +33,8 @@ class IngestOutcome:
     messages: int = 0
     created_emails: set[str] = field(default_factory=set)
     lead_ids: set[int] = field(default_factory=set)
+    # messages a browser key may not send (not stored): [{"index", "error"}]
+    refused: list[dict[str, Any]] = field(default_factory=list)
 
 
 def messages_validate(
@@ -61,7 +63,9 @@ def messages_validate(
 
 
 @transaction.atomic
-def events_ingest(messages: Sequence[Message], *, source: Source | None) -> IngestOutcome:
+def events_ingest(
+    messages: Sequence[Message], *, source: Source | None, browser_key: bool = False
+) -> IngestOutcome:
     """Resolve who each message is about, store it once (by messageId), queue the leads.
 
     A fixed number of queries per call, whatever the batch size: ids are loaded at once,
@@ -69,8 +73,9 @@ def events_ingest(messages: Sequence[Message], *, source: Source | None) -> Inge
     Lead rows are written last, locked once in id order and only when they change: a batch of
     plain activity holds no lead lock while its events are inserted, so concurrent batches
     about the same leads do not queue behind each other (and cannot deadlock).
+    `browser_key`: sent with a browser write key, whose limits the resolver applies.
     """
-    resolver = Resolver(source=source)
+    resolver = Resolver(source=source, browser_key=browser_key)
     resolver.prefetch(messages)
     resolver.resolve(messages)
     out = resolver.out
@@ -85,7 +90,10 @@ def events_ingest(messages: Sequence[Message], *, source: Source | None) -> Inge
     _leads_write(resolver, changes, _activity_latest(messages, adopted=gained))
     hooks.leads_changed(lead_ids)
     return IngestOutcome(
-        messages=len(messages), created_emails=set(out.created_emails), lead_ids=lead_ids
+        messages=len(messages),
+        created_emails=set(out.created_emails),
+        lead_ids=lead_ids,
+        refused=[{"index": i, "error": why} for i, why in sorted(out.refused.items())],
     )
 
 
