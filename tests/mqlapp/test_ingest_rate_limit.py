@@ -30,9 +30,9 @@ def limited(settings):
     settings.INGEST_RATE_REDIS_URL = url
     settings.INGEST_RATE_LIMIT = 5
     settings.INGEST_RATE_WINDOW_SECONDS = 60
-    ratelimit._State.failed_until = 0.0  # noqa: SLF001 (a fresh process's state)
+    ratelimit._State.failed_until = 0.0
     yield settings
-    ratelimit._State.failed_until = 0.0  # noqa: SLF001
+    ratelimit._State.failed_until = 0.0
 
 
 def _pages(n):
@@ -94,7 +94,7 @@ def _free_port():
 
 
 def _redis_start(port):
-    proc = subprocess.Popen(  # noqa: S603 (a fixed command, a private test server)
+    proc = subprocess.Popen(
         [
             shutil.which("redis-server") or "redis-server",
             "--port",
@@ -113,9 +113,10 @@ def _redis_start(port):
     for _ in range(100):
         try:
             client.ping()
-            return proc
         except redis.ConnectionError:
             time.sleep(0.05)
+        else:
+            return proc
     proc.kill()
     raise RuntimeError("redis-server did not start")
 
