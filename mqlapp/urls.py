@@ -54,6 +54,8 @@ urlpatterns = [
     path("leads/", views.leads_page, name="leads"),
     path("users/", views.users_page, name="users"),
     path("sources/", views.sources_page, name="sources"),
+    path("sources/<int:pk>/", views.source_edit, name="source-edit"),
+    path("sources/<int:pk>/rotate/", views.source_rotate, name="source-rotate"),
     path("", include("mqlapp.console.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -3,6 +3,7 @@
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
@@ -93,10 +94,45 @@ def _kind_clean(kind: str | None, allowed_origins: list[str]) -> str:
     return str(kind)
 
 
-def source_create(*, name: str, allowed_origins: list[str], kind: str | None = None) -> Source:
-    return Source.objects.create(
-        name=name, allowed_origins=allowed_origins, kind=_kind_clean(kind, allowed_origins)
+ORIGIN_MAX = 200
+SOURCE_NAME_MAX = 200  # the column's length
+
+
+def origin_valid(origin: str) -> bool:
+    """An origin as browsers send it: http(s)://host[:port], nothing after; or "*"."""
+    if origin == "*":
+        return True
+    try:
+        parts = urlsplit(origin)
+        parts.port  # noqa: B018 (raises ValueError on a port that is not one)
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not (parts.path or parts.query or parts.fragment or parts.username)
+        and len(origin) <= ORIGIN_MAX
     )
+
+
+def origins_clean(values: Any) -> list[str]:
+    """Allowed origins as stored (no trailing slash), or InvalidInput naming the bad one."""
+    message = "allowed origins are a list such as https://www.example.co.jp (no path)"
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise InvalidInput(message, fields={"allowed_origins": [message]})
+    origins = [v.strip().rstrip("/") for v in values if v.strip()]
+    for origin in origins:
+        if not origin_valid(origin):
+            raise InvalidInput(
+                f"{origin[:100]!r} is not an origin", fields={"allowed_origins": [origin[:100]]}
+            )
+    return list(dict.fromkeys(origins))
+
+
+def source_create(*, name: str, allowed_origins: list[str], kind: str | None = None) -> Source:
+    origins = origins_clean(allowed_origins)
+    kind = _kind_clean(kind, origins)
+    return Source.objects.create(name=name, allowed_origins=origins, kind=kind)
 
 
 @transaction.atomic
@@ -104,9 +140,15 @@ def source_update(source: Source, *, data: Mapping[str, Any]) -> Source:
     """Change name, allowed origins, active and kind. A key that becomes a server key gets a
     new write key: the old one may sit in a web page, and must not gain server powers."""
     source = Source.objects.select_for_update().get(pk=source.pk)
-    for name in ("name", "allowed_origins", "active"):
-        if name in data:
-            setattr(source, name, data[name])
+    if "allowed_origins" in data:
+        source.allowed_origins = origins_clean(data["allowed_origins"])
+    if "name" in data:
+        name = str(data["name"]).strip()
+        if not name or len(name) > SOURCE_NAME_MAX:
+            raise InvalidInput("A name of 1 to 200 characters.", fields={"name": [name[:100]]})
+        source.name = name
+    if "active" in data:
+        source.active = bool(data["active"])
     if data.get("kind") not in (None, ""):
         kind = _kind_clean(data["kind"], source.allowed_origins)
         if kind == Source.Kind.SERVER and source.kind != Source.Kind.SERVER:

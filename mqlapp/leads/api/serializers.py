@@ -4,13 +4,14 @@ description."""
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 
+from ..errors import InvalidInput
 from ..models import Erasure, Event, LeadMerge, Source, User
 from ..roles import ROLES, user_role
+from ..services import origins_clean
 from .fields import MomentField
 
 
@@ -104,32 +105,10 @@ class SourceSerializer(serializers.ModelSerializer[Source]):
         read_only_fields = ("id", "write_key", "created_at", "key_rotated_at")
 
     def validate_allowed_origins(self, value: Any) -> list[str]:
-        message = "a list of origins such as https://example.co.jp (scheme and host, no path)"
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise serializers.ValidationError(message)
-        origins = [v.strip().rstrip("/") for v in value if v.strip()]
-        for origin in origins:
-            if origin != "*" and not origin_valid(origin):
-                raise serializers.ValidationError(f"{message}: {origin[:100]!r}")
-        return origins
-
-
-ORIGIN_MAX = 200
-
-
-def origin_valid(origin: str) -> bool:
-    """An origin as browsers send it: http(s)://host[:port], nothing after."""
-    try:
-        parts = urlsplit(origin)
-        parts.port  # noqa: B018 (raises ValueError on a port that is not one)
-    except ValueError:
-        return False
-    return (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and not (parts.path or parts.query or parts.fragment or parts.username)
-        and len(origin) <= ORIGIN_MAX
-    )
+        try:
+            return origins_clean(value)
+        except InvalidInput as exc:
+            raise serializers.ValidationError(exc.message) from exc
 
 
 @dataclass(frozen=True)
