@@ -178,6 +178,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Schema gaps are reported by `manage.py spectacular --validate`, not as deploy warnings.
     "ENABLE_DJANGO_DEPLOY_CHECK": False,
+    # Two choice sets are called `kind` (a scoring rule's, a source's): each its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "SourceKindEnum": "mqlapp.leads.models.Source.Kind",
+        "RuleKindEnum": "scoring.models.ScoringRule.Kind",
+    },
 }
 
 # --- Ingestion limits (Segment's) ---------------------------------------------------------

@@ -152,3 +152,14 @@ def test_an_erased_survivor_cannot_be_unmerged(api, merged):
     response = api("admin").post(f"/api/leads/merges/{LeadMerge.objects.get().pk}/undo/")
     assert response.status_code == 409
     assert "erased" in response.json()["error"]
+
+
+def test_a_merge_recorded_before_undo_existed_is_refused(api, db):
+    # a record without the moved rows (made before this change): an undo would lose events
+    merge = LeadMerge.objects.create(
+        merged_lead_id=424242, merged_data={"email": "x@example.co.jp"}, at=timezone.now()
+    )
+    response = api("admin").post(f"/api/leads/merges/{merge.pk}/undo/")
+    assert response.status_code == 409
+    assert "before merges could be undone" in response.json()["error"]
+    assert not Lead.objects.filter(pk=424242).exists()

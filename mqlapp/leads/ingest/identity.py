@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Case, Q, Value, When
+from django.db.models import BooleanField, Case, Q, Value, When
 
 from .. import hooks
 from ..models import Event, Identity, Lead, Source
@@ -323,7 +323,13 @@ def identities_write(resolver: Resolver) -> None:
         if values:
             Identity.objects.filter(kind=kind, value__in=list(values)).update(
                 lead_id=Case(*[When(value=v, then=Value(t)) for v, t in values.items()]),
-                claimed=resolver.browser_key,
+                claimed=Case(
+                    *[
+                        When(value=v, then=Value(resolver.browser_key and t not in created))
+                        for v, t in values.items()
+                    ],
+                    output_field=BooleanField(),
+                ),
             )
 
 

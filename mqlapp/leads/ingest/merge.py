@@ -176,6 +176,11 @@ def _undo_check(merge: LeadMerge) -> None:
         raise InvalidTransition(
             f"merge {merge.pk} cannot be undone: its record was erased with the person's data"
         )
+    if not merge.survivor_filled:  # no rows recorded: the undo would bring back an empty lead
+        raise InvalidTransition(
+            f"merge {merge.pk} was recorded before merges could be undone (its moved rows "
+            "are not known)"
+        )
     if merge.into_id and Erasure.objects.filter(lead_id=merge.into_id).exists():
         raise InvalidTransition(
             f"merge {merge.pk} cannot be undone: lead {merge.into_id} was erased"
