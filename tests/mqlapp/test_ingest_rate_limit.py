@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from mqlapp.leads.ingest import ratelimit
 from mqlapp.leads.models import Event
 from mqlapp.leads.services import source_create
-from tests.conftest import basic, requires_services
+from tests.conftest import _worker_redis_url, basic, requires_services
 
 pytestmark = [pytest.mark.django_db, requires_services]
 
@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.django_db, requires_services]
 @pytest.fixture
 def limited(settings):
     """A limit of 5 messages a minute per key, counted in the test Redis (its keys emptied)."""
-    url = os.environ["MQLAPP_TEST_REDIS_URL"]
+    # each pytest-xdist process has its own Redis database (its source ids overlap others')
+    url = _worker_redis_url(os.environ["MQLAPP_TEST_REDIS_URL"])
     client = redis.Redis.from_url(url)
     for key in client.scan_iter("mqlapp:ingest-rate:*"):
         client.delete(key)
