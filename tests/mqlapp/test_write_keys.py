@@ -321,3 +321,19 @@ def test_a_client_cannot_pre_empt_a_form_submission(server, db):
     assert submitted.count() == 1
     assert submitted.get().message_id.startswith("mql-form-")
     assert submitted.get().lead.email == email
+
+
+def test_a_browser_key_cannot_take_a_user_id_from_its_lead(browser, server):
+    # given: a lead the back end knows by its CRM id, and one known by email only
+    a = _identify(server.write_key, "a@example.co.jp", "crm-a")
+    b = _identify(server.write_key, "b@example.co.jp", "b@example.co.jp")
+    # when: the page's key says those ids belong to someone else
+    for n, user_id in enumerate(("crm-a", "b@example.co.jp")):
+        body = {"userId": user_id, "traits": {"email": f"evil-{n}@example.co.jp"}}
+        assert _post(browser.write_key, "/v1/identify", body).status_code == 200
+    # then: the back end's later events still reach the right leads
+    for user_id in ("crm-a", "b@example.co.jp"):
+        body = {"userId": user_id, "event": "Order Placed", "messageId": f"o-{user_id}"}
+        assert _post(server.write_key, "/v1/track", body).status_code == 200
+    assert Event.objects.get(message_id="o-crm-a").lead_id == a.pk
+    assert Event.objects.get(message_id="o-b@example.co.jp").lead_id == b.pk

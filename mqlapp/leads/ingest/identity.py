@@ -285,6 +285,8 @@ class Resolver:
         current = self.ident.get(key)
         if current is not None and self.live(current) == lead_id:
             return
+        if self.browser_key and kind == USER and self.find(user_id=value) not in (None, lead_id):
+            return  # a browser key never takes a user id (or email) from the lead it names
         if key in self.stored:
             self.out.moved_links.add(key)
         self.ident[key] = lead_id
