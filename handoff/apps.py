@@ -23,6 +23,7 @@ class HandoffConfig(AppConfig):
             created=lead_rows.lifecycle_rows_create,
             prefer=lead_rows.merge_prefer,
             merged=lead_rows.lifecycle_merge,
+            unmerged=lead_rows.lifecycle_unmerge,
             erased=lead_rows.sales_data_erase,
         )
         scoring_hooks.register(

@@ -4,6 +4,7 @@ the survivor with both leads' sales history kept, scrubbed when the person is er
 import json
 from typing import Any
 
+from mqlapp.leads.models import User
 from mqlapp.leads.privacy import LEAD_PERSONAL
 
 from .lifecycle import Stage
@@ -15,6 +16,14 @@ from .models import (
     StageTransition,
     WebhookDelivery,
 )
+
+# The rows of a lead's sales history that follow it in a merge (and back in an undo).
+MOVED: dict[str, Any] = {
+    "transitions": StageTransition,
+    "assignments": Assignment,
+    "qualifications": Qualification,
+    "sla_breaches": SlaBreach,
+}
 
 
 def lifecycle_rows_create(lead_ids: list[int]) -> None:
@@ -38,22 +47,52 @@ def lifecycle_merge(*, into: int, duplicate: int) -> dict[str, Any]:
     """Move the duplicate's sales history onto the survivor: stage changes and assignments
     as they are, qualifications and SLA breaches marked as the duplicate's own cycles (they
     do not count against the survivor's). The survivor keeps its own stage and owner; the
-    duplicate's are returned for the merge record."""
+    duplicate's, and which rows moved, are returned for the merge record (an undo needs them)."""
     life = LeadLifecycle.objects.filter(lead_id=duplicate).first()
-    StageTransition.objects.filter(lead_id=duplicate).update(lead_id=into)
-    Assignment.objects.filter(lead_id=duplicate).update(lead_id=into)
-    for model in (Qualification, SlaBreach):
-        model.objects.filter(lead_id=duplicate, merged_from__isnull=True).update(
-            lead_id=into, merged_from=duplicate
-        )
+    moved: dict[str, list[int]] = {}
+    for name, model in MOVED.items():
+        moved[name] = list(model.objects.filter(lead_id=duplicate).values_list("pk", flat=True))
+    for name, model in (("qualifications", Qualification), ("sla_breaches", SlaBreach)):
+        mine = model.objects.filter(lead_id=duplicate, merged_from__isnull=True)
+        moved[f"{name}_marked"] = list(mine.values_list("pk", flat=True))
+        mine.update(lead_id=into, merged_from=duplicate)
+    for model in MOVED.values():
         model.objects.filter(lead_id=duplicate).update(lead_id=into)
     if life is None:
-        return {}
+        return {"handoff_rows": moved}
     return {
         "stage": life.stage,
         "owner": life.owner_id,
         "mql_at": life.mql_at.isoformat() if life.mql_at else None,
+        "lifecycle": {
+            "cycle": life.cycle,
+            "sla_due_at": life.sla_due_at.isoformat() if life.sla_due_at else None,
+            "reapproach_on": life.reapproach_on.isoformat() if life.reapproach_on else None,
+        },
+        "handoff_rows": moved,
     }
+
+
+def lifecycle_unmerge(*, into: int | None, restored: int, held: dict[str, Any]) -> None:
+    """An undone merge: the restored lead gets back its stage, owner and cycle, and the rows
+    of its sales history (its qualifications and breaches no longer marked as merged)."""
+    moved = held.get("handoff_rows") or {}
+    for name, model in MOVED.items():
+        model.objects.filter(pk__in=moved.get(name) or []).update(lead_id=restored)
+    for name, model in (("qualifications", Qualification), ("sla_breaches", SlaBreach)):
+        model.objects.filter(pk__in=moved.get(f"{name}_marked") or []).update(merged_from=None)
+    if not held.get("stage"):
+        return
+    life = held.get("lifecycle") or {}
+    owner = held.get("owner")
+    LeadLifecycle.objects.filter(lead_id=restored).update(
+        stage=held["stage"],
+        owner_id=owner if owner and User.objects.filter(pk=owner).exists() else None,
+        mql_at=held.get("mql_at"),
+        cycle=life.get("cycle", 0),
+        sla_due_at=life.get("sla_due_at"),
+        reapproach_on=life.get("reapproach_on"),
+    )
 
 
 def _payload_scrub(payload: str, lead_id: int) -> str | None:

@@ -13,6 +13,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from mqlapp.leads.models import Event, User
+from mqlapp.leads.selectors import events_vouched
 from mqlapp.leads.services import task_kick
 from scoring import engine
 from scoring.engine.conditions import name_key
@@ -76,7 +77,7 @@ def leads_qualify(lead_ids: Iterable[int], *, now: datetime) -> list[int]:
 
 
 def fast_track_leads(lead_ids: set[int], *, policy: MqlPolicy) -> set[int]:
-    """Leads with a fast-track event since their score epoch."""
+    """Leads with a fast-track event since their score epoch that may raise their hand."""
     names = [n.strip() for n in policy.fast_track_events if n.strip()]
     if not lead_ids or not names:
         return set()
@@ -86,7 +87,11 @@ def fast_track_leads(lead_ids: set[int], *, policy: MqlPolicy) -> set[int]:
     before_epoch = LeadScore.objects.filter(
         lead_id=OuterRef("lead_id"), epoch__gt=OuterRef("timestamp")
     )
-    rows = Event.objects.filter(lead_id__in=lead_ids, type="track").exclude(Exists(before_epoch))
+    rows = (
+        Event.objects.filter(lead_id__in=lead_ids, type="track")
+        .exclude(Exists(before_epoch))
+        .filter(events_vouched())  # a copied browser key raises no one's hand
+    )
     # The engine's name rule decides what "an event named X" is (one definition).
     return {
         lead_id

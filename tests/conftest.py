@@ -88,7 +88,11 @@ def api(make_user: Callable[..., Any]) -> Callable[[str], APIClient]:
 def source(db: Any) -> Any:
     from mqlapp.leads.services import source_create
 
-    return source_create(name="Website", allowed_origins=["https://www.example.co.jp"])
+    # A server key (full Segment semantics): what the ingestion tests exercise; the limits
+    # of a browser key have their own tests (tests/mqlapp/test_write_keys.py).
+    return source_create(
+        name="Website", allowed_origins=["https://www.example.co.jp"], kind="server"
+    )
 
 
 def basic(write_key: str) -> str:

@@ -144,7 +144,12 @@ def demo_seed(*, leads: int = 40, seed: int = 7) -> dict[str, Any]:
     policy_get()
     policy_update(data={"mql_threshold": 100, "fast_track_events": ["Demo Requested"]})
     source, _ = Source.objects.get_or_create(
-        name="Corporate website", defaults={"allowed_origins": ["http://127.0.0.1:8000"]}
+        name="Corporate website",
+        defaults={"allowed_origins": ["http://127.0.0.1:8000"], "kind": Source.Kind.BROWSER},
+    )
+    # A back end's key (server SDKs, curl): Segment's full semantics (docs/security.md).
+    server, _ = Source.objects.get_or_create(
+        name="CRM sync", defaults={"allowed_origins": [], "kind": Source.Kind.SERVER}
     )
     if not Lead.objects.exists():
         _demo_leads(source, count=leads, rng=random.Random(seed))
@@ -153,7 +158,12 @@ def demo_seed(*, leads: int = 40, seed: int = 7) -> dict[str, Any]:
         pass
     while leads_qualify_pending(limit=500):
         pass
-    return {"users": DEMO_USERS, "created_users": created_users, "source": source}
+    return {
+        "users": DEMO_USERS,
+        "created_users": created_users,
+        "source": source,
+        "server_source": server,
+    }
 
 
 def _demo_leads(source: Source, *, count: int, rng: random.Random) -> None:

@@ -16,7 +16,9 @@ from handoff import notifications, selectors, services, webhooks
 from handoff.lifecycle import QUEUE_ACTIONS, REASONS, WEBHOOK_EVENTS, allowed_actions
 from handoff.models import LeadView, Webhook
 from mqlapp.leads.errors import DomainError
+from mqlapp.leads.ingest.merge import lead_merge_undo
 from mqlapp.leads.roles import ADMIN, SALES, user_role
+from mqlapp.leads.selectors import merges_list
 from scoring.selectors import lead_score, lead_score_history
 
 from .access import forbidden, page_for
@@ -63,8 +65,22 @@ def lead_page(request: HttpRequest, pk: int) -> HttpResponse:
             "actions": allowed_actions(lead.stage) if can_act else [],
             "reasons": REASONS,
             "overdue": lead.overdue,
+            "merges": merges_list(lead_id=lead.pk) if user_role(request.user) == ADMIN else [],
         },
     )
+
+
+@page_for(ADMIN)
+@require_POST
+def merge_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    """Undo a merge: the merged-away lead comes back; shown on the survivor's page."""
+    try:
+        merge = lead_merge_undo(pk, by=request.user)  # type: ignore[arg-type]
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("leads")
+    messages.success(request, _("Merge undone: both leads are being re-scored."))
+    return redirect("lead", merge.merged_lead_id)
 
 
 @login_required

@@ -9,6 +9,7 @@ urlpatterns = [
     path("leads/<int:pk>/", handoff_views.lead_page, name="lead"),
     path("leads/<int:pk>/<str:action>/", handoff_views.lead_action, name="lead-action"),
     path("queue/", handoff_views.queue_page, name="queue"),
+    path("merges/<int:pk>/undo/", handoff_views.merge_undo, name="merge-undo"),
     path("reapproach/", handoff_views.reapproach_page, name="reapproach"),
     path("webhooks/", handoff_views.webhooks_page, name="webhooks"),
     path("webhooks/<int:pk>/", handoff_views.webhook_page, name="webhook"),

@@ -3,12 +3,14 @@
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from handoff.lifecycle import Stage
 from handoff.models import LeadView
@@ -114,25 +116,71 @@ def users_page(request: HttpRequest) -> HttpResponse:
     return render(request, "console/users.html", {"rows": rows, "roles": ROLES, "error": error})
 
 
+def _origins_posted(request: HttpRequest) -> list[str]:
+    return [o.strip() for o in request.POST.get("allowed_origins", "").split() if o.strip()]
+
+
 @page_for(ADMIN)
 def sources_page(request: HttpRequest) -> HttpResponse:
-    """Admins: sources with their write keys and the copy-paste tracking tag."""
+    """Admins: sources with their kind, write key, origins and the copy-paste tracking tag."""
     error = ""
     if request.method == "POST":
         name = request.POST.get("name", "").strip()
-        origins = [
-            o.strip().rstrip("/")
-            for o in request.POST.get("allowed_origins", "").split()
-            if o.strip()
-        ]
         if not name:
             error = _("A name is required.")
         else:
-            services.source_create(name=name, allowed_origins=origins)
-            return redirect("sources")
+            try:
+                services.source_create(
+                    name=name,
+                    allowed_origins=_origins_posted(request),
+                    kind=request.POST.get("kind") or None,
+                )
+            except InvalidInput as exc:
+                error = exc.message
+            else:
+                return redirect("sources")
     base = request.build_absolute_uri("/").rstrip("/")
     return render(
         request,
         "console/sources.html",
-        {"sources": Source.objects.order_by("id"), "base": base, "error": error},
+        {
+            "sources": Source.objects.order_by("id"),
+            "base": base,
+            "error": error,
+            "kinds": Source.Kind.choices,
+        },
     )
+
+
+@page_for(ADMIN)
+@require_POST
+def source_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change a source's name, allowed origins, kind and active flag (SPEC §2)."""
+    source = get_object_or_404(Source, pk=pk)
+    data = {
+        "name": request.POST.get("name", ""),
+        "allowed_origins": _origins_posted(request),
+        "active": request.POST.get("active") == "1",
+        "kind": request.POST.get("kind") or None,
+    }
+    try:
+        updated = services.source_update(source, data=data)
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+    else:
+        if updated.write_key != source.write_key:
+            messages.success(request, _("Saved. This is now a server key, with a new write key."))
+        else:
+            messages.success(request, _("Saved."))
+    return redirect("sources")
+
+
+@page_for(ADMIN)
+@require_POST
+def source_rotate(request: HttpRequest, pk: int) -> HttpResponse:
+    """A new write key; the old one is refused from now on."""
+    services.source_rotate(get_object_or_404(Source, pk=pk))
+    messages.success(
+        request, _("New write key issued: the old key is refused from now on. Update your tags.")
+    )
+    return redirect("sources")

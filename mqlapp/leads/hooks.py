@@ -11,6 +11,9 @@ every app at once, or in none.
 - `lead_merged(into=, duplicate=)`: before the duplicate is deleted; each app moves (or
   drops) its own rows of the duplicate onto the survivor, and returns what the duplicate
   held with it (stage, owner, score) for the merge record.
+- `lead_unmerged(into=, restored=, held=)`: an admin undid a merge; the restored lead exists
+  again (with each app's row from `leads_created`); each app moves back the rows it moved
+  (`held` is the merge record's data, with what its `lead_merged` returned).
 - `lead_erased(id)`: each app erases the personal data it holds; returns counts for the record.
 """
 
@@ -25,6 +28,7 @@ class _Registry:
     changed: list[Callable[[list[int]], None]] = field(default_factory=list)
     prefer: list[Callable[[int, int], int | None]] = field(default_factory=list)
     merged: list[Callable[..., dict[str, Any]]] = field(default_factory=list)
+    unmerged: list[Callable[..., None]] = field(default_factory=list)
     erased: list[Callable[[int], dict[str, int]]] = field(default_factory=list)
 
 
@@ -37,6 +41,7 @@ def register(
     changed: Callable[[list[int]], None] | None = None,
     prefer: Callable[[int, int], int | None] | None = None,
     merged: Callable[..., dict[str, Any]] | None = None,
+    unmerged: Callable[..., None] | None = None,
     erased: Callable[[int], dict[str, int]] | None = None,
 ) -> None:
     """Register an app's hooks; registering the same function twice has no effect."""
@@ -45,6 +50,7 @@ def register(
         (changed, _registry.changed),
         (prefer, _registry.prefer),
         (merged, _registry.merged),
+        (unmerged, _registry.unmerged),
         (erased, _registry.erased),
     ):
         if hook is not None and hook not in slot:
@@ -78,6 +84,11 @@ def lead_merged(*, into: int, duplicate: int) -> dict[str, Any]:
     for hook in _registry.merged:
         held.update(hook(into=into, duplicate=duplicate))
     return held
+
+
+def lead_unmerged(*, into: int | None, restored: int, held: dict[str, Any]) -> None:
+    for hook in _registry.unmerged:
+        hook(into=into, restored=restored, held=held)
 
 
 def lead_erased(lead_id: int) -> dict[str, int]:

@@ -20,13 +20,26 @@ def new_write_key() -> str:
 
 
 class Source(models.Model):
-    """A place events come from; its write key may only send events."""
+    """A place events come from; its write key may only send events.
+
+    A browser key sits in public web pages, so anyone may copy it: it may add what a visitor
+    does and fill a lead's blanks, never merge two known leads, overwrite a lead's data or
+    fast-track a lead it does not own (docs/security.md). A server key, kept on a server,
+    has Segment's full semantics.
+    """
+
+    class Kind(models.TextChoices):
+        BROWSER = "browser"
+        SERVER = "server"
 
     name = models.CharField(max_length=200)
     write_key = models.CharField(max_length=64, unique=True, default=new_write_key)
+    # The safe side when nothing decided: source_create chooses by the allowed origins.
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.BROWSER)
     allowed_origins = models.JSONField(default=list, blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    key_rotated_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.name
@@ -100,6 +113,8 @@ class Identity(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     value = models.CharField(max_length=200)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="identities")
+    # Tied to an existing lead by a browser key (docs/security.md): a claim, not a proof.
+    claimed = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -169,7 +184,8 @@ class EventKey(models.Model):
 
 
 class LeadMerge(models.Model):
-    """Two leads found to be one person (alias): what the merged-away lead held, for the record."""
+    """Two leads found to be one person (alias): what the merged-away lead held, which of its
+    rows moved and what the survivor took from it, so that an admin can undo it."""
 
     into = models.ForeignKey(
         Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="merges"
@@ -181,6 +197,29 @@ class LeadMerge(models.Model):
     message_id = models.CharField(max_length=200, blank=True, default="")
     events_moved = models.PositiveIntegerField(default=0)
     at = models.DateTimeField()
+    # The survivor's values before the merge of the fields it filled from the duplicate, and
+    # the trait names it took: an undo gives back only what still came from the duplicate.
+    survivor_filled = models.JSONField(default=dict, blank=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+
+class LeadMergeRow(models.Model):
+    """One row of the merged-away lead (event, identity, consent) that the merge moved."""
+
+    class Table(models.TextChoices):
+        EVENT = "event"
+        IDENTITY = "identity"
+        CONSENT = "consent"
+
+    merge = models.ForeignKey(LeadMerge, on_delete=models.CASCADE, related_name="rows")
+    table = models.CharField(max_length=10, choices=Table.choices)
+    row_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["merge", "table"])]
 
 
 def default_form_required() -> list[str]:

@@ -1,9 +1,39 @@
 """Reads of the core domain."""
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from .models import Event, Lead
+from .ingest.messages import SERVER_ID_PREFIX
+from .models import Event, Identity, Lead, LeadMerge, Source
 
 
 def lead_events(lead: Lead) -> QuerySet[Event]:
     return lead.events.order_by("-timestamp", "-id")
+
+
+def events_vouched() -> Q:
+    """Events that may fast-track their lead (docs/security.md): sent with a server key or by
+    the app itself (forms, imports, email links: server-made ids no client may send), or
+    from a browser whose anonymousId was linked to that lead by a form, a server key, or the
+    browser key's identify that created the lead. A browser key's event that names a lead
+    by userId or email, or from an id the key itself tied to a lead that already existed
+    (anyone who copied the key can type an email), scores as usual but raises no hand."""
+    own_browser = Identity.objects.filter(
+        kind=Identity.Kind.ANONYMOUS,
+        value=OuterRef("anonymous_id"),
+        lead_id=OuterRef("lead_id"),
+        claimed=False,
+    )
+    return (
+        Q(source__isnull=True)
+        | ~Q(source__kind=Source.Kind.BROWSER)
+        | Q(message_id__startswith=SERVER_ID_PREFIX)
+        | (~Q(anonymous_id="") & Q(Exists(own_browser)))
+    )
+
+
+def merges_list(*, lead_id: int | None = None) -> QuerySet[LeadMerge]:
+    """Merges, newest first; with `lead_id`, those into that lead or of it."""
+    merges = LeadMerge.objects.select_related("undone_by").order_by("-at", "-id")
+    if lead_id is not None:
+        merges = merges.filter(Q(into_id=lead_id) | Q(merged_lead_id=lead_id))
+    return merges

@@ -5,6 +5,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
@@ -16,7 +17,7 @@ from . import hooks
 from .errors import InvalidInput
 from .ingest.fields import employees_parse
 from .ingest.messages import email_normalise
-from .models import LEAD_TEXT_LIMITS, Lead, Source, User
+from .models import LEAD_TEXT_LIMITS, Lead, Source, User, new_write_key
 from .orphans import Adoption, orphans_adopt
 from .publisher import publisher
 from .roles import ROLES
@@ -82,8 +83,97 @@ def user_update(user: User, *, data: Mapping[str, Any]) -> User:
     return user
 
 
-def source_create(*, name: str, allowed_origins: list[str]) -> Source:
-    return Source.objects.create(name=name, allowed_origins=allowed_origins)
+def source_kind_default(allowed_origins: list[str]) -> str:
+    """A key allowed in web pages is a browser key; one allowed in none can only be used from
+    a server (browsers send an Origin, which /v1 refuses), so it keeps Segment's semantics."""
+    return Source.Kind.BROWSER if allowed_origins else Source.Kind.SERVER
+
+
+def _kind_clean(kind: str | None, allowed_origins: list[str]) -> str:
+    if kind in (None, ""):
+        return source_kind_default(allowed_origins)
+    if kind not in Source.Kind.values:
+        choices = ", ".join(Source.Kind.values)
+        raise InvalidInput(f"kind must be one of {choices}", fields={"kind": [str(kind)]})
+    return str(kind)
+
+
+ORIGIN_MAX = 200
+SOURCE_NAME_MAX = 200  # the column's length
+
+
+def origin_valid(origin: str) -> bool:
+    """An origin as browsers send it: http(s)://host[:port], nothing after; or "*"."""
+    if origin == "*":
+        return True
+    try:
+        parts = urlsplit(origin)
+        parts.port  # noqa: B018 (raises ValueError on a port that is not one)
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not (parts.path or parts.query or parts.fragment or parts.username)
+        and len(origin) <= ORIGIN_MAX
+    )
+
+
+def origins_clean(values: Any) -> list[str]:
+    """Allowed origins as stored (no trailing slash), or InvalidInput naming the bad one."""
+    message = "allowed origins are a list such as https://www.example.co.jp (no path)"
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise InvalidInput(message, fields={"allowed_origins": [message]})
+    origins = [v.strip().rstrip("/") for v in values if v.strip()]
+    for origin in origins:
+        if not origin_valid(origin):
+            raise InvalidInput(
+                f"{origin[:100]!r} is not an origin", fields={"allowed_origins": [origin[:100]]}
+            )
+    return list(dict.fromkeys(origins))
+
+
+def source_create(*, name: str, allowed_origins: list[str], kind: str | None = None) -> Source:
+    origins = origins_clean(allowed_origins)
+    kind = _kind_clean(kind, origins)
+    return Source.objects.create(name=name, allowed_origins=origins, kind=kind)
+
+
+@transaction.atomic
+def source_update(source: Source, *, data: Mapping[str, Any]) -> Source:
+    """Change name, allowed origins, active and kind. A key that becomes a server key gets a
+    new write key: the old one may sit in a web page, and must not gain server powers."""
+    source = Source.objects.select_for_update().get(pk=source.pk)
+    if "allowed_origins" in data:
+        source.allowed_origins = origins_clean(data["allowed_origins"])
+    if "name" in data:
+        name = str(data["name"]).strip()
+        if not name or len(name) > SOURCE_NAME_MAX:
+            raise InvalidInput("A name of 1 to 200 characters.", fields={"name": [name[:100]]})
+        source.name = name
+    if "active" in data:
+        source.active = bool(data["active"])
+    if data.get("kind") not in (None, ""):
+        kind = _kind_clean(data["kind"], source.allowed_origins)
+        if kind == Source.Kind.SERVER and source.kind != Source.Kind.SERVER:
+            _key_renew(source)
+        source.kind = kind
+    source.save()
+    return source
+
+
+@transaction.atomic
+def source_rotate(source: Source) -> Source:
+    """A new write key; the old one is refused from now on (401)."""
+    source = Source.objects.select_for_update().get(pk=source.pk)
+    _key_renew(source)
+    source.save(update_fields=["write_key", "key_rotated_at"])
+    return source
+
+
+def _key_renew(source: Source) -> None:
+    source.write_key = new_write_key()
+    source.key_rotated_at = timezone.now()
 
 
 # --- leads ----------------------------------------------------------------------------------

@@ -534,7 +534,7 @@ def _setup(leads: int) -> dict[str, Any]:
         ScoringRule(**rule_validate(rule)) for rule in [*DEMO_RULES, probe]
     )
     state_get()  # publishes the rules
-    source = Source.objects.create(name="bench", allowed_origins=[])
+    source = Source.objects.create(name="bench", allowed_origins=[], kind=Source.Kind.SERVER)
     admin = user_create(username="bench-admin", password="a-long-bench-password", role="admin")
     token = Token.objects.create(user=admin)
     return {"write_key": source.write_key, "token": token.key, "leads": leads}

@@ -107,3 +107,48 @@ def test_sdk_with_a_wrong_write_key_reports_401(sdk, live_server, source):
     client.shutdown()
     assert [getattr(e, "status", None) for e in errors] == [401]
     assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize("sdk", ["segment", "rudder"])
+def test_sdk_with_a_server_key_keeps_segment_semantics(sdk, live_server):
+    """A source made with no allowed origins is a server key: alias merges two known leads and
+    identify overwrites, as Segment does (docs/security.md)."""
+    from mqlapp.leads.models import LeadMerge
+    from mqlapp.leads.services import source_create
+
+    server = source_create(name="Backend", allowed_origins=[])
+    assert server.kind == "server"
+    errors: list[Exception] = []
+    client = _client(sdk, server.write_key, live_server.url, errors)
+    client.identify(user_id="crm-1", traits={"email": f"one-{sdk}@example.co.jp", "title": "A"})
+    client.identify(user_id="crm-2", traits={"email": f"two-{sdk}@example.co.jp"})
+    client.flush()
+    client.identify(user_id="crm-1", traits={"email": f"one-{sdk}@example.co.jp", "title": "B"})
+    client.alias(previous_id="crm-2", user_id="crm-1")
+    client.flush()
+    client.shutdown()
+    assert errors == []
+    lead = LeadView.objects.get(external_id="crm-1")
+    assert lead.title == "B"
+    assert LeadMerge.objects.get().into_id == lead.pk
+    assert LeadView.objects.count() == 1
+
+
+@pytest.mark.parametrize("sdk", ["segment", "rudder"])
+def test_sdk_with_a_browser_key_is_told_why_an_alias_is_refused(sdk, live_server):
+    from mqlapp.leads.services import source_create
+
+    browser = source_create(name="Tag", allowed_origins=["https://www.example.co.jp"])
+    server = source_create(name="Backend", allowed_origins=[])
+    errors: list[Exception] = []
+    backend = _client(sdk, server.write_key, live_server.url, errors)
+    for n in (1, 2):
+        backend.identify(user_id=f"crm-{n}", traits={"email": f"{n}-{sdk}@example.co.jp"})
+    backend.flush()
+    backend.shutdown()
+    page_key = _client(sdk, browser.write_key, live_server.url, errors)
+    page_key.alias(previous_id="crm-2", user_id="crm-1")
+    page_key.flush()
+    page_key.shutdown()
+    assert errors == []  # the batch is answered 200, the alias named in "rejected"
+    assert LeadView.objects.count() == 2

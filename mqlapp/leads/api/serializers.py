@@ -8,8 +8,10 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 
-from ..models import Erasure, Event, Source, User
+from ..errors import InvalidInput
+from ..models import Erasure, Event, LeadMerge, Source, User
 from ..roles import ROLES, user_role
+from ..services import origins_clean
 from .fields import MomentField
 
 
@@ -84,15 +86,29 @@ class UserUpdateSerializer(serializers.Serializer[Any]):
 
 
 class SourceSerializer(serializers.ModelSerializer[Source]):
+    """A source. `kind` omitted: browser when it has allowed origins, else server."""
+
+    kind = serializers.ChoiceField(choices=Source.Kind.choices, required=False)
+
     class Meta:
         model = Source
-        fields = ("id", "name", "write_key", "allowed_origins", "active", "created_at")
-        read_only_fields = ("id", "write_key", "created_at")
+        fields = (
+            "id",
+            "name",
+            "kind",
+            "write_key",
+            "allowed_origins",
+            "active",
+            "created_at",
+            "key_rotated_at",
+        )
+        read_only_fields = ("id", "write_key", "created_at", "key_rotated_at")
 
     def validate_allowed_origins(self, value: Any) -> list[str]:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise serializers.ValidationError("a list of origins such as https://example.co.jp")
-        return [v.rstrip("/") for v in value]
+        try:
+            return origins_clean(value)
+        except InvalidInput as exc:
+            raise serializers.ValidationError(exc.message) from exc
 
 
 @dataclass(frozen=True)
@@ -111,3 +127,27 @@ class ErasureSerializer(serializers.Serializer[ErasureOutcome]):
     by = serializers.CharField(source="erasure.by.username", allow_null=True)
     counts = serializers.DictField(source="erasure.counts", child=serializers.IntegerField())
     already_erased = serializers.BooleanField()
+
+
+class LeadMergeSerializer(serializers.ModelSerializer[LeadMerge]):
+    """A merge of two leads (alias): which lead survived, which was merged away, and whether
+    an admin undid it."""
+
+    into = serializers.IntegerField(source="into_id", allow_null=True, read_only=True)
+    undone_by = serializers.IntegerField(source="undone_by_id", allow_null=True, read_only=True)
+
+    class Meta:
+        model = LeadMerge
+        fields = (
+            "id",
+            "into",
+            "merged_lead_id",
+            "merged_email",
+            "reason",
+            "message_id",
+            "events_moved",
+            "at",
+            "undone_at",
+            "undone_by",
+        )
+        read_only_fields = fields

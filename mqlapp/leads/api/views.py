@@ -14,11 +14,13 @@ from rest_framework.views import APIView
 
 from .. import selectors, services
 from ..errors import InvalidInput
+from ..ingest.merge import lead_merge_undo
 from ..models import Lead, Source, User
 from ..parsing import limit_param
 from ..roles import AdminOnly, ReadAnyWriteMarketer
 from .serializers import (
     EventSerializer,
+    LeadMergeSerializer,
     SourceSerializer,
     TokenAnswerSerializer,
     TokenRequestSerializer,
@@ -100,8 +102,70 @@ class SourceListView(APIView):
         source = services.source_create(
             name=form.validated_data["name"],
             allowed_origins=form.validated_data.get("allowed_origins", []),
+            kind=form.validated_data.get("kind"),
         )
         return Response(SourceSerializer(source).data, status=status.HTTP_201_CREATED)
+
+
+class SourceDetailView(APIView):
+    """One source: read, or change its name, allowed origins, active and kind (admin)."""
+
+    permission_classes = [AdminOnly]
+
+    @extend_schema(responses=SourceSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(SourceSerializer(get_object_or_404(Source, pk=pk)).data)
+
+    @extend_schema(request=SourceSerializer, responses=SourceSerializer)
+    def patch(self, request: Request, pk: int) -> Response:
+        source = get_object_or_404(Source, pk=pk)
+        form = SourceSerializer(source, data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        source = services.source_update(source, data=form.validated_data)
+        return Response(SourceSerializer(source).data)
+
+
+class SourceRotateView(APIView):
+    """A new write key for the source; the old one is refused (401) from now on (admin)."""
+
+    permission_classes = [AdminOnly]
+
+    @extend_schema(request=None, responses=SourceSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        source = get_object_or_404(Source, pk=pk)
+        return Response(SourceSerializer(services.source_rotate(source)).data)
+
+
+ID_DIGITS = 18  # a bigint's ids
+
+
+class MergeListView(APIView):
+    """Merges of two leads, newest first (admin); `?lead=<id>`: those into or of that lead."""
+
+    permission_classes = [AdminOnly]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("lead", int)], responses=LeadMergeSerializer(many=True)
+    )
+    def get(self, request: Request) -> Response:
+        lead = request.query_params.get("lead") or ""
+        if lead and not (lead.isascii() and lead.isdigit() and len(lead) <= ID_DIGITS):
+            raise InvalidInput("lead must be a lead id", fields={"lead": [lead[:40]]})
+        lead_id = int(lead) if lead else None
+        merges = selectors.merges_list(lead_id=lead_id)[:500]
+        return Response(LeadMergeSerializer(merges, many=True).data)
+
+
+class MergeUndoView(APIView):
+    """Undo a merge (admin): the merged-away lead comes back with its own data, events, ids,
+    consents and sales history; both leads are re-scored. 409 when it cannot be undone."""
+
+    permission_classes = [AdminOnly]
+
+    @extend_schema(request=None, responses=LeadMergeSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        merge = lead_merge_undo(pk, by=request.user)  # type: ignore[arg-type]
+        return Response(LeadMergeSerializer(merge).data)
 
 
 class LeadEventsView(APIView):

@@ -2,7 +2,6 @@
 
 import codecs
 import csv
-import hashlib
 import io
 import re
 import unicodedata
@@ -16,7 +15,7 @@ from django.utils import timezone
 
 from ..parsing import event_time_error, moment_parse
 from .fields import lead_input_clean, text_clean
-from .messages import text_storable
+from .messages import server_message_id, text_storable
 
 # Column names people use, normalised by header_key(), for each field an import understands.
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
@@ -214,7 +213,7 @@ class Row:
         """Same person, event, time and details → same id: importing a file again adds nothing."""
         extras = "\x1f".join(f"{k}={v}" for k, v in sorted(self.extra.items()))
         text = f"{self.lead['email']}\x1f{self.event}\x1f{self.timestamp_text}\x1f{extras}"
-        return "import-" + hashlib.sha256(text.encode()).hexdigest()[:40]
+        return server_message_id("import", text)
 
 
 def row_parse(number: int, cells: list[str], header: list[str], mapping: dict[str, str]) -> Row:

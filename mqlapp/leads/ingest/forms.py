@@ -1,6 +1,5 @@
 """Landing-page forms: define them, and take a submission (lead, consent, Form Submitted)."""
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,7 +10,7 @@ from django.utils.text import slugify
 from ..errors import InvalidInput
 from ..models import Consent, Form, Lead, User
 from .fields import LEAD_INPUT_FIELDS, lead_input_clean
-from .messages import message_parse, text_storable
+from .messages import message_parse, server_message_id, text_storable
 from .services import events_ingest
 
 # The Japanese labels of a B2B download form, accepted as field names too.
@@ -117,8 +116,10 @@ def form_submit(
     if not text_storable(visitor):
         visitor = ""  # a hidden field nobody types: an id PostgreSQL cannot keep is no id
     now = timezone.now()
-    # One Form Submitted per form, person and minute: a double click counts once.
-    key = hashlib.sha256(f"{form.pk}:{email}:{int(now.timestamp()) // 60}".encode()).hexdigest()
+    # One Form Submitted per form, person and minute: a double click counts once. The id is
+    # server-made (an HMAC no client can compute, with a prefix /v1 refuses): nobody can
+    # pre-empt and so suppress a real submission.
+    key = server_message_id("form", form.pk, email, int(now.timestamp()) // 60)
     ids = {"anonymousId": visitor} if visitor else {"userId": email}
     context = {"ip": ip, "userAgent": user_agent[:300], "page": {"url": page_url[:2000]}}
     raws = [
@@ -127,7 +128,7 @@ def form_submit(
             **ids,
             "traits": clean,
             "context": context,
-            "messageId": f"form-{key[:32]}-identify",
+            "messageId": f"{key}-identify",
         },
         {
             "type": "track",
@@ -135,10 +136,12 @@ def form_submit(
             **ids,
             "properties": {"form": form.slug, "form_id": form.pk, "form_name": form.name},
             "context": {**context, "traits": {"email": email}},
-            "messageId": f"form-{key[:32]}",
+            "messageId": key,
         },
     ]
-    messages = [message_parse(raw, index=i, received_at=now) for i, raw in enumerate(raws)]
+    messages = [
+        message_parse(raw, index=i, received_at=now, client=False) for i, raw in enumerate(raws)
+    ]
     events_ingest(messages, source=form.source)
     lead = Lead.objects.get(email=email)
     if agreed and form.consent_text:

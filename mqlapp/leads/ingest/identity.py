@@ -4,17 +4,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Case, Q, Value, When
+from django.db.models import BooleanField, Case, Q, Value, When
 
 from .. import hooks
 from ..models import Event, Identity, Lead, Source
 from ..orphans import Adoption, orphans_adopt
 from ..services import Stamp, message_lead_data, stamp_of
-from .merge import lead_merge
+from .merge import lead_merge, merge_undone
 from .messages import Message, context_email, email_normalise
 
 ANON, USER = Identity.Kind.ANONYMOUS.value, Identity.Kind.USER.value
 MAX_ALIAS_ROUNDS = 5
+BROWSER_MERGE_REFUSED = (
+    "a browser write key cannot merge two known leads: send this alias with a server key"
+)
 
 
 @dataclass(slots=True)
@@ -26,13 +29,16 @@ class LeadChange:
     traits: dict[str, Any]
     stamp: Stamp
     external_id: str = ""
+    # A browser write key's data (docs/security.md): fills blank fields, never overwrites.
+    fill_only: bool = False
 
 
-def message_change(lead_id: int, m: Message) -> LeadChange:
+def message_change(lead_id: int, m: Message, *, fill_only: bool = False) -> LeadChange:
     """What an identify or a group call says about its lead, stamped with its time and id."""
     columns, traits = message_lead_data(m.type, m.traits, group_id=m.group_id)
     external_id = m.user_id if m.type == "identify" else ""
-    return LeadChange(lead_id, columns, traits, stamp_of(m.timestamp, m.message_id), external_id)
+    stamp = stamp_of(m.timestamp, m.message_id)
+    return LeadChange(lead_id, columns, traits, stamp, external_id, fill_only)
 
 
 @dataclass
@@ -44,6 +50,7 @@ class Resolution:
     changes: list[LeadChange] = field(default_factory=list)
     touched: set[int] = field(default_factory=set)
     created_emails: set[str] = field(default_factory=set)
+    refused: dict[int, str] = field(default_factory=dict)  # message index → why (not stored)
 
 
 class Resolver:
@@ -53,8 +60,11 @@ class Resolver:
     back), so two requests naming the same new email at once both end on the one lead.
     """
 
-    def __init__(self, *, source: Source | None) -> None:
+    def __init__(self, *, source: Source | None, browser_key: bool = False) -> None:
         self.source = source
+        # A browser key's limits (docs/security.md): its identify and group calls fill a
+        # lead's blanks only, and its alias never merges two known leads.
+        self.browser_key = browser_key
         self.ident: dict[tuple[str, str], int] = {}
         self.stored: set[tuple[str, str]] = set()  # links that exist in the database
         self.by_email: dict[str, int] = {}
@@ -177,18 +187,24 @@ class Resolver:
         lead_id = self.find(user_id=m.user_id, anonymous_id=m.anonymous_id, email=email)
         if lead_id is None:
             return None  # kept unattached; its traits apply once its ids are identified
-        self.out.changes.append(message_change(lead_id, m))
+        self.out.changes.append(message_change(lead_id, m, fill_only=self.browser_key))
         self.out.touched.add(lead_id)
         self._link_message(lead_id, m)
         return lead_id
 
     def _group(self, lead_id: int, m: Message) -> None:
         """The company the person belongs to: name, industry, employees, and the group's id."""
-        self.out.changes.append(message_change(lead_id, m))
+        self.out.changes.append(message_change(lead_id, m, fill_only=self.browser_key))
         self.out.touched.add(lead_id)
 
     def _alias(self, m: Message) -> int | None:
         """previousId → userId: one person; two known leads are merged into one."""
+        if self.browser_key and self._merges_two(m.previous_id, m.user_id):
+            self.out.refused[m.index] = BROWSER_MERGE_REFUSED
+            m.persist = False
+            return None
+        if self._merges_two(m.previous_id, m.user_id) and merge_undone(m.message_id):
+            return None  # an admin undid this alias's merge: a retry of it does not redo it
         target = self._join(m.previous_id, m.user_id, message_id=m.message_id)
         if target is not None:
             self.link(target, ANON, m.anonymous_id)
@@ -211,6 +227,12 @@ class Resolver:
         self.out.touched.add(target)
         return target
 
+    def _merges_two(self, previous_id: str, user_id: str) -> bool:
+        """Whether joining these ids would merge two different known leads."""
+        survivor = self.find(user_id=user_id)
+        previous = self.find(user_id=previous_id, anonymous_id=previous_id)
+        return survivor is not None and previous is not None and survivor != previous
+
     def _merge(self, a: int, b: int, *, message_id: str) -> int:
         survivor, duplicate = lead_merge(a, b, reason="alias", message_id=message_id)
         self.redirect[duplicate] = survivor
@@ -220,16 +242,24 @@ class Resolver:
     def _resolve_aliases(self) -> None:
         """Alias edges whose ids were unknown: this batch's, and stored ones these links reach."""
         for _ in range(MAX_ALIAS_ROUNDS):
-            edges = list(self.pending_alias)
+            # (previousId, userId, messageId, may it merge two known leads)
+            edges = [(*edge, not self.browser_key) for edge in self.pending_alias]
             linked = {value for (_, value) in self.out.new_links}
             if linked:
                 stored = Event.objects.filter(type="alias", lead__isnull=True).filter(
                     Q(user_id__in=linked) | Q(previous_id__in=linked)
                 )
-                edges += list(stored.values_list("previous_id", "user_id", "message_id"))
+                edges += [
+                    (previous_id, user_id, message_id, kind != Source.Kind.BROWSER)
+                    for previous_id, user_id, message_id, kind in stored.values_list(
+                        "previous_id", "user_id", "message_id", "source__kind"
+                    )
+                ]
             state = (len(self.out.new_links), len(self.redirect))
             remaining = []
-            for previous_id, user_id, message_id in edges:
+            for previous_id, user_id, message_id, may_merge in edges:
+                if not may_merge and self._merges_two(previous_id, user_id):
+                    continue  # a browser key's alias, kept, never merges two known leads
                 known = self.find(user_id=user_id) or self.find(
                     user_id=previous_id, anonymous_id=previous_id
                 )
@@ -253,6 +283,8 @@ class Resolver:
         current = self.ident.get(key)
         if current is not None and self.live(current) == lead_id:
             return
+        if self.browser_key and kind == USER and self.find(user_id=value) not in (None, lead_id):
+            return  # a browser key never takes a user id (or email) from the lead it names
         if key in self.stored:
             self.out.moved_links.add(key)
         self.ident[key] = lead_id
@@ -274,19 +306,30 @@ def identities_write(resolver: Resolver) -> None:
     out = resolver.out
     fresh: list[Identity] = []
     moves: dict[str, dict[str, int]] = {ANON: {}, USER: {}}
+    # A browser key that ties an id to a lead it did not just create only claims it
+    # (anyone can type an email into a page): such a link raises no hand (selectors).
+    created = {resolver.by_email[e] for e in out.created_emails if e in resolver.by_email}
     for (kind, value), lead_id in sorted(out.new_links.items()):
         target = resolver.live(lead_id)
         assert target is not None  # noqa: S101 (a link always names a lead)
+        claimed = resolver.browser_key and target not in created
         if (kind, value) in out.moved_links:
             moves[kind][value] = target
         else:
-            fresh.append(Identity(kind=kind, value=value, lead_id=target))
+            fresh.append(Identity(kind=kind, value=value, lead_id=target, claimed=claimed))
     if fresh:
         Identity.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=1000)
     for kind, values in moves.items():
         if values:
             Identity.objects.filter(kind=kind, value__in=list(values)).update(
-                lead_id=Case(*[When(value=v, then=Value(t)) for v, t in values.items()])
+                lead_id=Case(*[When(value=v, then=Value(t)) for v, t in values.items()]),
+                claimed=Case(
+                    *[
+                        When(value=v, then=Value(resolver.browser_key and t not in created))
+                        for v, t in values.items()
+                    ],
+                    output_field=BooleanField(),
+                ),
             )
 
 

@@ -13,7 +13,7 @@ from ..errors import InvalidInput
 from ..models import ImportJob, ImportRowError, Source, User
 from ..services import task_kick
 from .csvfile import FileInvalid, Row, RowInvalid, decode, mapping_resolve, records, row_parse
-from .messages import Message
+from .messages import Message, server_message_id
 from .services import events_ingest
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,11 @@ def _message(kind: str, row: Row, *, at: Any, now: Any, traits: Any = None) -> M
     return Message(
         index=row.number,
         type=kind,
-        message_id=row.event_id() if track else f"import-identify-{row.number:010d}",
+        # Zero-padded row number first: for one email and date, the later row wins the tie
+        # (the greater messageId, docs/ingestion.md); the digest keeps it unguessable.
+        message_id=row.event_id()
+        if track
+        else server_message_id("import-identify", row.number, order=f"{row.number:010d}"),
         anonymous_id="",
         user_id="",
         name=row.event if track else "",

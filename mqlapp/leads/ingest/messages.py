@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
+from django.utils.crypto import salted_hmac
 from django.utils.timezone import is_naive, make_aware
 
 from ..parsing import event_time_error, moment_out_of_range, moment_parse
@@ -28,8 +29,27 @@ _INT_RANGE = (-(2**63), 2**64)  # what orjson writes as an integer
 _ID_INT_MAX = 10**NAME_MAX  # an id given as a number must print in NAME_MAX digits
 
 
+# Message ids the app makes itself (forms, CSV imports, email links) start with this, and
+# /v1 refuses it from clients: a client cannot pre-empt (and so suppress) a server-made event.
+# The rest is an HMAC under SECRET_KEY of what makes the event one (docs/security.md).
+SERVER_ID_PREFIX = "mql-"
+
+
 class MessageInvalid(ValueError):
     """One message cannot be stored; the text says why."""
+
+
+def server_message_id(kind: str, *parts: object, order: str = "") -> str:
+    """The id of a server-made event: the same parts give the same id (idempotent), and no
+    one without SECRET_KEY can compute it. `order`, when given, goes before the digest, so
+    such ids sort by it (ties of "latest wins" go to the greater id)."""
+    text = "\x1f".join(str(p) for p in parts)
+    digest = salted_hmac(f"mqlapp.message-id.{kind}", text, algorithm="sha256").hexdigest()
+    return f"{SERVER_ID_PREFIX}{kind}-{order + '-' if order else ''}{digest[:48]}"
+
+
+def server_made(message_id: str) -> bool:
+    return message_id[: len(SERVER_ID_PREFIX)].lower() == SERVER_ID_PREFIX
 
 
 @dataclass(slots=True)
@@ -167,8 +187,11 @@ def message_parse(
     received_at: datetime,
     default_type: str | None = None,
     batch_sent_at: datetime | None = None,
+    client: bool = True,
 ) -> Message:
-    """Validate one raw message and correct its clock skew the way Segment does."""
+    """Validate one raw message and correct its clock skew the way Segment does.
+
+    `client=False` only for messages the app makes itself (server-made ids allowed)."""
     if not isinstance(raw, dict):
         raise MessageInvalid("message must be a JSON object")
     kind = default_type or raw.get("type")
@@ -186,6 +209,11 @@ def message_parse(
     if kind == "group" and not group_id:
         raise MessageInvalid("group needs a groupId")
     message_id = _id(raw, "messageId") or str(uuid.uuid4())
+    if client and server_made(message_id):
+        raise MessageInvalid(
+            f"messageId may not start with {SERVER_ID_PREFIX!r}: ids with that prefix are "
+            "made by mqlapp itself"
+        )
     sent_at = _parse_time(raw.get("sentAt"), "sentAt") or batch_sent_at
     timestamp = _when(raw, received_at=received_at, sent_at=sent_at)
     name = _name(raw, kind)

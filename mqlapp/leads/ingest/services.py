@@ -27,6 +27,8 @@ class IngestOutcome:
     messages: int = 0
     created_emails: set[str] = field(default_factory=set)
     lead_ids: set[int] = field(default_factory=set)
+    # messages a browser key may not send (not stored): [{"index", "error"}]
+    refused: list[dict[str, Any]] = field(default_factory=list)
 
 
 def messages_validate(
@@ -55,7 +57,9 @@ def messages_validate(
 
 
 @transaction.atomic
-def events_ingest(messages: Sequence[Message], *, source: Source | None) -> IngestOutcome:
+def events_ingest(
+    messages: Sequence[Message], *, source: Source | None, browser_key: bool = False
+) -> IngestOutcome:
     """Resolve who each message is about, store it once (by messageId), queue the leads.
 
     A fixed number of queries per call, whatever the batch size: ids are loaded at once,
@@ -63,10 +67,11 @@ def events_ingest(messages: Sequence[Message], *, source: Source | None) -> Inge
     Lead rows are written last, locked once in id order and only when they change: a batch of
     plain activity holds no lead lock while its events are inserted, so concurrent batches
     about the same leads do not queue behind each other (and cannot deadlock).
+    `browser_key`: sent with a browser write key, whose limits the resolver applies.
     """
     given = len(messages)
     messages = _not_stored(messages)
-    resolver = Resolver(source=source)
+    resolver = Resolver(source=source, browser_key=browser_key)
     resolver.prefetch(messages)
     resolver.resolve(messages)
     out = resolver.out
@@ -81,7 +86,10 @@ def events_ingest(messages: Sequence[Message], *, source: Source | None) -> Inge
     _leads_write(resolver, changes, _activity_latest(messages, adopted=adoption.latest))
     hooks.leads_changed(lead_ids | adoption.leads)
     return IngestOutcome(
-        messages=given, created_emails=set(out.created_emails), lead_ids=lead_ids | adoption.leads
+        messages=given,
+        created_emails=set(out.created_emails),
+        lead_ids=lead_ids | adoption.leads,
+        refused=[{"index": i, "error": why} for i, why in sorted(out.refused.items())],
     )
 
 
@@ -177,10 +185,13 @@ def _values(lead: Lead) -> tuple[Any, ...]:
 
 
 def _change_apply(lead: Lead, change: LeadChange) -> bool:
-    columns = change.columns
+    columns, traits = change.columns, change.traits
     if change.external_id:
         columns = {**columns, "external_id": change.external_id}
-    return lead_apply(lead, columns=columns, traits=change.traits, stamp=change.stamp)
+    if change.fill_only:  # a browser key's data fills blanks only (docs/security.md)
+        columns = {k: v for k, v in columns.items() if getattr(lead, k) in ("", None)}
+        traits = {k: v for k, v in traits.items() if k not in lead.traits}
+    return lead_apply(lead, columns=columns, traits=traits, stamp=change.stamp)
 
 
 def _activity_latest(

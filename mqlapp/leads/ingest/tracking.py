@@ -1,6 +1,5 @@
 """Email tracking: signed open/click links, and the Email Opened / Email Link Clicked events."""
 
-import hashlib
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,7 +10,13 @@ from django.utils import timezone
 
 from ..errors import InvalidInput
 from ..models import Event
-from .messages import NAME_MAX, email_normalise, email_valid, message_parse
+from .messages import (
+    NAME_MAX,
+    email_normalise,
+    email_valid,
+    message_parse,
+    server_message_id,
+)
 from .services import events_ingest
 
 SALT = "mqlapp.email-tracking"
@@ -79,7 +84,6 @@ def email_event_record(
         return False
     now = timezone.now()
     bucket = int(now.timestamp()) // BUCKET_SECONDS[kind]
-    digest = hashlib.sha256(token.encode()).hexdigest()[:32]
     properties = {"campaign": payload.get("c", "")}
     if kind == CLICK:
         properties["url"] = payload.get("u", "")
@@ -94,7 +98,8 @@ def email_event_record(
             "userAgent": user_agent[:300],
             "campaign": {"name": payload.get("c", ""), "medium": "email"},
         },
-        "messageId": f"email-{kind}-{digest}-{bucket}",
+        # server-made: the recipient holds the token, but cannot compute this id
+        "messageId": server_message_id(f"email-{kind}", token, bucket),
     }
-    events_ingest([message_parse(raw, index=0, received_at=now)], source=None)
+    events_ingest([message_parse(raw, index=0, received_at=now, client=False)], source=None)
     return True

@@ -17,6 +17,7 @@ from ..auth import source_for_write_key, write_key_from_request
 from ..errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from ..models import Source
 from .messages import Message, _parse_time
+from .ratelimit import write_key_rate_check
 from .services import events_ingest, messages_validate
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ ERROR_CODES = {
     403: "origin_refused",
     405: "method",
     413: "too_large",
+    429: "rate_limited",
     503: "unavailable",
 }
 
@@ -121,17 +123,39 @@ def _accept(request: HttpRequest, kind: str | None) -> HttpResponse:
     origin = request.META.get("HTTP_ORIGIN", "")
     if origin and not _origin_allowed(source, origin):
         raise _Refused(_error(403, f"origin {origin} is not allowed for this source"))
+    _rate_check(source, payload, kind=kind, origin=origin)
     if kind is None:
         messages, rejected = _batch(payload, size=len(body), received_at=received_at)
     else:
         messages, rejected = _single(payload, size=len(body), kind=kind, received_at=received_at)
     if messages:
-        events_ingest(messages, source=source)
+        browser_key = source.kind == Source.Kind.BROWSER
+        outcome = events_ingest(messages, source=source, browser_key=browser_key)
+        if outcome.refused and kind is not None:
+            raise _Refused(_error(400, outcome.refused[0]["error"]))
+        rejected = sorted([*rejected, *outcome.refused], key=lambda r: r["index"])
     answer: dict[str, Any] = {"success": True}
     if rejected:
         answer["rejected"] = rejected
     response = JsonResponse(answer)
     return _cors(response, origin) if origin else response
+
+
+def _rate_check(source: Source, payload: Any, *, kind: str | None, origin: str) -> None:
+    """429 with Retry-After past the write key's limit (a request costs its messages)."""
+    cost = 1
+    if kind is None and isinstance(payload, dict) and isinstance(payload.get("batch"), list):
+        cost = len(payload["batch"])
+    verdict = write_key_rate_check(source.pk, cost=cost)
+    if verdict.allowed:
+        return
+    message = (
+        f"too many messages for this write key: at most {verdict.limit} in "
+        f"{verdict.window} s; retry after {verdict.retry_after} s"
+    )
+    response = _error(429, message, retry_after=verdict.retry_after)
+    response["Retry-After"] = str(verdict.retry_after)
+    raise _Refused(_cors(response, origin) if origin else response)
 
 
 def _payload(request: HttpRequest) -> tuple[bytes, Any]:

@@ -15,4 +15,6 @@ class Command(BaseCommand):
         self.stdout.write("mqlapp demo logins (username / password / role):")
         for username, password, role in result["users"]:
             self.stdout.write(f"  {username:10} {password:18} {role}")
-        self.stdout.write(f"demo write key ({result['source'].name}): {result['source'].write_key}")
+        for key, kind in (("source", "browser"), ("server_source", "server")):
+            source = result[key]
+            self.stdout.write(f"demo {kind} write key ({source.name}): {source.write_key}")
