@@ -19,7 +19,18 @@ from scoring.services import rule_create
 from tests.conftest import ROOT, signed_in
 from tests.factories import lead_make
 
-POST_ONLY = {"lead-action", "rule-action", "policy-simulate", "logout"}
+# Actions that only take a POST and answer with a redirect (require_POST): no page to walk.
+POST_ONLY = {
+    "lead-action",
+    "rule-action",
+    "policy-simulate",
+    "logout",
+    "merge-undo",
+    "notification-retry",
+    "source-edit",
+    "source-rotate",
+    "webhook-delivery-resend",
+}
 
 
 def policy_of(response) -> dict[str, list[str]]:
