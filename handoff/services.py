@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from mqlapp.leads.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from mqlapp.leads.models import User
-from mqlapp.leads.parsing import day_parse
+from mqlapp.leads.parsing import INT_MAX, day_parse, decimal_fits
 from mqlapp.leads.roles import ADMIN, SALES, user_role
 from mqlapp.leads.services import task_kick
 from scoring import engine
@@ -58,6 +58,11 @@ def _decimal(
         raise InvalidInput(f"{name} must be a number", fields={name: ["not a number"]})
     if minimum is not None and number < minimum:
         raise InvalidInput(f"{name} must be at least {minimum}", fields={name: ["too small"]})
+    column = MqlPolicy._meta.get_field(name)
+    places = column.decimal_places  # type: ignore[union-attr]
+    if not decimal_fits(number, max_digits=column.max_digits, decimal_places=places):  # type: ignore[union-attr]
+        largest = Decimal(10) ** (column.max_digits - places) - 1  # type: ignore[union-attr]
+        raise InvalidInput(f"{name} must be less than {largest}", fields={name: ["too large"]})
     return number
 
 
@@ -100,7 +105,7 @@ def policy_update(*, data: Mapping[str, Any]) -> MqlPolicy:
         policy.reassign_on_breach = bool(data["reassign_on_breach"])
     if "default_recycle_days" in data:
         days = data["default_recycle_days"]
-        if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= INT_MAX:
             raise InvalidInput(
                 "default_recycle_days must be a whole number of days",
                 fields={"default_recycle_days": ["not a whole number"]},
@@ -356,7 +361,7 @@ def _claim(
         valid = isinstance(target_id, int) and not isinstance(target_id, bool)
         rep = (
             User.objects.filter(pk=target_id, groups__name=SALES, is_active=True).first()
-            if valid and abs(target_id) < 2**63
+            if valid and abs(target_id) <= INT_MAX
             else None
         )
         if rep is None:

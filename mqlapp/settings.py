@@ -178,6 +178,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Schema gaps are reported by `manage.py spectacular --validate`, not as deploy warnings.
     "ENABLE_DJANGO_DEPLOY_CHECK": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mqlapp.openapi.error_responses",
+    ],
 }
 
 # --- Ingestion limits (Segment's) ---------------------------------------------------------

@@ -4,6 +4,7 @@ definition that every layer uses. Decimal numbers are read by the scoring engine
 
 import re
 from datetime import date, datetime
+from decimal import Decimal
 
 from django.utils.dateparse import parse_datetime
 
@@ -43,3 +44,19 @@ def limit_param(value: str | None, *, default: int) -> int:
             f"limit must be a whole number from 1 to {LIMIT_MAX}", fields={"limit": [text]}
         )
     return int(text)
+
+
+# The largest value a PostgreSQL `integer` column holds (Django's IntegerField and
+# PositiveIntegerField): bigger input is refused with a 400, never sent to the database.
+INT_MAX = 2_147_483_647
+
+
+def decimal_fits(value: Decimal, *, max_digits: int, decimal_places: int) -> bool:
+    """Whether `value`, rounded to `decimal_places`, fits a numeric(max_digits,
+    decimal_places) column (a larger one makes PostgreSQL raise "numeric field overflow")."""
+    if not value.is_finite():
+        return False
+    return (
+        abs(value)
+        < Decimal(10) ** (max_digits - decimal_places) - Decimal(1).scaleb(-decimal_places) / 2
+    )

@@ -33,6 +33,7 @@ OPEN_ROUTES = {
     "api/auth/token/": "getting one's own API token",
     "api/schema/": "the API's description (no data; the same for every caller)",
     "api/docs/": "the browsable page of that description",
+    "api/^(?P<rest>(?s:.*))$": "an unknown API path: the same JSON 404 for everyone",
     "admin/": "Django's admin: staff only (is_staff), a role-less user is sent to its sign-in",
     "sourceConfig/": "SDK settings by write key (SPEC §3)",
     "static/": "static files",
