@@ -143,6 +143,12 @@ MQLAPP_SCORE_TASK = "handoff.tasks.leads_score_pending"
 # Events older than this many whole months before the current one are dropped, a monthly
 # partition at a time (docs/partitioning.md); unset keeps every event.
 EVENT_RETENTION_MONTHS: int | None = env.int("EVENT_RETENTION_MONTHS", default=None)
+# Events older than this many days are deleted (whole months dropped, the boundary month row
+# by row; mqlapp/leads/retention.py); unset keeps every event. Applied hourly by beat.
+EVENT_RETENTION_DAYS: int | None = env.int("EVENT_RETENTION_DAYS", default=None)
+# Visitors never identified (no lead is known by their anonymousId / userId) and not seen for
+# this many days lose all their events; unset keeps them. Applied hourly by beat.
+VISITOR_RETENTION_DAYS: int | None = env.int("VISITOR_RETENTION_DAYS", default=None)
 
 if REDIS_URL:
     CACHES = {
