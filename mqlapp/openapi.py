@@ -25,6 +25,7 @@ _WHY = {
     "405": "The method is not allowed on this path.",
     "409": "The object's state does not allow this (the error names the state).",
     "413": "The upload is larger than the limit (the error names it).",
+    "415": "The body's Content-Type is not one this operation reads, or cannot be parsed as it.",
     "429": "Too many requests; try again after `Retry-After` seconds.",
 }
 _METHODS = ("get", "put", "post", "patch", "delete")
@@ -52,6 +53,8 @@ def error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
             names = {p.get("name") for p in operation.get("parameters", [])}
             if "{" in path or "page" in names:
                 codes.append("404")  # no such object, or a page past the last one
+            if "requestBody" in operation:
+                codes.append("415")  # a body DRF cannot parse as any of the view's media types
             for code in codes + operation.pop("x-errors", []):
                 responses.setdefault(code, _error(code))
     return result
