@@ -61,7 +61,12 @@ class QueueView(APIView):
 class LeadActionView(APIView):
     permission_classes = [SalesOrAdmin]
 
-    @extend_schema(request=QueueActionBodySerializer, responses=QueueItemSerializer)
+    @extend_schema(
+        request=QueueActionBodySerializer,
+        responses=QueueItemSerializer,
+        parameters=[OpenApiParameter("action", str, OpenApiParameter.PATH, enum=QUEUE_ACTIONS)],
+        extensions={"x-errors": ["409"]},
+    )
     def post(self, request: Request, pk: int, action: str) -> Response:
         if action not in QUEUE_ACTIONS:
             raise NotFound(f"unknown action {action!r}; use one of {', '.join(QUEUE_ACTIONS)}")

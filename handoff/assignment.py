@@ -11,6 +11,7 @@ from django.db.models import Count, Q
 
 from mqlapp.leads.errors import InvalidInput, NotFound
 from mqlapp.leads.models import Lead, User
+from mqlapp.leads.parsing import INT_MAX
 from mqlapp.leads.roles import SALES
 from mqlapp.leads.services import task_kick
 
@@ -317,7 +318,9 @@ def rep_update(user_id: int, *, data: Mapping[str, Any]) -> RepProfile:
         profile.weight = weight
     if "max_open_mqls" in data:
         cap = data["max_open_mqls"]
-        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0):
+        if cap is not None and (
+            isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= INT_MAX
+        ):
             raise InvalidInput(
                 "max_open_mqls must be a whole number or null",
                 fields={"max_open_mqls": ["not a whole number"]},

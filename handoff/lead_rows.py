@@ -14,6 +14,7 @@ from .models import (
     Qualification,
     SlaBreach,
     StageTransition,
+    WebhookAttempt,
     WebhookDelivery,
 )
 
@@ -104,7 +105,7 @@ def _payload_scrub(payload: str, lead_id: int) -> str | None:
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict) or data.get("id") != lead_id:
         return None
-    for name in (*LEAD_PERSONAL, "traits"):
+    for name in (*LEAD_PERSONAL, "traits", "note"):  # the note: a rep's words on the person
         if name in data:
             data[name] = {} if name == "traits" else ""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
@@ -117,13 +118,19 @@ def sales_data_erase(lead_id: int) -> dict[str, int]:
         .exclude(note="")
         .update(note="")
     }
-    webhook_rows = 0
+    webhook_rows: list[int] = []
     for delivery in WebhookDelivery.objects.filter(payload__contains=f'"id":{lead_id},').only(
         "pk", "payload"
     ):
         scrubbed = _payload_scrub(delivery.payload, lead_id)
         if scrubbed is not None:
             WebhookDelivery.objects.filter(pk=delivery.pk).update(payload=scrubbed)
-            webhook_rows += 1
-    counts["webhook_payloads_scrubbed"] = webhook_rows
+            webhook_rows.append(delivery.pk)
+    counts["webhook_payloads_scrubbed"] = len(webhook_rows)
+    # What the receiver answered may echo the body it got: the log keeps status and timing.
+    counts["webhook_responses_blanked"] = (
+        WebhookAttempt.objects.filter(delivery_id__in=webhook_rows)
+        .exclude(response_body="")
+        .update(response_body="")
+    )
     return counts

@@ -30,6 +30,10 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "recycle": (frozenset({Stage.MQL, Stage.SAL, Stage.SQL, Stage.LOST}), Stage.RECYCLED),
     "reapproach": (frozenset({Stage.RECYCLED}), Stage.NURTURING),
 }
+# Stages in sales' hands, where a lead always has an owner once someone works it.
+OWNED_STAGES = frozenset({Stage.SAL, Stage.SQL, Stage.WON, Stage.LOST})
+# Stages where an admin may give a lead to a rep (`claim` with `owner`): the open ones.
+ASSIGNABLE_STAGES = frozenset({Stage.MQL, Stage.SAL, Stage.SQL})
 QUEUE_ACTIONS = ("claim", "accept", "qualify", "win", "lose", "reject", "recycle")
 REASONS = (
     "no_budget",

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from mqlapp.leads.api.fields import KeywordNamesMixin, MomentField
 from mqlapp.leads.models import PROFILE_FIELDS
+from mqlapp.leads.parsing import INT_MAX
 
 from .lifecycle import REASONS, WEBHOOK_EVENTS
 from .models import (
@@ -79,9 +80,12 @@ class PolicySerializer(serializers.ModelSerializer[MqlPolicy]):
 
     # Also the body of a change, which `policy_update` checks.
 
-    mql_threshold = serializers.FloatField()
-    min_fit = serializers.FloatField(allow_null=True)
-    sla_hours = serializers.FloatField()
+    # the bounds of the columns (numeric(12,2), numeric(8,2)): larger is a 400
+    mql_threshold = serializers.FloatField(min_value=-9_999_999_999.99, max_value=9_999_999_999.99)
+    min_fit = serializers.FloatField(
+        allow_null=True, min_value=-9_999_999_999.99, max_value=9_999_999_999.99
+    )
+    sla_hours = serializers.FloatField(min_value=0, max_value=999_999.99)
 
     class Meta:
         model = MqlPolicy
@@ -172,7 +176,9 @@ class RepPatchSerializer(serializers.Serializer[Any]):
 
     available = serializers.BooleanField(required=False)
     weight = serializers.IntegerField(required=False, min_value=1, max_value=100)
-    max_open_mqls = serializers.IntegerField(required=False, allow_null=True)
+    max_open_mqls = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=INT_MAX
+    )
     territories = TerritorySerializer(many=True, required=False)
 
 

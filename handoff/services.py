@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from mqlapp.leads.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from mqlapp.leads.models import User
-from mqlapp.leads.parsing import day_parse
+from mqlapp.leads.parsing import INT_MAX, day_parse, decimal_fits
 from mqlapp.leads.roles import ADMIN, SALES, user_role
 from mqlapp.leads.services import task_kick
 from scoring import engine
@@ -20,7 +20,15 @@ from scoring.models import LeadScore
 from scoring.services import lead_epoch_move
 
 from .assignment import assignment_record
-from .lifecycle import EVENT_FOR_MOVE, NEEDS_REASON, REASONS, Stage, transition_target
+from .lifecycle import (
+    ASSIGNABLE_STAGES,
+    EVENT_FOR_MOVE,
+    NEEDS_REASON,
+    OWNED_STAGES,
+    REASONS,
+    Stage,
+    transition_target,
+)
 from .models import Assignment, LeadLifecycle, MqlPolicy, StageTransition
 from .webhooks import webhooks_enqueue_many
 
@@ -50,6 +58,11 @@ def _decimal(
         raise InvalidInput(f"{name} must be a number", fields={name: ["not a number"]})
     if minimum is not None and number < minimum:
         raise InvalidInput(f"{name} must be at least {minimum}", fields={name: ["too small"]})
+    column = MqlPolicy._meta.get_field(name)
+    places = column.decimal_places  # type: ignore[union-attr]
+    if not decimal_fits(number, max_digits=column.max_digits, decimal_places=places):  # type: ignore[union-attr]
+        largest = Decimal(10) ** (column.max_digits - places) - 1  # type: ignore[union-attr]
+        raise InvalidInput(f"{name} must be less than {largest}", fields={name: ["too large"]})
     return number
 
 
@@ -92,7 +105,7 @@ def policy_update(*, data: Mapping[str, Any]) -> MqlPolicy:
         policy.reassign_on_breach = bool(data["reassign_on_breach"])
     if "default_recycle_days" in data:
         days = data["default_recycle_days"]
-        if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= INT_MAX:
             raise InvalidInput(
                 "default_recycle_days must be a whole number of days",
                 fields={"default_recycle_days": ["not a whole number"]},
@@ -279,9 +292,11 @@ def queue_action(
     role = user_role(user)
     if role not in (SALES, ADMIN):
         raise PermissionDenied("Only sales reps and admins work the queue.")
-    if role != ADMIN and lead.owner_id not in (None, user.pk):
-        raise PermissionDenied("This lead belongs to another sales rep.")
-    target = transition_target(action, lead.stage)
+    _may_work(lead, user=user, role=role)
+    if action == "claim" and role == ADMIN and lead.stage in ASSIGNABLE_STAGES:
+        target: str | None = lead.stage  # an admin gives a lead in sales' hands to a rep
+    else:
+        target = transition_target(action, lead.stage)
     if target is None:
         raise InvalidTransition(
             f"cannot {action} a lead in stage '{lead.stage}'", stage=lead.stage, action=action
@@ -295,9 +310,9 @@ def queue_action(
         )
     if action == "claim":
         return _claim(lead, user=user, role=role, data=data, now=now)
-    if lead.owner_id is None and (role == SALES or action == "accept"):
-        # Whoever works an unassigned lead owns it; an admin who accepts one takes it too, so
-        # no lead is left in sales' hands without an owner for any rep to pick up.
+    if lead.owner_id is None and (role == SALES or target in OWNED_STAGES):
+        # Whoever works an unassigned lead owns it; an admin who accepts one (or moves an
+        # ownerless lead further) takes it too, so no lead is in sales' hands without an owner.
         assignment_record(lead, user=user, why=Assignment.Why.ACCEPT, now=now, notify=False)
     from_stage = lead.stage
     lead.stage = target
@@ -320,6 +335,21 @@ def queue_action(
     return lead
 
 
+def _may_work(lead: LeadLifecycle, *, user: User, role: str) -> None:
+    """Object-level check: admins work any lead; a rep works their own leads and the shared
+    pool (unassigned MQLs). A lead in sales' hands without an owner (its owner's account was
+    deleted) waits for an admin: no rep may pick it up by acting on it. (Unowned leads in
+    other stages fall through to the stage check: 409.)"""
+    if role == ADMIN or lead.owner_id == user.pk:
+        return
+    if lead.owner_id is not None:
+        raise PermissionDenied("This lead belongs to another sales rep.")
+    if lead.stage in OWNED_STAGES:
+        raise PermissionDenied(
+            "This lead has no owner; an admin must give it to a sales rep (claim with owner)."
+        )
+
+
 def _claim(
     lead: LeadLifecycle, *, user: User, role: str, data: Mapping[str, Any], now: datetime
 ) -> LeadLifecycle:
@@ -328,8 +358,13 @@ def _claim(
     if target_id is not None and role != ADMIN:
         raise PermissionDenied("Only admins may assign a lead to someone else.")
     if target_id is not None:
-        rep = User.objects.filter(pk=target_id, groups__name=SALES, is_active=True).first()
-        if rep is None or isinstance(target_id, bool):
+        valid = isinstance(target_id, int) and not isinstance(target_id, bool)
+        rep = (
+            User.objects.filter(pk=target_id, groups__name=SALES, is_active=True).first()
+            if valid and abs(target_id) <= INT_MAX
+            else None
+        )
+        if rep is None:
             raise InvalidInput("owner must be the id of a sales rep", fields={"owner": ["unknown"]})
         if lead.owner_id == rep.pk:
             raise InvalidTransition(f"this lead is already {rep.username}'s", stage=lead.stage)

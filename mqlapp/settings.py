@@ -165,6 +165,12 @@ CELERY_TASK_ROUTES = {
 # Events older than this many whole months before the current one are dropped, a monthly
 # partition at a time (docs/partitioning.md); unset keeps every event.
 EVENT_RETENTION_MONTHS: int | None = env.int("EVENT_RETENTION_MONTHS", default=None)
+# Events older than this many days are deleted (whole months dropped, the boundary month row
+# by row; mqlapp/leads/retention.py); unset keeps every event. Applied hourly by beat.
+EVENT_RETENTION_DAYS: int | None = env.int("EVENT_RETENTION_DAYS", default=None)
+# Visitors never identified (no lead is known by their anonymousId / userId) and not seen for
+# this many days lose all their events; unset keeps them. Applied hourly by beat.
+VISITOR_RETENTION_DAYS: int | None = env.int("VISITOR_RETENTION_DAYS", default=None)
 
 if REDIS_URL:
     CACHES = {
@@ -228,6 +234,10 @@ SPECTACULAR_SETTINGS = {
         "SourceKindEnum": "mqlapp.leads.models.Source.Kind",
         "RuleKindEnum": "scoring.models.ScoringRule.Kind",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mqlapp.openapi.error_responses",
+    ],
 }
 
 # --- Ingestion limits (Segment's) ---------------------------------------------------------

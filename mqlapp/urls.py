@@ -2,7 +2,9 @@
 
 from django.contrib import admin
 from django.contrib.auth.views import LogoutView
-from django.urls import URLPattern, URLResolver, include, path
+from django.http import HttpRequest, JsonResponse
+from django.urls import URLPattern, URLResolver, include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import health
@@ -12,6 +14,13 @@ from .console.export import LeadExportView
 from .leads.api import ingest_views as ingest_api
 from .leads.api import views as api
 from .leads.ingest import public_views
+
+
+@csrf_exempt  # answers 404 whatever the method; a CSRF page would be HTML
+def api_not_found(request: HttpRequest, rest: str) -> JsonResponse:
+    """Any other path under /api/: a JSON 404 as every API error is (not the HTML page)."""
+    return JsonResponse({"error": "No such API path.", "code": "not_found"}, status=404)
+
 
 api_urls: list[URLPattern | URLResolver] = [
     path("auth/token/", api.TokenView.as_view()),
@@ -42,6 +51,7 @@ api_urls: list[URLPattern | URLResolver] = [
     ),
     path("", include("scoring.urls")),
     path("", include("handoff.urls")),
+    re_path(r"^(?P<rest>(?s:.*))$", api_not_found),
 ]
 
 urlpatterns = [

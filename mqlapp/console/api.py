@@ -26,6 +26,7 @@ class LeadListView(GenericAPIView[LeadView]):
 
     permission_classes = [ReadAnyWriteMarketer]
     queryset = LeadView.objects.all()
+    serializer_class = LeadWriteSerializer  # what OPTIONS describes for POST
     filter_backends = [FilterBackend]
     filterset_class = LeadFilter
     pagination_class = Pagination

@@ -178,6 +178,16 @@ def events_retention_apply(
     if not events_partitioned():
         _retention_plain(result)
         return result
+    partitions_drop_before(result, lock_timeout=lock_timeout)
+    _default_trim(result)
+    return result
+
+
+def partitions_drop_before(result: Retention, *, lock_timeout: str | None = LOCK_TIMEOUT) -> None:
+    """Detach and drop every monthly partition that ends at or before `result.cutoff` (with
+    its keys; its leads queued for scoring). Rows of a month the cutoff falls in stay: the
+    caller deletes them (`mqlapp.leads.retention`) or the cutoff is a month's first instant."""
+    cutoff = result.cutoff
     conn = connections["default"]
     for name, month in sorted(event_partitions().items(), key=lambda item: item[1]):
         if month_add(month, 1) > cutoff:
@@ -192,8 +202,6 @@ def events_retention_apply(
         _detached_drop(name, result)
     for name in _detached_leftovers(cutoff):  # a run that stopped between detach and drop
         _detached_drop(name, result)
-    _default_trim(result)
-    return result
 
 
 def _detached_leftovers(cutoff: datetime) -> list[str]:
@@ -209,7 +217,8 @@ def _detached_leftovers(cutoff: datetime) -> list[str]:
     )
 
 
-def _leads_queue(lead_ids: list[int], result: Retention) -> None:
+def leads_queue(lead_ids: list[int], result: Retention) -> None:
+    """Queue for scoring the leads that lost events (a score follows the stored events)."""
     for start in range(0, len(lead_ids), _CHUNK):
         with transaction.atomic():
             hooks.leads_changed(lead_ids[start : start + _CHUNK])
@@ -227,7 +236,7 @@ def _detached_drop(name: str, result: Retention) -> None:
         result.events += cursor.fetchone()[0]
         cursor.execute(f"DROP TABLE {name}")
     result.partitions.append(name)
-    _leads_queue(lead_ids, result)
+    leads_queue(lead_ids, result)
 
 
 def _default_trim(result: Retention) -> None:
@@ -245,7 +254,7 @@ def _default_trim(result: Retention) -> None:
         events, keys, lead_ids = cursor.fetchone()
     result.events += events
     result.keys += keys
-    _leads_queue(list(lead_ids), result)
+    leads_queue(list(lead_ids), result)
 
 
 def _retention_plain(result: Retention) -> None:
@@ -258,4 +267,4 @@ def _retention_plain(result: Retention) -> None:
         keys, _ = EventKey.objects.filter(timestamp__lt=result.cutoff).delete()
         result.events, _ = old.delete()
         result.keys = keys
-    _leads_queue(lead_ids, result)
+    leads_queue(lead_ids, result)

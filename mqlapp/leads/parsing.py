@@ -151,3 +151,19 @@ def moment_param(
             )
         raise param_invalid(name, "a date (YYYY-MM-DD) or an ISO 8601 date-time")
     return moment
+
+
+# The largest value a PostgreSQL `integer` column holds (Django's IntegerField and
+# PositiveIntegerField): bigger input is refused with a 400, never sent to the database.
+INT_MAX = 2_147_483_647
+
+
+def decimal_fits(value: Decimal, *, max_digits: int, decimal_places: int) -> bool:
+    """Whether `value`, rounded to `decimal_places`, fits a numeric(max_digits,
+    decimal_places) column (a larger one makes PostgreSQL raise "numeric field overflow")."""
+    if not value.is_finite():
+        return False
+    return (
+        abs(value)
+        < Decimal(10) ** (max_digits - decimal_places) - Decimal(1).scaleb(-decimal_places) / 2
+    )

@@ -13,6 +13,13 @@ from django.utils import timezone
 from . import hooks
 from .errors import NotFound
 from .models import Consent, Erasure, Event, Identity, Lead, LeadMerge, User
+from .scrub import (
+    PersonalValues,
+    campaign_scrub,
+    context_scrub,
+    keys_count,
+    properties_scrub,
+)
 
 # Lead columns that name or reach the person; blanked on erasure. Stage, score, source, owner,
 # country, industry, employees and timestamps stay so funnel and reports still count the lead.
@@ -26,69 +33,9 @@ LEAD_PERSONAL = (
     "title",
     "phone",
 )
-# Event `context` keys removed on erasure (device ids and location name or reach the person).
-CONTEXT_PERSONAL = ("traits", "ip", "userAgent", "user_agent", "device", "location")
-# `properties` keys (compared lower-cased without "_", "-", " ") removed on erasure, at any
-# depth; any key containing "email", "phone" or "name" goes too (except the event name keys).
-PROPERTY_PERSONAL = {
-    "email",
-    "name",
-    "firstname",
-    "lastname",
-    "fullname",
-    "username",
-    "phone",
-    "mobile",
-    "tel",
-    "company",
-    "companyname",
-    "department",
-    "jobtitle",
-    "address",
-    "street",
-    "postalcode",
-    "zip",
-    "birthday",
-    "ip",
-    "useragent",
-    "メールアドレス",
-    "氏名",
-    "名前",
-    "姓",
-    "名",
-    "電話番号",
-    "会社名",
-    "部署",
-    "役職",
-    "住所",
-}
-PROPERTY_PERSONAL_PARTS = ("email", "phone", "name")
-PROPERTY_KEEP = {"eventname", "formname", "campaignname", "pagename", "hostname", "pathname"}
-
-
-def _key_personal(key: str) -> bool:
-    k = key.lower().replace("_", "").replace("-", "").replace(" ", "")
-    if k in PROPERTY_KEEP:
-        return False
-    return k in PROPERTY_PERSONAL or any(part in k for part in PROPERTY_PERSONAL_PARTS)
-
-
-def properties_scrub(value: Any) -> tuple[Any, int]:
-    """`value` without personal keys (at any depth), and how many keys were removed."""
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        removed = 0
-        for key, item in value.items():
-            if isinstance(key, str) and _key_personal(key):
-                removed += 1
-                continue
-            out[key], n = properties_scrub(item)
-            removed += n
-        return out, removed
-    if isinstance(value, list):
-        items = [properties_scrub(item) for item in value]
-        return [i for i, _ in items], sum(n for _, n in items)
-    return value, 0
+# The personal fields whose values, found inside an event's data, name the person (job title
+# and department are shared by too many people to say who someone is).
+LEAD_NAMING = ("email", "external_id", "first_name", "last_name", "company", "phone")
 
 
 def _iso(value: Any) -> str | None:
@@ -189,11 +136,26 @@ def lead_erase(lead_id: int, *, by: User | None) -> tuple[Erasure, bool]:
     return Erasure.objects.create(lead=lead, at=timezone.now(), by=by, counts=counts), True
 
 
+def person_values(lead: Lead, identities: list[Identity]) -> PersonalValues:
+    """What names the person (their profile's personal fields, their ids, emails in their
+    traits): an event value holding one of these is erased (`mqlapp.leads.scrub`)."""
+    traits = lead.traits if isinstance(lead.traits, dict) else {}
+    return PersonalValues.of(
+        [
+            *(getattr(lead, name) for name in LEAD_NAMING),
+            *(i.value for i in identities),
+            *(v for k, v in traits.items() if isinstance(v, str) and "email" in k.lower()),
+        ]
+    )
+
+
 def _scrub(lead: Lead) -> dict[str, int]:
     counts: dict[str, int] = {}
 
     identities = Identity.objects.filter(lead=lead)
-    anon_ids = list(identities.filter(kind=Identity.Kind.ANONYMOUS).values_list("value", flat=True))
+    known = list(identities)
+    anon_ids = [i.value for i in known if i.kind == Identity.Kind.ANONYMOUS]
+    person = person_values(lead, known)
     counts["identities_deleted"], _ = identities.delete()
 
     events = list(_events(lead, anon_ids))
@@ -201,13 +163,14 @@ def _scrub(lead: Lead) -> dict[str, int]:
     for e in events:
         e.anonymous_id = e.user_id = e.previous_id = ""
         e.traits = {}
-        if isinstance(e.context, dict):
-            e.context = {k: v for k, v in e.context.items() if k not in CONTEXT_PERSONAL}
-        e.properties, n = properties_scrub(e.properties)
-        keys += n
+        e.context = context_scrub(e.context, person)
+        scrubbed = properties_scrub(e.properties, person)
+        keys += keys_count(e.properties) - keys_count(scrubbed)
+        e.properties = scrubbed
+        e.campaign = campaign_scrub(e.campaign, person)
     Event.objects.bulk_update(
         events,
-        ["anonymous_id", "user_id", "previous_id", "traits", "context", "properties"],
+        ["anonymous_id", "user_id", "previous_id", "traits", "context", "properties", "campaign"],
         batch_size=500,
     )
     counts["events_scrubbed"] = len(events)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
-from . import event_partitions
+from . import event_partitions, retention
 from .ingest import imports
 from .models import ImportJob
 
@@ -22,6 +22,9 @@ BEAT = {
         "task": "mqlapp.leads.tasks.event_partitions_maintain",
         "schedule": timedelta(hours=1),
     },
+    # Hourly: each run deletes about an hour's worth past the cutoff (the first run, the
+    # whole backlog, a chunk per transaction). Does nothing without the settings.
+    "retention": {"task": "mqlapp.leads.tasks.retention_apply", "schedule": timedelta(hours=1)},
 }
 
 
@@ -59,4 +62,25 @@ def event_partitions_maintain() -> dict[str, list[str]]:
     months = settings.EVENT_RETENTION_MONTHS
     if months is not None:
         done["dropped"] = event_partitions.events_retention_apply(months=months).partitions
+    return done
+
+
+@shared_task(
+    name="mqlapp.leads.tasks.retention_apply",
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=3,
+)
+def retention_apply() -> dict[str, int | None]:
+    """Hourly: EVENT_RETENTION_DAYS and VISITOR_RETENTION_DAYS, when set (idempotent: a
+    redelivered run finds less or nothing to delete)."""
+    done: dict[str, int | None] = {"events": None, "visitors": None, "visitor_events": None}
+    days = settings.EVENT_RETENTION_DAYS
+    if days is not None:
+        done["events"] = retention.events_retention_days_apply(days=days).events
+    visitor_days = settings.VISITOR_RETENTION_DAYS
+    if visitor_days is not None:
+        visitors = retention.visitors_retention_apply(days=visitor_days)
+        done["visitors"], done["visitor_events"] = visitors.visitors, visitors.removed.events
     return done

@@ -4,12 +4,14 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.text import slugify
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import Form, ImportJob, ImportRowError, Source
 
 MAX_ERRORS_SHOWN = 1000
+SLUG_MAX = Form._meta.get_field("slug").max_length or 100
 
 
 class FormSerializer(serializers.ModelSerializer[Form]):
@@ -40,7 +42,7 @@ class FormWriteSerializer(serializers.Serializer[Any]):
     """The fields a marketer sets; the consent version moves by itself when the text changes."""
 
     name = serializers.CharField(max_length=200)
-    slug = serializers.SlugField(max_length=100, required=False)
+    slug = serializers.SlugField(max_length=SLUG_MAX, required=False)
     thank_you_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
     consent_text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=True)
     required_fields = serializers.ListField(child=serializers.CharField(), required=False)
@@ -48,6 +50,15 @@ class FormWriteSerializer(serializers.Serializer[Any]):
         queryset=Source.objects.all(), required=False, allow_null=True
     )
     active = serializers.BooleanField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # On create without a slug, the slug is made from the name: it must fit the column too.
+        made = not self.partial and "slug" not in attrs
+        if made and len(slugify(attrs.get("name") or "")) > SLUG_MAX:
+            raise serializers.ValidationError(
+                {"slug": [f"the name makes a slug longer than {SLUG_MAX}; give a slug"]}
+            )
+        return attrs
 
 
 class TrackingLinkSerializer(serializers.Serializer[Any]):

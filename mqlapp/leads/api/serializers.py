@@ -5,11 +5,13 @@ description."""
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 
 from ..errors import InvalidInput
 from ..models import Erasure, Event, LeadMerge, Source, User
+from ..parsing import INT_MAX
 from ..roles import ROLES, user_role
 from ..services import origins_clean
 from .fields import MomentField
@@ -34,7 +36,9 @@ class LeadWriteSerializer(serializers.Serializer[Any]):
     department = serializers.CharField(required=False, allow_blank=True, max_length=200)
     title = serializers.CharField(required=False, allow_blank=True, max_length=200)
     phone = serializers.CharField(required=False, allow_blank=True, max_length=50)
-    employees = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    employees = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=INT_MAX
+    )
     country = serializers.CharField(required=False, allow_blank=True, max_length=100)
     industry = serializers.CharField(required=False, allow_blank=True, max_length=200)
     traits = serializers.DictField(required=False)
@@ -71,7 +75,8 @@ class UserSerializer(serializers.ModelSerializer[User]):
 
 
 class UserCreateSerializer(serializers.Serializer[Any]):
-    username = serializers.CharField(max_length=150)
+    # Django's own rule for user names: letters, digits and @ . + - _ (as the answer says)
+    username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
     password = serializers.CharField(write_only=True)
     email = serializers.EmailField(required=False, allow_blank=True)
     role = serializers.ChoiceField(choices=ROLES)

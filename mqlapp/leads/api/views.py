@@ -36,13 +36,23 @@ class TokenView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=TokenRequestSerializer, responses=TokenAnswerSerializer)
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses=TokenAnswerSerializer,
+        extensions={"x-errors": ["429"]},
+    )
     def post(self, request: Request) -> Response:
-        username, password = request.data.get("username"), request.data.get("password")
+        data = request.data if isinstance(request.data, dict) else {}  # a list, a number: 400
+        username, password = data.get("username"), data.get("password")
         if not isinstance(username, str) or not isinstance(password, str):
             raise InvalidInput(
                 "username and password are required",
                 fields={"username": ["required"], "password": ["required"]},
+            )
+        if "\x00" in username or "\x00" in password:  # no account has one; the database refuses
+            raise InvalidInput(
+                "username and password may not contain NUL characters",
+                fields={"username": ["no NUL"], "password": ["no NUL"]},
             )
         # django-axes counts the failures of this username from this address; once locked,
         # authenticate() refuses and its middleware answers 429 (console.views.lockout_response).
