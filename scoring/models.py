@@ -67,7 +67,8 @@ class LeadScore(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["-score"]),
-            models.Index(fields=["next_change_at"], name="score_next_change_at"),
+            # The refresh's keyset: due rows in (next_change_at, lead_id) order.
+            models.Index(fields=["next_change_at", "lead"], name="score_next_change_at"),
         ]
 
 

@@ -2,9 +2,9 @@
 changed, and tell the apps above (`scoring.hooks.scores_computed`)."""
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import orjson
 from django.db import connection, transaction
@@ -398,30 +398,39 @@ def scores_refresh(*, batch: int = 1000) -> int:
 
 
 def scores_refresh_due(*, batch: int = 1000, now: datetime | None = None) -> Refreshed:
-    """`scores_refresh`, counted. Only leads whose `next_change_at` (engine.next_change,
-    stored with every score) is due are visited, in lead id batches (keyset); each one's
-    next change is stored again, so a lead whose events are long expired or faded to
-    nothing is never read again until new events or new rules re-score it. `now` (tests,
-    benchmarks) fixes the moment; by default each batch is due and scored at its own now."""
+    """`scores_refresh`, counted. Only the leads whose `next_change_at` (engine.next_change,
+    stored with every score) has come by the start of the pass are visited, in batches in
+    (next_change_at, lead_id) order (keyset, on its index); each one's next change is stored
+    again, so a lead whose events are long expired or faded to nothing is not read again
+    until new events or new rules re-score it. Each batch is scored at its own moment; `now`
+    (tests, benchmarks) fixes one moment for the whole pass."""
     started = now or timezone.now()
     if not engine.changes_with_time(rules_live()[1]):
         scores_refreshed(at=started)
         return Refreshed(0, 0)
-    after, visited, changed = 0, 0, 0
+    after: tuple[datetime, int] = (_EARLIEST, 0)
+    visited, changed = 0, 0
     while True:
-        at = now or timezone.now()
-        ids = list(
-            LeadScore.objects.filter(lead_id__gt=after, next_change_at__lte=at)
-            .order_by("lead_id")
-            .values_list("lead_id", flat=True)[:batch]
-        )
-        if not ids:
+        with connection.cursor() as cursor:
+            cursor.execute(_DUE_SQL, [started, *after, batch])
+            due = cursor.fetchall()
+        if not due:
             break
-        after = ids[-1]
-        visited += len(ids)
-        changed += len(leads_refresh(ids, now=at))
+        # A row is only written with a moment >= its batch's now >= started, so the cursor
+        # passes each lead at most twice (once more only if written exactly at `started`).
+        after = (due[-1][1], due[-1][0])
+        visited += len(due)
+        changed += len(leads_refresh([lead_id for lead_id, _ in due], now=now or timezone.now()))
     scores_refreshed(at=started)
     return Refreshed(visited, changed)
+
+
+_EARLIEST: Final = datetime(1, 1, 1, tzinfo=UTC)
+_DUE_SQL = (
+    f"SELECT lead_id, next_change_at FROM {LeadScore._meta.db_table} "  # noqa: S608 (names only)
+    "WHERE next_change_at <= %s AND (next_change_at, lead_id) > (%s, %s) "
+    "ORDER BY next_change_at, lead_id LIMIT %s"
+)
 
 
 def lead_epoch_move(lead_id: int, *, at: datetime) -> None:

@@ -75,7 +75,7 @@ def test_the_refresh_visits_only_leads_whose_next_change_has_come(time_rules):
 
     # three hours on: only the expiry and the inactivity deadline are due
     later = now + timedelta(hours=3)
-    assert scores_refresh_due(now=later) == (2, 2)
+    assert scores_refresh_due(now=later, batch=1) == (2, 2)  # one lead a batch
 
     assert [_row(lead).score for lead in (expiring, waiting)] == [0, Decimal("-5.00")]
     assert [_row(lead).as_of for lead in (expiring, waiting)] == [later, later]
@@ -109,6 +109,17 @@ def test_a_row_still_visited_when_a_score_moves_nowhere_but_its_moment_came(time
 
     assert scores_refresh_due(now=now + timedelta(minutes=1)) == (1, 0)
     assert _row(lead).next_change_at == now - timedelta(days=1) + timedelta(days=7)
+
+
+def test_leads_due_at_the_same_moment_are_each_visited_once_across_batches(time_rules):
+    now = timezone.now()
+    at = now - timedelta(days=6, hours=23)  # all expire at one moment, an hour from now
+    tied = [_lead_with(f"tie{i}@example.com", ("Demo Requested", at)) for i in range(5)]
+    later = _lead_with("later@example.com", ("Demo Requested", at + timedelta(minutes=30)))
+    leads_score([lead.pk for lead in [*tied, later]], now=now)
+
+    assert scores_refresh_due(now=now + timedelta(hours=2), batch=2) == (6, 6)
+    assert [_row(lead).score for lead in [*tied, later]] == [0] * 6
 
 
 def test_new_score_rows_are_due_at_the_next_refresh():
