@@ -145,7 +145,7 @@ def _refresh_rows(refresh: dict[str, Any], unit: float, *, leads: int) -> list[s
     rows = [
         row(
             f"hourly refresh an hour after the re-score, of the leads whose score can change "
-            f"within it ({natural['due'] / leads:.0%} of {leads:,})",
+            f"within it ({natural['due'] / leads * 100:.0f} % of {leads:,})",
             natural,
         )
     ]
@@ -163,7 +163,7 @@ def _refresh_rows(refresh: dict[str, Any], unit: float, *, leads: int) -> list[s
 
 def _refresh_reading(refresh: dict[str, Any], unit: float, *, leads: int) -> list[str]:
     """The refresh at 1M leads an hour, from this run's cost per visited lead."""
-    full = refresh["shares"][-1]
+    first, full, larger = refresh["shares"][0], refresh["shares"][-1], refresh["larger"]
     per_lead = full["seconds"] / max(1, full["visited"])
     share = refresh["natural"]["due"] / leads
     million, yard = 1_000_000, unit / leads * 1_000_000
@@ -175,9 +175,11 @@ def _refresh_reading(refresh: dict[str, Any], unit: float, *, leads: int) -> lis
     return [
         f"The time-driven refresh (target: its cost grows with the leads whose score can "
         f"change, and 1M leads refreshed in < 60 s of worker time per hour): it costs "
-        f"{per_lead * 1000:.2f} ms per lead visited and nothing per lead that cannot change "
-        f"(the figure with idle leads against the one with 1 % due). At 1M leads an hour "
-        f"takes: with this data's {share:.0%} of leads able to change within an hour "
+        f"{per_lead * 1000:.2f} ms per lead visited (with 100 % due) and about nothing per lead "
+        f"that cannot change: the same {first['visited']:,} due leads took "
+        f"{first['seconds']:.2f} s among {leads:,} leads and {larger.get('seconds', 0):.2f} s "
+        f"among {leads + larger.get('idle', 0):,}. At 1M leads an hour "
+        f"takes: with this data's {share * 100:.0f} % of leads able to change within an hour "
         f"(half-lives of 30–45 days move most contributions by a cent within hours) "
         f"**{hourly(share)}**; with 10 % {hourly(0.10)}; with 1 % {hourly(0.01)}.",
     ]
