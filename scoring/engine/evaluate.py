@@ -198,8 +198,15 @@ def _behavior(
     counted = _cap(candidates, rule.max_times, rule.window_days)
     if rule.expire_after_days is None and rule.half_life_days is None:
         return len(counted), rule.points * len(counted)  # every counted event at full weight
-    # Fading: points × 0.5^(age/half_life), or 0 once older than expire_after_days; the age
-    # of an event from the future is 0. An event whose weight is 0 does not count.
+    return _faded(rule, counted, now, until)
+
+
+def _faded(rule: Rule, counted: _Events, now: datetime, until: _Until | None = None) -> _Result:
+    """Fading: points × 0.5^(age/half_life), or 0 once older than expire_after_days; the age
+    of an event from the future is 0. An event whose weight is 0 does not count.
+
+    With `until`, the same pass also lowers it to when this contribution can next change
+    (`_fading_next`)."""
     expire = None if rule.expire_after_days is None else _days(rule.expire_after_days)
     half_life = None
     if rule.half_life_days is not None:
@@ -207,10 +214,17 @@ def _behavior(
             raise ValueError(f"rule {rule.id}: half_life_days must be > 0")
         half_life = float(rule.half_life_days)
     count, total = 0, Decimal(0)
+    # For `until` (counted is in time order, so the first of each kind is the earliest):
+    # the first event still counting, the first fading one, the first from the future.
+    track = until is not None
+    kept = fading = coming = None
+    future, weights = 0, Decimal(0)
     for event in counted:
         age = max(_NO_TIME, now - event.timestamp)
         if expire is not None and age > expire:
-            continue
+            continue  # for good: ages only grow
+        if track and kept is None:
+            kept = event
         if half_life is None:
             count += 1
             total += rule.points
@@ -219,64 +233,69 @@ def _behavior(
         if weight:
             count += 1
             total += rule.points * weight
+            if not track:
+                continue
+            if event.timestamp > now:
+                future += 1
+                coming = coming or event
+            else:
+                weights += weight
+                fading = fading or event
     if until is not None:
-        until.lower(fading_change(rule, counted, now, total))
+        _faded_until(until, rule, now, firsts=(kept, coming, fading), sums=(total, future, weights))
     return count, total
 
 
-def fading_change(rule: Rule, counted: _Events, now: datetime, total: Decimal) -> datetime | None:
-    """When a fading or expiring behavior rule's contribution can next change after `now`
-    (None: never by time alone), given the events its cap counts and its `total` points at
-    `now` (before rounding). Never later than the change, possibly earlier:
+_Firsts = tuple[EventFact | None, EventFact | None, EventFact | None]
 
-    - an event expires just after `timestamp + expire_after_days`;
-    - with a half-life, an event from the future starts fading at its timestamp, and a
-      fading event stops counting once its weight underflows to 0 (1074 half-lives);
-    - between those moments the fading events' weights sum to W·0.5^(d/half_life) (one
-      half-life per rule), so the total moves monotonically towards the future events'
-      points, and its rounded cents change when it crosses the next half cent: that moment
-      is solved for a boundary moved by `_SLACK` towards the total, less `_EARLY`.
-    """
-    expire = None if rule.expire_after_days is None else _days(rule.expire_after_days)
-    half_life = rule.half_life_days
-    nearest = _Until()
-    future, weights = 0, Decimal(0)
-    for event in counted:
-        age = max(_NO_TIME, now - event.timestamp)
-        if expire is not None:
-            if age > expire:
-                continue  # expired for good: ages only grow
-            nearest.lower(_plus(event.timestamp, expire))
-        if half_life is None:
-            continue
-        if event.timestamp > now:
-            future += 1  # weight 1 until it happens, then it fades
-            nearest.lower(event.timestamp)
-            continue
-        weight = Decimal(0.5 ** (age.total_seconds() / _SECONDS_PER_DAY / float(half_life)))
-        if weight:
-            weights += weight
-            nearest.lower(_plus(event.timestamp, _days(_HALVINGS_TO_ZERO * half_life)))
-    if half_life is None or not weights:
-        return nearest.at
+
+def _faded_until(
+    until: _Until, rule: Rule, now: datetime, *, firsts: _Firsts, sums: tuple[Decimal, int, Decimal]
+) -> None:
+    """Lower `until` to when a fading or expiring rule's contribution can next change, from
+    the first (earliest) counted event still counting, from the future, and fading: the
+    first expires after expire_after_days; the first from the future starts fading when it
+    happens; the first fading one stops counting when its weight underflows to 0 (1074
+    half-lives on; the others later), and the rounded points change at `_fading_next`."""
+    kept, coming, fading = firsts
+    if kept is not None and rule.expire_after_days is not None:
+        until.lower(_plus(kept.timestamp, _days(rule.expire_after_days)))
+    if coming is not None:
+        until.lower(coming.timestamp)
+    if fading is not None:
+        half_life = rule.half_life_days or Decimal(1)
+        until.lower(_plus(fading.timestamp, _days(_HALVINGS_TO_ZERO * half_life)))
+        until.lower(_fading_next(rule, now, *sums))
+
+
+def _fading_next(
+    rule: Rule, now: datetime, total: Decimal, future: int, weights: Decimal
+) -> datetime | None:
+    """When a fading rule's rounded points can next change, before any of its events expires,
+    happens (from the future) or stops counting (its weight underflows to 0, 1074
+    half-lives on; `_faded` takes those moments). Until then the `weights` (> 0) of its
+    fading events sum to W·0.5^(d/half_life) (one half-life per rule) and the `future`
+    events weigh 1 each, so the total moves monotonically towards points × future, and its
+    cents change when it crosses the next half cent: that moment is solved for a boundary
+    moved by `_SLACK` towards the total (far above the weights' float error), less `_EARLY`.
+    Never later than the change, possibly earlier; None: not before those moments."""
+    half_life = rule.half_life_days or Decimal(1)
     value, magnitude = abs(total), abs(rule.points)  # rounding is symmetric around 0
     cents = _cents(value)
     low, high = cents - _HALF_CENT, cents + _HALF_CENT
     if value >= high * (1 - _SLACK) or (low > 0 and value <= low * (1 + _SLACK)):
         return now  # on a boundary, within float error: it may change at any moment
     if low <= 0:
-        return nearest.at  # rounds to 0.00 and tends towards >= 0: it stays 0.00
+        return None  # rounds to 0.00 and tends towards >= 0: it stays 0.00
     target, floor = low * (1 + _SLACK), magnitude * future
     if floor >= target:
-        return nearest.at  # it tends to a value that keeps these cents
+        return None  # it tends to a value that keeps these cents
     # magnitude · (future + weights · 0.5^(d / half_life)) = target
     days = float(half_life) * math.log2(float(magnitude * weights / (target - floor)))
     try:
-        crossing = now + timedelta(days=days) - _EARLY
+        return now + timedelta(days=days) - _EARLY
     except OverflowError:
-        return nearest.at
-    nearest.lower(crossing)
-    return nearest.at
+        return None  # past the last datetime: never
 
 
 def _fit(rule: Rule, facts: LeadFacts) -> _Result:

@@ -44,9 +44,11 @@ from scoring.engine.evaluate import (
     _require_aware,
     _Result,
     _Until,
-    fading_change,
     inactive_from,
     score_of,
+)
+from scoring.engine.evaluate import (
+    _faded as _evaluate_faded,
 )
 from scoring.engine.facts import Condition, EventFact, LeadFacts, Rule, Score
 
@@ -141,10 +143,9 @@ def _behavior(rule: Rule) -> _Step:
         counted = _cap(candidates, max_times, window_days)
         if not fading:
             return len(counted), points * len(counted)
-        result = _faded(rule, counted, now)
-        if until is not None:
-            until.lower(fading_change(rule, counted, now, result[1]))
-        return result
+        if until is not None:  # and when it can next change: evaluate's own pass
+            return _evaluate_faded(rule, counted, now, until)
+        return _faded(rule, counted, now)
 
     return step
 
