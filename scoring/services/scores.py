@@ -261,8 +261,7 @@ _DETAILS_SQL = (
     "next_change_at) WHERE d.lead_id = v.lead_id"
 )
 _NEXT_SQL = (
-    f"UPDATE {LeadScore._meta.db_table} AS d "  # noqa: S608 (names only)
-    "SET next_change_at = v.next_change_at "
+    f"UPDATE {LeadScore._meta.db_table} AS d SET next_change_at = v.next_change_at "  # noqa: S608
     "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(lead_id, next_change_at) "
     "WHERE d.lead_id = v.lead_id"
 )
