@@ -40,15 +40,13 @@ from scoring.engine.evaluate import (
     _apply,
     _cap,
     _days,
+    _faded_until,
     _prepare,
     _require_aware,
     _Result,
     _Until,
     inactive_from,
     score_of,
-)
-from scoring.engine.evaluate import (
-    _faded as _evaluate_faded,
 )
 from scoring.engine.facts import Condition, EventFact, LeadFacts, Rule, Score
 
@@ -143,15 +141,16 @@ def _behavior(rule: Rule) -> _Step:
         counted = _cap(candidates, max_times, window_days)
         if not fading:
             return len(counted), points * len(counted)
-        if until is not None:  # and when it can next change: evaluate's own pass
-            return _evaluate_faded(rule, counted, now, until)
-        return _faded(rule, counted, now)
+        return _faded(rule, counted, now, until)
 
     return step
 
 
-def _faded(rule: Rule, counted: Sequence[EventFact], now: datetime) -> _Result:
-    """The fading part of `evaluate._behavior`, the same arithmetic in the same order."""
+def _faded(
+    rule: Rule, counted: Sequence[EventFact], now: datetime, until: _Until | None
+) -> _Result:
+    """`evaluate._faded`, the same arithmetic in the same order; with `until`, the same
+    first events and sums for `evaluate._faded_until`."""
     expire = None if rule.expire_after_days is None else _days(rule.expire_after_days)
     half_life = None
     if rule.half_life_days is not None:
@@ -160,12 +159,15 @@ def _faded(rule: Rule, counted: Sequence[EventFact], now: datetime) -> _Result:
         half_life = float(rule.half_life_days)
     points, decimal, day, no_time = rule.points, Decimal, _SECONDS_PER_DAY, _NO_TIME
     count, total = 0, Decimal(0)
+    kept = fading = coming = None
+    future, weights = 0, Decimal(0)
     for event in counted:
         age = now - event.timestamp
         if age < no_time:  # noqa: PLR1730 (max() is a call per event; a future event is 0 days old)
             age = no_time
         if expire is not None and age > expire:
             continue
+        kept = kept or event
         if half_life is None:
             count += 1
             total += points
@@ -174,6 +176,14 @@ def _faded(rule: Rule, counted: Sequence[EventFact], now: datetime) -> _Result:
         if weight:
             count += 1
             total += points * weight
+            if event.timestamp > now:  # from the future: weight 1 until it happens
+                future += 1
+                coming = coming or event
+            else:
+                weights += weight
+                fading = fading or event
+    if until is not None:
+        _faded_until(until, rule, now, firsts=(kept, coming, fading), sums=(total, future, weights))
     return count, total
 
 
