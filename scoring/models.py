@@ -2,6 +2,7 @@
 the published rule set, re-score jobs."""
 
 from django.db import models
+from django.db.models.functions import Now
 
 from mqlapp.leads.models import Lead
 from mqlapp.leads.queue import LeadQueue
@@ -57,9 +58,18 @@ class LeadScore(models.Model):
     # score moved at least a point from it, or a day passed (docs/scoring.md).
     history_score = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     history_at = models.DateTimeField(null=True, blank=True)
+    # The earliest moment this score can change without new events (engine.next_change:
+    # fading, expiry, inactivity); None: never. The hourly refresh visits only the leads
+    # whose moment has come. Written with every score; a row written without one (a new
+    # lead, a write that does not know it) defaults to "now": due at the next refresh.
+    next_change_at = models.DateTimeField(null=True, blank=True, db_default=Now())
 
     class Meta:
-        indexes = [models.Index(fields=["-score"])]
+        indexes = [
+            models.Index(fields=["-score"]),
+            # The refresh's keyset: due rows in (next_change_at, lead_id) order.
+            models.Index(fields=["next_change_at", "lead"], name="score_next_change_at"),
+        ]
 
 
 class ScoreQueue(LeadQueue):
@@ -129,6 +139,8 @@ class RescoreResult(models.Model):
     fit = models.DecimalField(max_digits=14, decimal_places=2)
     breakdown = models.JSONField(default=list)
     as_of = models.DateTimeField()
+    # engine.next_change under the job's rules, swapped in with the score ("now" if unknown).
+    next_change_at = models.DateTimeField(null=True, blank=True, db_default=Now())
 
     class Meta:
         constraints = [

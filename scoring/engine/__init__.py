@@ -1,7 +1,14 @@
 """The pure scoring engine: facts and rules in, a Score out; standard library only."""
 
 from scoring.engine.conditions import FIT_FIELDS, OPS, event_matches_name
-from scoring.engine.evaluate import evaluate, events_ordered, passes, qualifies
+from scoring.engine.evaluate import (
+    evaluate,
+    evaluate_until,
+    events_ordered,
+    next_change,
+    passes,
+    qualifies,
+)
 from scoring.engine.facts import (
     Condition,
     Contribution,
@@ -39,10 +46,12 @@ __all__ = [
     "changes_with_time",
     "definition",
     "evaluate",
+    "evaluate_until",
     "event_fact",
     "event_matches_name",
     "events_ordered",
     "needs",
+    "next_change",
     "parse_rule",
     "passes",
     "project",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, localcontext
@@ -17,7 +18,7 @@ from scoring.engine.conditions import (
 )
 from scoring.engine.facts import Contribution, EventFact, LeadFacts, Rule, Score
 
-__all__ = ["evaluate", "events_ordered", "qualifies"]
+__all__ = ["evaluate", "evaluate_until", "events_ordered", "next_change", "qualifies"]
 
 _CENT: Final = Decimal("0.01")
 _ZERO: Final = Decimal("0.00")
@@ -31,6 +32,42 @@ _NO_TIME: Final = timedelta(0)
 
 _Events = Sequence[EventFact]
 _Result = tuple[int, Decimal]
+
+# When a score next changes by time alone (`next_change`):
+# 0.5 ** x is a float, so an event's weight becomes 0 (and the event stops counting) only
+# past this many half-lives (0.5 ** 1075 underflows); the weight is never 0 before.
+_HALVINGS_TO_ZERO: Final = Decimal(1074)
+# A faded total's float error is below 1e-12 of its value (each weight is one float power);
+# a rounding boundary is treated as this much nearer, so the answer is never late.
+_SLACK: Final = Decimal("1e-9")
+_HALF_CENT: Final = Decimal("0.005")
+_EARLY: Final = timedelta(milliseconds=1)
+
+
+class _Until:
+    """The earliest moment after `now` at which some rule's contribution can change (None:
+    never by time alone); each rule lowers it. Only `next_change` passes one."""
+
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        self.at: datetime | None = None
+
+    def lower(self, moment: datetime | None) -> None:
+        if moment is not None and (self.at is None or moment < self.at):
+            self.at = moment
+
+    def not_before(self, now: datetime) -> datetime | None:
+        """The answer: a moment before `now` (a weight about to underflow) is `now`."""
+        return self.at if self.at is None or self.at >= now else now
+
+
+def _plus(moment: datetime, span: timedelta) -> datetime | None:
+    """`moment + span`, or None past the last datetime (no `now` ever reaches it)."""
+    try:
+        return moment + span
+    except OverflowError:
+        return None
 
 
 def _require_aware(moment: datetime, what: str) -> None:
@@ -145,7 +182,12 @@ def _cap(events: _Events, max_times: int | None, window_days: Decimal | None) ->
     return counted
 
 
-def _behavior(rule: Rule, by_key: dict[str | None, list[EventFact]], now: datetime) -> _Result:
+def _behavior(
+    rule: Rule,
+    by_key: dict[str | None, list[EventFact]],
+    now: datetime,
+    until: _Until | None = None,
+) -> _Result:
     if not rule.event:
         return _NOTHING
     candidates = by_key.get(name_key(rule.event))
@@ -156,8 +198,15 @@ def _behavior(rule: Rule, by_key: dict[str | None, list[EventFact]], now: dateti
     counted = _cap(candidates, rule.max_times, rule.window_days)
     if rule.expire_after_days is None and rule.half_life_days is None:
         return len(counted), rule.points * len(counted)  # every counted event at full weight
-    # Fading: points × 0.5^(age/half_life), or 0 once older than expire_after_days; the age
-    # of an event from the future is 0. An event whose weight is 0 does not count.
+    return _faded(rule, counted, now, until)
+
+
+def _faded(rule: Rule, counted: _Events, now: datetime, until: _Until | None = None) -> _Result:
+    """Fading: points × 0.5^(age/half_life), or 0 once older than expire_after_days; the age
+    of an event from the future is 0. An event whose weight is 0 does not count.
+
+    With `until`, the same pass also lowers it to when this contribution can next change
+    (`_fading_next`)."""
     expire = None if rule.expire_after_days is None else _days(rule.expire_after_days)
     half_life = None
     if rule.half_life_days is not None:
@@ -165,10 +214,17 @@ def _behavior(rule: Rule, by_key: dict[str | None, list[EventFact]], now: dateti
             raise ValueError(f"rule {rule.id}: half_life_days must be > 0")
         half_life = float(rule.half_life_days)
     count, total = 0, Decimal(0)
+    # For `until` (counted is in time order, so the first of each kind is the earliest):
+    # the first event still counting, the first fading one, the first from the future.
+    track = until is not None
+    kept = fading = coming = None
+    future, weights = 0, Decimal(0)
     for event in counted:
         age = max(_NO_TIME, now - event.timestamp)
         if expire is not None and age > expire:
-            continue
+            continue  # for good: ages only grow
+        if track and kept is None:
+            kept = event
         if half_life is None:
             count += 1
             total += rule.points
@@ -177,7 +233,69 @@ def _behavior(rule: Rule, by_key: dict[str | None, list[EventFact]], now: dateti
         if weight:
             count += 1
             total += rule.points * weight
+            if not track:
+                continue
+            if event.timestamp > now:
+                future += 1
+                coming = coming or event
+            else:
+                weights += weight
+                fading = fading or event
+    if until is not None:
+        _faded_until(until, rule, now, firsts=(kept, coming, fading), sums=(total, future, weights))
     return count, total
+
+
+_Firsts = tuple[EventFact | None, EventFact | None, EventFact | None]
+
+
+def _faded_until(
+    until: _Until, rule: Rule, now: datetime, *, firsts: _Firsts, sums: tuple[Decimal, int, Decimal]
+) -> None:
+    """Lower `until` to when a fading or expiring rule's contribution can next change, from
+    the first (earliest) counted event still counting, from the future, and fading: the
+    first expires after expire_after_days; the first from the future starts fading when it
+    happens; the first fading one stops counting when its weight underflows to 0 (1074
+    half-lives on; the others later), and the rounded points change at `_fading_next`."""
+    kept, coming, fading = firsts
+    if kept is not None and rule.expire_after_days is not None:
+        until.lower(_plus(kept.timestamp, _days(rule.expire_after_days)))
+    if coming is not None:
+        until.lower(coming.timestamp)
+    if fading is not None:
+        half_life = rule.half_life_days or Decimal(1)
+        until.lower(_plus(fading.timestamp, _days(_HALVINGS_TO_ZERO * half_life)))
+        until.lower(_fading_next(rule, now, *sums))
+
+
+def _fading_next(
+    rule: Rule, now: datetime, total: Decimal, future: int, weights: Decimal
+) -> datetime | None:
+    """When a fading rule's rounded points can next change, before any of its events expires,
+    happens (from the future) or stops counting (its weight underflows to 0, 1074
+    half-lives on; `_faded` takes those moments). Until then the `weights` (> 0) of its
+    fading events sum to W·0.5^(d/half_life) (one half-life per rule) and the `future`
+    events weigh 1 each, so the total moves monotonically towards points × future, and its
+    cents change when it crosses the next half cent: that moment is solved for a boundary
+    moved by `_SLACK` towards the total (far above the weights' float error), less `_EARLY`.
+    Never later than the change, possibly earlier; None: not before those moments."""
+    half_life = rule.half_life_days or Decimal(1)
+    value, magnitude = abs(total), abs(rule.points)  # rounding is symmetric around 0
+    cents = _cents(value)
+    low, high = cents - _HALF_CENT, cents + _HALF_CENT
+    if value >= high * (1 - _SLACK) or (low > 0 and value <= low * (1 + _SLACK)):
+        return now  # on a boundary, within float error: it may change at any moment
+    if low <= 0:
+        return None  # rounds to 0.00 and tends towards >= 0: it stays 0.00
+    target, floor = low * (1 + _SLACK), magnitude * future
+    if floor >= target:
+        return None  # it tends to a value that keeps these cents
+    # magnitude · (future + weights · 0.5^(d / half_life)) = target
+    days = float(half_life) * math.log2(float(magnitude * weights / (target - floor)))
+    try:
+        return now + timedelta(days=days) - _EARLY
+    except OverflowError:
+        return None  # past the last datetime: never
 
 
 def _fit(rule: Rule, facts: LeadFacts) -> _Result:
@@ -186,7 +304,7 @@ def _fit(rule: Rule, facts: LeadFacts) -> _Result:
     return _NOTHING
 
 
-def _inactivity(rule: Rule, events: _Events, now: datetime) -> _Result:
+def _inactivity(rule: Rule, events: _Events, now: datetime, until: _Until | None = None) -> _Result:
     if rule.inactive_days is None:
         return _NOTHING
     span = _days(rule.inactive_days)
@@ -202,6 +320,8 @@ def _inactivity(rule: Rule, events: _Events, now: datetime) -> _Result:
             (e for e in reversed(events) if is_activity(e) and _event_conditions_hold(rule, e)),
             None,
         )
+        if until is not None and last is not None:
+            until.lower(inactive_from(last.timestamp, span, now))
         if last is not None and now - last.timestamp >= span:
             return 1, Decimal(rule.points)
         return _NOTHING
@@ -219,7 +339,16 @@ def _inactivity(rule: Rule, events: _Events, now: datetime) -> _Result:
         in_window = start < event.timestamp <= deadline
         if in_window and is_activity(event) and (watched or not is_after(event)):
             return _NOTHING
+    if until is not None:
+        until.lower(inactive_from(start, span, now))
     return (1, Decimal(rule.points)) if now >= deadline else _NOTHING
+
+
+def inactive_from(start: datetime, span: timedelta, now: datetime) -> datetime | None:
+    """When an inactivity condition starting at `start` begins to hold, if after `now`:
+    the rule adds its points from `start + span` on, and nothing changes after that."""
+    deadline = _plus(start, span)
+    return deadline if deadline is not None and now < deadline else None
 
 
 def _apply(
@@ -228,18 +357,44 @@ def _apply(
     events: _Events,
     by_key: dict[str | None, list[EventFact]],
     now: datetime,
+    *,
+    until: _Until | None = None,
 ) -> _Result:
     if rule.kind == "behavior":
-        return _behavior(rule, by_key, now)
+        return _behavior(rule, by_key, now, until)
     if rule.kind == "fit":
         return _fit(rule, facts)
     if rule.kind == "inactivity":
-        return _inactivity(rule, events, now)
+        return _inactivity(rule, events, now, until)
     raise ValueError(f"rule {rule.id}: unknown kind {rule.kind!r}")
 
 
 def evaluate(facts: LeadFacts, rules: Sequence[Rule], *, now: datetime) -> Score:
     """Score a lead at `now` with the active `rules`; pure, deterministic, order-free."""
+    return _evaluate(facts, rules, now, None)
+
+
+def evaluate_until(
+    facts: LeadFacts, rules: Sequence[Rule], *, now: datetime
+) -> tuple[Score, datetime | None]:
+    """`evaluate(facts, rules, now=now)` and `next_change` for the same facts, in one pass."""
+    until = _Until()
+    return _evaluate(facts, rules, now, until), until.not_before(now)
+
+
+def next_change(facts: LeadFacts, rules: Sequence[Rule], *, now: datetime) -> datetime | None:
+    """The earliest moment after `now` at which `evaluate` can give another score or
+    breakdown for these facts without new events (fading, expiry, inactivity); None when
+    time alone never changes it. Never later than the change, possibly earlier (re-scoring
+    early is harmless); `now` itself means "at any moment". Until then, every
+    `evaluate(facts, rules, now=t)` with now <= t < next_change equals the one at `now`
+    but for `as_of` (tests/scoring/engine/test_next_change.py)."""
+    return evaluate_until(facts, rules, now=now)[1]
+
+
+def _evaluate(
+    facts: LeadFacts, rules: Sequence[Rule], now: datetime, until: _Until | None
+) -> Score:
     _require_aware(now, "now")
     events = _prepare(facts.events)
     if facts.score_epoch is not None:
@@ -251,7 +406,7 @@ def evaluate(facts: LeadFacts, rules: Sequence[Rule], *, now: datetime) -> Score
 
     with localcontext(_CONTEXT):
         results = (
-            (rule, _apply(rule, facts, events, by_key, now))
+            (rule, _apply(rule, facts, events, by_key, now, until=until))
             for rule in sorted((r for r in rules if r.active), key=lambda r: r.id)
         )
         return score_of(results, now=now)

@@ -17,7 +17,7 @@ the code `evaluate` runs.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 from operator import attrgetter
 from typing import Any, Final
@@ -40,9 +40,12 @@ from scoring.engine.evaluate import (
     _apply,
     _cap,
     _days,
+    _faded_until,
     _prepare,
     _require_aware,
     _Result,
+    _Until,
+    inactive_from,
     score_of,
 )
 from scoring.engine.facts import Condition, EventFact, LeadFacts, Rule, Score
@@ -57,7 +60,7 @@ _MEMO_LIMIT: Final = 4096
 _time_order: Final = attrgetter("timestamp", "id")
 
 _ByKey = dict[str | None, list[EventFact]]
-_Step = Callable[[LeadFacts, list[EventFact], _ByKey, datetime], _Result]
+_Step = Callable[[LeadFacts, list[EventFact], _ByKey, datetime, _Until | None], _Result]
 
 
 def _value_test(condition: Condition) -> Callable[[Any], bool]:
@@ -117,13 +120,19 @@ def _all(tests: Sequence[Callable[[EventFact], bool]]) -> Callable[[EventFact], 
 def _behavior(rule: Rule) -> _Step:
     """`evaluate._behavior` with the event key and condition tests found once."""
     if not rule.event:
-        return lambda facts, events, by_key, now: _NOTHING
+        return lambda facts, events, by_key, now, until: _NOTHING
     key = name_key(rule.event)
     matches = _all([_event_test(c) for c in rule.conditions]) if rule.conditions else None
     points, max_times, window_days = rule.points, rule.max_times, rule.window_days
     fading = rule.expire_after_days is not None or rule.half_life_days is not None
 
-    def step(facts: LeadFacts, events: list[EventFact], by_key: _ByKey, now: datetime) -> _Result:
+    def step(
+        facts: LeadFacts,
+        events: list[EventFact],
+        by_key: _ByKey,
+        now: datetime,
+        until: _Until | None,
+    ) -> _Result:
         candidates = by_key.get(key)
         if not candidates:
             return _NOTHING
@@ -132,13 +141,16 @@ def _behavior(rule: Rule) -> _Step:
         counted = _cap(candidates, max_times, window_days)
         if not fading:
             return len(counted), points * len(counted)
-        return _faded(rule, counted, now)
+        return _faded(rule, counted, now, until)
 
     return step
 
 
-def _faded(rule: Rule, counted: Sequence[EventFact], now: datetime) -> _Result:
-    """The fading part of `evaluate._behavior`, the same arithmetic in the same order."""
+def _faded(
+    rule: Rule, counted: Sequence[EventFact], now: datetime, until: _Until | None
+) -> _Result:
+    """`evaluate._faded`, the same arithmetic in the same order; with `until`, the same
+    first events and sums for `evaluate._faded_until`."""
     expire = None if rule.expire_after_days is None else _days(rule.expire_after_days)
     half_life = None
     if rule.half_life_days is not None:
@@ -147,12 +159,15 @@ def _faded(rule: Rule, counted: Sequence[EventFact], now: datetime) -> _Result:
         half_life = float(rule.half_life_days)
     points, decimal, day, no_time = rule.points, Decimal, _SECONDS_PER_DAY, _NO_TIME
     count, total = 0, Decimal(0)
+    kept = fading = coming = None
+    future, weights = 0, Decimal(0)
     for event in counted:
         age = now - event.timestamp
         if age < no_time:  # noqa: PLR1730 (max() is a call per event; a future event is 0 days old)
             age = no_time
         if expire is not None and age > expire:
             continue
+        kept = kept or event
         if half_life is None:
             count += 1
             total += points
@@ -161,6 +176,14 @@ def _faded(rule: Rule, counted: Sequence[EventFact], now: datetime) -> _Result:
         if weight:
             count += 1
             total += points * weight
+            if event.timestamp > now:  # from the future: weight 1 until it happens
+                future += 1
+                coming = coming or event
+            else:
+                weights += weight
+                fading = fading or event
+    if until is not None:
+        _faded_until(until, rule, now, firsts=(kept, coming, fading), sums=(total, future, weights))
     return count, total
 
 
@@ -170,7 +193,13 @@ def _fit(rule: Rule) -> _Step:
     with localcontext(_CONTEXT):
         hit = (1, Decimal(rule.points))
 
-    def step(facts: LeadFacts, events: list[EventFact], by_key: _ByKey, now: datetime) -> _Result:
+    def step(
+        facts: LeadFacts,
+        events: list[EventFact],
+        by_key: _ByKey,
+        now: datetime,
+        until: _Until | None,
+    ) -> _Result:
         if all(holds(lead_field(facts, field)) for field, holds in tests):
             return hit
         return _NOTHING
@@ -190,11 +219,16 @@ def _key(event: EventFact) -> str | None:
     return None
 
 
+def _inactive_from(until: _Until | None, start: datetime, span: timedelta, now: datetime) -> None:
+    if until is not None:
+        until.lower(inactive_from(start, span, now))
+
+
 def _inactive(rule: Rule) -> _Step:
     """`evaluate._inactivity` with the keys and condition tests found once; events are in
     time order, so the scan for activity after the anchor stops at the deadline."""
     if rule.inactive_days is None:
-        return lambda facts, events, by_key, now: _NOTHING
+        return lambda facts, events, by_key, now, until: _NOTHING
     inactive_days = rule.inactive_days
     watched = frozenset(name_key(name) for name in rule.watch_events)
     matches = _all([_event_test(c) for c in rule.conditions]) if rule.conditions else None
@@ -206,11 +240,18 @@ def _inactive(rule: Rule) -> _Step:
         # identify, group and alias calls (no key) are never activity, as in evaluate
         return key is not None and (not watched or key in watched)
 
-    def step(facts: LeadFacts, events: list[EventFact], by_key: _ByKey, now: datetime) -> _Result:
+    def step(
+        facts: LeadFacts,
+        events: list[EventFact],
+        by_key: _ByKey,
+        now: datetime,
+        until: _Until | None,
+    ) -> _Result:
         span = _days(inactive_days)
         if after_key is None:
             for event in reversed(events):
                 if active(_key(event)) and (matches is None or matches(event)):
+                    _inactive_from(until, event.timestamp, span, now)
                     return hit if now - event.timestamp >= span else _NOTHING
             return _NOTHING
         anchors = by_key.get(after_key) or ()
@@ -229,6 +270,7 @@ def _inactive(rule: Rule) -> _Step:
                 watched or not (key == after_key and (matches is None or matches(event)))
             ):
                 return _NOTHING
+        _inactive_from(until, start, span, now)
         return hit if now >= deadline else _NOTHING
 
     return step
@@ -237,7 +279,9 @@ def _inactive(rule: Rule) -> _Step:
 def _as_evaluate(rule: Rule) -> _Step:
     """The rule exactly as `evaluate` applies it (inactivity rules, unknown kinds, and any
     rule that cannot be prepared: its error is then raised where `evaluate` raises it)."""
-    return lambda facts, events, by_key, now: _apply(rule, facts, events, by_key, now)
+    return lambda facts, events, by_key, now, until: _apply(
+        rule, facts, events, by_key, now, until=until
+    )
 
 
 _PREPARED: Final[dict[str, Callable[[Rule], _Step]]] = {
@@ -283,6 +327,15 @@ class Scorer:
 
     def evaluate(self, facts: LeadFacts, *, now: datetime) -> Score:
         """Score a lead at `now`; see `evaluate`."""
+        return self._score(facts, now, None)
+
+    def evaluate_until(self, facts: LeadFacts, *, now: datetime) -> tuple[Score, datetime | None]:
+        """`evaluate_until(facts, rules, now=now)`: the score and when it can next change by
+        time alone (`next_change`)."""
+        until = _Until()
+        return self._score(facts, now, until), until.not_before(now)
+
+    def _score(self, facts: LeadFacts, now: datetime, until: _Until | None) -> Score:
         _require_aware(now, "now")
         given = facts.events
         events = _ordered(given if isinstance(given, list | tuple) else list(given))
@@ -308,5 +361,7 @@ class Scorer:
                 found.append(event)
 
         with localcontext(_CONTEXT):
-            results = ((rule, step(facts, events, by_key, now)) for rule, step in self._steps)
+            results = (
+                (rule, step(facts, events, by_key, now, until)) for rule, step in self._steps
+            )
             return score_of(results, now=now)

@@ -12,6 +12,7 @@ from .rescore import (
 )
 from .rules import rule_create, rule_delete, rule_update, rule_validate, rules_draft_parse
 from .scores import (
+    Refreshed,
     breakdown_json,
     lead_epoch_move,
     leads_refresh,
@@ -21,6 +22,7 @@ from .scores import (
     score_rows_create,
     score_rows_merge,
     scores_refresh,
+    scores_refresh_due,
 )
 from .simulate import CANDIDATE, HANDED_OVER, OUTCOME_KINDS, Outcome, scores_simulate
 from .state import (
@@ -39,6 +41,7 @@ __all__ = [
     "OUTCOME_KINDS",
     "RULE_FIELDS",
     "Outcome",
+    "Refreshed",
     "RuleSets",
     "breakdown_json",
     "events_load",
@@ -66,6 +69,7 @@ __all__ = [
     "score_rows_create",
     "score_rows_merge",
     "scores_refresh",
+    "scores_refresh_due",
     "scores_refreshed",
     "scores_simulate",
 ]

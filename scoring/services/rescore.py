@@ -122,7 +122,8 @@ def rescore_step(job_id: int, *, now: datetime, batch: int = BATCH) -> bool:
     scorer = engine.Scorer(rules)  # engine.evaluate, with the rules prepared once
     results = []
     for lead in leads:
-        score = scorer.evaluate(lead_facts(lead, events.get(lead.pk, ())), now=now)
+        facts = lead_facts(lead, events.get(lead.pk, ()))
+        score, until = scorer.evaluate_until(facts, now=now)  # and its next change by time
         results.append(
             RescoreResult(
                 job_id=job.pk,
@@ -132,6 +133,7 @@ def rescore_step(job_id: int, *, now: datetime, batch: int = BATCH) -> bool:
                 fit=score.fit,
                 breakdown=breakdown_json(score),
                 as_of=now,
+                next_change_at=until,
             )
         )
     with transaction.atomic():
@@ -207,6 +209,7 @@ def _swap(job: RescoreJob) -> int:
         cursor.execute(
             f"UPDATE {detail} AS d SET score = r.score, engagement = r.engagement, "  # noqa: S608
             "fit = r.fit, breakdown = r.breakdown, as_of = r.as_of, rules_version = %s, "
+            "next_change_at = r.next_change_at, "
             f"history_score = CASE WHEN {differs} THEN r.score ELSE d.history_score END, "
             f"history_at = CASE WHEN {differs} THEN r.as_of ELSE d.history_at END "
             f"FROM {result} r WHERE r.job_id = %s AND r.lead_id = d.lead_id",

@@ -2,9 +2,9 @@
 changed, and tell the apps above (`scoring.hooks.scores_computed`)."""
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import orjson
 from django.db import connection, transaction
@@ -102,14 +102,16 @@ def leads_score(
 
 
 def leads_refresh(lead_ids: Sequence[int], *, now: datetime) -> dict[int, engine.Score]:
-    """The periodic re-score (fading, inactivity); returns only the scores that changed."""
+    """The periodic re-score (fading, expiry, inactivity) of these leads; stores each one's
+    next change (engine.next_change) and returns only the scores that changed."""
     scores, changed = _leads_score(lead_ids, now=now, cause=Cause.TIME, sets=None)
     return {pk: scores[pk] for pk in changed}
 
 
-# A score row to write: lead_id, score, engagement, fit, breakdown, history_score, history_at;
-# a history point: lead_id, score, engagement, fit; a re-score job's result: lead_id, score,
-# engagement, fit, breakdown.
+# A score row to write: lead_id, score, engagement, fit, breakdown, history_score, history_at,
+# next_change_at; a history point: lead_id, score, engagement, fit; a re-score job's result:
+# lead_id, score, engagement, fit, breakdown, next_change_at; a row whose score stays:
+# lead_id, next_change_at.
 _Row = tuple[Any, ...]
 
 
@@ -137,12 +139,14 @@ def _leads_score(
     detail_rows: list[_Row] = []
     history: list[_Row] = []
     results: list[_Row] = []
+    nexts: list[_Row] = []
     for lead_id, profile in profiles.items():
         old = stored[lead_id]
         facts = engine.LeadFacts(
             **profile, events=tuple(events.get(lead_id, ())), score_epoch=old.epoch
         )
-        score = live.evaluate(facts, now=now)
+        # The score and the moment it can next change by time alone (engine.next_change).
+        score, until = live.evaluate_until(facts, now=now)
         scores[lead_id] = score
         moved = (old.score, old.engagement, old.fit) != (score.score, score.engagement, score.fit)
         if moved:
@@ -155,18 +159,23 @@ def _leads_score(
         if moved or cause != Cause.TIME or _stale(old, score, version=sets.version):
             marked = (score.score, now) if point else (old.history_score, old.history_at)
             detail_rows.append(
-                (lead_id, score.score, score.engagement, score.fit, breakdown_json(score), *marked)
-            )
+                (lead_id, score.score, score.engagement, score.fit, breakdown_json(score),
+                 *marked, until)
+            )  # fmt: skip
+        else:
+            nexts.append((lead_id, until))
         if building is not None:
             # While a re-score builds, the newest score under its rules is this one.
-            result = building.evaluate(facts, now=now)
+            result, result_until = building.evaluate_until(facts, now=now)
             results.append(
-                (lead_id, result.score, result.engagement, result.fit, breakdown_json(result))
-            )
+                (lead_id, result.score, result.engagement, result.fit, breakdown_json(result),
+                 result_until)
+            )  # fmt: skip
     _store(
         detail_rows, history, results, now=now, cause=cause, version=sets.version,
         job=sets.building_job,
     )  # fmt: skip
+    _store_next(nexts)
     hooks.scores_computed(sorted(changed if cause == Cause.TIME else scores))
     return scores, changed
 
@@ -189,6 +198,7 @@ DETAIL_FIELDS = (
     "rules_version",
     "history_score",
     "history_at",
+    "next_change_at",
 )
 
 
@@ -203,23 +213,39 @@ def _store(
         return
     with connection.cursor() as cursor:
         if details:
-            lead_id, score, engagement, fit, breakdown, history_score, history_at = _columns(
+            lead_id, score, engagement, fit, breakdown, history_score, history_at, until = _columns(
                 details
             )
             cursor.execute(
                 _DETAILS_SQL,
                 [now, version, lead_id, score, engagement, fit, _texts(breakdown),
-                 history_score, history_at],
+                 history_score, history_at, until],
             )  # fmt: skip
         if history:
             lead_id, score, engagement, fit = _columns(history)
             cursor.execute(_HISTORY_SQL, [now, cause, lead_id, score, engagement, fit])
         if results and job is not None:
-            lead_id, score, engagement, fit, breakdown = _columns(results)
+            lead_id, score, engagement, fit, breakdown, until = _columns(results)
             cursor.execute(
                 _RESULTS_SQL,
-                [job, now, lead_id, score, engagement, fit, _texts(breakdown)],
+                [job, now, lead_id, score, engagement, fit, _texts(breakdown), until],
             )
+
+
+def _store_next(nexts: list[_Row]) -> None:
+    """Only the next change of score rows whose score stays (the time-driven refresh)."""
+    if not nexts:
+        return
+    if connection.vendor != "postgresql":
+        LeadScore.objects.bulk_update(
+            [LeadScore(lead_id=lead_id, next_change_at=until) for lead_id, until in nexts],
+            ["next_change_at"],
+            batch_size=1000,
+        )
+        return
+    lead_id, until = _columns(nexts)
+    with connection.cursor() as cursor:
+        cursor.execute(_NEXT_SQL, [lead_id, until])
 
 
 # The rows are this batch's, from `unnest` of one array per column: one statement per table
@@ -227,10 +253,16 @@ def _store(
 _DETAILS_SQL = (
     f"UPDATE {LeadScore._meta.db_table} AS d SET score = v.score, "  # noqa: S608 (names only)
     "engagement = v.engagement, fit = v.fit, breakdown = v.breakdown::jsonb, as_of = %s, "
-    "rules_version = %s, history_score = v.history_score, history_at = v.history_at "
+    "rules_version = %s, history_score = v.history_score, history_at = v.history_at, "
+    "next_change_at = v.next_change_at "
     "FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::text[], "
-    "%s::numeric[], %s::timestamptz[]) "
-    "AS v(lead_id, score, engagement, fit, breakdown, history_score, history_at) "
+    "%s::numeric[], %s::timestamptz[], %s::timestamptz[]) "
+    "AS v(lead_id, score, engagement, fit, breakdown, history_score, history_at, "
+    "next_change_at) WHERE d.lead_id = v.lead_id"
+)
+_NEXT_SQL = (
+    f"UPDATE {LeadScore._meta.db_table} AS d SET next_change_at = v.next_change_at "  # noqa: S608
+    "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(lead_id, next_change_at) "
     "WHERE d.lead_id = v.lead_id"
 )
 _HISTORY_SQL = (
@@ -242,13 +274,14 @@ _HISTORY_SQL = (
 )
 _RESULTS_SQL = (
     f"INSERT INTO {RescoreResult._meta.db_table} "  # noqa: S608 (names only)
-    "(job_id, as_of, lead_id, score, engagement, fit, breakdown) "
-    "SELECT %s, %s, v.lead_id, v.score, v.engagement, v.fit, v.breakdown::jsonb "
-    "FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::text[]) "
-    "AS v(lead_id, score, engagement, fit, breakdown) "
+    "(job_id, as_of, lead_id, score, engagement, fit, breakdown, next_change_at) "
+    "SELECT %s, %s, v.lead_id, v.score, v.engagement, v.fit, v.breakdown::jsonb, "
+    "v.next_change_at "
+    "FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::text[], "
+    "%s::timestamptz[]) AS v(lead_id, score, engagement, fit, breakdown, next_change_at) "
     "ON CONFLICT (job_id, lead_id) DO UPDATE SET score = EXCLUDED.score, "
     "engagement = EXCLUDED.engagement, fit = EXCLUDED.fit, breakdown = EXCLUDED.breakdown, "
-    "as_of = EXCLUDED.as_of"
+    "as_of = EXCLUDED.as_of, next_change_at = EXCLUDED.next_change_at"
 )
 
 
@@ -272,8 +305,18 @@ def _store_orm(
                     rules_version=version,
                     history_score=history_score,
                     history_at=history_at,
+                    next_change_at=until,
                 )
-                for lead_id, score, engagement, fit, breakdown, history_score, history_at in details
+                for (
+                    lead_id,
+                    score,
+                    engagement,
+                    fit,
+                    breakdown,
+                    history_score,
+                    history_at,
+                    until,
+                ) in details
             ],
             batch_size=1000,
             update_conflicts=True,
@@ -306,13 +349,14 @@ def _store_orm(
                     fit=fit,
                     breakdown=breakdown,
                     as_of=now,
+                    next_change_at=until,
                 )
-                for lead_id, score, engagement, fit, breakdown in results
+                for lead_id, score, engagement, fit, breakdown, until in results
             ],
             batch_size=1000,
             update_conflicts=True,
             unique_fields=["job", "lead_id"],
-            update_fields=["score", "engagement", "fit", "breakdown", "as_of"],
+            update_fields=["score", "engagement", "fit", "breakdown", "as_of", "next_change_at"],
         )
 
 
@@ -339,23 +383,53 @@ def leads_score_pending(*, limit: int = 200, now: datetime | None = None) -> int
     return len(ids)
 
 
+class Refreshed(NamedTuple):
+    """One pass of the time-driven refresh: leads re-evaluated, and whose score changed."""
+
+    visited: int
+    changed: int
+
+
 def scores_refresh(*, batch: int = 1000) -> int:
-    """Fading and inactivity change scores without events: re-score every lead in id
-    batches and store what changed; returns how many changed."""
-    started = timezone.now()
+    """Fading, expiry and inactivity change scores without events: re-score the leads whose
+    next change has come and store what changed; returns how many changed."""
+    return scores_refresh_due(batch=batch).changed
+
+
+def scores_refresh_due(*, batch: int = 1000, now: datetime | None = None) -> Refreshed:
+    """`scores_refresh`, counted. Only the leads whose `next_change_at` (engine.next_change,
+    stored with every score) has come by the start of the pass are visited, in batches in
+    (next_change_at, lead_id) order (keyset, on its index); each one's next change is stored
+    again, so a lead whose events are long expired or faded to nothing is not read again
+    until new events or new rules re-score it. Each batch is scored at its own moment; `now`
+    (tests, benchmarks) fixes one moment for the whole pass."""
+    started = now or timezone.now()
     if not engine.changes_with_time(rules_live()[1]):
         scores_refreshed(at=started)
-        return 0
-    after, changed = 0, 0
-    while ids := list(
-        LeadScore.objects.filter(lead_id__gt=after)
-        .order_by("lead_id")
-        .values_list("lead_id", flat=True)[:batch]
-    ):
-        after = ids[-1]
-        changed += len(leads_refresh(ids, now=timezone.now()))
+        return Refreshed(0, 0)
+    after: tuple[datetime, int] = (_EARLIEST, 0)
+    visited, changed = 0, 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(_DUE_SQL, [started, *after, batch])
+            due = cursor.fetchall()
+        if not due:
+            break
+        # A row is only written with a moment >= its batch's now >= started, so the cursor
+        # passes each lead at most twice (once more only if written exactly at `started`).
+        after = (due[-1][1], due[-1][0])
+        visited += len(due)
+        changed += len(leads_refresh([lead_id for lead_id, _ in due], now=now or timezone.now()))
     scores_refreshed(at=started)
-    return changed
+    return Refreshed(visited, changed)
+
+
+_EARLIEST: Final = datetime(1, 1, 1, tzinfo=UTC)
+_DUE_SQL = (
+    f"SELECT lead_id, next_change_at FROM {LeadScore._meta.db_table} "  # noqa: S608 (names only)
+    "WHERE next_change_at <= %s AND (next_change_at, lead_id) > (%s, %s) "
+    "ORDER BY next_change_at, lead_id LIMIT %s"
+)
 
 
 def lead_epoch_move(lead_id: int, *, at: datetime) -> None:

@@ -5,6 +5,7 @@ figure is divided by, measured in the same run."""
 import statistics
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +18,7 @@ from handoff.services import policy_update
 from mqlapp.console.demo import DEMO_RULES
 from mqlapp.leads.models import Lead
 from mqlapp.leads.services import user_create
-from scoring.models import RescoreJob, ScoreQueue, ScoringRule
+from scoring.models import LeadScore, RescoreJob, ScoreQueue, ScoringRule
 from scoring.services import (
     leads_score_pending,
     rescore_finish,
@@ -25,9 +26,10 @@ from scoring.services import (
     rescore_step,
     rule_validate,
     rules_live,
-    scores_refresh,
+    scores_refresh_due,
 )
 from scoring.tasks import SCORE_BATCH
+from tests.bench import data
 
 
 def _timed(action: Callable[[], Any]) -> tuple[float, Any]:
@@ -120,17 +122,100 @@ def bench_rescore() -> dict[str, Any]:
     return {"leads": job.total, "build_s": built, "swap_s": swap, "changed": job.changed}
 
 
-def bench_refresh() -> dict[str, Any]:
-    """The hourly job: every lead re-evaluated for fading and inactivity, and the leads whose
-    score moved qualified (scoring's task, then handoff's)."""
+# The shares of leads made due for the refresh figures, as "every n-th lead id".
+REFRESH_SHARES = ((1, 100), (10, 10), (100, 1))
+# The idle leads added (SQL, rolled back) for the figure at a larger count: this many times
+# the benchmark's leads, at most IDLE_MAX.
+IDLE_TIMES, IDLE_MAX = 10, 1_000_000
 
-    def refresh() -> int:
-        changed = scores_refresh()
+
+def _refresh_timed(*, now: datetime) -> dict[str, Any]:
+    """One pass of the hourly job at `now` (scoring's task, then handoff's qualification of
+    the leads whose score moved)."""
+
+    def refresh() -> Any:
+        done = scores_refresh_due(now=now)
         _qualify_drain()
-        return changed
+        return done
 
-    seconds, changed = _timed(refresh)
-    return {"leads": Lead.objects.count(), "seconds": seconds, "changed": changed}
+    seconds, done = _timed(refresh)
+    return {"seconds": seconds, "visited": done.visited, "changed": done.changed}
+
+
+def _due_every(step: int, *, now: datetime) -> int:
+    """Every `step`-th lead (by id) due at `now`, every other one not for a year; returns how
+    many are due. Stands for "this share of leads can change within the hour"."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE scoring_leadscore SET next_change_at = CASE WHEN lead_id %% %s = 0 "
+            "THEN %s ELSE %s END",
+            [step, now - timedelta(seconds=1), now + timedelta(days=365)],
+        )
+        cursor.execute("ANALYZE scoring_leadscore")
+    return LeadScore.objects.filter(next_change_at__lte=now).count()
+
+
+def _idle_leads(count: int, *, version: int, now: datetime) -> int:
+    """`count` leads without events whose scores change no sooner than in 30 days, with
+    generate_series (inside the caller's transaction; it rolls them back)."""
+    first = (Lead.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+    names, values, params = [], [], []
+    for name, data_type, nullable in data._columns("leads_lead"):
+        if name == "id":
+            names.append(name)
+            values.append("g")
+        elif not nullable:
+            names.append(name)
+            if data_type in ("text", "character varying"):
+                values.append("%s || g || %s")
+                params += ["idle", "@idle.example"] if name == "email" else [f"idle-{name}-", ""]
+            else:
+                values.append("%s")
+                params.append(data._default(data_type, now))
+    series = "generate_series(%s, %s) AS g"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO leads_lead ({', '.join(names)}) SELECT {', '.join(values)} FROM {series}",
+            [*params, first, first + count - 1],
+        )
+        cursor.execute(
+            "INSERT INTO scoring_leadscore (lead_id, score, engagement, fit, breakdown, "
+            "rules_version, next_change_at) "
+            f"SELECT g, 0, 0, 0, '[]', %s, %s FROM {series}",
+            [version, now + timedelta(days=30), first, first + count - 1],
+        )
+        cursor.execute("ANALYZE scoring_leadscore")
+    return count
+
+
+def bench_refresh() -> dict[str, Any]:
+    """The hourly job visits only leads whose score can change by now (next_change_at):
+
+    - natural: right after the re-score, how many leads the engine says can change within
+      the next hour, and the refresh an hour on;
+    - shares: 1 %, 10 % and 100 % of leads due, the others not: the cost follows the due;
+    - larger: the 1 % again with IDLE_TIMES × as many idle leads added with SQL (rolled
+      back), whose scores cannot change this hour: they cost the refresh nothing."""
+    leads = Lead.objects.count()
+    now = timezone.now()
+    hour = now + timedelta(hours=1)
+    natural_due = LeadScore.objects.filter(next_change_at__lte=hour).count()
+    natural = {"due": natural_due, **_refresh_timed(now=hour)}
+    shares = []
+    for percent, step in REFRESH_SHARES:
+        due = _due_every(step, now=now)
+        shares.append({"percent": percent, "due": due, **_refresh_timed(now=now)})
+    idle = min(IDLE_MAX, IDLE_TIMES * leads)
+    larger: dict[str, Any] = {}
+    version = rules_live()[0]
+    with transaction.atomic():
+        due = _due_every(REFRESH_SHARES[0][1], now=now)
+        added, _ = _timed(lambda: _idle_leads(idle, version=version, now=now))
+        larger = {"idle": idle, "due": due, "insert_s": added, **_refresh_timed(now=now)}
+        transaction.set_rollback(True)  # the idle leads were only for this figure
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE scoring_leadscore")
+    return {"leads": leads, "natural": natural, "shares": shares, "larger": larger}
 
 
 def bench_live(*, leads: int = 10_000) -> dict[str, Any]:

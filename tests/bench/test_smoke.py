@@ -71,12 +71,16 @@ def test_bench_tiny_produces_every_figure(tmp_path: Path) -> None:
 
     figures = _table(lines, "what")
     labels = [row[0] for row in figures]
-    assert len(figures) == 5, labels
+    assert len(figures) == 9, labels
     for start in (
         "rule change: re-score every lead",
         "rule change: the swap",
         "rule change, end to end",
-        "hourly refresh of every lead",
+        "hourly refresh an hour after the re-score",
+        "refresh with 1 % of leads due",
+        "refresh with 10 % of leads due",
+        "refresh with 100 % of leads due",
+        "refresh with 1 % due among",
         f"live scoring, batches of {SCORE_BATCH}",
     ):
         assert any(label.startswith(start) for label in labels), (start, labels)
@@ -104,6 +108,9 @@ def test_bench_tiny_produces_every_figure(tmp_path: Path) -> None:
     )
     assert any(line.startswith("Loading the data with COPY took") for line in lines)
     assert re.search(r"takes \*\*\d+\.\d × the SQL aggregate\*\*", text), "re-score ÷ SQL"
+    assert re.search(
+        r"At 1M leads an hour takes: .* \*\*[\d,]+ s \(\d+\.\d × the yardstick", text
+    ), "the refresh at 1M leads"
     assert not re.search(r"\b(nan|inf)\b", text, re.IGNORECASE)
 
     # The load benchmark ran the real stack (gunicorn, a Celery worker) and wrote its figures.
