@@ -4,6 +4,7 @@ The SDKs themselves run in Chromium in tests/browser_sdk."""
 
 import base64
 import json
+import os
 
 import pytest
 from django.test import Client
@@ -297,3 +298,30 @@ def test_rudderstack_beacon_batch_takes_the_key_from_the_query_string(site_sourc
     assert Event.objects.get().anonymous_id == "beacon-1"
     wrong = Client().post("/beacon/v1/batch?writeKey=wk_nope", json.dumps(body), "text/plain")
     assert wrong.status_code == 401
+
+
+@pytest.mark.skipif(
+    not os.environ.get("MQLAPP_TEST_REDIS_URL"), reason="the rate limit counts in Redis"
+)
+def test_a_rate_limited_answer_shows_retry_after_to_the_page(site_source, settings):
+    """A browser SDK waits Retry-After before retrying a 429 only if the page can read it."""
+    import redis
+
+    from mqlapp.leads.ingest import ratelimit
+    from tests.conftest import _worker_redis_url
+
+    url = _worker_redis_url(os.environ["MQLAPP_TEST_REDIS_URL"])
+    for key in redis.Redis.from_url(url).scan_iter("mqlapp:ingest-rate:*"):
+        redis.Redis.from_url(url).delete(key)
+    settings.INGEST_RATE_REDIS_URL = url
+    settings.INGEST_RATE_LIMIT = 1
+    ratelimit._State.failed_until = 0.0
+    body = {"writeKey": site_source.write_key, "batch": [{"type": "page", "anonymousId": "a"}]}
+    answers = [
+        Client().post("/v1/b", json.dumps(body), content_type="text/plain", HTTP_ORIGIN=SITE)
+        for _ in range(2)
+    ]
+    assert [a.status_code for a in answers] == [200, 429]
+    assert answers[1]["Access-Control-Allow-Origin"] == SITE
+    assert int(answers[1]["Retry-After"]) > 0
+    assert "Retry-After" in answers[1]["Access-Control-Expose-Headers"]

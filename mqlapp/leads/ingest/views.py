@@ -94,11 +94,13 @@ def _readable(response: HttpResponse, request: HttpRequest) -> HttpResponse:
     error. The answer names nothing but the request's own fault; no credentials are allowed.
     A refused origin (403) reads nothing: its request fails in the browser."""
     origin = request.META.get("HTTP_ORIGIN", "")
-    refused_origin = response.status_code == HTTPStatus.FORBIDDEN
-    if origin and not refused_origin and "Access-Control-Allow-Origin" not in response:
+    if not origin or response.status_code == HTTPStatus.FORBIDDEN:
+        return response
+    if "Access-Control-Allow-Origin" not in response:
         response["Access-Control-Allow-Origin"] = origin
-        response["Access-Control-Expose-Headers"] = "Retry-After"
         response["Vary"] = "Origin"
+    # not a CORS-safelisted header: without this the SDK cannot see how long to wait
+    response["Access-Control-Expose-Headers"] = "Retry-After"
     return response
 
 
