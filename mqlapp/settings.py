@@ -253,6 +253,7 @@ INGEST_RATE_WINDOW_SECONDS = env.int("INGEST_RATE_WINDOW_SECONDS", default=60)
 INGEST_RATE_REDIS_URL = env("INGEST_RATE_REDIS_URL", default=REDIS_URL)
 INGEST_RATE_REDIS_TIMEOUT = env.float("INGEST_RATE_REDIS_TIMEOUT", default=0.1)
 INGEST_RATE_FAIL_OPEN_SECONDS = env.float("INGEST_RATE_FAIL_OPEN_SECONDS", default=10.0)
+INGEST_MAX_BATCH_MESSAGES = 2500  # as Segment: a larger batch is 413, the client splits it
 # Other ways in: landing-page forms (spam: submissions per address and form per window),
 # CSV imports, and the proxies in front of the app (to find the client's address).
 FORM_RATE_LIMIT = env.int("FORM_RATE_LIMIT", default=10)

@@ -13,7 +13,8 @@ from .console import privacy_api, views
 from .console.export import LeadExportView
 from .leads.api import ingest_views as ingest_api
 from .leads.api import views as api
-from .leads.ingest import public_views
+from .leads.ingest import public_views, sdk_settings
+from .leads.ingest.views import v1_batch
 
 
 @csrf_exempt  # answers 404 whatever the method; a CSRF page would be HTML
@@ -56,6 +57,10 @@ api_urls: list[URLPattern | URLResolver] = [
 
 urlpatterns = [
     path("v1/", include("mqlapp.leads.ingest.urls")),
+    # RudderStack JavaScript SDK v3's source config (its `configUrl` pointed here)
+    path("sourceConfig/", sdk_settings.rudderstack_source_config),
+    # RudderStack v3 with `useBeacon: true`: /beacon/v1/batch?writeKey=<key>
+    path("beacon/v1/batch", v1_batch),
     path("f/<slug:slug>/", public_views.form_post, name="form-post"),
     path("f/<slug:slug>/thanks/", public_views.form_thanks, name="form-thanks"),
     path("e/o/<str:token>.gif", public_views.email_open),

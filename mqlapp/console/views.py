@@ -9,6 +9,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -22,6 +23,7 @@ from mqlapp.leads.throttle import cool_off
 
 from . import selectors
 from .access import page_for
+from .source_snippets import sdk_snippets
 
 
 def nav_context(request: HttpRequest) -> dict[str, Any]:
@@ -140,11 +142,16 @@ def sources_page(request: HttpRequest) -> HttpResponse:
             else:
                 return redirect("sources")
     base = request.build_absolute_uri("/").rstrip("/")
+    script = static("mqlapp/mql.js")
+    sources = [
+        (source, sdk_snippets(base, script, source.write_key))
+        for source in Source.objects.order_by("id")
+    ]
     return render(
         request,
         "console/sources.html",
         {
-            "sources": Source.objects.order_by("id"),
+            "sources": sources,
             "base": base,
             "error": error,
             "kinds": Source.Kind.choices,

@@ -16,12 +16,15 @@ class BearerlessTokenAuthentication(TokenAuthentication):
 
 
 def write_key_from_request(request: HttpRequest, body: object) -> str | None:
-    """The write key of an ingestion call: Basic auth user name, or `writeKey` in the body."""
+    """The write key of an ingestion call: Basic auth user name, `Bearer <write key>`,
+    `writeKey` in the body, or `?writeKey=` (RudderStack's beacon delivery puts it there)."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if header:
         scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            return value.strip() or None
         if scheme.lower() != "basic":
-            return None  # a user token is not a write key
+            return None  # a user token ("Token <key>") is not a write key
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
@@ -31,7 +34,7 @@ def write_key_from_request(request: HttpRequest, body: object) -> str | None:
         key = body.get("writeKey") or body.get("write_key")
         if isinstance(key, str) and key:
             return key
-    return None
+    return request.GET.get("writeKey") or None
 
 
 def source_for_write_key(key: str | None) -> Source | None:

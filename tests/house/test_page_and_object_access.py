@@ -36,6 +36,7 @@ OPEN_ROUTES = {
     "api/^(?P<rest>(?s:.*))$": "an unknown API path: the same JSON 404 for everyone",
     "admin/": "Django's admin: staff only (is_staff), a role-less user is sent to its sign-in",
     "sourceConfig/": "SDK settings by write key (SPEC §3)",
+    "beacon/v1/": "RudderStack's beacon ingestion: authenticated by a source's write key",
     "static/": "static files",
 }
 

@@ -5,6 +5,7 @@ import logging
 import math
 import zlib
 from datetime import datetime
+from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from ..errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from ..models import Source
 from .messages import Message, _parse_time
 from .ratelimit import write_key_rate_check
+from .sdk_settings import SDK_REQUEST_HEADERS
 from .services import events_ingest, messages_validate
 
 log = logging.getLogger(__name__)
@@ -81,8 +83,24 @@ def _preflight(request: HttpRequest) -> HttpResponse:
     if origin and _origin_allowed(None, origin):
         _cors(response, origin)
         response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-        response["Access-Control-Allow-Headers"] = "Content-Type, Authorization, Content-Encoding"
+        response["Access-Control-Allow-Headers"] = SDK_REQUEST_HEADERS
         response["Access-Control-Max-Age"] = "86400"
+    return response
+
+
+def _readable(response: HttpResponse, request: HttpRequest) -> HttpResponse:
+    """An error answer a browser SDK can read, so it acts on the status (drops a 4xx, retries a
+    429/5xx after Retry-After) instead of seeing a CORS failure, which it retries as a network
+    error. The answer names nothing but the request's own fault; no credentials are allowed.
+    A refused origin (403) reads nothing: its request fails in the browser."""
+    origin = request.META.get("HTTP_ORIGIN", "")
+    if not origin or response.status_code == HTTPStatus.FORBIDDEN:
+        return response
+    if "Access-Control-Allow-Origin" not in response:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Vary"] = "Origin"
+    # not a CORS-safelisted header: without this the SDK cannot see how long to wait
+    response["Access-Control-Expose-Headers"] = "Retry-After"
     return response
 
 
@@ -98,7 +116,7 @@ def _handle(request: HttpRequest, kind: str | None) -> HttpResponse:
     try:
         return _preflight(request) if request.method == "OPTIONS" else _accept(request, kind)
     except _Refused as refused:
-        return refused.response
+        return _readable(refused.response, request)
     except DATABASE_UNAVAILABLE as exc:
         # Nothing was committed: the client keeps the batch and sends it again (messageId
         # makes a resend harmless). Never a 200 without a durable write.
@@ -109,7 +127,7 @@ def _handle(request: HttpRequest, kind: str | None) -> HttpResponse:
             retry_after=RETRY_AFTER_SECONDS,
         )
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return _readable(response, request)
 
 
 def _accept(request: HttpRequest, kind: str | None) -> HttpResponse:
@@ -199,7 +217,11 @@ def _batch(
 ) -> tuple[list[Message], list[dict[str, Any]]]:
     if not isinstance(payload, dict) or not isinstance(payload.get("batch"), list):
         raise _Refused(_error(400, 'a batch body must be an object with a "batch" list'))
-    raws = payload["batch"]
+    most = settings.INGEST_MAX_BATCH_MESSAGES
+    if len(payload["batch"]) > most:
+        message = f"a batch holds at most {most} messages; this one has {len(payload['batch'])}"
+        raise _Refused(_error(413, message, limit_messages=most))
+    raws = [_sdk_conventions(raw, payload) for raw in payload["batch"]]
     limit = settings.INGEST_MAX_MESSAGE_BYTES
     # No message can be larger than the body it came in: measure each only in a large body.
     for index, raw in enumerate(raws if size > limit else ()):
@@ -220,6 +242,37 @@ def _size(raw: Any) -> int:
         return len(json.dumps(raw).encode())
 
 
+def _sdk_conventions(raw: Any, batch: dict[str, Any]) -> Any:
+    """One message as the parser expects it, from what the browser SDKs send.
+
+    - The batch's `context` and `integrations` apply to each message: merged shallowly, by
+      top-level key, the message's own keys winning (a message's `context.page` replaces the
+      batch's whole `context.page`). The batch's `sentAt` is applied by the parser.
+    - RudderStack: `rudderId` (older SDKs) is the anonymousId when there is none; `channel`
+      ("web") is kept as `context.channel`. Its `originalTimestamp` and `sentAt` are read by
+      the parser as they are.
+    Anything that is not an object is left for the parser to reject with its reason.
+    """
+    if not isinstance(raw, dict):
+        return raw
+    merged = dict(raw)
+    for key in ("context", "integrations"):
+        shared = batch.get(key)
+        if isinstance(shared, dict) and shared:
+            own = raw.get(key)
+            if own is None:
+                merged[key] = dict(shared)
+            elif isinstance(own, dict):
+                merged[key] = {**shared, **own}
+    if not merged.get("anonymousId") and isinstance(raw.get("rudderId"), str):
+        merged["anonymousId"] = raw["rudderId"]
+    channel = raw.get("channel")
+    context = merged.get("context")
+    if isinstance(channel, str) and channel and (context is None or isinstance(context, dict)):
+        merged["context"] = {"channel": channel, **(context or {})}
+    return merged
+
+
 def _single(
     payload: Any, *, size: int, kind: str, received_at: datetime
 ) -> tuple[list[Message], list[dict[str, Any]]]:
@@ -227,7 +280,9 @@ def _single(
     if size > limit:
         message = f"message larger than the {limit // 1024} KB limit"
         raise _Refused(_error(413, message, limit_bytes=limit))
-    messages, rejected = messages_validate([payload], received_at=received_at, default_type=kind)
+    messages, rejected = messages_validate(
+        [_sdk_conventions(payload, {})], received_at=received_at, default_type=kind
+    )
     if rejected:
         raise _Refused(_error(400, rejected[0]["error"]))
     return messages, rejected
