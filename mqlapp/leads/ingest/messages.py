@@ -141,6 +141,22 @@ def storable_json(value: Any, *, where: str) -> Any:
     return value
 
 
+def _storable_objects(raw: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """traits, context and properties as `storable_json` keeps them, checked together in one
+    orjson call (the common case: nothing to change); only on a doubt each is checked alone."""
+    objects = (_obj(raw, "traits"), _obj(raw, "context"), _obj(raw, "properties"))
+    try:
+        blob = orjson.dumps(objects)
+    except orjson.JSONEncodeError:
+        blob = b"\\u0000"  # walk each: storable_json finds what orjson refused
+    if b"\\u0000" in blob or blob.count(b"{") + blob.count(b"[") > JSON_DEPTH_MAX:
+        return tuple(
+            storable_json(value, where=where)
+            for value, where in zip(objects, ("traits", "context", "properties"), strict=True)
+        )
+    return objects
+
+
 def _json_walk(value: Any, *, where: str, depth: int) -> Any:  # noqa: PLR0911 (one per type)
     if depth > JSON_DEPTH_MAX:
         raise MessageInvalid(f"{where} is nested deeper than {JSON_DEPTH_MAX} levels")
@@ -217,9 +233,7 @@ def message_parse(
     sent_at = _parse_time(raw.get("sentAt"), "sentAt") or batch_sent_at
     timestamp = _when(raw, received_at=received_at, sent_at=sent_at)
     name = _name(raw, kind)
-    traits = storable_json(_obj(raw, "traits"), where="traits")
-    context = storable_json(_obj(raw, "context"), where="context")
-    properties = storable_json(_obj(raw, "properties"), where="properties")
+    traits, context, properties = _storable_objects(raw)
     if kind == "identify" and isinstance(context.get("traits"), dict):
         # RudderStack's SDKs send identify traits in context.traits only.
         traits = {**context["traits"], **traits}
