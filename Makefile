@@ -12,7 +12,7 @@ LOCK_ARGS ?=
 UV_COMPILE := $(VENV)/bin/uv pip compile --quiet pyproject.toml --universal --python-version 3.11 \
 	--custom-compile-command "make lock"
 PORT ?= 8000
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2
 
 .PHONY: run test lint check bench fmt clean browsers messages venv lock
 
