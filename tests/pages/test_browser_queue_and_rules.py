@@ -85,13 +85,10 @@ def test_rep_accepts_rejects_and_recycles_and_sees_who(browser_page, live_server
     expect(page.get_by_role("status")).to_contain_text("Recycled 田中 次郎 (東和工業)")
     expect(page.get_by_text("No MQLs waiting.")).to_be_visible()
 
-    stages = {
-        lead.pk: (LeadView.objects.get(pk=lead.pk).stage, LeadView.objects.get(pk=lead.pk).lifecycle)
-        for lead in (hanako, taro, jiro)
-    }
-    assert stages[hanako.pk][0] == "sal"
-    assert stages[taro.pk][0] == "disqualified"
-    assert (stages[jiro.pk][0], stages[jiro.pk][1].reapproach_on) == ("recycled", day)
+    after = {lead.pk: LeadView.objects.get(pk=lead.pk) for lead in (hanako, taro, jiro)}
+    assert after[hanako.pk].stage == "sal"
+    assert after[taro.pk].stage == "disqualified"
+    assert (after[jiro.pk].stage, after[jiro.pk].reapproach_on) == ("recycled", day)
     assert errors == []
 
 
