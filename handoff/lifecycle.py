@@ -53,8 +53,9 @@ def transition_target(action: str, stage: str) -> str | None:
     return target if stage in sources else None
 
 
-def allowed_actions(stage: str) -> list[str]:
-    return [a for a in QUEUE_ACTIONS if stage in TRANSITIONS[a][0]]
+def allowed_actions(stage: str, *, owned: bool = False) -> list[str]:
+    """The queue actions a lead in `stage` offers; an owned lead cannot be claimed (again)."""
+    return [a for a in QUEUE_ACTIONS if stage in TRANSITIONS[a][0] and not (a == "claim" and owned)]
 
 
 # The webhook event a move into each stage fires (recycled → nurturing fires none).

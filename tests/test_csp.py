@@ -86,6 +86,7 @@ def console_pages(site) -> dict[str, str]:
         "policy": "/policy/",
         "imports": "/imports/",
         "imports-jobs": "/imports/jobs/",
+        "rules-rescore": "/scoring/rules/rescore/",
         "sources": "/sources/",
         "users": "/users/",
     }

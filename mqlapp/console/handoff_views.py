@@ -1,6 +1,8 @@
 """Server-rendered pages of the handoff: queue, lead detail, re-approach list, webhooks (with
 their delivery log and the e-mail notifications that failed)."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
@@ -8,15 +10,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from handoff import notifications, selectors, services, webhooks
-from handoff.lifecycle import QUEUE_ACTIONS, REASONS, WEBHOOK_EVENTS, allowed_actions
-from handoff.models import LeadView, Webhook
+from handoff.lifecycle import QUEUE_ACTIONS, REASONS, WEBHOOK_EVENTS, allowed_actions, overdue_q
+from handoff.models import LeadLifecycle, LeadView, Webhook
 from mqlapp.leads.errors import DomainError
 from mqlapp.leads.ingest.merge import lead_merge_undo
+from mqlapp.leads.models import Lead
 from mqlapp.leads.roles import ADMIN, SALES, user_role
 from mqlapp.leads.selectors import merges_list
 from scoring.selectors import lead_score, lead_score_history
@@ -31,20 +36,69 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
     return render(request, "console/dashboard.html", {"data": dashboard_data()})
 
 
+# The words for the reject / recycle reasons (handoff.lifecycle.REASONS), in the UI language.
+REASON_WORDS = {
+    "no_budget": gettext_lazy("No budget"),
+    "no_authority": gettext_lazy("No decision authority"),
+    "no_need": gettext_lazy("No need"),
+    "bad_timing": gettext_lazy("Bad timing"),
+    "bad_contact_data": gettext_lazy("Wrong contact data"),
+    "competitor": gettext_lazy("Competitor"),
+    "student_or_job_seeker": gettext_lazy("Student or job seeker"),
+    "other": gettext_lazy("Other"),
+}
+QUEUE_TABS = ("all", "mine", "unassigned")
+
+
+def reason_choices() -> list[tuple[str, str]]:
+    return [(code, str(REASON_WORDS.get(code, code))) for code in REASONS]
+
+
+def person_name(lead: LeadView | Lead) -> str:
+    """A lead's name, family name first (SPEC §1), or its e-mail when it has none."""
+    return f"{lead.last_name} {lead.first_name}".strip() or lead.email
+
+
+def lead_name(lead: LeadView | Lead) -> str:
+    """Who a message is about: the name, then the company."""
+    name = person_name(lead)
+    return f"{name} ({lead.company})" if lead.company else name
+
+
 @login_required
 def queue_page(request: HttpRequest) -> HttpResponse:
+    """The MQLs a user may work, overdue first (by SLA due time, then score), each with the
+    actions its stage allows (handoff.lifecycle.allowed_actions)."""
     if user_role(request.user) not in (SALES, ADMIN):
         return forbidden(request)
     show = request.GET.get("show", "all")
-    rows = selectors.queue_for(request.user)  # type: ignore[arg-type]
-    if show == "mine":
-        rows = rows.filter(lifecycle__owner=request.user)  # type: ignore[misc]
-    elif show == "unassigned":
-        rows = rows.filter(lifecycle__owner__isnull=True)
+    show = show if show in QUEUE_TABS else "all"
+    every = selectors.queue_for(request.user)  # type: ignore[arg-type]
+    tabs = {
+        "all": every,
+        "mine": every.filter(lifecycle__owner=request.user),  # type: ignore[misc]
+        "unassigned": every.filter(lifecycle__owner__isnull=True),
+    }
+    now = timezone.now()
+    leads = list(tabs[show][:500])
+    for lead in leads:
+        lead.actions = allowed_actions(lead.stage, owned=lead.owner_id is not None)  # type: ignore[attr-defined]
+        lead.display_name = person_name(lead)  # type: ignore[attr-defined]
+    policy = services.policy_get()
     return render(
         request,
         "console/queue.html",
-        {"leads": rows[:500], "reasons": REASONS, "now": timezone.now(), "show": show},
+        {
+            "leads": leads,
+            "reasons": reason_choices(),
+            "now": now,
+            "show": show,
+            "tabs": [(key, tabs[key].count()) for key in QUEUE_TABS],
+            "overdue_count": every.filter(overdue_q(now, prefix="lifecycle__")).count(),
+            "reapproach_default": timezone.localdate()
+            + timedelta(days=policy.default_recycle_days),
+            "recycle_days": policy.default_recycle_days,
+        },
     )
 
 
@@ -62,7 +116,9 @@ def lead_page(request: HttpRequest, pk: int) -> HttpResponse:
             "events": lead.events.order_by("-timestamp", "-id")[:100],
             "history": selectors.lead_history(lead),
             "assignments": selectors.lead_assignments(lead),
-            "actions": allowed_actions(lead.stage) if can_act else [],
+            "actions": allowed_actions(lead.stage, owned=lead.owner_id is not None)
+            if can_act
+            else [],
             "reasons": REASONS,
             "overdue": lead.overdue,
             "merges": merges_list(lead_id=lead.pk) if user_role(request.user) == ADMIN else [],
@@ -83,15 +139,40 @@ def merge_undo(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("lead", merge.merged_lead_id)
 
 
+def action_done_message(action: str, life: LeadLifecycle, *, reason: str = "") -> str:
+    """What a rep reads after an action: what happened, to whom. There is no undo: each
+    action is a recorded stage change whose webhook may already have reached the CRM
+    (docs/handoff.md, "Queue feedback")."""
+    values = {"lead": lead_name(life.lead)}
+    if action == "reject":
+        values["reason"] = str(REASON_WORDS.get(reason, reason))
+        return _("Rejected %(lead)s (%(reason)s).") % values
+    if action == "recycle":
+        day = life.reapproach_on
+        values["date"] = date_format(day, "DATE_FORMAT") if day else "-"
+        return _("Recycled %(lead)s: back to nurturing on %(date)s.") % values
+    texts = {
+        "claim": _("Claimed %(lead)s: it is yours now."),
+        "accept": _("Accepted %(lead)s."),
+        "qualify": _("Qualified %(lead)s as an opportunity (SQL)."),
+        "win": _("Marked %(lead)s as won."),
+        "lose": _("Marked %(lead)s as lost."),
+    }
+    return texts[action] % values
+
+
 @login_required
 @require_POST
 def lead_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if user_role(request.user) not in (SALES, ADMIN) or action not in QUEUE_ACTIONS:
         return forbidden(request)
     try:
-        services.queue_action(pk, action, user=request.user, data=request.POST.dict())  # type: ignore[arg-type]
+        life = services.queue_action(pk, action, user=request.user, data=request.POST.dict())  # type: ignore[arg-type]
     except DomainError as exc:
         messages.error(request, exc.message)
+    else:
+        reason = request.POST.get("reason", "")
+        messages.success(request, action_done_message(action, life, reason=reason))
     nxt = request.POST.get("next") or reverse("lead", args=[pk])
     safe = url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()})
     return redirect(nxt if safe else reverse("dashboard"))

@@ -1,6 +1,7 @@
 """Server-rendered pages: scoring rules editor, MQL policy with the simulator, CSV imports."""
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -9,7 +10,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from handoff.models import MqlPolicy
@@ -27,8 +30,10 @@ from mqlapp.leads.ingest.csvfile import (
 from mqlapp.leads.ingest.uploads import size_text, upload_refused
 from mqlapp.leads.models import ImportJob, Source
 from mqlapp.leads.roles import ADMIN, MARKETER, user_role
+from mqlapp.leads.selectors import event_names_seen
+from scoring import engine
 from scoring.engine.conditions import as_number
-from scoring.models import ScoringRule
+from scoring.models import RescoreJob, ScoringRule
 from scoring.selectors import rescore_job_latest
 from scoring.services import (
     rule_as_dict,
@@ -41,7 +46,50 @@ from scoring.services import (
 from .access import forbidden
 from .dashboard import _bars
 
-KINDS = ("behavior", "fit", "inactivity")
+KINDS = engine.KINDS
+# What each kind of rule means, in words a marketer reads in the kind <select>.
+KIND_WORDS = {
+    "behavior": gettext_lazy("Behaviour: points for what the lead does (visits, downloads…)"),
+    "fit": gettext_lazy("Fit: points for who the lead is (company, title, size…)"),
+    "inactivity": gettext_lazy("Inactivity: points (usually minus) after a period of silence"),
+}
+KIND_SHORT = {
+    "behavior": gettext_lazy("Behaviour"),
+    "fit": gettext_lazy("Fit"),
+    "inactivity": gettext_lazy("Inactivity"),
+}
+# The condition operators in words (SPEC §4); the order is the engine's.
+OP_WORDS = {
+    "eq": gettext_lazy("is"),
+    "ne": gettext_lazy("is not"),
+    "in": gettext_lazy("is one of (comma-separated)"),
+    "contains": gettext_lazy("contains"),
+    "startswith": gettext_lazy("starts with"),
+    "endswith": gettext_lazy("ends with"),
+    "gt": gettext_lazy("is more than"),
+    "gte": gettext_lazy("is at least"),
+    "lt": gettext_lazy("is less than"),
+    "lte": gettext_lazy("is at most"),
+    "exists": gettext_lazy("is present (true / false)"),
+}
+RESCORE_WORDS = {
+    "queued": gettext_lazy("Queued"),
+    "running": gettext_lazy("Running"),
+    "done": gettext_lazy("Done"),
+    "failed": gettext_lazy("Failed"),
+    "superseded": gettext_lazy("Superseded by a newer job"),
+}
+# Condition fields offered while typing (any properties.* / context.* / traits.* is allowed).
+EVENT_FIELD_HINTS = (
+    "properties.category",
+    "properties.title",
+    "properties.url",
+    "properties.path",
+    "properties.name",
+    "context.campaign.name",
+    "context.campaign.source",
+    "context.page.url",
+)
 _NUMBER_FIELDS = (
     "points",
     "max_times",
@@ -52,6 +100,9 @@ _NUMBER_FIELDS = (
 )
 _TEXT_FIELDS = ("event", "after_event")
 _ACTIVE_IMPORTS = (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING)
+_ACTIVE_RESCORE = (RescoreJob.State.QUEUED, RescoreJob.State.RUNNING)
+_EVENT_NAMES_DAYS = 90
+_TRUE_WORDS = ("", "true", "yes", "1", "はい")
 
 
 def _can_edit_scoring(request: HttpRequest) -> bool:
@@ -66,30 +117,88 @@ def _errors(exc: DomainError) -> dict[str, list[str]]:
 # --- scoring rules ---------------------------------------------------------------------------
 
 
+def _condition_value(op: str, text: str) -> Any:
+    """A builder row's value as the rules API takes it: a list for `in`, true / false (or
+    nothing) for `exists`, else the text (the engine compares numeric text as a number)."""
+    if op == "in":
+        return [part.strip() for part in text.split(",") if part.strip()]
+    if op == "exists":
+        return None if not text else text.casefold() in _TRUE_WORDS
+    return text
+
+
+def _condition_rows(post: Any) -> list[dict[str, str]]:
+    """The builder's rows as posted (field, op, value text); rows without a field are blank."""
+    fields, ops, values = (post.getlist(f"cond_{n}") for n in ("field", "op", "value"))
+    return [
+        {"field": f.strip(), "op": o.strip(), "value": v.strip()}
+        for f, o, v in zip(fields, ops, values, strict=False)
+    ]
+
+
 def _rule_data(post: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """The rules API's JSON for the form's fields; problems the form itself can see."""
+    """The rules API's JSON for the form's fields; problems the form itself can see. Options
+    the chosen kind does not take are left out (the form hides them: engine.kind_uses)."""
     problems: dict[str, list[str]] = {}
-    data: dict[str, Any] = {"name": post.get("name", "").strip(), "kind": post.get("kind", "")}
+    kind = post.get("kind", "")
+    data: dict[str, Any] = {"name": post.get("name", "").strip(), "kind": kind}
     for name in _TEXT_FIELDS:
         data[name] = post.get(name, "").strip() or None
     for name in _NUMBER_FIELDS:
         data[name] = post.get(name, "").strip() or None
-    text = post.get("conditions", "").strip()
-    try:
-        data["conditions"] = json.loads(text) if text else []
-    except ValueError:
-        data["conditions"] = []
-        problems["conditions"] = [_('Write the conditions as JSON, e.g. [{"field": ...}].')]
+    if "cond_field" in post:
+        data["conditions"] = [
+            {
+                "field": row["field"],
+                "op": row["op"],
+                "value": _condition_value(row["op"], row["value"]),
+            }
+            for row in _condition_rows(post)
+            if row["field"]
+        ]
+    else:  # a client posting the API's JSON (the form before the builder did)
+        text = post.get("conditions", "").strip()
+        try:
+            data["conditions"] = json.loads(text) if text else []
+        except ValueError:
+            data["conditions"] = []
+            problems["conditions"] = [_('Write the conditions as JSON, e.g. [{"field": ...}].')]
     watch = post.get("watch_events", "")
     data["watch_events"] = [part.strip() for part in watch.split(",") if part.strip()]
     data["active"] = post.get("active") == "on"
+    if kind in KINDS:
+        for name in (*_TEXT_FIELDS, *_NUMBER_FIELDS, "watch_events"):
+            if not engine.kind_uses(kind, name):
+                data[name] = [] if name == "watch_events" else None
     return data, problems
 
 
-def _rule_form_values(data: dict[str, Any]) -> dict[str, Any]:
-    """What the form's inputs show for rule data (JSON for conditions, commas for events)."""
+def _row_text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _rule_form_values(
+    data: dict[str, Any], rows: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """What the form's inputs show for rule data (builder rows for conditions, commas for
+    events); always at least one row to fill in."""
     values = {k: ("" if v is None else v) for k, v in data.items()}
-    values["conditions"] = json.dumps(data.get("conditions") or [], ensure_ascii=False, default=str)
+    if rows is None:
+        conditions = data.get("conditions")
+        rows = [
+            {
+                "field": str(c.get("field", "")),
+                "op": str(c.get("op", "eq")),
+                "value": _row_text(c.get("value")),
+            }
+            for c in (conditions if isinstance(conditions, list) else [])
+            if isinstance(c, dict)
+        ]
+    values["rows"] = rows or [{"field": "", "op": "eq", "value": ""}]
     values["watch_events"] = ", ".join(data.get("watch_events") or [])
     return values
 
@@ -106,15 +215,46 @@ def rules_preview(data: dict[str, Any], *, rule: ScoringRule | None) -> dict[str
     return simulation_run(rules=rules_draft_parse(draft))
 
 
+def _event_suggestions() -> list[str]:
+    """Event names for the editor's suggestions: "page", those the rules use, those seen
+    in the last 90 days (bounded: mqlapp.leads.selectors.event_names_seen)."""
+    names: dict[str, None] = {"page": None}
+    for event, after, watch in ScoringRule.objects.values_list(
+        "event", "after_event", "watch_events"
+    ):
+        for name in (event, after, *(watch or [])):
+            if name:
+                names[name] = None
+    since = timezone.now() - timedelta(days=_EVENT_NAMES_DAYS)
+    names.update(dict.fromkeys(event_names_seen(since=since)))
+    return list(names)
+
+
+def _rescore_context() -> dict[str, Any]:
+    job = rescore_job_latest()
+    return {
+        "job": job,
+        "job_state": RESCORE_WORDS.get(job.state, job.state) if job else "",
+        "rescore_polling": bool(job and job.state in _ACTIVE_RESCORE),
+    }
+
+
 @login_required
 def rules_page(request: HttpRequest) -> HttpResponse:
     if not _can_edit_scoring(request):
         return forbidden(request)
-    return render(
-        request,
-        "console/rules.html",
-        {"rules": ScoringRule.objects.order_by("name", "id"), "job": rescore_job_latest()},
-    )
+    rules = list(ScoringRule.objects.order_by("name", "id"))
+    for rule in rules:
+        rule.kind_words = KIND_SHORT.get(rule.kind, rule.kind)  # type: ignore[attr-defined]
+    return render(request, "console/rules.html", {"rules": rules, **_rescore_context()})
+
+
+@login_required
+def rescore_partial(request: HttpRequest) -> HttpResponse:
+    """The latest re-score's progress alone; htmx polls it every 2 s while it runs."""
+    if not _can_edit_scoring(request):
+        return forbidden(request)
+    return render(request, "console/_rescore.html", _rescore_context())
 
 
 @login_required
@@ -125,9 +265,19 @@ def rule_form_page(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     rule = get_object_or_404(ScoringRule, pk=pk) if pk is not None else None
     errors: dict[str, list[str]] = {}
     preview = None
+    rows = None
     if request.method == "POST":
         data, errors = _rule_data(request.POST)
-        if not errors:
+        if "cond_field" in request.POST:
+            rows = [r for r in _condition_rows(request.POST) if r["field"] or r["value"]]
+        if request.POST.get("add_condition"):  # the builder without JavaScript
+            rows = [*(rows or []), {"field": "", "op": "eq", "value": ""}]
+            errors = {}
+        elif request.POST.get("remove_condition", "").isdigit():
+            index = int(request.POST["remove_condition"])
+            rows = [r for i, r in enumerate(_condition_rows(request.POST)) if i != index]
+            errors = {}
+        elif not errors:
             try:
                 if request.POST.get("preview"):
                     preview = rules_preview(data, rule=rule)
@@ -143,7 +293,7 @@ def rule_form_page(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 errors = _errors(exc) or {"non_field_errors": [exc.message]}
         # a draft's problems are named rules[i].field: show them at the field
         errors = {key.rsplit(".", 1)[-1]: value for key, value in errors.items()}
-        values = _rule_form_values(data)
+        values = _rule_form_values(data, rows)
     elif rule is not None:
         values = _rule_form_values(rule_as_dict(rule))
     else:
@@ -156,7 +306,15 @@ def rule_form_page(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             "values": values,
             "errors": errors,
             "preview": preview,
-            "kinds": KINDS,
+            "kinds": [(kind, KIND_WORDS[kind]) for kind in KINDS],
+            "ops": list(OP_WORDS.items()),
+            "event_names": _event_suggestions(),
+            "fit_fields": [*sorted(engine.FIT_FIELDS), "traits."],
+            "event_fields": EVENT_FIELD_HINTS,
+            "uses": {
+                name: [kind for kind in KINDS if engine.kind_uses(kind, name)]
+                for name in (*_TEXT_FIELDS, *_NUMBER_FIELDS, "watch_events")
+            },
         },
         status=400 if errors else 200,
     )

@@ -25,6 +25,7 @@ urlpatterns = [
     ),
     path("scoring/rules/", pages.rules_page, name="rules"),
     path("scoring/rules/new/", pages.rule_form_page, name="rule-new"),
+    path("scoring/rules/rescore/", pages.rescore_partial, name="rules-rescore"),
     path("scoring/rules/<int:pk>/", pages.rule_form_page, name="rule"),
     path("scoring/rules/<int:pk>/<str:action>/", pages.rule_action, name="rule-action"),
     path("policy/", pages.policy_page, name="policy"),

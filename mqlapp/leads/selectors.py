@@ -1,5 +1,8 @@
 """Reads of the core domain."""
 
+from datetime import datetime
+
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from .ingest.messages import SERVER_ID_PREFIX
@@ -37,3 +40,19 @@ def merges_list(*, lead_id: int | None = None) -> QuerySet[LeadMerge]:
     if lead_id is not None:
         merges = merges.filter(Q(into_id=lead_id) | Q(merged_lead_id=lead_id))
     return merges
+
+
+def event_names_seen(*, since: datetime, sample: int = 20000, limit: int = 200) -> list[str]:
+    """Track names seen since `since`, the most frequent first (for the rules editor's
+    suggestions). Bounded: the time filter keeps PostgreSQL to the latest monthly
+    partitions, and at most `sample` events are read, whatever the table holds."""
+    table = connection.ops.quote_name(Event._meta.db_table)
+    # Only the quoted table name is joined in; every value is a bound parameter.
+    sql = (
+        f"SELECT name FROM (SELECT name FROM {table} WHERE type = %s AND timestamp >= %s "  # noqa: S608
+        "AND name <> '' LIMIT %s) seen GROUP BY name ORDER BY COUNT(*) DESC, name LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        moment = connection.ops.adapt_datetimefield_value(since)
+        cursor.execute(sql, ["track", moment, sample, limit])
+        return [row[0] for row in cursor.fetchall()]

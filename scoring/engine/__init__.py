@@ -18,7 +18,7 @@ from scoring.engine.facts import (
     Score,
     event_fact,
 )
-from scoring.engine.parse import KINDS, RuleInvalid, parse_rule
+from scoring.engine.parse import KINDS, RuleInvalid, kind_uses, parse_rule
 from scoring.engine.plan import (
     EVERY_EVENT,
     Needs,
@@ -50,6 +50,7 @@ __all__ = [
     "event_fact",
     "event_matches_name",
     "events_ordered",
+    "kind_uses",
     "needs",
     "next_change",
     "parse_rule",

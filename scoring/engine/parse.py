@@ -9,7 +9,7 @@ from typing import Any, Final
 from scoring.engine.conditions import FIT_FIELDS, OP_ORDER, OPS, as_number
 from scoring.engine.facts import Condition, Rule
 
-__all__ = ["KINDS", "RuleInvalid", "parse_rule"]
+__all__ = ["KINDS", "RuleInvalid", "kind_uses", "parse_rule"]
 
 KINDS: Final = ("behavior", "fit", "inactivity")
 _MAX_POINTS: Final = Decimal(1_000_000)
@@ -30,6 +30,12 @@ _ONLY_FOR: Final = {
     "half_life_days": ("behavior",),
     "expire_after_days": ("behavior",),
 }
+
+
+def kind_uses(kind: str, option: str) -> bool:
+    """Whether a rule of `kind` takes `option` (the editor shows only those; others refuse)."""
+    kinds = _ONLY_FOR.get(option)
+    return kinds is None or kind in kinds
 
 
 class RuleInvalid(ValueError):

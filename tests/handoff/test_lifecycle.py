@@ -52,6 +52,11 @@ def test_allowed_actions_per_stage():
     assert allowed_actions("disqualified") == []
 
 
+def test_an_owned_mql_offers_no_claim():
+    assert allowed_actions("mql", owned=True) == ["accept", "reject", "recycle"]
+    assert allowed_actions("sal", owned=True) == ["qualify", "reject", "recycle"]
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(("action", "stage"), CASES)
 def test_every_move_through_the_api(action, stage, make_user):
