@@ -3,17 +3,18 @@ where each lead stands (for the simulator), a lead's sales data (for the privacy
 
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 
 from mqlapp.leads.models import Lead, User
 from mqlapp.leads.roles import ADMIN, user_role
-from scoring.services import CANDIDATE, HANDED_OVER
+from scoring.services import CANDIDATE, HANDED_OVER, WAITING
 
 from .lifecycle import HANDED_OVER_STAGES, Stage
 from .models import (
     Assignment,
     LeadLifecycle,
     LeadView,
+    Qualification,
     StageTransition,
     Webhook,
     WebhookDelivery,
@@ -46,11 +47,26 @@ def reapproach_list() -> QuerySet[LeadView]:
 
 
 def lead_standing() -> dict[int, str]:
-    """For the simulator: leads already handed to sales, and the nurturing candidates."""
-    rows = LeadLifecycle.objects.filter(stage__in=[*HANDED_OVER_STAGES, Stage.NURTURING])
+    """For the simulator: MQLs that qualified by their score and wait for sales (WAITING),
+    leads in sales' hands or fast-tracked (HANDED_OVER), the nurturing candidates."""
+    fast_tracked = Qualification.objects.filter(
+        lead_id=OuterRef("lead_id"),
+        cycle=OuterRef("cycle"),
+        reason="fast_track",
+        merged_from__isnull=True,
+    )
+    rows = LeadLifecycle.objects.filter(stage__in=[*HANDED_OVER_STAGES, Stage.NURTURING]).annotate(
+        fast=Exists(fast_tracked)
+    )
+
+    def standing(stage: str, fast: bool) -> str:
+        if stage == Stage.NURTURING:
+            return CANDIDATE
+        return WAITING if stage == Stage.MQL and not fast else HANDED_OVER
+
     return {
-        lead_id: HANDED_OVER if stage in HANDED_OVER_STAGES else CANDIDATE
-        for lead_id, stage in rows.values_list("lead_id", "stage").iterator(10000)
+        lead_id: standing(stage, fast)
+        for lead_id, stage, fast in rows.values_list("lead_id", "stage", "fast").iterator(10000)
     }
 
 

@@ -37,4 +37,6 @@ def simulation_run(
         standing=lead_standing(),
         now=now or timezone.now(),
         fast=fast,
+        live_threshold=policy.mql_threshold,
+        live_min_fit=policy.min_fit,
     )

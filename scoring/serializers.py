@@ -144,7 +144,13 @@ class SimulateAnswerSerializer(serializers.Serializer[Any]):
     would_qualify = serializers.IntegerField()
     currently_mql_or_later = serializers.IntegerField()
     newly_qualified = serializers.IntegerField()
-    no_longer_qualified = serializers.IntegerField()
+    no_longer_qualified = serializers.IntegerField(
+        help_text="MQLs waiting for sales that qualify today and would not under the draft "
+        "(never a lead already accepted or later, never a fast-track MQL)"
+    )
+    scores_changed = serializers.IntegerField(
+        help_text="leads whose score (to 2 decimals) would differ from the stored one"
+    )
     histogram = HistogramBucketSerializer(many=True)
     backtest = BacktestSerializer()
     mql_threshold = serializers.FloatField()

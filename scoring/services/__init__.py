@@ -24,7 +24,7 @@ from .scores import (
     scores_refresh,
     scores_refresh_due,
 )
-from .simulate import CANDIDATE, HANDED_OVER, OUTCOME_KINDS, Outcome, scores_simulate
+from .simulate import CANDIDATE, HANDED_OVER, OUTCOME_KINDS, WAITING, Outcome, scores_simulate
 from .state import (
     RULE_FIELDS,
     RuleSets,
@@ -40,6 +40,7 @@ __all__ = [
     "LEAD_FACT_FIELDS",
     "OUTCOME_KINDS",
     "RULE_FIELDS",
+    "WAITING",
     "Outcome",
     "Refreshed",
     "RuleSets",

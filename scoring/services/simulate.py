@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from .. import engine
@@ -24,11 +24,17 @@ from .simulate_base import BaseRow, base_rows, fact_columns, lead_ids_span, lead
 from .state import rules_live
 
 OUTCOME_KINDS = ("accepted", "rejected", "won", "lost")
-# Where each lead stands with sales, as the caller (handoff) says: already handed over
-# (MQL or later), or still a candidate (nurturing); leads in neither count only as evaluated.
-HANDED_OVER, CANDIDATE = "handed_over", "candidate"
+# Where each lead stands with sales, as the caller (handoff) says; leads in none of these count
+# only as evaluated:
+# - WAITING: an MQL that qualified by its score and waits for sales to take it: a draft that
+#   drops it below the bar counts it as "no longer qualified";
+# - HANDED_OVER: in sales' hands (accepted or later) or an MQL by a fast-track event: its score
+#   never took it there or cannot take it back (SPEC §5), so it never counts as "no longer";
+# - CANDIDATE: nurturing, may be newly qualified.
+WAITING, HANDED_OVER, CANDIDATE = "waiting", "handed_over", "candidate"
 CHUNK = 5000
 _ZERO = Decimal(0)
+_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -53,9 +59,17 @@ class _Job:
     threshold: Decimal
     min_fit: Decimal | None
     fast: bool | None
+    live_threshold: Decimal | None = None  # the bar today (None: the same as `threshold`)
+    live_min_fit: Decimal | None = None
 
     def qualifies(self, score: Decimal, fit: Decimal) -> bool:
         return engine.passes(score, fit, threshold=self.threshold, min_fit=self.min_fit)
+
+    def qualifies_now(self, score: Decimal, fit: Decimal) -> bool:
+        """The MQL test for the stored score under the live policy."""
+        if self.live_threshold is None:
+            return self.qualifies(score, fit)
+        return engine.passes(score, fit, threshold=self.live_threshold, min_fit=self.live_min_fit)
 
 
 @dataclass
@@ -65,14 +79,28 @@ class _Part:
     current: int = 0
     newly: int = 0
     no_longer: int = 0
+    changed: int = 0
     values: list[Decimal] = field(default_factory=list)
 
-    def add(self, standing: str | None, *, score: Decimal, passes: bool) -> None:
+    def add(
+        self,
+        standing: str | None,
+        *,
+        score: Decimal,
+        passes: bool,
+        passed: bool = False,
+        changed: bool = False,
+    ) -> None:
+        """One lead: its simulated `score`, whether it `passes` under the draft, whether it
+        `passed` today (stored score, live policy), whether its score `changed`."""
         self.evaluated += 1
         self.would += passes
-        if standing == HANDED_OVER:
+        self.changed += changed
+        if standing in (WAITING, HANDED_OVER):
             self.current += 1
-            self.no_longer += not passes
+            # Only an MQL that qualifies today and would not under the draft is "no longer":
+            # never a lead in sales' hands or a fast-track MQL, never one the draft does not move.
+            self.no_longer += standing == WAITING and passed and not passes
         elif standing == CANDIDATE:
             self.newly += passes
         self.values.append(score)
@@ -83,6 +111,7 @@ class _Part:
         self.current += other.current
         self.newly += other.newly
         self.no_longer += other.no_longer
+        self.changed += other.changed
         self.values += other.values
 
 
@@ -103,6 +132,11 @@ def _split(
     return dict(reuse), tuple(fresh)
 
 
+def _rounded(value: Decimal) -> Decimal:
+    """A score as it is reported (2 decimals, SPEC §4, rounded as the engine rounds)."""
+    return value.quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
 def _sums(score: engine.Score | None) -> tuple[Decimal, Decimal]:
     return (score.score, score.fit) if score is not None else (_ZERO, _ZERO)
 
@@ -116,9 +150,13 @@ def scores_simulate(
     standing: Mapping[int, str] | None = None,
     now: datetime,
     fast: bool | None = None,
+    live_threshold: Decimal | None = None,
+    live_min_fit: Decimal | None = None,
 ) -> dict[str, Any]:
     """Counts, histogram and backtest for `rules` (None: the live ones) at `now`;
-    `standing` says which leads are HANDED_OVER to sales and which are a CANDIDATE."""
+    `standing` says where each lead stands with sales (WAITING, HANDED_OVER, CANDIDATE);
+    `live_threshold` and `live_min_fit` are today's bar (default: `threshold`, `min_fit`),
+    against which "no longer qualified" is judged."""
     standing = standing or {}
     version, live = rules_live()
     draft = tuple(r for r in (live if rules is None else rules) if r.active)
@@ -126,7 +164,9 @@ def scores_simulate(
     adjust = None
     if reuse:
         adjust = {r.id: reuse.get(r.id, 0) - 1 for r in live if reuse.get(r.id, 0) != 1}
-    job = _Job(draft, fresh, adjust, version, now, threshold, min_fit, fast)
+    job = _Job(
+        draft, fresh, adjust, version, now, threshold, min_fit, fast, live_threshold, live_min_fit
+    )
     low, high, count = lead_ids_span()
     parts = max(1, -(-count // CHUNK))
     step = max(1, -(-(high - low + 1) // parts))
@@ -150,6 +190,7 @@ def scores_simulate(
         "currently_mql_or_later": total.current,
         "newly_qualified": total.newly,
         "no_longer_qualified": total.no_longer,
+        "scores_changed": total.changed,
         "histogram": histogram(total.values),
         "backtest": _backtest_merge(backtest_parts),
         "mql_threshold": threshold,
@@ -189,7 +230,13 @@ def _range_simulate(job: _Job, low: int, high: int, standing: Mapping[int, str])
         else:
             extra, extra_fit = _sums(partial.get(row.id))
             score, fit = row.reused + extra, row.reused_fit + extra_fit
-        part.add(standing.get(row.id), score=score, passes=job.qualifies(score, fit))
+        part.add(
+            standing.get(row.id),
+            score=score,
+            passes=job.qualifies(score, fit),
+            passed=job.qualifies_now(row.stored, row.stored_fit),
+            changed=_rounded(score) != _rounded(row.stored),
+        )
     return part
 
 

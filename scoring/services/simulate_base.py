@@ -30,6 +30,9 @@ class BaseRow:
     reused: Decimal = _ZERO
     reused_fit: Decimal = _ZERO
     data: Mapping[str, Any] = field(default_factory=dict)
+    # The score and fit stored now (under the live rules): what a draft's scores change from.
+    stored: Decimal = _ZERO
+    stored_fit: Decimal = _ZERO
 
     def facts(self, events: Sequence[engine.EventFact], *, epoch: Any = _SAME) -> engine.LeadFacts:
         data = self.data
@@ -96,7 +99,7 @@ def _base_sql(
     *, low: int, high: int, adjust: Mapping[int, int] | None, names: Sequence[str]
 ) -> list[BaseRow]:
     lead, detail = Lead._meta.db_table, LeadScore._meta.db_table
-    columns = ["l.id", "d.rules_version"]
+    columns = ["l.id", "d.rules_version", "COALESCE(d.score, 0)", "COALESCE(d.fit, 0)"]
     joins = [f"LEFT JOIN {detail} d ON d.lead_id = l.id"]
     params: list[Any] = []
     if adjust:
@@ -124,14 +127,14 @@ def _base_sql(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for row in cursor.fetchall():
-            lead_id, version, *rest = row
+            lead_id, version, stored, stored_fit, *rest = row
             reused = reused_fit = _ZERO
             if adjust is not None:
                 reused, reused_fit, *rest = rest
             data = dict(zip(names, rest, strict=True))
             if "traits" in data:
                 data["traits"] = _traits(data["traits"])
-            rows.append(BaseRow(lead_id, version, reused, reused_fit, data))
+            rows.append(BaseRow(lead_id, version, reused, reused_fit, data, stored, stored_fit))
     return rows
 
 
@@ -167,7 +170,8 @@ def _base_orm(
         if adjust is not None:
             total, fit = _adjusted(item["score"], item["fit"], breakdown, adjust)
         data = {name: item[name] for name in names}
-        rows.append(BaseRow(item["id"], version, total, fit, data))
+        stored, stored_fit = item["score"] or _ZERO, item["fit"] or _ZERO
+        rows.append(BaseRow(item["id"], version, total, fit, data, stored, stored_fit))
     return rows
 
 

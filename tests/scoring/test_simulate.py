@@ -11,11 +11,15 @@ from django.db import connection
 from django.utils import timezone
 
 from handoff.models import LeadView, StageTransition
+from handoff.selectors import lead_standing
 from handoff.services import mql_qualify, policy_update, queue_action
 from handoff.simulation import simulation_run
 from mqlapp.leads.models import Event
 from scoring.models import LeadScore, RescoreJob, ScoreHistory, ScoringState
 from scoring.services import (
+    CANDIDATE,
+    HANDED_OVER,
+    WAITING,
     leads_score_enqueue,
     parallel,
     rule_create,
@@ -114,7 +118,7 @@ def test_a_higher_threshold_shows_who_would_no_longer_qualify(funnel, api):
     assert (body["would_qualify"], body["newly_qualified"], body["no_longer_qualified"]) == (
         1,
         0,
-        2,  # B (15, mql) and E (10, won)
+        1,  # B (15, mql, waiting); E (10) is won: in sales' hands, never "no longer"
     )
     assert body["backtest"]["accepted"] == {"would_qualify": 0, "total": 1}
     assert body["backtest"]["rejected"] == {"would_qualify": 0, "total": 1}
@@ -185,7 +189,8 @@ def test_both_database_paths_agree(funnel, fast):
 
     # A 3 × 3 (faded a few hours) + 10 ≈ 18.x, B 12.x, F 12.x; E 5.x, C 2.x, D 0
     assert (result["would_qualify"], result["newly_qualified"]) == (3, 0)
-    assert result["no_longer_qualified"] == 1  # E
+    assert result["no_longer_qualified"] == 0  # E (won) falls below, but sales has it
+    assert result["scores_changed"] == 5  # everyone with an open; D (no events) stays 0
 
 
 def test_the_simulator_writes_nothing(funnel, api):
@@ -307,3 +312,56 @@ def test_worker_processes_give_the_same_answer(settings):
     assert used_pool
     # the 15 Japanese leads have 1 or 3 opens: 10 + 4 or more; US ones at most 3 × 4 faded
     assert (alone["leads_evaluated"], alone["would_qualify"]) == (30, 15)
+
+
+def _fast_tracked_below_the_bar():
+    """G raised its hand (fast track) with one open: an MQL at 5, under the threshold of 10."""
+    g = _lead("g", "US", 1)
+    score_all()
+    assert mql_qualify(g.pk, score=Decimal(5), reason="fast_track", now=timezone.now())
+    return g
+
+
+def test_a_rule_that_only_adds_points_takes_no_lead_out(funnel):
+    # given: E is won at 10, G a fast-track MQL at 5, both under the threshold at some point
+    _fast_tracked_below_the_bar()
+    bonus = {"name": "Open bonus", "kind": "behavior", "event": "Email Opened", "points": 1,
+             "max_times": 1}  # fmt: skip
+
+    # when
+    result = simulation_run(
+        rules=rules_draft_parse([OPEN, JAPAN, bonus]), threshold=None, now=timezone.now()
+    )
+
+    # then: +1 for everyone with an open (A, B, C, E, F, G), nobody out, nobody new (C 6)
+    assert (result["no_longer_qualified"], result["scores_changed"]) == (0, 6)
+    assert (result["newly_qualified"], result["currently_mql_or_later"]) == (0, 4)
+
+
+def test_the_live_settings_change_nothing(funnel):
+    _fast_tracked_below_the_bar()
+
+    result = simulation_run(rules=None, now=timezone.now())
+
+    assert (result["no_longer_qualified"], result["newly_qualified"]) == (0, 0)
+    assert result["scores_changed"] == 0
+
+
+def test_a_higher_threshold_counts_only_mqls_that_qualified_by_score(funnel, api):
+    _fast_tracked_below_the_bar()
+
+    body = api("admin").post(URL, {"mql_threshold": 20}, format="json").json()
+
+    # B (15) waits in the queue by its score: out; E (won) and G (fast track) are not
+    assert (body["no_longer_qualified"], body["scores_changed"]) == (1, 0)
+
+
+def test_where_leads_stand_for_the_simulator(funnel):
+    g = _fast_tracked_below_the_bar()
+
+    standing = lead_standing()
+
+    assert {key: standing.get(lead.pk) for key, lead in funnel.items()} == {
+        "A": WAITING, "B": WAITING, "C": CANDIDATE, "D": CANDIDATE, "E": HANDED_OVER, "F": None,
+    }  # fmt: skip
+    assert standing[g.pk] == HANDED_OVER
