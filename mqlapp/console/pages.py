@@ -204,7 +204,7 @@ FINE_SLIDER = 1000  # up to this many points the threshold slider moves one poin
 
 def threshold_range(histogram: list[dict[str, Any]], threshold: Decimal) -> dict[str, int]:
     """The threshold slider's range: the current scores' span (and the threshold), with a
-    quarter of headroom above, rounded up to a round number; 0–100 when nobody has a score."""
+    quarter of headroom above, rounded up to a round number."""
     low = min([0.0, *(row["from"] for row in histogram[:1])])
     top = max([float(threshold), *(row["to"] for row in histogram[-1:])])
     if top <= 0:
