@@ -39,6 +39,7 @@ class TimelineItem:
     campaign: str
     subject: str
     link: str
+    what: str  # a track event's own `name` property (the seminar, the trade show)
     anonymous: bool  # before identification
 
 
@@ -95,6 +96,7 @@ def timeline_item(event: Event, *, identified_at: datetime | None) -> TimelineIt
         campaign=_campaign(event),
         subject=_first(props, _SUBJECT_KEYS),
         link=link,
+        what="" if is_page or document else _text(props.get("name")),
         anonymous=identified_at is not None and event.timestamp < identified_at,
     )
 

@@ -44,9 +44,13 @@ def lead_with_story(make_user):
     _event(lead, anon="a-1", user_id="tanaka@example.co.jp", type="identify",
            at=now - timedelta(days=2))  # fmt: skip
     _event(lead, anon="a-1", name="Document Downloaded", at=now - timedelta(days=1),
-           props={"title": "DX推進ガイド"}, campaign={"name": "spring", "medium": "email"})  # fmt: skip
+           props={"title": "DX推進ガイド"},
+           campaign={"name": "spring", "medium": "email"})  # fmt: skip
     _event(lead, anon="a-1", name="Email Link Clicked", at=now - timedelta(hours=5),
-           props={"subject": "春のセミナーのご案内", "link_url": "javascript:alert(2)"})  # fmt: skip
+           props={"subject": "春のセミナーのご案内",
+                  "link_url": "javascript:alert(2)"})  # fmt: skip
+    _event(lead, anon="a-1", name="Trade Show Visited", at=now - timedelta(hours=4),
+           props={"name": "東京展示会"})  # fmt: skip
     Consent.objects.create(lead_id=lead.pk, text="I agree", version=3, given_at=now)
     assert mql_qualify(lead.pk, score=Decimal(120), reason="threshold", now=now)
     rep = make_user("sales", username="sato")
@@ -72,7 +76,8 @@ def test_the_timeline_shows_each_events_details_as_text(make_user, lead_with_sto
     assert "&lt;img src=x onerror=alert(1)&gt;" in page  # ... and shown as text
     assert 'href="https://example.co.jp/pricing"' in page  # an http(s) page URL is a link
     assert 'href="javascript:' not in page  # any other scheme is text only
-    for detail in ("Page title", "DX推進ガイド", "spring (email)", "春のセミナーのご案内"):
+    details = ("Page title", "DX推進ガイド", "spring (email)", "春のセミナーのご案内", "東京展示会")
+    for detail in details:
         assert detail in page, detail
     # the page view came before the identify: marked as an anonymous visit; later ones not
     assert page.count("Before identification (anonymous visit)") == 1
@@ -81,7 +86,7 @@ def test_the_timeline_shows_each_events_details_as_text(make_user, lead_with_sto
 def test_the_lead_page_in_japanese(make_user, lead_with_story):
     client = signed_in(make_user("admin"), language="ja")
     page = client.get(f"/leads/{lead_with_story.pk}/").content.decode()
-    for shown in ("電話番号", "従業員数", "業種", "MQL 化日時", "同意", "本人特定前（匿名の訪問）",
+    for shown in ("電話番号", "従業員数", "業種", "MQL化日時", "同意", "本人特定前（匿名の訪問）",
                   "ページ閲覧", "資料", "メール件名"):  # fmt: skip
         assert shown in page, shown
 
@@ -133,10 +138,13 @@ def test_every_role_that_reads_leads_sees_the_visitors(make_user, visitors, role
     assert response.status_code == 200
     page = response.content.decode()
     assert 'href="/visitors/"' in page  # in the navigation
-    assert "visitor-a" in page and "visitor-b" in page
+    assert "visitor-a" in page
+    assert "visitor-b" in page
     assert "known" not in page.replace("unknown", "")
-    assert "DX推進ガイド" in page and "/pricing" in page
-    assert HOSTILE not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "DX推進ガイド" in page
+    assert "/pricing" in page
+    assert HOSTILE not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
 
 
 def test_the_visitors_page_needs_a_role_and_a_sign_in(client, django_user_model, visitors):
@@ -153,8 +161,11 @@ def test_the_visitors_page_is_paginated(make_user):
     first = client.get("/visitors/").content.decode()
     second = client.get("/visitors/?page=2").content.decode()
     assert "27 visitors" in first
-    assert ">v00<" in first and ">v24<" in first and ">v25<" not in first
-    assert ">v25<" in second and ">v26<" in second
+    assert ">v00<" in first
+    assert ">v24<" in first
+    assert ">v25<" not in first
+    assert ">v25<" in second
+    assert ">v26<" in second
     assert 'href="?page=2"' in first
 
 
