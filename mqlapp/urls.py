@@ -71,6 +71,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(next_page="login"), name="logout"),
     path("leads/", views.leads_page, name="leads"),
+    path("visitors/", views.visitors_page, name="visitors"),
     path("users/", views.users_page, name="users"),
     path("sources/", views.sources_page, name="sources"),
     path("sources/<int:pk>/", views.source_edit, name="source-edit"),

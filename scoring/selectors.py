@@ -1,12 +1,16 @@
 """Scoring reads: a lead's score with its breakdown, its score history, re-score jobs."""
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from mqlapp.leads.models import Lead
+from mqlapp.leads.models import Event, Lead
 
+from . import engine
 from .models import LeadScore, RescoreJob, ScoreHistory, ScoringState
+from .services.state import rules_live
 
 HISTORY_LIMIT = 1000
 
@@ -95,3 +99,33 @@ def lead_score_data(lead_id: int) -> dict[str, Any]:
             ],
         },
     }
+
+
+def events_engagement(
+    events_by_key: Mapping[str, Sequence[Event]], *, now: datetime
+) -> dict[str, Decimal]:
+    """What the live behaviour and inactivity rules would give these events (per key, e.g. a
+    not-identified visitor's anonymousId): the engagement the visitor would bring to a lead
+    that identified now. Fit rules need a person, so they are left out."""
+    _version, rules = rules_live()
+    behaviour = tuple(rule for rule in rules if rule.active and rule.kind != "fit")
+    if not behaviour:
+        return dict.fromkeys(events_by_key, Decimal(0))
+    scorer = engine.Scorer(behaviour)
+    found = {}
+    for key, events in events_by_key.items():
+        facts = engine.LeadFacts(
+            events=tuple(
+                engine.EventFact(
+                    id=e.message_id,
+                    type=e.type,
+                    name=e.name,
+                    timestamp=e.timestamp,
+                    properties=e.properties or {},
+                    context=e.context or {},
+                )
+                for e in events
+            )
+        )
+        found[key] = scorer.evaluate(facts, now=now).score
+    return found

@@ -76,6 +76,7 @@ def console_pages(site) -> dict[str, str]:
         "dashboard": "/",
         "leads": "/leads/",
         "lead": f"/leads/{lead.pk}/",
+        "visitors": "/visitors/",
         "queue": "/queue/",
         "reapproach": "/reapproach/",
         "webhooks": "/webhooks/",

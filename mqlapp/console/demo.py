@@ -12,7 +12,7 @@ from handoff.qualify import leads_qualify_pending
 from handoff.services import policy_get, policy_update
 from mqlapp.leads.ingest.messages import message_parse
 from mqlapp.leads.ingest.services import events_ingest
-from mqlapp.leads.models import Lead, Source, User
+from mqlapp.leads.models import Event, Lead, Source, User
 from mqlapp.leads.roles import ensure_groups
 from scoring.models import ScoringRule
 from scoring.services import leads_score_pending, rule_create
@@ -153,6 +153,8 @@ def demo_seed(*, leads: int = 40, seed: int = 7) -> dict[str, Any]:
     )
     if not Lead.objects.exists():
         _demo_leads(source, count=leads, rng=random.Random(seed))
+    if not Event.objects.filter(lead__isnull=True).exclude(anonymous_id="").exists():
+        _demo_visitors(source, rng=random.Random(seed + 1))
     # Score and qualify now, in this process, so the first page already shows MQLs.
     while leads_score_pending(limit=500):
         pass
@@ -229,3 +231,42 @@ def _raw(
     if name:
         raw["event"] = name
     return raw
+
+
+VISITOR_PAGES = [
+    ("/", "株式会社サンプル | 製造業のDXを支援"),
+    ("/products", "製品一覧"),
+    ("/pricing", "料金プラン"),
+    ("/cases/sakura-mfg", "導入事例: 株式会社サクラ製作所"),
+    ("/blog/dx-first-step", "DXの第一歩: 現場のデータをつなぐ"),
+]
+
+
+def _demo_visitors(source: Source, *, rng: random.Random, count: int = 8) -> None:
+    """A few visitors who have not identified yet (the /visitors/ page): page views, some
+    from a campaign, one who downloaded a document without filling in a form."""
+    now = timezone.now()
+    raws: list[dict[str, Any]] = []
+    for i in range(count):
+        anon = str(uuid.uuid4())
+        at = now - timedelta(days=rng.randint(1, 20), hours=rng.randint(0, 23))
+        for _ in range(rng.randint(1, 3 + i)):
+            path, title = VISITOR_PAGES[rng.randint(0, len(VISITOR_PAGES) - 1)]
+            raw = _raw("page", None, {"path": path, "title": title}, anon, at)
+            raw["properties"]["url"] = f"https://example.co.jp{path}"
+            if i % 3 == 0:
+                raw["context"] = {
+                    "campaign": {
+                        "name": "spring_webinar",
+                        "source": "newsletter",
+                        "medium": "email",
+                    }
+                }
+            raws.append(raw)
+            at = min(now, at + timedelta(hours=rng.randint(1, 40)))
+        if i % 4 == 1:
+            props = {"title": "DX推進ガイド", "category": "whitepaper"}
+            raws.append(_raw("track", "Document Downloaded", props, anon, at))
+    received = timezone.now()
+    messages = [message_parse(raw, index=i, received_at=received) for i, raw in enumerate(raws)]
+    events_ingest(messages, source=source)

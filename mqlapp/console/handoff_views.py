@@ -23,11 +23,12 @@ from mqlapp.leads.errors import DomainError
 from mqlapp.leads.ingest.merge import lead_merge_undo
 from mqlapp.leads.models import Lead
 from mqlapp.leads.roles import ADMIN, SALES, user_role
-from mqlapp.leads.selectors import merges_list
+from mqlapp.leads.selectors import lead_consent_latest, lead_identified_at, merges_list
 from scoring.selectors import lead_score, lead_score_history
 
 from .access import forbidden, page_for
 from .dashboard import dashboard_data, score_chart
+from .timeline import timeline
 
 
 @page_for()
@@ -113,7 +114,11 @@ def lead_page(request: HttpRequest, pk: int) -> HttpResponse:
             "lead": lead,
             "score": lead_score(lead),
             "score_chart": score_chart(lead_score_history(lead)),
-            "events": lead.events.order_by("-timestamp", "-id")[:100],
+            "events": timeline(
+                lead.events.order_by("-timestamp", "-id")[:100],
+                identified_at=lead_identified_at(lead.pk),
+            ),
+            "consent": lead_consent_latest(lead.pk),
             "history": selectors.lead_history(lead),
             "assignments": selectors.lead_assignments(lead),
             "actions": allowed_actions(lead.stage, owned=lead.owner_id is not None)

@@ -1,6 +1,7 @@
 """Server-rendered pages: scoring rules editor, MQL policy with the simulator, CSV imports."""
 
 import json
+import math
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -356,13 +357,42 @@ def _policy_data(post: Any) -> dict[str, Any]:
     }
 
 
+FINE_SLIDER = 1000  # up to this many points the threshold slider moves one point at a time
+
+
+def threshold_range(histogram: list[dict[str, Any]], threshold: Decimal) -> dict[str, int]:
+    """The threshold slider's range: the current scores' span (and the threshold), with a
+    quarter of headroom above, rounded up to a round number."""
+    low = min([0.0, *(row["from"] for row in histogram[:1])])
+    top = max([float(threshold), *(row["to"] for row in histogram[-1:])])
+    if top <= 0:
+        return {"min": math.floor(low), "max": 100, "step": 1}
+    top *= 1.25
+    unit = 10 ** max(0, math.floor(math.log10(top)) - 1) * 5  # 5, 50, 500 ... steps
+    high = max(10, math.ceil(top / unit) * unit)
+    return {"min": math.floor(low), "max": high, "step": 1 if high <= FINE_SLIDER else unit // 5}
+
+
+def _threshold_y(histogram: list[dict[str, Any]], threshold: Decimal) -> float | None:
+    """Where the threshold falls on the histogram's rows (row i spans y 10·i to 10·i + 10)."""
+    if not histogram:
+        return None
+    start = float(histogram[0]["from"])
+    width = float(histogram[0]["to"]) - start
+    rows = len(histogram)
+    return round(min(max((float(threshold) - start) / width, 0.0), rows) * 10, 2)
+
+
 def _simulation(threshold: Decimal, min_fit: Decimal | None) -> dict[str, Any]:
     result = simulation_run(threshold=threshold, min_fit=min_fit)
-    rows = [(f"{row['from']}–{row['to']}", float(row["count"])) for row in result["histogram"]]
+    rows = [(f"{row['from']:g}–{row['to']:g}", float(row["count"])) for row in result["histogram"]]
     result["bars"] = _bars(rows)
+    result["threshold_y"] = _threshold_y(result["histogram"], threshold)
+    result["range"] = threshold_range(result["histogram"], threshold)
     result["backtest_rows"] = [
         {"kind": kind, **counts} for kind, counts in result["backtest"].items()
     ]
+    result["backtest_empty"] = not any(row["total"] for row in result["backtest_rows"])
     return result
 
 
@@ -412,7 +442,9 @@ def policy_simulate(request: HttpRequest) -> HttpResponse:
     if not _can_edit_scoring(request):
         return forbidden(request)
     policy = policy_get()
-    threshold = _decimal_or(request.POST.get("threshold", ""), policy.mql_threshold)
+    # the policy form's own threshold (admin) or the simulator's (marketer): one threshold
+    raw = request.POST.get("mql_threshold", request.POST.get("threshold", ""))
+    threshold = _decimal_or(raw, policy.mql_threshold)
     raw_fit = request.POST.get("min_fit", "").strip()
     min_fit = _decimal_or(raw_fit, policy.min_fit) if raw_fit else None
     return render(

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -19,11 +20,14 @@ from mqlapp.leads import services
 from mqlapp.leads.errors import InvalidInput
 from mqlapp.leads.models import Source, User
 from mqlapp.leads.roles import ADMIN, MARKETER, ROLES, user_role
+from mqlapp.leads.selectors import visitors_events, visitors_list
 from mqlapp.leads.throttle import cool_off
+from scoring.selectors import events_engagement
 
 from . import selectors
 from .access import page_for
 from .source_snippets import sdk_snippets
+from .timeline import timeline
 
 
 def nav_context(request: HttpRequest) -> dict[str, Any]:
@@ -191,3 +195,23 @@ def source_rotate(request: HttpRequest, pk: int) -> HttpResponse:
         request, _("New write key issued: the old key is refused from now on. Update your tags.")
     )
     return redirect("sources")
+
+
+VISITORS_PER_PAGE = 25
+VISITOR_EVENTS_SHOWN = 5
+
+
+@page_for()
+def visitors_page(request: HttpRequest) -> HttpResponse:
+    """Visitors not identified yet (SPEC §7 /visitors/): who is warming up before a form fill,
+    with their latest events and the engagement the live rules would give them."""
+    page = Paginator(visitors_list(), VISITORS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    events = visitors_events([row["anonymous_id"] for row in rows])
+    engagement = events_engagement(events, now=timezone.now())
+    for row in rows:
+        mine = events.get(row["anonymous_id"], [])
+        row["engagement"] = engagement.get(row["anonymous_id"])
+        row["recent"] = timeline(mine[:VISITOR_EVENTS_SHOWN], identified_at=None)
+        row["more"] = max(0, row["events"] - VISITOR_EVENTS_SHOWN)
+    return render(request, "console/visitors.html", {"page": page, "rows": rows})

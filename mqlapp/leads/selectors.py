@@ -1,12 +1,14 @@
 """Reads of the core domain."""
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
 
 from .ingest.messages import SERVER_ID_PREFIX
-from .models import Event, Identity, Lead, LeadMerge, Source
+from .models import Consent, Event, Identity, Lead, LeadMerge, Source
 
 
 def lead_events(lead: Lead) -> QuerySet[Event]:
@@ -56,3 +58,55 @@ def event_names_seen(*, since: datetime, sample: int = 20000, limit: int = 200) 
         moment = connection.ops.adapt_datetimefield_value(since)
         cursor.execute(sql, ["track", moment, sample, limit])
         return [row[0] for row in cursor.fetchall()]
+
+
+def lead_consent_latest(lead_id: int) -> Consent | None:
+    """The lead's latest consent (which form wording, version, when), or None."""
+    return (
+        Consent.objects.filter(lead_id=lead_id)
+        .select_related("form")
+        .order_by("-given_at", "-id")
+        .first()
+    )
+
+
+def lead_identified_at(lead_id: int) -> datetime | None:
+    """When the lead was first identified: its first event that named the person (a userId,
+    an identify), or None when no event did (an imported lead)."""
+    found: datetime | None = (
+        Event.objects.filter(lead_id=lead_id)
+        .filter(~Q(user_id="") | Q(type="identify"))
+        .aggregate(at=Min("timestamp"))["at"]
+    )
+    return found
+
+
+def visitors_list() -> QuerySet[Event, dict[str, Any]]:
+    """Visitors not identified yet: each anonymousId whose events belong to no lead, with its
+    event count, page views, first and last seen; the most recently seen first."""
+    return (
+        Event.objects.filter(lead__isnull=True)
+        .exclude(anonymous_id="")
+        .values("anonymous_id")
+        .annotate(
+            events=Count("id"),
+            pages=Count("id", filter=Q(type="page")),
+            first_seen=Min("timestamp"),
+            last_seen=Max("timestamp"),
+        )
+        .order_by("-last_seen", "anonymous_id")
+    )
+
+
+def visitors_events(
+    anonymous_ids: Sequence[str], *, per_visitor: int = 200
+) -> dict[str, list[Any]]:
+    """The latest events (newest first, at most `per_visitor` each) of these not-identified
+    visitors (one indexed query per visitor: a page shows a few dozen)."""
+    found: dict[str, list[Any]] = {}
+    for anonymous_id in anonymous_ids:
+        rows = Event.objects.filter(lead__isnull=True, anonymous_id=anonymous_id).order_by(
+            "-timestamp", "-id"
+        )
+        found[anonymous_id] = list(rows[:per_visitor])
+    return found

@@ -88,6 +88,7 @@ def test_the_console_loads_with_no_csp_violation(browser_page, live_server, site
         "/",
         "/leads/",
         f"/leads/{lead.pk}/",
+        "/visitors/",
         "/queue/",
         "/reapproach/",
         "/scoring/rules/",
@@ -123,8 +124,9 @@ def test_the_simulator_slider_and_box_follow_each_other(browser_page, live_serve
     watch = Watcher(page)
     sign_in(page, base, "boss", "a-long-test-password")
     watch.visit(f"{base}/policy/")
-    slider = page.get_by_label("Threshold (slider)")
-    box = page.get_by_label("Threshold", exact=True)
+    # the admin's one threshold: the policy form's slider and number box
+    slider = page.get_by_label("MQL threshold (slider)")
+    box = page.get_by_label("MQL threshold", exact=True)
 
     slider.fill("150")
     expect(box).to_have_value("150")

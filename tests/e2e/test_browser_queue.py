@@ -38,5 +38,5 @@ def test_rep_accepts_an_mql_from_the_queue(browser_page, live_server, make_user)
     assert LeadView.objects.get(pk=lead.pk).stage == "sal"
 
     page.goto(f"{live_server.url}/leads/{lead.pk}/")
-    expect(page.get_by_test_id("stage")).to_have_text("sal")
+    expect(page.get_by_test_id("stage")).to_have_text("SAL (accepted)")
     expect(page.get_by_role("button", name="Qualify")).to_be_visible()

@@ -121,7 +121,7 @@ def test_the_simulation_partial_counts_histogram_and_backtest(make_user):
     assert sim["backtest"]["accepted"] == {"would_qualify": 1, "total": 1}
     assert sim["backtest"]["rejected"] == {"would_qualify": 0, "total": 1}
     assert [(row["label"], row["value"]) for row in sim["bars"]] == [
-        (f"{row['from']}–{row['to']}", row["count"]) for row in sim["histogram"]
+        (f"{row['from']:g}–{row['to']:g}", row["count"]) for row in sim["histogram"]
     ]
     assert sum(row["value"] for row in sim["bars"]) == 4
     page = response.content.decode()
@@ -131,6 +131,7 @@ def test_the_simulation_partial_counts_histogram_and_backtest(make_user):
     # above the JP leads' 60 points nobody qualifies; the accepted lead is in sales' hands, so
     # it never counts as "no longer qualified"; a minimum fit above 60 does the same
     high = client.post("/policy/simulate/", {"threshold": "61"}).context["sim"]
+    # the accepted lead is in sales' hands: it never counts as "no longer qualified"
     assert (high["would_qualify"], high["no_longer_qualified"]) == (0, 0)
     fit = client.post("/policy/simulate/", {"threshold": "50", "min_fit": "70"}).context["sim"]
     assert fit["would_qualify"] == 0
@@ -139,3 +140,91 @@ def test_the_simulation_partial_counts_histogram_and_backtest(make_user):
 def test_sales_may_not_simulate(make_user):
     response = signed_in(make_user("sales")).post("/policy/simulate/", {"threshold": "50"})
     assert response.status_code == 403
+
+
+def _distribution():
+    """Fit rules on the leads' own facts: scores 0, 50, 100 and 150 (threshold 100)."""
+    rule_create(
+        data={
+            "name": "Japan",
+            "kind": "fit",
+            "conditions": [{"field": "country", "op": "eq", "value": "JP"}],
+            "points": 50,
+        }
+    )
+    rule_create(
+        data={
+            "name": "Large company",
+            "kind": "fit",
+            "conditions": [{"field": "employees", "op": "gte", "value": 500}],
+            "points": 100,
+        }
+    )
+    for i, (country, employees) in enumerate((("US", 10), ("JP", 10), ("US", 900), ("JP", 900))):
+        lead_make(email=f"d{i}@example.co.jp", country=country, employees=employees)
+
+
+def test_the_slider_follows_the_scores_not_0_to_500(make_user):
+    _distribution()
+    page = signed_in(make_user("admin")).get("/policy/").content.decode()
+    # scores run 0-150 (histogram up to 160), the threshold is 100: headroom to a round 200
+    assert 'id="policy-threshold-range"' in page
+    assert 'min="0"' in page
+    assert 'max="200"' in page
+    assert 'max="500"' not in page
+
+
+def test_threshold_range_cases():
+    from mqlapp.console.pages import threshold_range
+
+    assert threshold_range([], Decimal(100)) == {"min": 0, "max": 150, "step": 1}
+    buckets = [{"from": -20.0, "to": -10.0, "count": 1}, {"from": 30.0, "to": 40.0, "count": 2}]
+    assert threshold_range(buckets, Decimal(20)) == {"min": -20, "max": 50, "step": 1}
+    big = [{"from": 0.0, "to": 5000.0, "count": 3}]
+    assert threshold_range(big, Decimal(100)) == {"min": 0, "max": 6500, "step": 100}
+
+
+def test_one_threshold_for_the_admin_the_policy_form_drives_the_simulator(make_user):
+    _distribution()
+    client = signed_in(make_user("admin"))
+    page = client.get("/policy/").content.decode()
+    assert 'id="sim-threshold"' not in page  # no second threshold box
+    for field in ("policy-threshold", "policy-threshold-range", "policy-min-fit"):
+        start = page.index(f'id="{field}"')
+        tag = page[start : page.index(">", start)]
+        assert 'hx-post="/policy/simulate/"' in tag, field
+        assert 'hx-target="#simulation-result"' in tag, field
+    assert 'data-mirror="policy-threshold-range"' in page  # number and slider kept in sync
+
+    # what the policy form sends (mql_threshold, min_fit) is what the simulator answers for
+    at_40 = client.post("/policy/simulate/", {"mql_threshold": "40", "min_fit": ""})
+    at_120 = client.post("/policy/simulate/", {"mql_threshold": "120", "min_fit": ""})
+    assert (at_40.context["sim"]["would_qualify"], at_120.context["sim"]["would_qualify"]) == (3, 1)
+    # the threshold line moves with it
+    y40, y120 = at_40.context["sim"]["threshold_y"], at_120.context["sim"]["threshold_y"]
+    assert y40 < y120
+    assert f'data-y="{y40}"' in at_40.content.decode()
+    assert 'class="threshold-line"' in at_40.content.decode()
+    assert policy_get().mql_threshold == Decimal(100)  # nothing saved
+
+
+def test_an_empty_backtest_says_why(make_user):
+    _distribution()
+    client = signed_in(make_user("admin"))
+    page = client.post("/policy/simulate/", {"mql_threshold": "100"}).content.decode()
+    assert "No past sales outcomes yet" in page
+    assert '<table class="backtest">' not in page
+
+    lead = lead_make(email="won@example.co.jp", country="JP", employees=900)
+    assert mql_qualify(lead.pk, score=Decimal(150), reason="threshold", now=timezone.now())
+    queue_action(lead.pk, "accept", user=make_user("sales"), data={})
+    page = client.post("/policy/simulate/", {"mql_threshold": "100"}).content.decode()
+    assert "No past sales outcomes yet" not in page
+    assert '<table class="backtest">' in page
+    assert "Accepted" in page  # the outcome in words, not the code
+
+
+def test_the_empty_backtest_reason_is_in_japanese(make_user):
+    client = signed_in(make_user("marketer"), language="ja")
+    page = client.post("/policy/simulate/", {"threshold": "100"}).content.decode()
+    assert "過去の営業結果がまだありません" in page
