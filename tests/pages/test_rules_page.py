@@ -19,6 +19,13 @@ from tests.factories import lead_make
 pytestmark = pytest.mark.django_db
 
 
+def shown(page: str, element_id: str) -> str:
+    """The text of the element with this id (surrounding whitespace is layout, not content)."""
+    found = re.search(rf'<[a-z]+ id="{element_id}">\s*(.*?)\s*</', page, flags=re.S)
+    assert found, element_id
+    return found.group(1)
+
+
 FORM = {
     "name": "Japan",
     "kind": "fit",
@@ -153,8 +160,8 @@ def test_preview_counts_equal_the_simulator_for_the_same_draft(make_user):
     )
     assert {k: preview[k] for k in keys} == {k: expected[k] for k in keys}
     page = response.content.decode()
-    assert '<dd id="preview-would-qualify">2</dd>' in page
-    assert '<dd id="preview-newly-qualified">2</dd>' in page
+    assert shown(page, "preview-would-qualify") == "2"
+    assert shown(page, "preview-newly-qualified") == "2"
     assert ScoringRule.objects.count() == 1  # a preview saves nothing
 
 
@@ -300,8 +307,8 @@ def test_preview_shows_how_many_scores_change(make_user):
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert '<dd id="preview-scores-changed">2</dd>' in page  # the two Japanese leads
-    assert '<dd id="preview-newly-qualified">0</dd>' in page  # 30 < 100
+    assert shown(page, "preview-scores-changed") == "2"  # the two Japanese leads
+    assert shown(page, "preview-newly-qualified") == "0"  # 30 < 100
     assert not ScoringRule.objects.exists()
 
 
