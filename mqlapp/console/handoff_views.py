@@ -13,16 +13,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from handoff import notifications, selectors, services, webhooks
-from handoff.lifecycle import QUEUE_ACTIONS, REASONS, WEBHOOK_EVENTS, allowed_actions
+from handoff.lifecycle import QUEUE_ACTIONS, REASONS, WEBHOOK_EVENTS, Stage, allowed_actions
 from handoff.models import LeadView, Webhook
 from mqlapp.leads.errors import DomainError
 from mqlapp.leads.ingest.merge import lead_merge_undo
 from mqlapp.leads.roles import ADMIN, SALES, user_role
 from mqlapp.leads.selectors import merges_list
-from scoring.selectors import lead_score, lead_score_history
+from scoring.selectors import lead_score
 
 from .access import forbidden, page_for
-from .dashboard import dashboard_data, score_chart
+from .dashboard import dashboard_data, score_path_chart
 
 
 @page_for()
@@ -52,15 +52,19 @@ def queue_page(request: HttpRequest) -> HttpResponse:
 def lead_page(request: HttpRequest, pk: int) -> HttpResponse:
     lead = get_object_or_404(LeadView, pk=pk)
     can_act = user_role(request.user) in (SALES, ADMIN)
+    history = selectors.lead_history(lead)
+    recycles = [h.at for h in history if h.to_stage == Stage.RECYCLED]
     return render(
         request,
         "console/lead_detail.html",
         {
             "lead": lead,
             "score": lead_score(lead),
-            "score_chart": score_chart(lead_score_history(lead)),
+            "score_chart": score_path_chart(
+                lead.pk, recycles=recycles, threshold=services.policy_get().mql_threshold
+            ),
             "events": lead.events.order_by("-timestamp", "-id")[:100],
-            "history": selectors.lead_history(lead),
+            "history": history,
             "assignments": selectors.lead_assignments(lead),
             "actions": allowed_actions(lead.stage) if can_act else [],
             "reasons": REASONS,

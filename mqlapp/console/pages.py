@@ -39,7 +39,7 @@ from scoring.services import (
 )
 
 from .access import forbidden
-from .dashboard import _bars
+from .dashboard import score_columns
 
 KINDS = ("behavior", "fit", "inactivity")
 _NUMBER_FIELDS = (
@@ -200,8 +200,9 @@ def _policy_data(post: Any) -> dict[str, Any]:
 
 def _simulation(threshold: Decimal, min_fit: Decimal | None) -> dict[str, Any]:
     result = simulation_run(threshold=threshold, min_fit=min_fit)
-    rows = [(f"{row['from']}–{row['to']}", float(row["count"])) for row in result["histogram"]]
-    result["bars"] = _bars(rows)
+    result["chart"] = score_columns(
+        result["histogram"], threshold=threshold, title=_("Score distribution"), width=640
+    )
     result["backtest_rows"] = [
         {"kind": kind, **counts} for kind, counts in result["backtest"].items()
     ]
