@@ -349,11 +349,11 @@ def _demo_history(*, now: datetime) -> None:
         else:
             owner = LeadLifecycle.objects.get(lead_id=lead_id).owner or reps[lead_id % len(reps)]
             data = {"reason": reason} if reason else {}
-            if action == "recycle":
-                days = 7 if lead_id % 2 else 60
-                data["reapproach_on"] = (
-                    (timezone.localtime(at) + timedelta(days=days)).date().isoformat()
+            if action == "recycle":  # bad timing: in a month from today; no need: a week on
+                back = (
+                    now + timedelta(days=30) if reason == "bad_timing" else at + timedelta(days=7)
                 )
+                data["reapproach_on"] = timezone.localtime(back).date().isoformat()
             try:
                 queue_action(lead_id, action, user=owner, data=data, now=at)
             except DomainError:  # an earlier step did not happen (its moment is still ahead)
