@@ -183,10 +183,12 @@ def bar_chart(
     headers: tuple[str, str],
     value_places: int = 0,
     note: Sequence[str] | None = None,
+    tones: Sequence[str] | None = None,
     width: int = WIDTH,
 ) -> Chart:
     """Horizontal bars, one per labelled row (funnel stages, reasons): label, bar, value.
-    `note`: an optional extra text per row (e.g. a conversion rate), shown after the value."""
+    `note`: an optional extra text per row (e.g. a conversion rate), shown after the value;
+    `tones`: an optional CSS tone per row ("good", "bad", "")."""
     if not rows:
         return _empty("bars", title)
     label_w = min(max(_text_width(label) for label, _v in rows) + 10, width * 0.4)
@@ -214,6 +216,7 @@ def bar_chart(
                 "value_x": label_w + bar_w + 6,
                 "value": text,
                 "tip": f"{label}: {text}",
+                "tone": tones[i] if tones else "",
             }
         )
     total = sum(v for _l, v in rows)

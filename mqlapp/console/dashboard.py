@@ -148,6 +148,14 @@ def dashboard_charts(data: Mapping[str, Any], *, threshold: Decimal) -> dict[str
         )
         if any(row["value"] for row in weeks)
         else charts.bar_chart([], title=_("MQLs per week"), headers=("", "")),
+        "sla": charts.bar_chart(
+            [(_("Within the SLA"), data["sla"]["on_time"]), (_("Late"), data["sla"]["breached"])],
+            title=_("SLA compliance"),
+            headers=(_("MQLs"), _("Count")),
+            tones=["good", "bad"],
+        )
+        if data["sla"]["due"]
+        else charts.bar_chart([], title=_("SLA compliance"), headers=("", "")),
         "rejections": charts.bar_chart(
             [(row["label"], row["value"]) for row in data["rejections"]],
             title=_("Rejection reasons"),

@@ -27,6 +27,7 @@ from mqlapp.leads.ingest.messages import message_parse
 from mqlapp.leads.ingest.services import events_ingest
 from mqlapp.leads.models import Event, Lead, Source, User
 from mqlapp.leads.roles import ensure_groups
+from mqlapp.leads.selectors import events_vouched
 from scoring.models import ScoringRule
 from scoring.services import leads_score_pending, rule_create, score_path
 
@@ -292,7 +293,9 @@ SCENARIOS: tuple[tuple[tuple[str, float, str], ...], ...] = (
     (("reject", 8, "competitor"),),
     (("accept", 50, ""), ("qualify", 24 * 7, ""), ("win", 24 * 25, "")),
     (("recycle", 12, "no_need"),),
-    (("reject", 10, "bad_contact_data"),),
+    (("reject", 10, "no_budget"),),
+    (("accept", 4, ""), ("qualify", 24 * 5, ""), ("win", 24 * 30, "")),
+    (("reject", 3, "bad_contact_data"),),
     (),  # still waiting: overdue unless it qualified in the last day
 )
 
@@ -308,6 +311,7 @@ def _demo_history(*, now: datetime) -> None:
     for lead_id in Lead.objects.order_by("pk").values_list("pk", flat=True):
         fast = (
             Event.objects.filter(lead_id=lead_id, name__in=policy.fast_track_events)
+            .filter(events_vouched())  # as handoff's own fast track (docs/security.md)
             .order_by("timestamp")
             .values_list("timestamp", flat=True)
             .first()

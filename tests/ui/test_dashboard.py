@@ -47,7 +47,8 @@ def test_dashboard_shows_each_chart_with_known_numbers(make_user):
         "Score distribution",
     ):
         assert title in text
-    assert text.count("<svg") == 4  # SLA compliance is a number, the rest are bar charts
+    assert data["sla"] == {"due": 3, "breached": 0, "on_time": 3, "rate": 100.0}
+    assert text.count("<svg") == 5  # SLA compliance is a number and a chart, as the others
 
 
 def test_dashboard_on_an_empty_database(make_user):
