@@ -91,6 +91,7 @@ def test_every_chart_renders_values_on_hover_and_focus_and_a_data_table():
         )
         html = render_to_string("console/_chart.html", {"chart": bars})
     assert html.count('tabindex="0"') == 2
+    assert 'role="group"' in html  # focusable marks: not inside an img
     assert "<title>no_budget: 4</title>" in html
     assert 'aria-label="Reasons: 2 rows, total 5; largest no_budget (4)."' in html
     assert "<details" in html
