@@ -1,140 +1,28 @@
-"""Server-rendered SVG charts: one definition of axes, ticks, scales and text alternatives.
-
-Every chart of the console is built here as a view model (geometry in SVG user units plus
-localized labels) and drawn by one template, `console/_chart.html`. The SVG is scaled to its
-card's width, so its units are chosen near the card's pixel width: text set at 13 units reads
-at about 11–13 px at 100 % zoom. Values show on hover (`<title>`) and on keyboard focus
-(bars and columns are focusable and reveal their value label), and every chart carries a
-summary sentence (its accessible name) and a data table in a `<details>`.
-"""
+"""Chart view models: horizontal bars, columns on a numeric scale, a line over time."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from decimal import Decimal
-from math import ceil, floor, log10
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-WIDTH = 340
-FONT = 13
-LINE_HEIGHT = 220
-COLUMN_HEIGHT = 200
-BAR_ROW = 28
-_PAD_TOP, _PAD_RIGHT, _PAD_BOTTOM = 14, 16, 30
-_CJK_START = 0x2E80
-
-
-def _text_width(text: str) -> float:
-    """Rough rendered width of `text` at FONT units: CJK glyphs are about a full em."""
-    return sum(FONT if ord(ch) >= _CJK_START else FONT * 0.6 for ch in text)
-
-
-def number(value: float | Decimal, *, places: int = 0) -> str:
-    """A value as the UI language writes it (grouping, decimal mark)."""
-    return formats.number_format(round(float(value), places), places, use_l10n=True)
-
-
-def nice_ticks(low: float, high: float, *, count: int = 5) -> list[float]:
-    """Round tick values (1, 2 or 5 × 10^k apart) covering [low, high], at most ~`count`+1."""
-    if high < low:
-        low, high = high, low
-    if high == low:
-        high = low + 1
-    raw = (high - low) / max(count, 1)
-    magnitude = 10 ** floor(log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    start = floor(low / step) * step
-    stop = ceil(high / step) * step
-    ticks = []
-    value = start
-    while value <= stop + step / 1e6:
-        ticks.append(round(value, 10))
-        value += step
-    return ticks
-
-
-# --- time -------------------------------------------------------------------------------------
-
-_DAY = timedelta(days=1)
-
-
-def _day_label(moment: datetime) -> str:
-    # Translators: a date on a chart's time axis (Django date format): "Nov 30"; ja "11/30"
-    return formats.date_format(moment, _("M j"))
-
-
-def _month_label(moment: datetime) -> str:
-    # Translators: a month on a chart's time axis (Django date format): "Nov 2026"; ja "2026年11月"
-    return formats.date_format(moment, _("M Y"))
-
-
-def _hour_label(moment: datetime) -> str:
-    return formats.date_format(moment, "H:i")
-
-
-def day_label(day: date) -> str:
-    """A day as a short axis label in the UI language (the week of a weekly chart)."""
-    return formats.date_format(day, _("M j"))
-
-
-def moment_label(moment: datetime) -> str:
-    """A point's full local date and time in the UI language (tooltips, tables)."""
-    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
-
-
-def date_label(moment: datetime | date) -> str:
-    """A date in the UI language's long form (a moment: its local date)."""
-    if isinstance(moment, datetime):
-        moment = timezone.localtime(moment)
-    return formats.date_format(moment, "DATE_FORMAT")
-
-
-def time_ticks(start: datetime, end: datetime, *, count: int = 6) -> list[tuple[datetime, str]]:
-    """Local-time ticks between `start` and `end`: hours, days, weeks (Mondays) or months
-    (the 1st), whichever gives at most about `count`, each with its localized label."""
-    start, end = timezone.localtime(start), timezone.localtime(end)
-    span = end - start
-    ticks: list[tuple[datetime, str]] = []
-    if span <= timedelta(days=2):
-        hours = next((h for h in (1, 2, 3, 6, 12, 24) if span / timedelta(hours=h) <= count), 24)
-        moment = start.replace(minute=0, second=0, microsecond=0)
-        moment += timedelta(hours=(-moment.hour) % hours)
-        while moment <= end:
-            if moment >= start:
-                label = _day_label(moment) if moment.hour == 0 else _hour_label(moment)
-                ticks.append((moment, label))
-            moment += timedelta(hours=hours)
-        return ticks
-    if span <= timedelta(days=120):
-        days = next((d for d in (1, 2, 7, 14, 28) if span / (d * _DAY) <= count), 28)
-        moment = start.replace(hour=0, minute=0, second=0, microsecond=0)
-        if days >= 7:  # noqa: PLR2004 (weeks start on Mondays)
-            moment += _DAY * ((7 - moment.weekday()) % 7)
-        elif moment < start:
-            moment += _DAY
-        while moment <= end:
-            ticks.append((moment, _day_label(moment)))
-            moment = timezone.localtime(moment + days * _DAY).replace(hour=0)
-        return ticks
-    months = next((m for m in (1, 2, 3, 6, 12, 24) if span.days / (30.4 * m) <= count), 60)
-    year, month = start.year, start.month
-    moment = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    while moment < start or (month - 1) % months:
-        month += 1
-        if month > 12:  # noqa: PLR2004
-            year, month = year + 1, 1
-        moment = moment.replace(year=year, month=month)
-    while moment <= end:
-        ticks.append((moment, _month_label(moment)))
-        month += months
-        while month > 12:  # noqa: PLR2004
-            year, month = year + 1, month - 12
-        moment = moment.replace(year=year, month=month)
-    return ticks
-
+from .axes import (
+    BAR_ROW,
+    COLUMN_HEIGHT,
+    FONT,
+    LINE_HEIGHT,
+    PAD_BOTTOM,
+    PAD_RIGHT,
+    PAD_TOP,
+    WIDTH,
+    date_label,
+    moment_label,
+    nice_ticks,
+    number,
+    text_width,
+    time_ticks,
+)
 
 # --- view models ------------------------------------------------------------------------------
 
@@ -191,10 +79,10 @@ def bar_chart(
     `tones`: an optional CSS tone per row ("good", "bad", "")."""
     if not rows:
         return _empty("bars", title)
-    label_w = min(max(_text_width(label) for label, _v in rows) + 10, width * 0.4)
-    value_w = max(_text_width(number(v, places=value_places)) for _l, v in rows) + 10
+    label_w = min(max(text_width(label) for label, _v in rows) + 10, width * 0.4)
+    value_w = max(text_width(number(v, places=value_places)) for _l, v in rows) + 10
     if note:
-        value_w += max(_text_width(n) for n in note) + 6
+        value_w += max(text_width(n) for n in note) + 6
     top = max((v for _l, v in rows), default=0) or 1
     span = width - label_w - value_w - 4
     marks: list[dict[str, Any]] = []
@@ -287,9 +175,9 @@ def column_chart(
     if not columns:
         return _empty("columns", title)
     height = COLUMN_HEIGHT
-    y_w = max(_text_width(number(max(c for _a, _b, c in columns))), _text_width("00")) + 12
-    left, right = y_w, width - _PAD_RIGHT
-    top, bottom = _PAD_TOP + (FONT if threshold is not None else 0), height - _PAD_BOTTOM
+    y_w = max(text_width(number(max(c for _a, _b, c in columns))), text_width("00")) + 12
+    left, right = y_w, width - PAD_RIGHT
+    top, bottom = PAD_TOP + (FONT if threshold is not None else 0), height - PAD_BOTTOM
     x0 = x_range[0] if x_range else min(a for a, _b, _c in columns)
     x1 = x_range[1] if x_range else max(b for _a, b, _c in columns)
     if threshold is not None:
@@ -377,10 +265,10 @@ def line_chart(
     start, end = points[0][0], points[-1][0]
     if end <= start:
         end = start + timedelta(hours=1)
-    top, bottom = _PAD_TOP + FONT, height - _PAD_BOTTOM
+    top, bottom = PAD_TOP + FONT, height - PAD_BOTTOM
     probe_ticks = nice_ticks(low, high)
-    y_w = max(_text_width(number(t)) for t in probe_ticks) + 12
-    left, right = y_w, width - _PAD_RIGHT
+    y_w = max(text_width(number(t)) for t in probe_ticks) + 12
+    left, right = y_w, width - PAD_RIGHT
     y, ticks = _y_axis(low, high, top=top, bottom=bottom)
     seconds = (end - start).total_seconds()
 
@@ -407,7 +295,7 @@ def line_chart(
         {"x": x(t), "label": label, "anchor": "middle"} for t, label in time_ticks(start, end)
     ]
     for tick in x_ticks:  # keep the outermost labels inside the chart
-        half = _text_width(tick["label"]) / 2
+        half = text_width(tick["label"]) / 2
         if tick["x"] - half < left:
             tick["anchor"] = "start"
         elif tick["x"] + half > right:
