@@ -78,6 +78,7 @@ def score_path(
         if e.timestamp <= now
     ]
     times = [e.timestamp for e in ordered]
+    scorer = engine.Scorer(rules)  # evaluate's answers, with the rules prepared once
     base = lead_facts(lead)
     moves = sorted({*epochs, *([base.score_epoch] if base.score_epoch else [])})
     moves = [m for m in moves if first < m <= now]
@@ -92,7 +93,7 @@ def score_path(
         count = bisect_left(times, moment) if before else bisect_right(times, moment)
         epoch = epoch_at(moment - timedelta(microseconds=1) if before else moment)
         facts = replace(base, events=tuple(ordered[:count]), score_epoch=epoch)
-        return engine.evaluate(facts, rules, now=moment).score
+        return scorer.evaluate(facts, now=moment).score
 
     jumps = _thin(sorted({*times, *moves}), keep=max(2, (max_points - _STEPS) // 2))
     step = (now - first) / _STEPS
