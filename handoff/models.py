@@ -153,6 +153,9 @@ class Qualification(models.Model):
     score = models.DecimalField(max_digits=14, decimal_places=2)
     reason = models.CharField(max_length=20, default="threshold")  # or "fast_track"
     owner = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+    # This cycle's own SLA due time, as set when it qualified (the lead's current due time
+    # belongs to its latest cycle, and a reassignment on breach restarts it).
+    sla_due_at = models.DateTimeField(null=True, blank=True)
     # Set on rows that came from another lead merged into this one (their own cycles).
     merged_from = models.BigIntegerField(null=True, blank=True)
 

@@ -149,6 +149,7 @@ def mql_qualify_many(
                     score=scores[life.lead_id],
                     reason=reasons[life.lead_id],
                     owner=life.owner,
+                    sla_due_at=due,
                 )
                 for life in lives
             ]

@@ -2,19 +2,19 @@
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import pairwise
 from statistics import median
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from mqlapp.leads.errors import InvalidInput
 from mqlapp.leads.models import Lead
 from mqlapp.leads.parsing import id_param, moment_param
 
-from .lifecycle import Stage
-from .models import StageTransition
+from .lifecycle import Stage, sla_due
+from .models import MqlPolicy, Qualification, SlaBreach, StageTransition
 
 FUNNEL = (Stage.NURTURING, Stage.MQL, Stage.SAL, Stage.SQL, Stage.WON)
 OUTCOMES = (Stage.LOST, Stage.DISQUALIFIED, Stage.RECYCLED)
@@ -144,4 +144,51 @@ def rejections(period: Period) -> dict[str, Any]:
         "reasons": reasons,
         "recycled_total": sum(r["count"] for r in recycled),
         "recycle_reasons": recycled,
+    }
+
+
+def sla_compliance(*, now: datetime, days: int = 90) -> dict[str, Any]:
+    """Of the MQL cycles that qualified in the last `days` and are settled (handled, or past
+    their due time), the share accepted, rejected or recycled by the cycle's own due time.
+
+    Each cycle is judged against the due time it got when it qualified (Qualification.
+    sla_due_at), never the lead's current one, which belongs to its latest cycle; a cycle
+    with a recorded breach at that due time is late even if the sweep reassigned it and the
+    next rep was quick. Cycles still waiting and not yet due are not counted."""
+    since = now - timedelta(days=days)
+    handled = (
+        StageTransition.objects.filter(
+            lead_id=OuterRef("lead_id"), cycle=OuterRef("cycle"), from_stage=Stage.MQL
+        )
+        .exclude(to_stage=Stage.MQL)
+        .order_by("at", "id")
+        .values("at")[:1]
+    )
+    rows = list(
+        Qualification.objects.filter(at__gte=since, at__lte=now, merged_from__isnull=True)
+        .annotate(handled_at=Subquery(handled))
+        .values_list("lead_id", "cycle", "at", "sla_due_at", "handled_at")
+    )
+    breaches = set(
+        SlaBreach.objects.filter(
+            merged_from__isnull=True, lead_id__in={r[0] for r in rows}
+        ).values_list("lead_id", "cycle", "due_at")
+    )
+    policy = MqlPolicy.objects.first()
+    hours = policy.sla_hours if policy else MqlPolicy._meta.get_field("sla_hours").default
+    on_time = late = 0
+    for lead_id, cycle, at, due_at, handled_at in rows:
+        due = due_at or sla_due(at, hours=hours)
+        if (lead_id, cycle, due) in breaches or (
+            due <= now and (handled_at is None or handled_at > due)
+        ):
+            late += 1
+        elif handled_at is not None:
+            on_time += 1
+    settled = on_time + late
+    return {
+        "due": settled,
+        "breached": late,
+        "on_time": on_time,
+        "rate": round(100 * on_time / settled, 1) if settled else None,
     }

@@ -1,16 +1,24 @@
 """Reads behind the dashboard: funnel, MQLs per week, SLA compliance, rejections, scores."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
+from math import ceil
 from typing import Any
 
 from django.db.models import Count, F, Max, Min
 from django.db.models.functions import Floor, TruncWeek
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from handoff.models import Qualification, SlaBreach
-from handoff.reports import Period, funnel, rejections
-from scoring.models import LeadScore, ScoreHistory
+from handoff.lifecycle import Stage
+from handoff.models import Qualification
+from handoff.reports import Period, funnel, rejections, sla_compliance
+from handoff.services import policy_get
+from scoring.models import LeadScore
+from scoring.services import score_path
+
+from . import charts
 
 SCORE_BUCKET = 20
 
@@ -38,22 +46,15 @@ def mqls_per_week(*, now: datetime, weeks: int = 12) -> list[dict[str, Any]]:
     for i in reversed(range(weeks)):
         day = first - timedelta(weeks=i)
         n = next((v for k, v in counted.items() if timezone.localtime(k).date() == day), 0)
-        rows.append((day.strftime("%m/%d"), float(n)))
-    return _bars(rows)
-
-
-def sla_compliance(*, now: datetime, days: int = 90) -> dict[str, Any]:
-    """Of the MQLs whose SLA has come due in the period, the share handled in time."""
-    since = now - timedelta(days=days)
-    due = Qualification.objects.filter(at__gte=since, lead__lifecycle__sla_due_at__lte=now).count()
-    breached = SlaBreach.objects.filter(at__gte=since).values("lead_id", "cycle").distinct().count()
-    on_time = max(due - breached, 0)
-    return {
-        "due": due,
-        "breached": breached,
-        "on_time": on_time,
-        "rate": round(100 * on_time / due, 1) if due else None,
-    }
+        rows.append((day, float(n)))
+    return [
+        {
+            **bar,
+            "label": charts.day_label(day),
+            "week_label": charts.date_label(day),
+        }
+        for bar, (day, _n) in zip(_bars([(str(d), n) for d, n in rows]), rows, strict=True)
+    ]
 
 
 def score_distribution() -> list[dict[str, Any]]:
@@ -70,7 +71,98 @@ def score_distribution() -> list[dict[str, Any]]:
     for bucket in range(int(min(counted)), int(max(counted)) + 1):
         low = bucket * SCORE_BUCKET
         rows.append((f"{low}–{low + SCORE_BUCKET}", float(counted.get(bucket, 0))))
-    return _bars(rows)
+    return [
+        {**bar, "from": low, "to": low + SCORE_BUCKET}
+        for bar, low in zip(
+            _bars(rows),
+            range(
+                int(min(counted)) * SCORE_BUCKET,
+                (int(max(counted)) + 1) * SCORE_BUCKET,
+                SCORE_BUCKET,
+            ),
+            strict=True,
+        )
+    ]
+
+
+def _stage_label(code: str) -> str:
+    try:
+        return str(Stage(code).label)
+    except ValueError:
+        return code
+
+
+def score_columns(
+    buckets: Sequence[Mapping[str, Any]],
+    *,
+    threshold: Decimal | float | None,
+    title: str,
+    width: int = charts.WIDTH,
+) -> charts.Chart:
+    """A score histogram ({from, to, count} buckets) with the MQL threshold as a line: the
+    dashboard's score distribution and the policy simulator's."""
+    columns = [(float(b["from"]), float(b["to"]), float(b["count"])) for b in buckets]
+    labels = [f"{charts.number(a)}–{charts.number(b)}" for a, b, _c in columns]
+    every = max(1, ceil(len(columns) / 8))
+    ticks = [labels[i] if i % every == 0 else "" for i in range(len(columns))]
+    line = None if threshold is None else float(threshold)
+    return charts.column_chart(
+        columns,
+        title=title,
+        headers=(_("Score"), _("Leads")),
+        labels=labels,
+        tick_labels=[t.split("–")[0] for t in ticks],
+        width=width,
+        threshold=line,
+        threshold_label=(
+            _("MQL threshold %(t)s") % {"t": charts.number(line, places=0 if line % 1 == 0 else 2)}
+            if line is not None
+            else ""
+        ),
+    )
+
+
+def dashboard_charts(data: Mapping[str, Any], *, threshold: Decimal) -> dict[str, charts.Chart]:
+    """The dashboard's charts from its numbers (one chart module: mqlapp/console/charts.py)."""
+    weeks = data["mqls_per_week"]
+    week_columns = [(float(i), float(i + 1), float(row["value"])) for i, row in enumerate(weeks)]
+    week_labels = [row["week_label"] for row in weeks]
+    scores = [
+        {"from": row["from"], "to": row["to"], "count": row["value"]} for row in data["scores"]
+    ]
+    return {
+        "funnel": charts.bar_chart(
+            [(_stage_label(row["label"]), row["value"]) for row in data["funnel"]],
+            title=_("Funnel"),
+            headers=(_("Stage"), _("Reached")),
+        ),
+        "mqls_per_week": charts.column_chart(
+            week_columns,
+            title=_("MQLs per week"),
+            headers=(_("Week of"), _("MQLs")),
+            labels=week_labels,
+            # every other week under the axis (each one in its tooltip and the table)
+            tick_labels=[
+                row["label"] if (len(weeks) - 1 - i) % 2 == 0 else "" for i, row in enumerate(weeks)
+            ],
+        )
+        if any(row["value"] for row in weeks)
+        else charts.bar_chart([], title=_("MQLs per week"), headers=("", "")),
+        "sla": charts.bar_chart(
+            [(_("Within the SLA"), data["sla"]["on_time"]), (_("Late"), data["sla"]["breached"])],
+            title=_("SLA compliance"),
+            headers=(_("MQLs"), _("Count")),
+            tones=["good", "bad"],
+        )
+        if data["sla"]["due"]
+        else charts.bar_chart([], title=_("SLA compliance"), headers=("", "")),
+        "rejections": charts.bar_chart(
+            [(row["label"], row["value"]) for row in data["rejections"]],
+            title=_("Rejection reasons"),
+            headers=(_("Reason"), _("Leads")),
+        ),
+        "scores": score_columns(scores, threshold=threshold, title=_("Score distribution")),
+    }
 
 
 def dashboard_data(*, now: datetime | None = None) -> dict[str, Any]:
@@ -78,7 +170,7 @@ def dashboard_data(*, now: datetime | None = None) -> dict[str, Any]:
     everything = Period({})
     stages = funnel(everything)["stages"]
     reasons = rejections(everything)["reasons"]
-    return {
+    data = {
         "funnel": _bars([(row["stage"], float(row["reached"])) for row in stages]),
         "conversions": stages,
         "mqls_per_week": mqls_per_week(now=now),
@@ -86,35 +178,22 @@ def dashboard_data(*, now: datetime | None = None) -> dict[str, Any]:
         "rejections": _bars([(row["reason"], float(row["count"])) for row in reasons]),
         "scores": score_distribution(),
     }
+    data["charts"] = dashboard_charts(data, threshold=policy_get().mql_threshold)
+    return data
 
 
-def score_chart(
-    points: Sequence[ScoreHistory], *, width: int = 300, height: int = 80
-) -> dict[str, Any]:
-    """An SVG polyline (step-wise: a score holds until it changes) for a lead's score history."""
-    if not points:
-        return {"points": "", "width": width, "height": height, "low": 0, "high": 0}
-    scores: list[float] = [float(p.score) for p in points]
-    low, high = min([*scores, 0.0]), max([*scores, 0.0])
-    span = (high - low) or 1.0
-    step = width / max(len(points) - 1, 1)
-
-    def y(score: float) -> float:
-        return float(round(height - (score - low) / span * height, 1))
-
-    coords: list[str] = []
-    for i, score in enumerate(scores):
-        x = round(i * step, 1)
-        if coords:
-            coords.append(f"{x},{y(scores[i - 1])}")
-        coords.append(f"{x},{y(score)}")
-    return {
-        "points": " ".join(coords),
-        "width": width,
-        "height": height,
-        "low": low,
-        "high": high,
-        "zero": y(0.0),
-        "first": points[0].at,
-        "last": points[-1].at,
-    }
+def score_path_chart(
+    lead_id: int, *, recycles: Sequence[datetime], threshold: Decimal
+) -> charts.Chart:
+    """The lead page's score over time: derived from its events since the first one
+    (scoring.services.score_path), time-scaled, with the MQL threshold as a line."""
+    path = score_path(lead_id, epochs=recycles)
+    return charts.line_chart(
+        [(p.at, float(p.score), p.event) for p in path],
+        title=_("Score over time"),
+        headers=(_("When"), _("Score")),
+        threshold=float(threshold),
+        width=540,
+        threshold_label=_("MQL threshold %(t)s")
+        % {"t": charts.number(threshold, places=0 if threshold % 1 == 0 else 2)},
+    )

@@ -1,21 +1,35 @@
-"""Demo data for `make run`: users for the three roles, rules, a Japanese B2B company's leads."""
+"""Demo data for `make run`: users for the three roles, rules, a Japanese B2B company's leads
+with a few months of activity and of sales work, made through the real services."""
 
 import random
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import Group
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from handoff.models import LeadLifecycle
 from handoff.qualify import leads_qualify_pending
-from handoff.services import policy_get, policy_update
+from handoff.services import (
+    leads_reapproach_due,
+    mql_qualify,
+    policy_get,
+    policy_update,
+    queue_action,
+)
+from handoff.sla import mql_sla_sweep
+from mqlapp.leads.errors import DomainError
 from mqlapp.leads.ingest.messages import message_parse
 from mqlapp.leads.ingest.services import events_ingest
 from mqlapp.leads.models import Event, Lead, Source, User
 from mqlapp.leads.roles import ensure_groups
+from mqlapp.leads.selectors import events_vouched
 from scoring.models import ScoringRule
-from scoring.services import leads_score_pending, rule_create
+from scoring.services import leads_score_pending, rule_create, score_path
 
 DEMO_USERS = [
     ("admin", "mqlapp-admin", "admin"),
@@ -151,13 +165,18 @@ def demo_seed(*, leads: int = 40, seed: int = 7) -> dict[str, Any]:
     server, _ = Source.objects.get_or_create(
         name="CRM sync", defaults={"allowed_origins": [], "kind": Source.Kind.SERVER}
     )
-    if not Lead.objects.exists():
-        _demo_leads(source, count=leads, rng=random.Random(seed))
+    fresh = not Lead.objects.exists()
+    if fresh:
+        _demo_leads(source, count=leads, rng=random.Random(seed), now=timezone.now())
     if not Event.objects.filter(lead__isnull=True).exclude(anonymous_id="").exists():
         _demo_visitors(source, rng=random.Random(seed + 1))
     # Score and qualify now, in this process, so the first page already shows MQLs.
     while leads_score_pending(limit=500):
         pass
+    if fresh:
+        _demo_history(now=timezone.now())
+        while leads_score_pending(limit=500):
+            pass
     while leads_qualify_pending(limit=500):
         pass
     return {
@@ -168,19 +187,37 @@ def demo_seed(*, leads: int = 40, seed: int = 7) -> dict[str, Any]:
     }
 
 
-def _demo_leads(source: Source, *, count: int, rng: random.Random) -> None:
-    now = timezone.now()
+DEMO_DAYS = 120
+REASONS_REJECT = ("no_budget", "no_need", "competitor", "bad_timing", "bad_contact_data")
+HOT = (
+    ("track", "Document Downloaded", {"title": "DX推進ガイド", "category": "whitepaper"}),
+    ("page", None, {"path": "/pricing", "url": "https://example.co.jp/pricing"}),
+    ("track", "Seminar Attended", {"name": "製造業DXセミナー"}),
+    ("track", "Email Link Clicked", {"campaign": "seminar-follow-up"}),
+    ("track", "Document Downloaded", {"title": "導入事例集", "category": "case-study"}),
+    ("track", "Trade Show Visited", {"name": "Japan IT Week"}),
+)
+
+
+def _demo_leads(source: Source, *, count: int, rng: random.Random, now: datetime) -> None:
+    """A few months of activity: anonymous visits, a form fill that identifies, newsletters
+    and visits since; every other lead or so has a burst of buying signals at some moment
+    of the period (it crosses the MQL threshold then), a few ask for a demo or unsubscribe.
+    All of it goes through ingestion, with the events' own past timestamps."""
     raws: list[dict[str, Any]] = []
     for i in range(count):
         family, given = FAMILY[i % len(FAMILY)], GIVEN[(i * 3) % len(GIVEN)]
         company, domain, employees, industry = COMPANIES[i % len(COMPANIES)]
         anon = str(uuid.uuid4())
         email = f"user{i:03d}@{domain}"
-        first_seen = now - timedelta(days=rng.randint(5, 35))
-        # Anonymous visits first, then the form fill that identifies, then more activity.
+        if i % 10 == 9:  # noqa: PLR2004 (a few arrive and heat up in the last day)
+            first_seen = now - timedelta(hours=rng.randint(30, 60))
+        else:
+            first_seen = now - timedelta(days=rng.uniform(6, DEMO_DAYS), hours=rng.randint(0, 23))
+        at = first_seen
         for _ in range(rng.randint(1, 4)):
-            raws.append(_raw("page", None, ACTIVITY[rng.randint(0, 2)][2], anon, first_seen))
-            first_seen += timedelta(hours=rng.randint(2, 30))
+            raws.append(_raw("page", None, ACTIVITY[rng.randint(0, 2)][2], anon, at))
+            at += timedelta(hours=rng.randint(2, 30))
         raws.append(
             {
                 "type": "identify",
@@ -197,25 +234,138 @@ def _demo_leads(source: Source, *, count: int, rng: random.Random) -> None:
                     "industry": industry,
                     "country": "JP",
                 },
-                "timestamp": first_seen.isoformat(),
+                "timestamp": at.isoformat(),
                 "messageId": str(uuid.uuid4()),
             }
         )
-        at = first_seen
-        for _ in range(rng.randint(0, 3 + i % 6)):
-            at += timedelta(hours=rng.randint(6, 96))
-            if at > now:
+        identified = at
+        # background: a visit or a newsletter every few days until now
+        while True:
+            at += timedelta(hours=rng.randint(30, 200))
+            if at >= now:
                 break
-            kind, name, props = ACTIVITY[rng.randint(0, len(ACTIVITY) - 1)]
+            kind, name, props = ACTIVITY[rng.randint(0, 4)]
             raws.append(_raw(kind, name, props, anon, at))
-        if i % 13 == 5:  # noqa: PLR2004 (every 13th lead, offset: a few hand-raisers)
-            raws.append(_raw("track", "Demo Requested", {}, anon, min(at, now)))
-        if i % 11 == 3:  # noqa: PLR2004 (and a few unsubscribes)
-            raws.append(_raw("track", "Unsubscribed", {}, anon, min(at, now)))
+        raws += _signals(i, anon, since=identified, now=now, rng=rng)
     received = timezone.now()
     messages = [message_parse(raw, index=i, received_at=received) for i, raw in enumerate(raws)]
     for start in range(0, len(messages), 500):
         events_ingest(messages[start : start + 500], source=source)
+    # Ingestion dates a new lead by its arrival (now); these leads arrived over the months
+    # their events span, so each is dated by its first event (the funnel's nurturing entry).
+    first = Event.objects.filter(lead_id=OuterRef("pk")).order_by("timestamp").values("timestamp")
+    Lead.objects.update(created_at=Coalesce(Subquery(first[:1]), F("created_at")))
+
+
+def _signals(
+    i: int, anon: str, *, since: datetime, now: datetime, rng: random.Random
+) -> list[dict[str, Any]]:
+    """The buying signals of the `i`th lead after it identified at `since`: a burst of them
+    (every other lead or so, some within the last day), a demo request or an unsubscribe."""
+    span = (now - since).total_seconds()
+    burst: datetime | None = None
+    if i % 10 == 9:  # noqa: PLR2004 (a few heat up in the last day)
+        burst = now - timedelta(hours=rng.randint(3, 18))
+    elif i % 5 in (0, 1, 3):
+        burst = since + timedelta(seconds=span * rng.uniform(0.1, 0.8))
+    raws = []
+    if burst is not None:
+        moment = burst
+        for kind, name, props in HOT:
+            raws.append(_raw(kind, name, props, anon, min(moment, now)))
+            moment += timedelta(minutes=rng.randint(20, 600))
+    middle = since + timedelta(seconds=span * rng.uniform(0.3, 0.9))
+    if i % 13 == 5:  # noqa: PLR2004 (every 13th lead, offset: a few hand-raisers)
+        raws.append(_raw("track", "Demo Requested", {}, anon, middle))
+    if i % 11 == 3:  # noqa: PLR2004 (and a few unsubscribes)
+        raws.append(_raw("track", "Unsubscribed", {}, anon, middle))
+    return raws
+
+
+# What sales did with each MQL, in turn: (action, hours after the previous step, reason).
+# Hours past the SLA (24 h) on the first step make a breach.
+SCENARIOS: tuple[tuple[tuple[str, float, str], ...], ...] = (
+    (("accept", 3, ""), ("qualify", 24 * 4, ""), ("win", 24 * 18, "")),
+    (("reject", 6, "no_budget"),),
+    (("accept", 30, ""), ("qualify", 24 * 6, ""), ("lose", 24 * 21, "")),
+    (("recycle", 20, "bad_timing"),),
+    (("accept", 2, ""),),
+    (("reject", 40, "no_need"),),
+    (("accept", 5, ""), ("qualify", 24 * 3, "")),
+    (("reject", 8, "competitor"),),
+    (("accept", 50, ""), ("qualify", 24 * 7, ""), ("win", 24 * 25, "")),
+    (("recycle", 12, "no_need"),),
+    (("reject", 10, "no_budget"),),
+    (("accept", 4, ""), ("qualify", 24 * 5, ""), ("win", 24 * 30, "")),
+    (("reject", 3, "bad_contact_data"),),
+    (),  # still waiting: overdue unless it qualified in the last day
+)
+
+
+def _demo_history(*, now: datetime) -> None:
+    """Play back the months of sales work through the real services, in time order: each
+    lead qualifies when its score (derived from its events: scoring's score_path) first
+    reached the threshold, or at its first fast-track event; then the reps act on it, on
+    time or late (the SLA sweep runs at each due time, as beat would have)."""
+    policy = policy_get()
+    reps = list(User.objects.filter(groups__name="sales").order_by("username"))
+    plan: list[tuple[datetime, int, int, str, str]] = []  # (at, order, lead, action, reason)
+    for lead_id in Lead.objects.order_by("pk").values_list("pk", flat=True):
+        fast = (
+            Event.objects.filter(lead_id=lead_id, name__in=policy.fast_track_events)
+            .filter(events_vouched())  # as handoff's own fast track (docs/security.md)
+            .order_by("timestamp")
+            .values_list("timestamp", flat=True)
+            .first()
+        )
+        crossed = next(
+            (
+                p
+                for p in score_path(lead_id, now=now)
+                if p.event and p.score >= policy.mql_threshold
+            ),
+            None,
+        )
+        moments = [m for m in (fast, crossed.at if crossed else None) if m is not None]
+        if not moments:
+            continue
+        at = min(moments)
+        reason = "fast_track" if fast is not None and at == fast else "threshold"
+        plan.append((at, 0, lead_id, "qualify_mql", reason))
+        plan.append(
+            (at + timedelta(hours=float(policy.sla_hours), minutes=5), 1, lead_id, "sweep", "")
+        )
+    plan.sort()
+    steps: list[tuple[datetime, int, int, str, str]] = []
+    for n, (at, _o, lead_id, _a, _r) in enumerate(p for p in plan if p[3] == "qualify_mql"):
+        moment = at
+        for step, hours, reason in SCENARIOS[n % len(SCENARIOS)]:
+            moment += timedelta(hours=hours)
+            steps.append((moment, 2, lead_id, step, reason))
+    for at, _order, lead_id, action, reason in sorted(plan + steps):
+        if at > now:
+            continue
+        if action == "sweep":
+            mql_sla_sweep(now=at)
+        elif action == "qualify_mql":
+            score = next(
+                (p.score for p in reversed(score_path(lead_id, now=at)) if p.at <= at), Decimal(0)
+            )
+            mql_qualify(lead_id, score=score, reason=reason, now=at, policy=policy)
+        else:
+            owner = LeadLifecycle.objects.get(lead_id=lead_id).owner or reps[lead_id % len(reps)]
+            data = {"reason": reason} if reason else {}
+            if action == "recycle":  # bad timing: in a month from today; no need: a week on
+                back = (
+                    now + timedelta(days=30) if reason == "bad_timing" else at + timedelta(days=7)
+                )
+                data["reapproach_on"] = timezone.localtime(back).date().isoformat()
+            try:
+                queue_action(lead_id, action, user=owner, data=data, now=at)
+            except DomainError:  # an earlier step did not happen (its moment is still ahead)
+                continue
+    leads_reapproach_due(now=now)
+    mql_sla_sweep(now=now)
 
 
 def _raw(

@@ -17,17 +17,24 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from handoff import notifications, selectors, services, webhooks
-from handoff.lifecycle import QUEUE_ACTIONS, REASONS, WEBHOOK_EVENTS, allowed_actions, overdue_q
+from handoff.lifecycle import (
+    QUEUE_ACTIONS,
+    REASONS,
+    WEBHOOK_EVENTS,
+    Stage,
+    allowed_actions,
+    overdue_q,
+)
 from handoff.models import LeadLifecycle, LeadView, Webhook
 from mqlapp.leads.errors import DomainError
 from mqlapp.leads.ingest.merge import lead_merge_undo
 from mqlapp.leads.models import Lead
 from mqlapp.leads.roles import ADMIN, SALES, user_role
 from mqlapp.leads.selectors import lead_consent_latest, lead_identified_at, merges_list
-from scoring.selectors import lead_score, lead_score_history
+from scoring.selectors import lead_score
 
 from .access import forbidden, page_for
-from .dashboard import dashboard_data, score_chart
+from .dashboard import dashboard_data, score_path_chart
 from .timeline import timeline
 
 
@@ -107,19 +114,23 @@ def queue_page(request: HttpRequest) -> HttpResponse:
 def lead_page(request: HttpRequest, pk: int) -> HttpResponse:
     lead = get_object_or_404(LeadView, pk=pk)
     can_act = user_role(request.user) in (SALES, ADMIN)
+    history = selectors.lead_history(lead)
+    recycles = [h.at for h in history if h.to_stage == Stage.RECYCLED]
     return render(
         request,
         "console/lead_detail.html",
         {
             "lead": lead,
             "score": lead_score(lead),
-            "score_chart": score_chart(lead_score_history(lead)),
+            "score_chart": score_path_chart(
+                lead.pk, recycles=recycles, threshold=services.policy_get().mql_threshold
+            ),
             "events": timeline(
                 lead.events.order_by("-timestamp", "-id")[:100],
                 identified_at=lead_identified_at(lead.pk),
             ),
             "consent": lead_consent_latest(lead.pk),
-            "history": selectors.lead_history(lead),
+            "history": history,
             "assignments": selectors.lead_assignments(lead),
             "actions": allowed_actions(lead.stage, owned=lead.owner_id is not None)
             if can_act

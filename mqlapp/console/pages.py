@@ -45,7 +45,7 @@ from scoring.services import (
 )
 
 from .access import forbidden
-from .dashboard import _bars
+from .dashboard import score_columns
 
 KINDS = engine.KINDS
 # What each kind of rule means, in words a marketer reads in the kind <select>.
@@ -373,21 +373,11 @@ def threshold_range(histogram: list[dict[str, Any]], threshold: Decimal) -> dict
     return {"min": math.floor(low), "max": high, "step": 1 if high <= FINE_SLIDER else unit // 5}
 
 
-def _threshold_y(histogram: list[dict[str, Any]], threshold: Decimal) -> float | None:
-    """Where the threshold falls on the histogram's rows (row i spans y 10·i to 10·i + 10)."""
-    if not histogram:
-        return None
-    start = float(histogram[0]["from"])
-    width = float(histogram[0]["to"]) - start
-    rows = len(histogram)
-    return round(min(max((float(threshold) - start) / width, 0.0), rows) * 10, 2)
-
-
 def _simulation(threshold: Decimal, min_fit: Decimal | None) -> dict[str, Any]:
     result = simulation_run(threshold=threshold, min_fit=min_fit)
-    rows = [(f"{row['from']:g}–{row['to']:g}", float(row["count"])) for row in result["histogram"]]
-    result["bars"] = _bars(rows)
-    result["threshold_y"] = _threshold_y(result["histogram"], threshold)
+    result["chart"] = score_columns(
+        result["histogram"], threshold=threshold, title=_("Score distribution"), width=640
+    )
     result["range"] = threshold_range(result["histogram"], threshold)
     result["backtest_rows"] = [
         {"kind": kind, **counts} for kind, counts in result["backtest"].items()

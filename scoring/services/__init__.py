@@ -1,6 +1,7 @@
 """Scoring writes and decisions: rules, live scoring, re-score jobs, the simulator."""
 
 from .loader import LEAD_FACT_FIELDS, events_load, lead_facts
+from .path import ScorePoint, score_path
 from .rescore import (
     rescore_fail,
     rescore_finish,
@@ -44,6 +45,7 @@ __all__ = [
     "Outcome",
     "Refreshed",
     "RuleSets",
+    "ScorePoint",
     "breakdown_json",
     "events_load",
     "lead_epoch_move",
@@ -67,6 +69,7 @@ __all__ = [
     "rule_validate",
     "rules_draft_parse",
     "rules_live",
+    "score_path",
     "score_rows_create",
     "score_rows_merge",
     "scores_refresh",

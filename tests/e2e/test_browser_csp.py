@@ -106,17 +106,21 @@ def test_the_console_loads_with_no_csp_violation(browser_page, live_server, site
         watch.visit(f"{base}{path}")
 
 
-def test_the_bar_charts_keep_their_height(browser_page, live_server, site):
+def test_the_charts_keep_their_shape_and_readable_text(browser_page, live_server, site):
     page, base = browser_page, live_server.url
     sign_in(page, base, "boss", "a-long-test-password")
-    chart = page.locator("svg.bars").first
+    chart = page.locator("svg.chart").first
     expect(chart).to_be_visible()
-    rows = chart.locator("g").count()
-    font = page.evaluate(
-        "parseFloat(getComputedStyle(document.querySelector('svg.bars')).fontSize)"
+    shape = page.evaluate(
+        """() => { const s = document.querySelector('svg.chart');
+        const box = s.getBoundingClientRect(), vb = s.viewBox.baseVal;
+        return {w: box.width, h: box.height, vw: vb.width, vh: vb.height,
+                font: parseFloat(s.getAttribute('font-size'))}; }"""
     )
-    height = chart.bounding_box()["height"]
-    assert height == pytest.approx((rows + 0.6) * font, abs=1)  # as the inline style made it
+    # drawn at its own aspect ratio (the CSS sets no fixed height), never squashed
+    assert shape["h"] == pytest.approx(shape["w"] * shape["vh"] / shape["vw"], abs=1)
+    # and its text, scaled with it, reads at 11 px or more at 100 % zoom
+    assert shape["font"] * shape["w"] / shape["vw"] >= 11
 
 
 def test_the_simulator_slider_and_box_follow_each_other(browser_page, live_server, site):

@@ -120,14 +120,17 @@ def test_the_simulation_partial_counts_histogram_and_backtest(make_user):
     assert sim["currently_mql_or_later"] == 1
     assert sim["backtest"]["accepted"] == {"would_qualify": 1, "total": 1}
     assert sim["backtest"]["rejected"] == {"would_qualify": 0, "total": 1}
-    assert [(row["label"], row["value"]) for row in sim["bars"]] == [
+    chart = sim["chart"]  # the histogram, with the simulated threshold as a line
+    assert [(label, int(value)) for label, value in chart.table] == [
         (f"{row['from']:g}–{row['to']:g}", row["count"]) for row in sim["histogram"]
     ]
-    assert sum(row["value"] for row in sim["bars"]) == 4
+    assert sum(int(value) for _label, value in chart.table) == 4
+    assert chart.threshold["label"] == "MQL threshold 50"
     page = response.content.decode()
     assert "<html" not in page  # a partial
     assert '<dd id="sim-would-qualify">2</dd>' in page
-    assert '<svg class="bars"' in page
+    assert '<svg class="chart"' in page
+    assert 'data-testid="threshold-line"' in page
     # above the JP leads' 60 points nobody qualifies; the accepted lead is in sales' hands, so
     # it never counts as "no longer qualified"; a minimum fit above 60 does the same
     high = client.post("/policy/simulate/", {"threshold": "61"}).context["sim"]

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from handoff.models import LeadView
 from handoff.services import mql_qualify, queue_action
+from mqlapp.console import charts
 from tests.factories import lead_make
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +47,8 @@ def test_dashboard_shows_each_chart_with_known_numbers(make_user):
         "Score distribution",
     ):
         assert title in text
-    assert text.count("<svg") == 4  # SLA compliance is a number, the rest are bar charts
+    assert data["sla"] == {"due": 3, "breached": 0, "on_time": 3, "rate": 100.0}
+    assert text.count("<svg") == 5  # SLA compliance is a number and a chart, as the others
 
 
 def test_dashboard_on_an_empty_database(make_user):
@@ -57,23 +59,37 @@ def test_dashboard_on_an_empty_database(make_user):
     assert Decimal(0) == sum(Decimal(row["value"]) for row in page.context["data"]["funnel"])
 
 
-def test_lead_page_draws_the_score_over_time(make_user):
-    from scoring.models import ScoreHistory
+def test_lead_page_draws_the_score_over_time_from_the_first_event(make_user):
+    import uuid
 
-    lead = lead_make(email="chart@x.example", score=30)
+    from mqlapp.leads.models import Event
+    from scoring.models import ScoreHistory
+    from scoring.services import leads_score, rule_create
+
+    rule_create(data={"name": "Open", "kind": "behavior", "event": "Email Opened", "points": 10})
+    lead = lead_make(email="chart@x.example")
     now = timezone.now()
-    for minutes, score in ((30, 10), (20, 25), (10, 30)):
-        ScoreHistory.objects.create(
-            lead=lead,
-            at=now - timezone.timedelta(minutes=minutes),
-            score=score,
-            engagement=score,
-            fit=0,
-        )
+    for days in (40, 36, 4):  # three opens, spaced in time: 40 and 36 days ago, then 4
+        at = now - timezone.timedelta(days=days)
+        Event.objects.create(
+            message_id=str(uuid.uuid4()), lead=lead, type="track", name="Email Opened",
+            timestamp=at, received_at=at,
+        )  # fmt: skip
+    leads_score([lead.pk], now=now)
+    assert ScoreHistory.objects.filter(lead=lead).count() == 1  # stored: only today's point
+
     client = Client()
     client.force_login(make_user("sales"))
     page = client.get(f"/leads/{lead.pk}/", HTTP_ACCEPT_LANGUAGE="en")
     chart = page.context["score_chart"]
-    # three points, step-wise: 10 holds until 25, which holds until 30 (x = 0, 150, 300)
-    assert chart["points"] == "0.0,53.3 150.0,53.3 150.0,13.3 300.0,13.3 300.0,0.0"
-    assert "<polyline" in page.content.decode()
+    # one dot per event, placed by time: 4 days of 40 between the first two, not half the width
+    left, right = chart.plot["left"], chart.plot["right"]
+    xs = [m["x"] for m in chart.marks]
+    assert [m["value"] for m in chart.marks] == ["10", "20", "30"]
+    assert xs[0] == left
+    assert abs((xs[1] - left) / (right - left) - 4 / 40) < 0.01
+    assert abs((xs[2] - left) / (right - left) - 36 / 40) < 0.01
+    text = page.content.decode()
+    assert 'class="chart chart-line"' in text
+    assert "MQL threshold 100" in text  # the threshold line, labelled
+    assert f"Score over time from {charts.date_label(now - timezone.timedelta(days=40))}" in text

@@ -8,7 +8,10 @@ from mqlapp.console.demo import demo_seed
 
 
 class Command(BaseCommand):
-    help = "Create demo users for the three roles, scoring rules and a few weeks of lead activity."
+    help = (
+        "Create demo users for the three roles, scoring rules, and leads with four months of "
+        "activity and of sales work (once: a second run changes nothing)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         result = demo_seed()
