@@ -44,16 +44,16 @@ def test_an_admin_moves_the_policy_threshold_and_the_simulator_follows(
     box = page.get_by_label("MQL threshold", exact=True)
     expect(slider).to_have_attribute("max", "150")  # scores run 0-60: not 0-500
     expect(page.locator("#sim-would-qualify")).to_have_text("0")  # at the policy's 100
-    line = page.locator("svg.bars .threshold-marker")
-    y_at_100 = float(line.get_attribute("data-y"))
+    line = page.locator('[data-testid="threshold-line"] line')
+    x_at_100 = float(line.get_attribute("x1"))
 
     slider.fill("50")  # as a person drags it
     expect(box).to_have_value("50")  # the number box follows the slider
     expect(page.locator("#sim-would-qualify")).to_have_text("2")
     expect(page.locator("#sim-newly-qualified")).to_have_text("2")
     expect(page.locator(".sim-at")).to_contain_text("50")
-    y_at_50 = float(page.locator("svg.bars .threshold-marker").get_attribute("data-y"))
-    assert y_at_50 < y_at_100  # the line moved down the score axis with the threshold
+    x_at_50 = float(page.locator('[data-testid="threshold-line"] line').get_attribute("x1"))
+    assert x_at_50 < x_at_100  # the line moved down the score axis with the threshold
 
     box.fill("70")  # and the slider follows the number box; the simulator again
     expect(slider).to_have_value("70")

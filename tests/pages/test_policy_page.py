@@ -203,11 +203,12 @@ def test_one_threshold_for_the_admin_the_policy_form_drives_the_simulator(make_u
     at_40 = client.post("/policy/simulate/", {"mql_threshold": "40", "min_fit": ""})
     at_120 = client.post("/policy/simulate/", {"mql_threshold": "120", "min_fit": ""})
     assert (at_40.context["sim"]["would_qualify"], at_120.context["sim"]["would_qualify"]) == (3, 1)
-    # the threshold line moves with it
-    y40, y120 = at_40.context["sim"]["threshold_y"], at_120.context["sim"]["threshold_y"]
-    assert y40 < y120
-    assert f'data-y="{y40}"' in at_40.content.decode()
-    assert 'class="threshold-line"' in at_40.content.decode()
+    # the threshold line moves with it (a vertical line on the histogram's score axis)
+    x40 = at_40.context["sim"]["chart"].threshold["x"]
+    x120 = at_120.context["sim"]["chart"].threshold["x"]
+    assert x40 < x120
+    assert f'x1="{x40}"' in at_40.content.decode()
+    assert 'data-testid="threshold-line"' in at_40.content.decode()
     assert policy_get().mql_threshold == Decimal(100)  # nothing saved
 
 
