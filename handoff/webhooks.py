@@ -83,6 +83,16 @@ def address_forbidden(address: str) -> bool:
     )
 
 
+def _demo_loopback(address: str) -> bool:
+    """A receiver on this machine, allowed under `make run` only (settings.DEMO)."""
+    if not getattr(settings, "WEBHOOK_ALLOW_LOOPBACK", False):
+        return False
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
 _PRINTABLE = "".join(chr(c) for c in range(0x21, 0x7F))  # ASCII without space and controls
 
 
@@ -103,7 +113,7 @@ def url_resolve(url: str) -> tuple[str, str, int, str, list[str]]:
         raise Refused(f"the host {parts.hostname} does not resolve") from exc
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
-        bad = [a for a in addresses if address_forbidden(a)]
+        bad = [a for a in addresses if address_forbidden(a) and not _demo_loopback(a)]
         if bad:
             raise Refused(
                 f"the host {parts.hostname} resolves to a private, loopback, link-local or "

@@ -4,7 +4,9 @@ import random
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
@@ -127,6 +129,12 @@ ACTIVITY = [
 ]
 
 
+def demo_origin() -> str:
+    """scheme://host:port of APP_BASE_URL (which follows PORT unless set)."""
+    parts = urlsplit(settings.APP_BASE_URL)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def demo_seed(*, leads: int = 40, seed: int = 7) -> dict[str, Any]:
     """Create the demo once; a second call changes nothing."""
     ensure_groups()
@@ -143,10 +151,15 @@ def demo_seed(*, leads: int = 40, seed: int = 7) -> dict[str, Any]:
             rule_create(data=rule)
     policy_get()
     policy_update(data={"mql_threshold": 100, "fast_track_events": ["Demo Requested"]})
+    # The site `make run` serves (APP_BASE_URL follows PORT): its pages may send events.
+    origin = demo_origin()
     source, _ = Source.objects.get_or_create(
         name="Corporate website",
-        defaults={"allowed_origins": ["http://127.0.0.1:8000"], "kind": Source.Kind.BROWSER},
+        defaults={"allowed_origins": [origin], "kind": Source.Kind.BROWSER},
     )
+    if origin not in source.allowed_origins:  # `make run PORT=8123` after a run on 8000
+        source.allowed_origins = [*source.allowed_origins, origin]
+        source.save(update_fields=["allowed_origins"])
     # A back end's key (server SDKs, curl): Segment's full semantics (docs/security.md).
     server, _ = Source.objects.get_or_create(
         name="CRM sync", defaults={"allowed_origins": [], "kind": Source.Kind.SERVER}
