@@ -477,6 +477,37 @@ def _disable(webhook: Webhook, *, delivery: WebhookDelivery, now: datetime) -> N
     log.warning("webhook %s disabled: %s answered 410 Gone", webhook.pk, webhook.url)
 
 
+TEST_EVENT = "webhook.test"
+
+
+@transaction.atomic
+def webhook_send_test(webhook: Webhook, *, now: datetime | None = None) -> WebhookDelivery:
+    """An admin checks an endpoint: a `webhook.test` message, signed like every other, sent
+    now through the outbox (its tries and the receiver's answer land in the delivery log).
+    409 when the webhook is disabled."""
+    now = now or timezone.now()
+    if not webhook.active:
+        raise InvalidTransition(
+            "The webhook is disabled: turn it back on before sending a test. "
+            + webhook.disabled_reason
+        )
+    body = {
+        "type": TEST_EVENT,
+        "timestamp": now.isoformat(),
+        "data": {"webhook": webhook.pk, "message": "A test delivery sent from mqlapp."},
+    }
+    delivery = WebhookDelivery.objects.create(
+        webhook=webhook,
+        event_type=TEST_EVENT,
+        msg_id=f"msg_{uuid.uuid4().hex}",
+        payload=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        next_attempt_at=now,
+        created_at=now,
+    )
+    transaction.on_commit(lambda: task_kick("handoff.tasks.webhook_deliver", delivery.pk))
+    return delivery
+
+
 @transaction.atomic
 def webhook_delivery_resend(
     webhook: Webhook, delivery_id: int, *, now: datetime | None = None

@@ -135,6 +135,20 @@ def demo_origin() -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def demo_browser_source() -> Source:
+    """The demo site's browser key; the site `make run` serves (APP_BASE_URL, which follows
+    PORT) is among its allowed origins, also after a run on another port."""
+    origin = demo_origin()
+    source, _ = Source.objects.get_or_create(
+        name="Corporate website",
+        defaults={"allowed_origins": [origin], "kind": Source.Kind.BROWSER},
+    )
+    if origin not in source.allowed_origins:
+        source.allowed_origins = [*source.allowed_origins, origin]
+        source.save(update_fields=["allowed_origins"])
+    return source
+
+
 def demo_seed(*, leads: int = 40, seed: int = 7) -> dict[str, Any]:
     """Create the demo once; a second call changes nothing."""
     ensure_groups()
@@ -151,15 +165,7 @@ def demo_seed(*, leads: int = 40, seed: int = 7) -> dict[str, Any]:
             rule_create(data=rule)
     policy_get()
     policy_update(data={"mql_threshold": 100, "fast_track_events": ["Demo Requested"]})
-    # The site `make run` serves (APP_BASE_URL follows PORT): its pages may send events.
-    origin = demo_origin()
-    source, _ = Source.objects.get_or_create(
-        name="Corporate website",
-        defaults={"allowed_origins": [origin], "kind": Source.Kind.BROWSER},
-    )
-    if origin not in source.allowed_origins:  # `make run PORT=8123` after a run on 8000
-        source.allowed_origins = [*source.allowed_origins, origin]
-        source.save(update_fields=["allowed_origins"])
+    source = demo_browser_source()
     # A back end's key (server SDKs, curl): Segment's full semantics (docs/security.md).
     server, _ = Source.objects.get_or_create(
         name="CRM sync", defaults={"allowed_origins": [], "kind": Source.Kind.SERVER}
