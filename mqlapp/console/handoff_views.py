@@ -177,6 +177,12 @@ def webhook_page(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+def _lead_name(data: dict[str, Any]) -> str:
+    """Family name first, as on every page; the email when the body has no name."""
+    parts = [str(data.get(key) or "") for key in ("last_name", "first_name")]
+    return " ".join(p for p in parts if p) or str(data.get("email") or "")
+
+
 def delivery_rows(deliveries: Iterable[WebhookDelivery]) -> list[dict[str, Any]]:
     """The delivery log as people read it: the event, the lead it was about (from the body
     sent), the body pretty-printed, and the receiver's last answer."""
@@ -193,7 +199,7 @@ def delivery_rows(deliveries: Iterable[WebhookDelivery]) -> list[dict[str, Any]]
             {
                 "d": delivery,
                 "lead_id": lead_id if isinstance(lead_id, int) else None,
-                "lead_email": data.get("email", "") if isinstance(data, dict) else "",
+                "lead_name": _lead_name(data) if isinstance(data, dict) else "",
                 "payload": json.dumps(body, ensure_ascii=False, indent=2)
                 if body is not None
                 else delivery.payload,

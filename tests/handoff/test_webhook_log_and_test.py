@@ -58,7 +58,7 @@ def test_the_log_names_the_lead_and_shows_body_and_answer(
     page = client.get(f"/webhooks/{hook.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     for words in ("Became an MQL", "<code>lead.mql</code>", "Test delivery", "webhook.test"):
         assert words in page, words
-    assert f'href="/leads/{lead.pk}/">hanako@example.co.jp</a>' in page
+    assert f'href="/leads/{lead.pk}/">佐藤</a>' in page  # the lead, family name first
     assert "&quot;type&quot;: &quot;lead.mql&quot;" in page  # the body, pretty-printed
     assert "&quot;status&quot;: 200" in page  # the receiver's answer
     assert "Send a test" in page
