@@ -33,6 +33,10 @@ LABELS: dict[str, Mapping[str, Promise | str]] = {
         "competitor": _("Competitor"),
         "student_or_job_seeker": _("Student or job seeker"),
         "other": _("Other"),
+        # why the system moved a lead (handoff.qualify, handoff.services.leads_reapproach_due)
+        "threshold": _("Score reached the MQL threshold"),
+        "fast_track": _("Fast track (a key action)"),
+        "reapproach": _("Re-approach date came"),
     },
     # scoring.models.ScoringRule.Kind
     "rule_kind": {

@@ -38,7 +38,7 @@ def test_no_message_is_listed_twice():
 # every choice set the models store, with the label table that names it
 CHOICE_SETS = {
     "stage": Stage.values,
-    "reason": list(REASONS),
+    "reason": [*REASONS, "threshold", "fast_track", "reapproach"],
     "rule_kind": ScoringRule.Kind.values,
     "assignment": MqlPolicy.Assignment.values,
     "assignment_why": Assignment.Why.values,
