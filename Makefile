@@ -38,6 +38,8 @@ lock: $(STAMP)
 run: $(STAMP)
 	@set -euo pipefail; \
 	export DEBUG=$${DEBUG:-true}; \
+	export PORT=$(PORT) MQLAPP_DEMO=$${MQLAPP_DEMO:-$$DEBUG}; \
+	export APP_BASE_URL=$${APP_BASE_URL:-http://127.0.0.1:$(PORT)}; \
 	if [ -z "$${REDIS_URL:-}" ] && [ -z "$${CELERY_BROKER_URL:-}" ]; then \
 	  export CELERY_BROKER_URL=filesystem://; fi; \
 	$(PY) manage.py migrate --noinput -v 0; \

@@ -12,7 +12,8 @@ from django.core.mail import send_mail
 from django.db import DatabaseError, transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from mqlapp.leads.errors import InvalidTransition, NotFound
 from mqlapp.leads.models import Lead, User
@@ -59,7 +60,8 @@ def lead_summary(lead: Lead) -> str:
         lead.email,
         lead.phone,
         "",
-        f"Score: {score.score:.2f} (engagement {score.engagement:.2f}, fit {score.fit:.2f})",
+        _("Score: %(score).2f (engagement %(engagement).2f, fit %(fit).2f)")
+        % {"score": score.score, "engagement": score.engagement, "fit": score.fit},
     ]
     for row in score.breakdown:
         lines.append(f"  {row['points']:+.2f}  {row['rule']} (x{row['count']})")
@@ -84,7 +86,9 @@ def _send(row: NotifyState, compose: Callable[[], Mail | None], *, now: datetime
     row.notified_at = now  # type: ignore[attr-defined]
     row.save(update_fields=["notified_at"])
     try:
-        mail = compose()
+        # in the site's language (LANGUAGE_CODE, Japanese by default), whatever the request's
+        with translation.override(settings.LANGUAGE_CODE):
+            mail = compose()
         if mail is None:
             return False
         send_mail(**mail, from_email=None)
@@ -151,16 +155,19 @@ def _assignment_mail(row: Assignment) -> Mail | None:
         lead=lead, cycle=row.cycle, merged_from__isnull=True
     ).first()
     why = {
-        Assignment.Why.SLA_BREACH: "It was reassigned to you: the previous rep's SLA passed.",
-        Assignment.Why.ADMIN: "An admin assigned it to you.",
-    }.get(row.why, "It was assigned to you.")  # type: ignore[call-overload]
+        Assignment.Why.SLA_BREACH: _("It was reassigned to you: the previous rep's SLA passed."),
+        Assignment.Why.ADMIN: _("An admin assigned it to you."),
+    }.get(row.why, _("It was assigned to you."))  # type: ignore[call-overload]
     score = qualification.score if qualification else lead.score
     due = timezone.localtime(lead.sla_due_at).strftime("%Y-%m-%d %H:%M") if lead.sla_due_at else "-"
     return {
         "subject": header_value(
-            f"[mqlapp] New MQL: {lead_name(lead)} ({lead.company or '-'}) score {score}"
+            _("[mqlapp] New MQL: %(name)s (%(company)s) score %(score)s")
+            % {"name": lead_name(lead), "company": lead.company or "-", "score": score}
         ),
-        "message": f"{why}\nAccept or reject it by {due}.\n\n{lead_summary(lead)}\n",
+        "message": f"{why}\n"
+        + _("Accept or reject it by %(due)s.") % {"due": due}
+        + f"\n\n{lead_summary(lead)}\n",
         "recipient_list": [row.user.email],
     }
 
@@ -195,19 +202,22 @@ def _breach_mail(breach: SlaBreach) -> Mail | None:
     if not admins:
         return None
     lead = breach.lead
-    owner = breach.owner.username if breach.owner else "nobody (shared pool)"
+    owner = breach.owner.username if breach.owner else _("nobody (shared pool)")
     moved = (
-        f"It was reassigned to {breach.reassigned_to.username}."
+        _("It was reassigned to %(user)s.") % {"user": breach.reassigned_to.username}
         if breach.reassigned_to
-        else "It was not reassigned."
+        else _("It was not reassigned.")
     )
     due = timezone.localtime(breach.due_at).strftime("%Y-%m-%d %H:%M")
     return {
         "subject": header_value(
-            f"[mqlapp] SLA breached: {lead_name(lead)} ({lead.company or '-'})"
+            _("[mqlapp] SLA breached: %(name)s (%(company)s)")
+            % {"name": lead_name(lead), "company": lead.company or "-"}
         ),
-        "message": f"This MQL was not accepted or rejected by {due}.\nOwner: {owner}. {moved}\n\n"
-        f"{lead_summary(lead)}\n",
+        "message": _("This MQL was not accepted or rejected by %(due)s.") % {"due": due}
+        + "\n"
+        + _("Owner: %(owner)s.") % {"owner": owner}
+        + f" {moved}\n\n{lead_summary(lead)}\n",
         "recipient_list": admins,
     }
 
@@ -236,7 +246,7 @@ def notifications_failing(*, limit: int = 200) -> list[dict[str, Any]]:
     itself) or "failed" (given up; an admin may retry), newest first."""
     found: list[dict[str, Any]] = []
     admins = ", ".join(_admin_emails())
-    for kind, (model, _) in KINDS.items():
+    for kind, (model, _task) in KINDS.items():
         rows = (
             model.objects.filter(notified_at__isnull=True, notify_attempts__gt=0)
             .select_related(*(("lead", "user") if kind == "assignment" else ("lead",)))

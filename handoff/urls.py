@@ -20,6 +20,7 @@ urlpatterns = [
     path("webhooks/<int:pk>/", webhook_api.WebhookDetailView.as_view()),
     path("webhooks/<int:pk>/rotate/", webhook_api.WebhookRotateView.as_view()),
     path("webhooks/<int:pk>/deliveries/", webhook_api.WebhookDeliveriesView.as_view()),
+    path("webhooks/<int:pk>/test/", webhook_api.WebhookTestView.as_view()),
     path(
         "webhooks/<int:pk>/deliveries/<int:delivery_id>/resend/",
         webhook_api.WebhookDeliveryResendView.as_view(),

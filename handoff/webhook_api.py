@@ -96,6 +96,21 @@ class WebhookRotateView(APIView):
         return Response(WebhookSecretSerializer(hook).data)
 
 
+class WebhookTestView(APIView):
+    permission_classes = [AdminOnly]
+
+    @extend_schema(
+        request=None,
+        responses={202: WebhookDeliverySerializer},
+        description="Send a `webhook.test` message to the endpoint now, signed like every "
+        "delivery; it appears in the delivery log with the receiver's answer. 409 when the "
+        "webhook is disabled.",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        delivery = webhooks.webhook_send_test(get_object_or_404(Webhook, pk=pk))
+        return Response(WebhookDeliverySerializer(delivery).data, status=202)
+
+
 class WebhookDeliveryResendView(APIView):
     permission_classes = [AdminOnly]
 

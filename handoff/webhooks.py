@@ -83,6 +83,16 @@ def address_forbidden(address: str) -> bool:
     )
 
 
+def _demo_loopback(address: str) -> bool:
+    """A receiver on this machine, allowed under `make run` only (settings.DEMO)."""
+    if not getattr(settings, "WEBHOOK_ALLOW_LOOPBACK", False):
+        return False
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
 _PRINTABLE = "".join(chr(c) for c in range(0x21, 0x7F))  # ASCII without space and controls
 
 
@@ -103,7 +113,7 @@ def url_resolve(url: str) -> tuple[str, str, int, str, list[str]]:
         raise Refused(f"the host {parts.hostname} does not resolve") from exc
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
-        bad = [a for a in addresses if address_forbidden(a)]
+        bad = [a for a in addresses if address_forbidden(a) and not _demo_loopback(a)]
         if bad:
             raise Refused(
                 f"the host {parts.hostname} resolves to a private, loopback, link-local or "
@@ -465,6 +475,37 @@ def _disable(webhook: Webhook, *, delivery: WebhookDelivery, now: datetime) -> N
         active=False, disabled_reason=reason[:300], disabled_at=now, updated_at=now
     )
     log.warning("webhook %s disabled: %s answered 410 Gone", webhook.pk, webhook.url)
+
+
+TEST_EVENT = "webhook.test"
+
+
+@transaction.atomic
+def webhook_send_test(webhook: Webhook, *, now: datetime | None = None) -> WebhookDelivery:
+    """An admin checks an endpoint: a `webhook.test` message, signed like every other, sent
+    now through the outbox (its tries and the receiver's answer land in the delivery log).
+    409 when the webhook is disabled."""
+    now = now or timezone.now()
+    if not webhook.active:
+        raise InvalidTransition(
+            "The webhook is disabled: turn it back on before sending a test. "
+            + webhook.disabled_reason
+        )
+    body = {
+        "type": TEST_EVENT,
+        "timestamp": now.isoformat(),
+        "data": {"webhook": webhook.pk, "message": "A test delivery sent from mqlapp."},
+    }
+    delivery = WebhookDelivery.objects.create(
+        webhook=webhook,
+        event_type=TEST_EVENT,
+        msg_id=f"msg_{uuid.uuid4().hex}",
+        payload=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        next_attempt_at=now,
+        created_at=now,
+    )
+    transaction.on_commit(lambda: task_kick("handoff.tasks.webhook_deliver", delivery.pk))
+    return delivery
 
 
 @transaction.atomic

@@ -276,6 +276,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # --- Webhooks -------------------------------------------------------------------------------
 WEBHOOK_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=False)
+# `make run` (MQLAPP_DEMO=true, with DEBUG): a receiver on this machine (127.0.0.1, ::1) may be
+# tried out without a restart. Only loopback, only in demo mode: production keeps the SSRF guard.
+DEMO = env.bool("MQLAPP_DEMO", default=False)
+if DEMO and not DEBUG:
+    raise ImproperlyConfigured(
+        "MQLAPP_DEMO=true is for `make run` on a laptop: it needs DEBUG=true"
+    )
+WEBHOOK_ALLOW_LOOPBACK = DEMO
 # Seconds one try may take in all (connect, send, answer, body): a receiver that drips bytes
 # is cut off then, well within the try's lease.
 WEBHOOK_TRY_DEADLINE = env.float("WEBHOOK_TRY_DEADLINE", default=15.0)
@@ -287,7 +295,9 @@ vars().update(EMAIL_CONFIG)
 if env("EMAIL_FILE_PATH", default=""):
     EMAIL_FILE_PATH = env("EMAIL_FILE_PATH")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="mqlapp <noreply@localhost>")
-APP_BASE_URL = env("APP_BASE_URL", default="http://127.0.0.1:8000")
+# The port `make run` serves on (PORT); links in e-mails and the demo source's origin follow it.
+PORT = env.int("PORT", default=8000)
+APP_BASE_URL = env("APP_BASE_URL", default=f"http://127.0.0.1:{PORT}")
 
 # --- i18n: Japanese and English; Asia/Tokyo by default --------------------------------------
 LANGUAGE_CODE = env("LANGUAGE_CODE", default="ja")

@@ -30,6 +30,7 @@ POST_ONLY = {
     "source-edit",
     "source-rotate",
     "webhook-delivery-resend",
+    "webhook-test",
 }
 
 

@@ -19,6 +19,7 @@ from scoring.models import LeadScore
 from scoring.services import score_path
 
 from . import charts
+from .labels import label
 
 SCORE_BUCKET = 20
 
@@ -30,6 +31,14 @@ def _bars(rows: list[tuple[str, float]], *, unit: str = "") -> list[dict[str, An
         {"label": label, "value": value, "pct": round(100 * value / top, 1), "unit": unit}
         for label, value in rows
     ]
+
+
+def _coded(kind: str, rows: list[tuple[str, float]]) -> list[dict[str, Any]]:
+    """Bars of stored codes: each labelled in words (mqlapp.console.labels), its code kept."""
+    bars = _bars([(label(kind, code), value) for code, value in rows])
+    for bar, (code, _value) in zip(bars, rows, strict=True):
+        bar["code"] = code
+    return bars
 
 
 def mqls_per_week(*, now: datetime, weeks: int = 12) -> list[dict[str, Any]]:
@@ -171,11 +180,11 @@ def dashboard_data(*, now: datetime | None = None) -> dict[str, Any]:
     stages = funnel(everything)["stages"]
     reasons = rejections(everything)["reasons"]
     data = {
-        "funnel": _bars([(row["stage"], float(row["reached"])) for row in stages]),
+        "funnel": _coded("stage", [(row["stage"], float(row["reached"])) for row in stages]),
         "conversions": stages,
         "mqls_per_week": mqls_per_week(now=now),
         "sla": sla_compliance(now=now),
-        "rejections": _bars([(row["reason"], float(row["count"])) for row in reasons]),
+        "rejections": _coded("reason", [(row["reason"], float(row["count"])) for row in reasons]),
         "scores": score_distribution(),
     }
     data["charts"] = dashboard_charts(data, threshold=policy_get().mql_threshold)

@@ -6,7 +6,9 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
@@ -141,6 +143,26 @@ ACTIVITY = [
 ]
 
 
+def demo_origin() -> str:
+    """scheme://host:port of APP_BASE_URL (which follows PORT unless set)."""
+    parts = urlsplit(settings.APP_BASE_URL)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def demo_browser_source() -> Source:
+    """The demo site's browser key; the site `make run` serves (APP_BASE_URL, which follows
+    PORT) is among its allowed origins, also after a run on another port."""
+    origin = demo_origin()
+    source, _ = Source.objects.get_or_create(
+        name="Corporate website",
+        defaults={"allowed_origins": [origin], "kind": Source.Kind.BROWSER},
+    )
+    if origin not in source.allowed_origins:
+        source.allowed_origins = [*source.allowed_origins, origin]
+        source.save(update_fields=["allowed_origins"])
+    return source
+
+
 def demo_seed(*, leads: int = 40, seed: int = 7) -> dict[str, Any]:
     """Create the demo once; a second call changes nothing."""
     ensure_groups()
@@ -157,10 +179,7 @@ def demo_seed(*, leads: int = 40, seed: int = 7) -> dict[str, Any]:
             rule_create(data=rule)
     policy_get()
     policy_update(data={"mql_threshold": 100, "fast_track_events": ["Demo Requested"]})
-    source, _ = Source.objects.get_or_create(
-        name="Corporate website",
-        defaults={"allowed_origins": ["http://127.0.0.1:8000"], "kind": Source.Kind.BROWSER},
-    )
+    source = demo_browser_source()
     # A back end's key (server SDKs, curl): Segment's full semantics (docs/security.md).
     server, _ = Source.objects.get_or_create(
         name="CRM sync", defaults={"allowed_origins": [], "kind": Source.Kind.SERVER}

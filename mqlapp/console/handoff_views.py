@@ -1,7 +1,10 @@
 """Server-rendered pages of the handoff: queue, lead detail, re-approach list, webhooks (with
 their delivery log and the e-mail notifications that failed)."""
 
+import json
+from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -25,7 +28,7 @@ from handoff.lifecycle import (
     allowed_actions,
     overdue_q,
 )
-from handoff.models import LeadLifecycle, LeadView, Webhook
+from handoff.models import LeadLifecycle, LeadView, Webhook, WebhookDelivery
 from mqlapp.leads.errors import DomainError
 from mqlapp.leads.ingest.merge import lead_merge_undo
 from mqlapp.leads.models import Lead
@@ -259,11 +262,63 @@ def webhook_page(request: HttpRequest, pk: int) -> HttpResponse:
     response = render(
         request,
         "console/webhook_detail.html",
-        {"hook": hook, "secret": secret, "deliveries": selectors.webhook_deliveries(hook)[:100]},
+        {
+            "hook": hook,
+            "secret": secret,
+            "deliveries": delivery_rows(selectors.webhook_deliveries(hook)[:100]),
+        },
     )
     if secret:
         response["Cache-Control"] = "no-store"  # no copy of the secret in the browser's cache
     return response
+
+
+def _lead_name(data: dict[str, Any]) -> str:
+    """Family name first, as on every page; the email when the body has no name."""
+    parts = [str(data.get(key) or "") for key in ("last_name", "first_name")]
+    return " ".join(p for p in parts if p) or str(data.get("email") or "")
+
+
+def delivery_rows(deliveries: Iterable[WebhookDelivery]) -> list[dict[str, Any]]:
+    """The delivery log as people read it: the event, the lead it was about (from the body
+    sent), the body pretty-printed, and the receiver's last answer."""
+    rows = []
+    for delivery in deliveries:
+        try:
+            body = json.loads(delivery.payload)
+        except ValueError:
+            body = None
+        data = body.get("data") if isinstance(body, dict) else None
+        lead_id = data.get("id") if isinstance(data, dict) else None
+        tries = list(delivery.tries.all())
+        rows.append(
+            {
+                "d": delivery,
+                "lead_id": lead_id if isinstance(lead_id, int) else None,
+                "lead_name": _lead_name(data) if isinstance(data, dict) else "",
+                "payload": json.dumps(body, ensure_ascii=False, indent=2)
+                if body is not None
+                else delivery.payload,
+                "tries": tries,
+                "answer": tries[-1] if tries else None,
+            }
+        )
+    return rows
+
+
+@login_required
+@require_POST
+def webhook_test(request: HttpRequest, pk: int) -> HttpResponse:
+    if user_role(request.user) != ADMIN:
+        return forbidden(request)
+    hook = get_object_or_404(Webhook, pk=pk)
+    try:
+        webhooks.webhook_send_test(hook)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("A test message is on its way; its answer shows in the log."))
+    return redirect("webhook", pk=pk)
 
 
 @login_required

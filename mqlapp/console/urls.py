@@ -13,6 +13,7 @@ urlpatterns = [
     path("reapproach/", handoff_views.reapproach_page, name="reapproach"),
     path("webhooks/", handoff_views.webhooks_page, name="webhooks"),
     path("webhooks/<int:pk>/", handoff_views.webhook_page, name="webhook"),
+    path("webhooks/<int:pk>/test/", handoff_views.webhook_test, name="webhook-test"),
     path(
         "webhooks/<int:pk>/deliveries/<int:delivery_id>/resend/",
         handoff_views.webhook_delivery_resend,

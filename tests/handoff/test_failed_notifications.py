@@ -24,6 +24,14 @@ from tests.factories import lead_make
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def english_mail(settings):
+    """These tests read the mails' wording in English (LANGUAGE_CODE=en); the Japanese mail a
+    default install sends is tested by test_mails_are_in_the_site_language_japanese_by_default."""
+    settings.LANGUAGE_CODE = "en"
+
+
 # What the reproduction used: a line break (and a header after it) in the lead's own data.
 COMPANY = "桜製作所\r\nBcc: attacker@evil.example"
 

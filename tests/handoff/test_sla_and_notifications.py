@@ -19,6 +19,13 @@ from .conftest import score_all, track
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def english_mail(settings):
+    """These tests read the mails' wording in English (LANGUAGE_CODE=en); the Japanese mail a
+    default install sends is tested by test_mails_are_in_the_site_language_japanese_by_default."""
+    settings.LANGUAGE_CODE = "en"
+
+
 def new_mql(email, *, at, score=80, capture):
     lead = lead_make(email=email, first_name="太郎", last_name="山田", company="桜製作所")
     with capture(execute=True):
@@ -165,3 +172,50 @@ def test_the_rep_is_emailed_once_with_the_score_breakdown_and_link(
     assert "  +80.00  Download (x4)" in message.body
     assert f"http://127.0.0.1:8000/leads/{lead.pk}/" in message.body
     assert Assignment.objects.get().notified_at is not None
+
+
+def test_mails_are_in_the_site_language_japanese_by_default(
+    ingest, make_user, rules, django_capture_on_commit_callbacks, settings
+):
+    """LANGUAGE_CODE=ja (the default): subject, wording and the score line in Japanese, family
+    name first, the link on APP_BASE_URL; the SLA breach mail to admins too."""
+    settings.LANGUAGE_CODE = "ja"
+    settings.APP_BASE_URL = "http://127.0.0.1:8123"
+    rep = make_user("sales")
+    make_user("admin", username="boss")
+    mail.outbox.clear()
+    ingest(
+        "/v1/batch",
+        {
+            "batch": [
+                {
+                    "type": "identify",
+                    "userId": "u1",
+                    "traits": {
+                        "email": "hanako@example.co.jp",
+                        "lastName": "佐藤",
+                        "firstName": "花子",
+                        "company": "桜製作所",
+                    },
+                },
+                *track("hanako@example.co.jp", "Document Downloaded", 4),
+            ]
+        },
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        score_all()
+    lead = LeadView.objects.get()
+    [message] = mail.outbox
+    assert message.to == [rep.email]
+    assert message.subject == "[mqlapp] 新しい MQL: 佐藤 花子（桜製作所）スコア 80.00"
+    assert "あなたに割り当てられました。" in message.body
+    assert "までに受け入れるか却下してください。" in message.body
+    assert "スコア: 80.00（エンゲージメント 80.00、フィット 0.00）" in message.body
+    assert f"http://127.0.0.1:8123/leads/{lead.pk}/" in message.body
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert mql_sla_sweep(now=timezone.now() + timedelta(days=30)) == 1
+    [breach] = mail.outbox
+    assert breach.subject == "[mqlapp] SLA 超過: 佐藤 花子（桜製作所）"
+    assert "受け入れも却下もされませんでした" in breach.body
+    assert "再割り当てはされていません。" in breach.body

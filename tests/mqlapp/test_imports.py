@@ -232,3 +232,21 @@ def test_the_sweep_starts_jobs_whose_task_was_lost(marketer):
     assert imports_sweep() == 1
     assert ImportJob.objects.get(pk=job_id).status == "done"
     assert LeadView.objects.get().email == "lost@example.com"
+
+
+def test_company_name_characters_survive_an_import(marketer, django_capture_on_commit_callbacks):
+    """㈱ and ㍿ are how the company writes its name: kept. Width variants people type by
+    accident are still folded: full-width letters and digits, half-width katakana."""
+    content = (
+        "メールアドレス,会社名,姓,部署名,電話番号\n"
+        "a@example.co.jp,㈱サクラ ﾃｸﾉﾛｼﾞｰ,①佐藤,ＤＸ推進部,０３-１２３４-５６７８\n"
+        "b@example.co.jp,サクラ㍿,山田,営業部,03-1234-5679\n"
+    ).encode()
+    job = run(marketer, content, django_capture_on_commit_callbacks)
+    assert (job["status"], job["created"]) == ("done", 2), job
+    first = LeadView.objects.get(email="a@example.co.jp")
+    assert first.company == "㈱サクラ テクノロジー"
+    assert first.last_name == "①佐藤"
+    assert first.department == "DX推進部"
+    assert first.phone == "03-1234-5678"
+    assert LeadView.objects.get(email="b@example.co.jp").company == "サクラ㍿"

@@ -59,7 +59,9 @@ def test_a_cp932_file_uploaded_through_the_page_is_imported_and_shown(
     assert "seminar.csv" in html
     assert '<span class="progress-text">3 / 3</span>' in html
     assert "1 row error" in html
-    assert "Row 3: email: Enter a valid email address." in html
+    assert "Row 3: Email: Enter a valid email address." in html  # the field in words
+    ja = client.get("/imports/jobs/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert "3: メールアドレス: 有効なメールアドレスを入力してください。" in ja
     assert "hx-trigger" not in html  # nothing running: no polling
     page = client.get("/imports/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert 'for="import-file"' in page

@@ -31,11 +31,14 @@ def test_dashboard_shows_each_chart_with_known_numbers(make_user):
     page = client.get("/", HTTP_ACCEPT_LANGUAGE="en")
     assert page.status_code == 200
     data = page.context["data"]
-    reached = {row["label"]: row["value"] for row in data["funnel"]}
+    reached = {row["code"]: row["value"] for row in data["funnel"]}
     assert reached["mql"] == 3
     assert reached["sal"] == 1
     assert sum(row["value"] for row in data["mqls_per_week"]) == 3
-    assert [(r["label"], r["value"]) for r in data["rejections"]] == [("no_budget", 2)]
+    assert [(r["code"], r["label"], r["value"]) for r in data["rejections"]] == [
+        ("no_budget", "No budget", 2)
+    ]
+    assert ("MQL", 3) in [(row["label"], row["value"]) for row in data["funnel"]]
     scores = {row["label"]: row["value"] for row in data["scores"]}
     assert (scores["0–20"], scores["20–40"], scores["100–120"], scores["120–140"]) == (1, 1, 1, 2)
     text = page.content.decode()

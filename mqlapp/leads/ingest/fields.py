@@ -29,11 +29,26 @@ def _suffix_cut(text: str, suffix: re.Pattern[str]) -> str:
     return text[: found.start()].rstrip() if found else text
 
 
+# Only width variants are folded: full-width ASCII (ＡＢＣ１２３), half-width katakana (ｶﾌﾞ)
+# and odd spaces. Full NFKC would also rewrite characters that are part of a company's
+# written name: ㈱ → (株), ㍿ → 株式会社, ① → 1, ™ → TM.
+_FOLDED_TAGS = ("<wide>", "<narrow>", "<noBreak>")
+
+
+def _width_fold(char: str) -> str:
+    tag = unicodedata.decomposition(char)
+    return unicodedata.normalize("NFKC", char) if tag.startswith(_FOLDED_TAGS) else char
+
+
 def text_clean(value: Any) -> str:
-    """NFKC (full-width digits and letters become ASCII) and trimmed, as people type them."""
+    """Full-width digits and letters become ASCII, half-width katakana full-width, trimmed, as
+    people type them; other compatibility characters (㈱, ㍿) are kept as written."""
     if value is None:
         return ""
-    return unicodedata.normalize("NFKC", str(value)).strip()
+    text = str(value)
+    if text.isascii():
+        return text.strip()
+    return unicodedata.normalize("NFC", "".join(map(_width_fold, text))).strip()
 
 
 PHONE_DIGITS = (8, 15)  # E.164 allows 15; Japanese numbers have at least 8 (without 0)
