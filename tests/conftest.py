@@ -151,7 +151,9 @@ class Worker:
 
 def worker_env(*, redis_url: str, mail_dir: Path) -> dict[str, str]:
     """A test worker's environment: the test database, `redis_url` as broker, email to files
-    in `mail_dir`, webhooks allowed to reach 127.0.0.1 test receivers."""
+    in `mail_dir`, webhooks allowed to reach 127.0.0.1 test receivers, and mails in English
+    (the integration tests read their wording; the Japanese mails, the site's default, are
+    checked in process by tests/handoff/test_sla_and_notifications.py)."""
     from django.conf import settings
     from django.db import connection
 
@@ -168,6 +170,7 @@ def worker_env(*, redis_url: str, mail_dir: Path) -> dict[str, str]:
         "EMAIL_URL": "filemail://",
         "EMAIL_FILE_PATH": str(mail_dir),
         "WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
+        "LANGUAGE_CODE": "en",
     }
 
 

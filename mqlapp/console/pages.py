@@ -46,6 +46,7 @@ from scoring.services import (
 
 from .access import forbidden
 from .dashboard import score_columns
+from .labels import choices as label_choices
 
 KINDS = engine.KINDS
 # What each kind of rule means, in words a marketer reads in the kind <select>.
@@ -415,7 +416,7 @@ def policy_page(request: HttpRequest) -> HttpResponse:
         {
             "policy": policy,
             "fast_track": ", ".join(policy.fast_track_events),
-            "assignments": MqlPolicy.Assignment.choices,
+            "assignments": label_choices("assignment", MqlPolicy.Assignment.values),
             "can_edit": role == ADMIN,
             "can_simulate": can_simulate,
             "errors": errors,

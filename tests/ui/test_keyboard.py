@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from handoff.models import LeadLifecycle, MqlPolicy
+from mqlapp.console.handoff_views import person_name
 from scoring.models import ScoringRule
 from tests.e2e.conftest import requires_chromium
 from tests.ui.conftest import new_page, sign_in_as
@@ -47,9 +48,9 @@ def test_a_marketer_saves_a_rule_by_keyboard(chromium, live_server, console_site
     tab_to(page, r"^new rule")
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    tab_to(page, r"^name")
+    tab_to(page, r"^rule name")
     page.keyboard.type("キーボードで作ったルール")
-    tab_to(page, r"^event")
+    tab_to(page, r"^event name")
     page.keyboard.type("Webinar Registered")
     tab_to(page, r"^points")
     page.keyboard.press("Control+A")
@@ -69,7 +70,8 @@ def test_a_rep_accepts_an_mql_by_keyboard(chromium, live_server, console_site):
     page = new_page(chromium, "en")
     sign_in_as(page, live_server.url, "sales")
     page.goto(f"{live_server.url}/queue/")
-    tab_to(page, rf"^accept\b.*{re.escape(lead.email)}")
+    # the Accept button names its lead (family name first, as the queue shows it)
+    tab_to(page, rf"^accept\b.*{re.escape(person_name(lead))}")
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert LeadLifecycle.objects.get(lead_id=lead.pk).stage == "sal"
@@ -80,7 +82,7 @@ def test_an_admin_changes_the_threshold_by_keyboard(chromium, live_server, conso
     page = new_page(chromium, "en")
     sign_in_as(page, live_server.url, "admin")
     page.goto(f"{live_server.url}/policy/")
-    tab_to(page, r"^mql threshold")
+    tab_to(page, r"^mql threshold$")  # the number box (the slider beside it moves with it)
     page.keyboard.press("Control+A")
     page.keyboard.type("85")
     tab_to(page, r"^save")
