@@ -1,6 +1,7 @@
 """Shared fixtures: users by role, token API clients, a write key, a real Celery worker."""
 
 import base64
+import contextlib
 import os
 import socket
 import subprocess
@@ -350,3 +351,34 @@ def signed_in(user: Any, *, language: str = "en") -> Any:
     client = Client(HTTP_ACCEPT_LANGUAGE=language)
     client.force_login(user)
     return client
+
+
+@contextlib.contextmanager
+def static_site(directory: Path) -> Iterator[Any]:
+    """Another origin on 127.0.0.1 (a marketer's web site) serving the files under `directory`;
+    `site.page(name, html)` writes a page and returns its URL."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    class Site:
+        root = directory
+        origin = f"http://127.0.0.1:{server.server_address[1]}"
+
+        def page(self, name: str, html: str) -> str:
+            (self.root / name).write_text(html, encoding="utf-8")
+            return f"{self.origin}/{name}"
+
+    try:
+        yield Site()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -37,6 +37,20 @@ def _number(cell: str) -> float:
     return value
 
 
+def _count(cell: str, *, most: int) -> int:
+    value = _number(cell)
+    assert value.is_integer(), cell
+    assert value <= most, cell
+    return int(value)
+
+
+def _scoring_leads(text: str) -> int:
+    """How many leads the scoring bench built (its section's first line says)."""
+    found = re.search(r"([\d,]+) leads with [\d,]+ events", text)
+    assert found, "the scoring section names its leads"
+    return int(found.group(1).replace(",", ""))
+
+
 def test_bench_tiny_produces_every_figure(tmp_path: Path) -> None:
     from tests.bench.scoring import SCENARIOS
 
@@ -100,7 +114,7 @@ def test_bench_tiny_produces_every_figure(tmp_path: Path) -> None:
         _number(row[1])
         _number(row[2])
         assert int(row[4]) >= 0, row
-        assert _number(row[5]) >= 0, row
+        _count(row[5], most=_scoring_leads(text))  # would qualify: a count of the bench's leads
         assert _number(row[6]) > 0, row  # the backtest saw the past outcomes
 
     assert any("for that one call" in line and "× yardstick" in line for line in lines), (

@@ -8,18 +8,17 @@ internet, and a test can say what the SDK tried.
 """
 
 import fcntl
-import functools
-import http.server
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.conftest import static_site
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -59,26 +58,8 @@ def sdk_site(tmp_path: Path, sdk_modules: Path) -> Iterator[Any]:
     """A marketer's site on another origin: the pages written to it and /node_modules/."""
     (tmp_path / "node_modules").symlink_to(sdk_modules, target_is_directory=True)
 
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    handler = functools.partial(Quiet, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-
-    class Site:
-        root = tmp_path
-        origin = f"http://127.0.0.1:{server.server_address[1]}"
-
-        def page(self, name: str, html: str) -> str:
-            (tmp_path / name).write_text(html, encoding="utf-8")
-            return f"{self.origin}/{name}"
-
-    yield Site()
-    server.shutdown()
-    server.server_close()
+    with static_site(tmp_path) as served:
+        yield served
 
 
 class Traffic:

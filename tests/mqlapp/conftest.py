@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import static_site
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 requires_chromium = pytest.mark.skipif(
     not os.path.exists(CHROMIUM) and os.environ.get("CI", "").lower() not in ("1", "true", "yes"),
@@ -50,30 +52,8 @@ def batch(
 @pytest.fixture
 def site(tmp_path: Any) -> Iterator[Any]:
     """Another origin (a marketer's web site) serving the HTML files written to `site.root`."""
-    import functools
-    import http.server
-    import threading
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    handler = functools.partial(Quiet, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-
-    class Site:
-        root = tmp_path
-        origin = f"http://127.0.0.1:{server.server_address[1]}"
-
-        def page(self, name: str, html: str) -> str:
-            (tmp_path / name).write_text(html, encoding="utf-8")
-            return f"{self.origin}/{name}"
-
-    yield Site()
-    server.shutdown()
-    server.server_close()
+    with static_site(tmp_path) as served:
+        yield served
 
 
 @pytest.fixture
