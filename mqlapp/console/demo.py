@@ -225,8 +225,12 @@ def _demo_leads(source: Source, *, count: int, rng: random.Random, now: datetime
     All of it goes through ingestion, with the events' own past timestamps."""
     raws: list[dict[str, Any]] = []
     for i in range(count):
-        family, given = FAMILY[i % len(FAMILY)], GIVEN[(i * 3) % len(GIVEN)]
-        company, domain, employees, industry = COMPANIES[i % len(COMPANIES)]
+        # every (family, given) pair differs for the first 100 leads, and each tenth lead
+        # (the ones heating up today) has another family and company
+        turn = i // len(FAMILY)
+        family = FAMILY[(i + turn) % len(FAMILY)]
+        given = GIVEN[(i * 3) % len(GIVEN)]
+        company, domain, employees, industry = COMPANIES[(i + 2 * turn) % len(COMPANIES)]
         anon = str(uuid.uuid4())
         email = f"user{i:03d}@{domain}"
         if i % 10 == 9:  # noqa: PLR2004 (a few arrive and heat up in the last day)

@@ -95,22 +95,29 @@ def queue_page(request: HttpRequest) -> HttpResponse:
     for lead in leads:
         lead.actions = allowed_actions(lead.stage, owned=lead.owner_id is not None)  # type: ignore[attr-defined]
         lead.display_name = person_name(lead)  # type: ignore[attr-defined]
-    policy = services.policy_get()
     return render(
         request,
         "console/queue.html",
         {
             "leads": leads,
-            "reasons": reason_choices(),
             "now": now,
             "show": show,
             "tabs": [(key, tabs[key].count()) for key in QUEUE_TABS],
             "overdue_count": every.filter(overdue_q(now, prefix="lifecycle__")).count(),
-            "reapproach_default": timezone.localdate()
-            + timedelta(days=policy.default_recycle_days),
-            "recycle_days": policy.default_recycle_days,
+            **sales_forms_context(),
         },
     )
+
+
+def sales_forms_context() -> dict[str, object]:
+    """What console/_sales_forms.html needs besides the lead: the reasons in words and the
+    policy's default re-approach date."""
+    days = services.policy_get().default_recycle_days
+    return {
+        "reasons": reason_choices(),
+        "reapproach_default": timezone.localdate() + timedelta(days=days),
+        "recycle_days": days,
+    }
 
 
 @page_for()
@@ -119,6 +126,10 @@ def lead_page(request: HttpRequest, pk: int) -> HttpResponse:
     can_act = user_role(request.user) in (SALES, ADMIN)
     history = selectors.lead_history(lead)
     recycles = [h.at for h in history if h.to_stage == Stage.RECYCLED]
+    lead.actions = (  # type: ignore[attr-defined]
+        allowed_actions(lead.stage, owned=lead.owner_id is not None) if can_act else []
+    )
+    lead.display_name = person_name(lead)  # type: ignore[attr-defined]
     return render(
         request,
         "console/lead_detail.html",
@@ -135,10 +146,8 @@ def lead_page(request: HttpRequest, pk: int) -> HttpResponse:
             "consent": lead_consent_latest(lead.pk),
             "history": history,
             "assignments": selectors.lead_assignments(lead),
-            "actions": allowed_actions(lead.stage, owned=lead.owner_id is not None)
-            if can_act
-            else [],
-            "reasons": REASONS,
+            "actions": [a for a in lead.actions if a not in ("reject", "recycle")],  # type: ignore[attr-defined]
+            **sales_forms_context(),
             "overdue": lead.overdue,
             "merges": merges_list(lead_id=lead.pk) if user_role(request.user) == ADMIN else [],
         },

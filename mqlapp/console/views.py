@@ -10,8 +10,10 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from handoff.lifecycle import Stage
@@ -19,7 +21,7 @@ from handoff.models import LeadView
 from mqlapp.leads import services
 from mqlapp.leads.errors import InvalidInput
 from mqlapp.leads.models import Source, User
-from mqlapp.leads.roles import ADMIN, MARKETER, ROLES, user_role
+from mqlapp.leads.roles import ADMIN, MARKETER, ROLES, SALES, user_role
 from mqlapp.leads.selectors import visitors_events, visitors_list
 from mqlapp.leads.throttle import cool_off
 from scoring.selectors import events_engagement
@@ -29,9 +31,48 @@ from .access import page_for
 from .source_snippets import sdk_snippets
 from .timeline import timeline
 
+# The main navigation: (url name, words, roles that see it; None: everyone). The last group is
+# the admin's settings, under one Settings menu.
+NavEntry = tuple[str, Any, tuple[str, ...] | None]
+NAV_WORK: tuple[NavEntry, ...] = (
+    ("leads", gettext_lazy("Leads"), None),
+    ("visitors", pgettext_lazy("nav", "Visitors"), None),
+    ("queue", gettext_lazy("Queue"), (SALES, ADMIN)),
+    ("reapproach", gettext_lazy("Re-approach"), (MARKETER, ADMIN)),
+    ("rules", gettext_lazy("Rules"), (MARKETER, ADMIN)),
+    ("imports", gettext_lazy("Imports"), (MARKETER, ADMIN)),
+    ("policy", gettext_lazy("Policy"), None),
+)
+NAV_SETTINGS: tuple[NavEntry, ...] = (
+    ("sources", gettext_lazy("Sources"), (ADMIN,)),
+    ("webhooks", gettext_lazy("Webhooks"), (ADMIN,)),
+    ("users", gettext_lazy("Users"), (ADMIN,)),
+)
+
+
+def nav_links(path: str, role: str | None, entries: tuple[NavEntry, ...]) -> list[dict[str, Any]]:
+    """The entries a role sees, each marked current when the page is under its path (the
+    rule editor is under Rules, one webhook under Webhooks)."""
+    links = []
+    for name, words, roles in entries:
+        if roles is not None and role not in roles:
+            continue
+        url = reverse(name)
+        links.append({"url": url, "name": name, "words": words, "current": path.startswith(url)})
+    return links
+
 
 def nav_context(request: HttpRequest) -> dict[str, Any]:
-    return {"role": user_role(getattr(request, "user", None))}
+    role = user_role(getattr(request, "user", None))
+    path = getattr(request, "path", "")
+    settings = nav_links(path, role, NAV_SETTINGS)
+    return {
+        "role": role,
+        "nav_work": nav_links(path, role, NAV_WORK),
+        "nav_settings": settings,
+        "nav_settings_current": any(link["current"] for link in settings),
+        "nav_home": path == reverse("dashboard"),
+    }
 
 
 class LoginView(auth_views.LoginView):

@@ -10,11 +10,13 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from handoff.services import policy_get
+from handoff.models import LeadView
+from handoff.services import mql_qualify, policy_get
 from mqlapp.leads.models import Event
 from scoring.services import rule_create
 from tests.e2e.conftest import requires_chromium, sign_in
 from tests.factories import lead_make
+from tests.pages.conftest import recycle_with_date
 
 pytestmark = [requires_chromium, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -102,3 +104,45 @@ def test_the_lead_page_shows_profile_and_event_details_and_hostile_text_as_text(
     expect(timeline.locator("li.anonymous")).to_have_count(1)
     expect(timeline.locator("li.anonymous")).to_contain_text("Before identification")
     assert dialogs == []
+
+
+def test_a_rep_rejects_and_recycles_from_the_lead_page_with_labelled_forms(
+    browser_page, live_server, make_user
+):
+    rep = make_user("sales", username="sato")
+    leads = []
+    for email, last in (("ito@example.co.jp", "伊藤"), ("kato@example.co.jp", "加藤")):
+        lead = lead_make(email=email, last_name=last, first_name="一郎", score=Decimal(120))
+        assert mql_qualify(lead.pk, score=Decimal(120), reason="threshold", now=timezone.now())
+        assert LeadView.objects.get(pk=lead.pk).owner_id == rep.pk
+        leads.append(lead)
+    page = browser_page
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, live_server.url, "sato", "a-long-test-password")
+
+    # reject: the reason in words, a confirmation, then the lead page says what happened
+    page.goto(f"{live_server.url}/leads/{leads[0].pk}/")
+    page.get_by_text("Reject…").click()
+    form = page.locator("fieldset", has_text="Reject 伊藤 一郎 (disqualify)")
+    form.get_by_label("Why reject?").select_option(label="Competitor")
+    questions: list[str] = []
+    page.once("dialog", lambda d: (questions.append(d.message), d.accept()))
+    with page.expect_navigation():
+        form.get_by_role("button", name="Reject").click()
+    assert len(questions) == 1
+    assert questions[0].startswith("Reject 伊藤 一郎?")
+    expect(page.get_by_role("status")).to_contain_text("Rejected 伊藤 一郎 (Competitor).")
+    expect(page.get_by_test_id("stage")).to_have_text("Disqualified")
+    assert page.url == f"{live_server.url}/leads/{leads[0].pk}/"
+
+    # recycle: the date is the rep's choice, not a silent default
+    page.goto(f"{live_server.url}/leads/{leads[1].pk}/")
+    day = timezone.localdate() + timedelta(days=30)
+    recycle_with_date(page, "加藤 一郎", "Bad timing", day)
+    expect(page.get_by_role("status")).to_contain_text("Recycled 加藤 一郎")
+    after = [LeadView.objects.get(pk=lead.pk) for lead in leads]
+    assert (after[0].stage, after[1].stage, after[1].reapproach_on) == (
+        "disqualified", "recycled", day,
+    )  # fmt: skip
+    assert errors == []

@@ -15,6 +15,7 @@ from handoff.services import mql_qualify
 from scoring.models import ScoringRule
 from tests.e2e.conftest import requires_chromium, sign_in
 from tests.factories import lead_make
+from tests.pages.conftest import recycle_with_date
 
 pytestmark = [requires_chromium, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -75,13 +76,8 @@ def test_rep_accepts_rejects_and_recycles_and_sees_who(browser_page, live_server
     )
 
     # recycle with a date of the rep's choosing
-    page.get_by_text("Recycle…").first.click()
-    form = page.locator("fieldset", has_text="Recycle 田中 次郎 to nurturing")
-    form.get_by_label("Why recycle?").select_option(label="Bad timing")
     day = timezone.localdate() + timedelta(days=45)
-    form.get_by_label("Re-approach on").fill(day.isoformat())
-    with page.expect_navigation():
-        form.get_by_role("button", name="Recycle").click()
+    recycle_with_date(page, "田中 次郎", "Bad timing", day)
     expect(page.get_by_role("status")).to_contain_text("Recycled 田中 次郎 (東和工業)")
     expect(page.get_by_text("No MQLs waiting.")).to_be_visible()
 

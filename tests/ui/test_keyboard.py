@@ -107,3 +107,25 @@ def test_the_sources_tag_label_reads_whole_and_the_tag_copies(chromium, live_ser
     assert copied == tag.input_value()
     assert "<script" in copied
     page.context.close()
+
+
+def test_an_admin_reaches_the_settings_pages_by_keyboard(chromium, live_server, console_site):
+    page = new_page(chromium, "en")
+    sign_in_as(page, live_server.url, "admin")
+    page.goto(f"{live_server.url}/leads/")
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.locator('[aria-current="page"]')).to_have_text("Leads")  # where you are
+    tab_to(page, r"^Settings$")
+    page.keyboard.press("Enter")  # opens the menu
+    webhooks = nav.get_by_role("link", name="Webhooks")
+    expect(webhooks).to_be_visible()
+    page.keyboard.press("Escape")  # closes it, focus back on Settings
+    expect(webhooks).to_be_hidden()
+    assert page.evaluate(FOCUSED_NAME) == "Settings"
+    page.keyboard.press("Enter")
+    tab_to(page, r"^Webhooks$")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url == f"{live_server.url}/webhooks/"
+    expect(nav.locator('summary[aria-current="page"]')).to_have_text("Settings")
+    page.context.close()
