@@ -28,8 +28,11 @@ def test_admin_creates_a_sales_rep_and_marks_them_away(make_user):
     client.post("/users/", {"action": "availability", "user_id": rep.pk, "available": "0"})
     rep.refresh_from_db()
     assert rep.available is False
-    page = client.get("/users/").content.decode()
+    page = client.get("/users/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "tanaka" in page
+    # the state in words, and a button that says what it will do, for whom
+    assert '<span class="badge muted">Away</span>' in page
+    assert 'aria-label="Mark tanaka available"' in page
 
 
 def test_weak_password_is_shown_as_an_error(make_user):

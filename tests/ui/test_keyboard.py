@@ -2,8 +2,9 @@
 controls' accessible names (labels), not by the page's layout:
 - a marketer opens the rules editor and saves a rule;
 - a rep accepts an MQL in the queue;
-- an admin changes the policy's MQL threshold.
-And on the sources page the tag's label reads whole and its copy button copies it."""
+- an admin changes the policy's MQL threshold, and reaches the settings pages.
+Rotating a write key asks first. On the sources page the tag's label reads whole and its copy
+button copies it."""
 
 import re
 from typing import Any
@@ -13,6 +14,7 @@ from playwright.sync_api import expect
 
 from handoff.models import LeadLifecycle, MqlPolicy
 from mqlapp.console.handoff_views import person_name
+from mqlapp.leads.models import Source
 from scoring.models import ScoringRule
 from tests.e2e.conftest import requires_chromium
 from tests.ui.conftest import new_page, sign_in_as
@@ -128,4 +130,29 @@ def test_an_admin_reaches_the_settings_pages_by_keyboard(chromium, live_server, 
         page.keyboard.press("Enter")
     assert page.url == f"{live_server.url}/webhooks/"
     expect(nav.locator('summary[aria-current="page"]')).to_have_text("Settings")
+    page.context.close()
+
+
+def test_rotating_a_write_key_asks_first(chromium, live_server, console_site):
+    source = Source.objects.order_by("id").first()
+    assert source is not None
+    old_key = source.write_key
+    page = new_page(chromium, "en")
+    sign_in_as(page, live_server.url, "admin")
+    page.goto(f"{live_server.url}/sources/")
+    questions: list[str] = []
+    page.once("dialog", lambda d: (questions.append(d.message), d.dismiss()))
+    page.get_by_role("button", name="Rotate write key").first.click()
+    page.wait_for_timeout(300)
+    source.refresh_from_db()
+    assert source.write_key == old_key  # dismissed: nothing changed
+    assert questions == [
+        f"Issue a new write key for “{source.name}”? The old key stops working at once: every "
+        "site or server sending with it must be updated."
+    ]
+    page.once("dialog", lambda d: d.accept())
+    with page.expect_navigation():
+        page.get_by_role("button", name="Rotate write key").first.click()
+    source.refresh_from_db()
+    assert source.write_key != old_key
     page.context.close()
