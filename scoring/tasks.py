@@ -9,7 +9,6 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from mqlapp.leads.queue import queue_drain
-from mqlapp.leads.services import task_kick
 
 from . import services
 
@@ -48,8 +47,9 @@ def scores_refresh_all() -> int:
     retry_backoff=True,
     max_retries=5,
 )
-def rescore_run(job_id: int) -> str:
-    """Run a re-score job to its end; a retry or a second delivery resumes it."""
+def rescore_run(job_id: int, part: int = 0) -> str:
+    """Run a re-score job to its end with the other runners of it (`part` tells them apart);
+    a retry or a second delivery resumes it."""
     try:
         return services.rescore_run(job_id)
     except TRANSIENT:
@@ -65,5 +65,5 @@ def rescore_sweep() -> int:
     """Every minute: a job whose task was lost (broker down, worker killed) is resumed."""
     stalled = services.rescore_jobs_stalled(now=timezone.now())
     for job_id in stalled:
-        task_kick(rescore_run.name, job_id)
+        services.rescore_kick(job_id)
     return len(stalled)

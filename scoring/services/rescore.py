@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Max
+from django.db.models import Exists, F, Max, OuterRef, QuerySet
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from mqlapp.leads.models import Lead
@@ -22,7 +23,7 @@ from mqlapp.leads.services import task_kick
 from .. import engine, hooks
 from ..models import LeadScore, RescoreJob, RescoreResult, ScoreHistory
 from .loader import events_load, lead_facts, leads_for_facts
-from .scores import breakdown_json, leads_score_enqueue
+from .scores import breakdown_json, leads_score_enqueue, results_add
 from .state import rules_parse, rules_snapshot, state_get, state_lock
 
 RUN_TASK = "scoring.tasks.rescore_run"
@@ -52,17 +53,38 @@ def rescore_request(*, reason: str) -> RescoreJob:
         rescore_run(job.pk)
         job.refresh_from_db()
     else:
-        transaction.on_commit(lambda: task_kick(RUN_TASK, job.pk))
+        transaction.on_commit(lambda: rescore_kick(job.pk))
     return job
+
+
+def rescore_parts() -> int:
+    """How many runners a job is started with: the scoring pool's processes, on one machine
+    or several (each claims its own ranges of leads)."""
+    return max(1, int(getattr(settings, "SCORING_RESCORE_PARTS", 2)))
+
+
+def rescore_kick(job_id: int) -> None:
+    """Start a job's runners; each has its own number (kicks of the same task and arguments
+    are sent once: mqlapp/leads/publisher.py)."""
+    for part in range(rescore_parts()):
+        task_kick(RUN_TASK, job_id, part)
 
 
 def rescore_run(job_id: int, *, batch: int = BATCH) -> str:
     """Run a job to its end (the task body); calling it again resumes it or does nothing."""
     if rescore_start(job_id, now=timezone.now()):
-        while rescore_step(job_id, now=timezone.now(), batch=batch):
-            pass
+        rescore_build(job_id, batch=batch)
         rescore_finish(job_id, now=timezone.now())
     return RescoreJob.objects.values_list("state", flat=True).get(pk=job_id)
+
+
+def rescore_build(job_id: int, *, batch: int = BATCH) -> int:
+    """One runner's share of a started job: claim and build ranges until none are left; how
+    many batches it built."""
+    steps = 0
+    while rescore_step(job_id, now=timezone.now(), batch=batch):
+        steps += 1
+    return steps
 
 
 @transaction.atomic
@@ -100,8 +122,47 @@ def _supersede(job: RescoreJob, *, now: datetime) -> None:
     job.save(update_fields=["state", "finished_at"])
 
 
+def _claim(job_id: int, *, now: datetime, batch: int) -> tuple[int, int] | None:
+    """Take the next `batch` leads after the job's cursor for this runner: (after, up to),
+    lead ids. The cursor moves before the work, so runners in other processes or on other
+    machines take other ranges. None when the cursor is at the end."""
+    while True:
+        job = RescoreJob.objects.filter(pk=job_id, state=State.RUNNING).first()
+        if job is None:
+            return None
+        ahead = Lead.objects.filter(pk__gt=job.cursor, pk__lte=job.last_lead_id).order_by("pk")
+        upto = list(ahead.values_list("pk", flat=True)[batch - 1 : batch]) or [job.last_lead_id]
+        if not ahead.exists():
+            return None
+        moved = RescoreJob.objects.filter(pk=job.pk, state=State.RUNNING, cursor=job.cursor).update(
+            cursor=upto[0], heartbeat_at=now
+        )
+        if moved:
+            return job.cursor, upto[0]
+
+
+def _results_analyze() -> None:
+    """Fresh planner statistics for the results table before the statements that join it
+    with every lead. It is emptied after every job, so autovacuum last saw it empty; with
+    that estimate PostgreSQL scans it once per lead (seconds at 20,000 leads, hours at 1M)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {RescoreResult._meta.db_table}")
+
+
+def _unbuilt(job: RescoreJob) -> QuerySet[Lead]:
+    """The job's leads that have no result yet (live scoring's results count)."""
+    built = RescoreResult.objects.filter(job_id=job.pk, lead_id=OuterRef("pk"))
+    return Lead.objects.filter(pk__lte=job.last_lead_id).filter(~Exists(built))
+
+
 def rescore_step(job_id: int, *, now: datetime, batch: int = BATCH) -> bool:
-    """Score the next `batch` leads into the job's results; False when none are left."""
+    """Score the next `batch` leads into the job's results; False when none are left.
+
+    Several runners may work on one job at once (rescore_kick starts SCORING_RESCORE_PARTS):
+    each claims its own range. Once every range is claimed, a runner builds what is still
+    missing, which is a range whose runner died or one still in flight elsewhere (built
+    twice then, the first result kept: both are the same function of the same data)."""
     job = RescoreJob.objects.filter(pk=job_id).first()
     if job is None or job.state != State.RUNNING:
         return False
@@ -110,13 +171,16 @@ def rescore_step(job_id: int, *, now: datetime, batch: int = BATCH) -> bool:
             state=State.SUPERSEDED, finished_at=now
         )
         return False
-    leads = list(
-        leads_for_facts(Lead.objects.filter(pk__gt=job.cursor, pk__lte=job.last_lead_id)).order_by(
-            "pk"
-        )[:batch]
-    )
+    claimed = _claim(job.pk, now=now, batch=batch)
+    if claimed is None:
+        _results_analyze()
+        wanted = _unbuilt(job)
+    else:
+        low, high = claimed
+        wanted = Lead.objects.filter(pk__gt=low, pk__lte=high)
+    leads = list(leads_for_facts(wanted).order_by("pk")[:batch])
     if not leads:
-        return False
+        return claimed is not None  # an empty range (leads deleted): claim the next one
     rules = rules_parse(job.rules)
     events = events_load([lead.pk for lead in leads], plan=engine.needs(rules))
     scorer = engine.Scorer(rules)  # engine.evaluate, with the rules prepared once
@@ -125,24 +189,15 @@ def rescore_step(job_id: int, *, now: datetime, batch: int = BATCH) -> bool:
         facts = lead_facts(lead, events.get(lead.pk, ()))
         score, until = scorer.evaluate_until(facts, now=now)  # and its next change by time
         results.append(
-            RescoreResult(
-                job_id=job.pk,
-                lead_id=lead.pk,
-                score=score.score,
-                engagement=score.engagement,
-                fit=score.fit,
-                breakdown=breakdown_json(score),
-                as_of=now,
-                next_change_at=until,
-            )
+            (lead.pk, score.score, score.engagement, score.fit, breakdown_json(score), until)
         )
     with transaction.atomic():
-        # A result live scoring wrote meanwhile is newer than ours: keep it.
-        RescoreResult.objects.bulk_create(results, batch_size=1000, ignore_conflicts=True)
-        moved = RescoreJob.objects.filter(pk=job.pk, state=State.RUNNING, cursor=job.cursor).update(
-            cursor=leads[-1].pk, done=F("done") + len(leads), heartbeat_at=now
+        # A result live scoring (or another runner) wrote meanwhile is as new: keep it.
+        results_add(job.pk, results, now=now)
+        moved = RescoreJob.objects.filter(pk=job.pk, state=State.RUNNING).update(
+            done=Least(F("done") + len(leads), F("total")), heartbeat_at=now
         )
-        if not moved:  # another runner took this batch; let it go on
+        if not moved:  # finished or superseded meanwhile: these results are not wanted
             transaction.set_rollback(True)
             return False
     return True
@@ -158,7 +213,8 @@ def rescore_finish(job_id: int, *, now: datetime) -> bool:
         if state.building_job_id != job.pk:
             _supersede(job, now=now)
             return False
-        if Lead.objects.filter(pk__gt=job.cursor, pk__lte=job.last_lead_id).exists():
+        _results_analyze()
+        if _unbuilt(job).exists():
             return False
         changed = _swap(job)
         state.version, state.rules, state.building_job = job.pk, job.rules, None

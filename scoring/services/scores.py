@@ -285,6 +285,45 @@ _RESULTS_SQL = (
 )
 
 
+_RESULTS_KEEP_SQL = (
+    _RESULTS_SQL.split(" ON CONFLICT ", maxsplit=1)[0] + " ON CONFLICT (job_id, lead_id) DO NOTHING"
+)
+
+
+def _result_objects(job_id: int, rows: list[_Row], *, now: datetime) -> list[RescoreResult]:
+    return [
+        RescoreResult(
+            job_id=job_id,
+            lead_id=lead_id,
+            score=score,
+            engagement=engagement,
+            fit=fit,
+            breakdown=breakdown,
+            as_of=now,
+            next_change_at=until,
+        )
+        for lead_id, score, engagement, fit, breakdown, until in rows
+    ]
+
+
+def results_add(job_id: int, rows: list[_Row], *, now: datetime) -> None:
+    """A re-score job's results (lead_id, score, engagement, fit, breakdown, next change);
+    a result already there (live scoring's, another runner's) is kept. One statement."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        RescoreResult.objects.bulk_create(
+            _result_objects(job_id, rows, now=now), batch_size=1000, ignore_conflicts=True
+        )
+        return
+    lead_id, score, engagement, fit, breakdown, until = _columns(rows)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RESULTS_KEEP_SQL,
+            [job_id, now, lead_id, score, engagement, fit, _texts(breakdown), until],
+        )
+
+
 def _store_orm(
     details: list[_Row], history: list[_Row], results: list[_Row], *, now: datetime,
     cause: str, version: int, job: int | None,
@@ -340,19 +379,7 @@ def _store_orm(
         )
     if results and job is not None:
         RescoreResult.objects.bulk_create(
-            [
-                RescoreResult(
-                    job_id=job,
-                    lead_id=lead_id,
-                    score=score,
-                    engagement=engagement,
-                    fit=fit,
-                    breakdown=breakdown,
-                    as_of=now,
-                    next_change_at=until,
-                )
-                for lead_id, score, engagement, fit, breakdown, until in results
-            ],
+            _result_objects(job, results, now=now),
             batch_size=1000,
             update_conflicts=True,
             unique_fields=["job", "lead_id"],

@@ -19,6 +19,14 @@ seconds.
 """
 
 
+def _runners(rescore: dict[str, Any]) -> str:
+    """How the build ran: N runners in parallel processes, and the batches each took."""
+    batches = rescore.get("batches") or []
+    if rescore.get("runners", 1) <= 1 or len(batches) <= 1:
+        return "one runner"
+    return f"{len(batches)} runners in parallel, {' + '.join(map(str, batches))} batches"
+
+
 def _ratio(seconds: float, yardstick: float) -> str:
     return f"{seconds / yardstick:.1f}"
 
@@ -58,7 +66,7 @@ def render(results: dict[str, Any], *, leads: int) -> str:
         "| what | × yardstick | time | rate |",
         "|---|---|---|---|",
         f"| rule change: re-score every lead into the job's results "
-        f"| {_ratio(rescore['build_s'], unit)} | {rescore['build_s']:.1f} s "
+        f"({_runners(rescore)}) | {_ratio(rescore['build_s'], unit)} | {rescore['build_s']:.1f} s "
         f"| {rescore['leads'] / rescore['build_s']:,.0f} leads/s |",
         f"| rule change: the swap (one transaction, {rescore['changed']:,} scores changed) "
         f"| {_ratio(rescore['swap_s'], unit)} | {rescore['swap_s']:.1f} s | |",

@@ -1,6 +1,6 @@
 """Past one worker (issue 9): a webhook backlog does not hold up scoring, because each kind of
 work has its own queue; and three worker processes on different hosts, draining the same
-queues at once, lose no event and score none twice."""
+queues at once, lose no event and score none twice, and share a re-score job."""
 
 import logging
 import os
@@ -29,8 +29,8 @@ from mqlapp.leads.models import Event, Lead
 from mqlapp.leads.publisher import publisher
 from mqlapp.leads.services import task_kick
 from scoring import engine
-from scoring.models import LeadScore, ScoreHistory, ScoreQueue
-from scoring.services import events_load, lead_facts, rule_create, rules_live
+from scoring.models import LeadScore, RescoreJob, ScoreHistory, ScoreQueue, ScoringRule
+from scoring.services import events_load, lead_facts, rule_create, rule_update, rules_live
 from scoring.services.loader import leads_for_facts
 from tests.conftest import basic, consumers, requires_services, wait_for, workers_idle
 from tests.handoff.conftest import Receiver
@@ -194,8 +194,24 @@ def _per_lead(rows: Any) -> dict[int, int]:
     return {row["lead_id"]: row["n"] for row in rows.values("lead_id").annotate(n=Count("id"))}
 
 
+def _rescore_shared(settings: Any, leads: dict[str, int], scores: dict[int, Decimal]) -> None:
+    """A rule change: the re-score job is started with three runners, which the workers
+    share by claiming ranges of leads; the swapped-in scores are the engine's under the new
+    rule."""
+    settings.SCORING_RESCORE_INLINE_MAX, settings.SCORING_RESCORE_PARTS = 0, 3
+    rule = ScoringRule.objects.get(name="Pricing Viewed")
+    rule_update(rule, data={"points": 7})
+    job = RescoreJob.objects.order_by("-id").first()
+    wait_for(lambda: RescoreJob.objects.get(pk=job.pk).state == "done", timeout=120)
+    job.refresh_from_db()
+    assert (job.done, job.total) == (len(leads), len(leads))
+    rescored = {pk: score for pk, score in LeadScore.objects.values_list("lead_id", "score")}
+    assert rescored == _fresh_scores(sorted(leads.values()))
+    assert rescored != scores  # the change moved the scores of the leads that viewed pricing
+
+
 def test_three_workers_on_three_hosts_lose_no_event_and_score_none_twice(
-    start_workers, source, make_user
+    start_workers, source, make_user, settings
 ):
     # given: rules, a threshold, a rep; three workers on three hosts, each on every queue
     for name, points in POINTS.items():
@@ -273,6 +289,8 @@ def test_three_workers_on_three_hosts_lose_no_event_and_score_none_twice(
     assert _per_lead(Qualification.objects.all()) == dict.fromkeys(over, 1)
     assert _per_lead(StageTransition.objects.filter(to_stage="mql")) == dict.fromkeys(over, 1)
 
+    _rescore_shared(settings, leads, scores)
+
     # how the work spread (logged: which worker takes which task is up to the broker)
     from mqlapp.celery import app
 
@@ -280,6 +298,8 @@ def test_three_workers_on_three_hosts_lose_no_event_and_score_none_twice(
     assert set(stats or {}) == set(nodenames)
     for nodename, data in sorted(stats.items()):
         log.info("%s ran %s", nodename, data.get("total"))
+    runs = sum(data.get("total", {}).get("scoring.tasks.rescore_run", 0) for data in stats.values())
+    assert runs == 3  # every runner the job was started with ran
 
     # the workers stop cleanly (a warm shutdown: what they hold, they finish)
     workers_idle(nodenames)

@@ -32,6 +32,7 @@ from scoring.services import (
     rule_create,
     rule_update,
 )
+from scoring.services.rescore import _claim
 from scoring.tasks import rescore_sweep
 from tests.factories import lead_make
 
@@ -271,3 +272,37 @@ def test_progress_is_visible_while_a_job_runs(api, background_rescore):
         3,
         2,
     )
+
+
+def test_several_runners_share_a_job_and_a_dead_runners_range_is_built_by_another(
+    background_rescore,
+):
+    rule = rule_create(data=OPEN)
+    rescore_run(RescoreJob.objects.get().pk)
+    leads = _leads(7)
+    score_all()
+    rule_update(rule, data={"points": 3})
+    job = RescoreJob.objects.order_by("-id").first()
+    now = timezone.now()
+    assert rescore_start(job.pk, now=now)
+    assert rescore_start(job.pk, now=now)  # a second runner joins the running job
+
+    # runner A claims the first two leads and dies before building them
+    assert _claim(job.pk, now=now, batch=2) == (0, leads[1].pk)
+    # runner B takes the next ranges, then builds what A left, and finishes
+    assert rescore_step(job.pk, now=now, batch=2)  # leads 3-4
+    assert rescore_step(job.pk, now=now, batch=2)  # leads 5-6
+    assert rescore_step(job.pk, now=now, batch=2)  # lead 7
+    assert not rescore_finish(job.pk, now=now)  # A's range is missing: not yet
+    built = set(RescoreResult.objects.filter(job=job).values_list("lead_id", flat=True))
+    assert built == {lead.pk for lead in leads[2:]}
+    assert rescore_step(job.pk, now=now, batch=2)  # every range claimed: A's is rebuilt
+    assert not rescore_step(job.pk, now=now, batch=2)
+    assert rescore_finish(job.pk, now=now)
+
+    job.refresh_from_db()
+    assert (job.state, job.done, job.total, job.changed) == ("done", 7, 7, 7)
+    assert _scores() == [Decimal("3.00")]
+    # a runner late with its results after the swap changes nothing
+    assert not rescore_step(job.pk, now=now, batch=2)
+    assert not RescoreResult.objects.exists()
