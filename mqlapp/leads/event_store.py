@@ -80,6 +80,17 @@ _INSERT = (
     f"SELECT {_COLUMNS} FROM r WHERE message_id IN (SELECT message_id FROM fresh)"
 )
 
+# Rows whose keys message_keys_claim took in this transaction.
+_INSERT_CLAIMED = (
+    f"INSERT INTO {Event._meta.db_table} ({_COLUMNS}) "  # noqa: S608 (fixed names only)
+    f"SELECT {_FIELDS} FROM jsonb_array_elements(%s::jsonb) AS e"
+)
+_CLAIM = (
+    f'INSERT INTO {EventKey._meta.db_table} (message_id, "timestamp") '  # noqa: S608 (a fixed name)
+    "SELECT k, t FROM unnest(%s::varchar[], %s::timestamptz[]) WITH ORDINALITY AS v(k, t, i) "
+    "ORDER BY i ON CONFLICT DO NOTHING RETURNING message_id"
+)
+
 
 def _document(rows: list[EventRow]) -> str:
     """The rows as one JSON array of arrays, in one C call (orjson writes datetimes in ISO 8601
@@ -106,12 +117,14 @@ def _iso(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def events_insert(rows: Sequence[EventRow]) -> int:
+def events_insert(rows: Sequence[EventRow], *, claimed: bool = False) -> int:
     """Store the rows whose messageId is not stored yet; returns how many were new.
 
     Call it inside the caller's transaction. Rows go in messageId order, so two requests
     carrying the same ids (SDK retries) take them in the same order: one waits, neither
     deadlocks. The first of several rows with one messageId wins, as with ON CONFLICT.
+    `claimed`: this transaction took the rows' keys already (message_keys_claim), so the
+    rows go straight into the events table.
     """
     unique: dict[str, EventRow] = {}
     for row in rows:
@@ -122,8 +135,31 @@ def events_insert(rows: Sequence[EventRow]) -> int:
     if connection.vendor != "postgresql":
         return _insert_plain(ordered)
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT, [_document(ordered)])
+        cursor.execute(_INSERT_CLAIMED if claimed else _INSERT, [_document(ordered)])
         return int(cursor.rowcount)
+
+
+def message_keys_claim(keys: Sequence[tuple[str, datetime]]) -> set[str]:
+    """Take the keys (messageId, timestamp) that no stored event holds yet, for the caller's
+    transaction; returns the messageIds taken. A key another transaction holds uncommitted
+    waits for it (then counts as stored if it committed). In messageId order, as
+    events_insert: concurrent retries wait for each other instead of deadlocking. One index
+    probe per id: the replay check and the key insert in one statement."""
+    if not keys:
+        return set()
+    if connection.vendor != "postgresql":
+        stored = message_ids_stored([key for key, _ in keys])
+        return {key for key, _ in keys if key not in stored}
+    ordered = sorted(dict(keys).items())
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM, [[key for key, _ in ordered], [_utc(when) for _, when in ordered]])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def message_keys_release(message_ids: Sequence[str]) -> None:
+    """Give back keys taken by message_keys_claim whose messages were refused after all."""
+    if message_ids and connection.vendor == "postgresql":
+        EventKey.objects.filter(message_id__in=list(message_ids)).delete()
 
 
 def message_ids_stored(message_ids: Sequence[str]) -> set[str]:

@@ -1,4 +1,5 @@
-"""Two requests identifying the same new email at the same moment end on one lead, no error."""
+"""Two requests identifying the same new email at the same moment end on one lead, no error;
+two carrying the same messageIds store each once, whichever way the first one ends."""
 
 import threading
 
@@ -9,7 +10,7 @@ from django.utils import timezone
 from handoff.models import LeadView
 from mqlapp.leads.ingest.messages import message_parse
 from mqlapp.leads.ingest.services import events_ingest
-from mqlapp.leads.models import Identity
+from mqlapp.leads.models import Event, EventKey, Identity
 from tests.conftest import requires_postgres, wait_for
 
 
@@ -71,3 +72,59 @@ def test_same_new_email_identified_by_two_requests_at_once(source):
         ("a-2", lead.pk),
     }
     assert lead.events.count() == 2
+
+
+def _pages(*message_ids):
+    return [
+        message_parse(
+            {"type": "page", "anonymousId": "v-1", "messageId": message_id},
+            index=i,
+            received_at=timezone.now(),
+        )
+        for i, message_id in enumerate(message_ids)
+    ]
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("first_commits", [True, False])
+def test_two_requests_with_the_same_message_ids_wait_and_store_each_once(source, first_commits):
+    """A retry arriving while the first try is still in its transaction waits for its keys:
+    if that commits, the retry's copies are replays; if it fails, the retry stores them."""
+    first_inside, release_first = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first():
+        try:
+            with transaction.atomic():
+                events_ingest(_pages("m-1", "m-2"), source=source)
+                first_inside.set()
+                release_first.wait(30)
+                transaction.set_rollback(not first_commits)  # the first try fails
+        except BaseException as exc:  # noqa: BLE001 (the thread hands it to the test)
+            errors.append(exc)
+        finally:
+            first_inside.set()
+            connection.close()
+
+    def second():
+        first_inside.wait(30)
+        try:  # the same ids in another order, and one more
+            events_ingest(_pages("m-2", "m-3", "m-1"), source=source)
+        except BaseException as exc:  # noqa: BLE001 (the thread hands it to the test)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: _blocked_backends() >= 1, timeout=30)  # the retry waits on the keys
+    release_first.set()
+    for thread in threads:
+        thread.join(30)
+
+    assert errors == []
+    stored = sorted(Event.objects.values_list("message_id", flat=True))
+    assert stored == ["m-1", "m-2", "m-3"]
+    assert sorted(EventKey.objects.values_list("message_id", flat=True)) == stored

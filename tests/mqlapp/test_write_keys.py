@@ -97,6 +97,13 @@ def test_a_browser_key_cannot_merge_two_known_leads(browser, server):
     assert not Event.objects.filter(message_id__in=["evil-1", "evil-2"]).exists()
     assert Event.objects.filter(message_id="pv-1").exists()
 
+    # and the refused message's id is not used up: the same alias sent as it should be (with
+    # the server key) is taken, not dropped as a replay
+    again = _post(server.write_key, "/v1/alias", alias)
+    assert again.status_code == 200, again.content
+    assert Event.objects.filter(message_id="evil-1").count() == 1
+    assert LeadMerge.objects.count() == 1
+
 
 def test_a_browser_alias_kept_unknown_never_merges_later(browser, server):
     # given: a browser alias between two ids nobody knows yet (kept, as Segment does)

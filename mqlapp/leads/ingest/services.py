@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .. import hooks
-from ..event_store import EventRow, events_insert, message_ids_stored
+from ..event_store import EventRow, events_insert, message_keys_claim, message_keys_release
 from ..models import PROFILE_FIELDS, Lead, Source
 from ..orphans import ACTIVITY_TYPES
 from ..services import lead_apply
@@ -71,16 +71,18 @@ def events_ingest(
     """
     given = len(messages)
     messages = _not_stored(messages)
+    claimed = [m for m in messages if m.persist]
     resolver = Resolver(source=source, browser_key=browser_key)
     resolver.prefetch(messages)
     resolver.resolve(messages)
+    message_keys_release([m.message_id for m in claimed if not m.persist])  # refused ones
     out = resolver.out
     lead_ids = out.touched | {m.lead_id for m in messages if m.lead_id and m.persist}
     identities_write(resolver)
     # Sorted by messageId: two requests carrying the same ids (SDK retries) insert them in the
     # same order, so one waits for the other instead of deadlocking.
     stored = sorted((m for m in messages if m.persist), key=lambda m: m.message_id)
-    events_insert([_event_row(m, source=source) for m in stored])
+    events_insert([_event_row(m, source=source) for m in stored], claimed=True)
     adoption, adopted_changes = resolver_orphans_adopt(resolver)
     changes = adopted_changes + out.changes
     _leads_write(resolver, changes, _activity_latest(messages, adopted=adoption.latest))
@@ -96,18 +98,17 @@ def events_ingest(
 def _not_stored(messages: Sequence[Message]) -> list[Message]:
     """Drop the messages whose messageId is stored already (a retry, a replay) or came earlier
     in this call: they change nothing, neither links nor lead data (SPEC §3: stored once).
-    Messages that are never stored (a CSV row's identify) always pass: their stamp makes
-    applying them again a no-op."""
-    ids = [m.message_id for m in messages if m.persist]
-    seen = message_ids_stored(ids) if ids else set()
-    fresh = []
+    The others' keys are taken now, for this transaction (events_insert(claimed=True) stores
+    them). Messages that are never stored (a CSV row's identify) always pass: their stamp
+    makes applying them again a no-op."""
+    first: dict[str, Message] = {}
     for m in messages:
         if m.persist:
-            if m.message_id in seen:
-                continue
-            seen.add(m.message_id)
-        fresh.append(m)
-    return fresh
+            first.setdefault(m.message_id, m)
+    taken = message_keys_claim([(key, m.timestamp) for key, m in first.items()])
+    return [
+        m for m in messages if not m.persist or (m.message_id in taken and first[m.message_id] is m)
+    ]
 
 
 def _event_row(m: Message, *, source: Source | None) -> EventRow:
