@@ -162,6 +162,9 @@ CELERY_TASK_ROUTES = {
     # qualification, assignment, SLA, re-approach and the e-mails to reps
     "handoff.tasks.*": {"queue": "handoff"},
 }
+# Runners a re-score job starts with (scoring.tasks.rescore_run, each claiming ranges of leads);
+# each holds a scoring process until the job ends, so at most the pool's size minus one.
+SCORING_RESCORE_PARTS: int = env.int("SCORING_RESCORE_PARTS", default=1)
 # Events older than this many whole months before the current one are dropped, a monthly
 # partition at a time (docs/partitioning.md); unset keeps every event.
 EVENT_RETENTION_MONTHS: int | None = env.int("EVENT_RETENTION_MONTHS", default=None)

@@ -58,9 +58,11 @@ def rescore_request(*, reason: str) -> RescoreJob:
 
 
 def rescore_parts() -> int:
-    """How many runners a job is started with: the scoring pool's processes, on one machine
-    or several (each claims its own ranges of leads)."""
-    return max(1, int(getattr(settings, "SCORING_RESCORE_PARTS", 2)))
+    """How many runners a job is started with (SCORING_RESCORE_PARTS, default 1), each a
+    `rescore_run` task on the scoring queue that claims its own ranges of leads, on one
+    machine or several. Every runner holds a scoring process until the job ends, so leave
+    live scoring at least one: with a pool of N processes, at most N - 1 (docs/scaling.md)."""
+    return max(1, int(getattr(settings, "SCORING_RESCORE_PARTS", 1)))
 
 
 def rescore_kick(job_id: int) -> None:
@@ -159,7 +161,7 @@ def _unbuilt(job: RescoreJob) -> QuerySet[Lead]:
 def rescore_step(job_id: int, *, now: datetime, batch: int = BATCH) -> bool:
     """Score the next `batch` leads into the job's results; False when none are left.
 
-    Several runners may work on one job at once (rescore_kick starts SCORING_RESCORE_PARTS):
+    Several runners may work on one job at once (rescore_kick starts rescore_parts()):
     each claims its own range. Once every range is claimed, a runner builds what is still
     missing, which is a range whose runner died or one still in flight elsewhere (built
     twice then, the first result kept: both are the same function of the same data)."""
