@@ -25,15 +25,18 @@ def simulation_run(
     min_fit: Any = _POLICY,
     now: datetime | None = None,
     fast: bool | None = None,
+    backtest: bool = True,
 ) -> dict[str, Any]:
     """What `rules` (None: the live ones) at `threshold` and `min_fit` (default: the policy's)
-    would do; writes nothing."""
+    would do; writes nothing. `backtest=False` skips the past outcomes (their totals are 0):
+    the rules editor's preview shows none, and they are a second of its time at 100,000
+    leads (docs/benchmarks.md)."""
     policy = policy_get()
     return scores_simulate(
         rules=rules,
         threshold=policy.mql_threshold if threshold is None else threshold,
         min_fit=policy.min_fit if min_fit is _POLICY else min_fit,
-        outcomes=backtest_outcomes(),
+        outcomes=backtest_outcomes() if backtest else (),
         standing=lead_standing(),
         now=now or timezone.now(),
         fast=fast,

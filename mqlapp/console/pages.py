@@ -214,7 +214,7 @@ def rules_preview(data: dict[str, Any], *, rule: ScoringRule | None) -> dict[str
         if rule is None or live.pk != rule.pk
     ]
     draft.append({**data, "id": rule.pk} if rule is not None else data)
-    return simulation_run(rules=rules_draft_parse(draft))
+    return simulation_run(rules=rules_draft_parse(draft), backtest=False)
 
 
 def _event_suggestions() -> list[str]:

@@ -244,6 +244,13 @@ def test_backtest_looks_at_the_moment_of_handoff(make_user):
     assert result["would_qualify"] == 1  # today: 25
     assert result["backtest"]["accepted"] == {"would_qualify": 0, "total": 1}  # then: 5
 
+    # the rules editor's preview asks for no backtest (it shows none): the rest is the same
+    quick = simulation_run(rules=None, threshold=Decimal(20), min_fit=None, now=now, backtest=False)
+    assert quick["backtest"]["accepted"] == {"would_qualify": 0, "total": 0}
+    assert {k: v for k, v in quick.items() if k != "backtest"} == {
+        k: v for k, v in result.items() if k != "backtest"
+    }
+
 
 def test_sales_may_not_simulate(api):
     response = api("sales").post(URL, {}, format="json")

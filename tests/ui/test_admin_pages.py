@@ -32,7 +32,7 @@ def test_admin_creates_a_sales_rep_and_marks_them_away(make_user):
     assert "tanaka" in page
     # the state in words, and a button that says what it will do, for whom
     assert '<span class="badge muted">Away</span>' in page
-    assert 'aria-label="Mark tanaka available"' in page
+    assert 'aria-label="Mark available: tanaka"' in page
 
 
 def test_weak_password_is_shown_as_an_error(make_user):
