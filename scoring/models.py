@@ -63,6 +63,12 @@ class LeadScore(models.Model):
     # whose moment has come. Written with every score; a row written without one (a new
     # lead, a write that does not know it) defaults to "now": due at the next refresh.
     next_change_at = models.DateTimeField(null=True, blank=True, db_default=Now())
+    # What the hourly refresh moves the score forward from without reading the events
+    # (engine.refade), as of `as_of`: each fading rule's [rule_id, events from the future,
+    # summed weights as a decimal string]; `discrete_at`: the first moment anything else can
+    # change (engine.FadeState). Written with `as_of`; NULL means "evaluate the events".
+    fades = models.JSONField(null=True, blank=True, default=None)
+    discrete_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -141,6 +147,9 @@ class RescoreResult(models.Model):
     as_of = models.DateTimeField()
     # engine.next_change under the job's rules, swapped in with the score ("now" if unknown).
     next_change_at = models.DateTimeField(null=True, blank=True, db_default=Now())
+    # LeadScore.fades and discrete_at under the job's rules, swapped in with the score.
+    fades = models.JSONField(null=True, blank=True, default=None)
+    discrete_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -2,12 +2,16 @@
 
 from scoring.engine.conditions import FIT_FIELDS, OPS, event_matches_name
 from scoring.engine.evaluate import (
+    Fade,
+    FadeState,
     evaluate,
+    evaluate_state,
     evaluate_until,
     events_ordered,
     next_change,
     passes,
     qualifies,
+    refade,
 )
 from scoring.engine.facts import (
     Condition,
@@ -37,6 +41,8 @@ __all__ = [
     "Condition",
     "Contribution",
     "EventFact",
+    "Fade",
+    "FadeState",
     "LeadFacts",
     "Needs",
     "Rule",
@@ -46,6 +52,7 @@ __all__ = [
     "changes_with_time",
     "definition",
     "evaluate",
+    "evaluate_state",
     "evaluate_until",
     "event_fact",
     "event_matches_name",
@@ -57,4 +64,5 @@ __all__ = [
     "passes",
     "project",
     "qualifies",
+    "refade",
 ]

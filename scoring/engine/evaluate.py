@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, localcontext
 from functools import lru_cache
@@ -18,7 +19,17 @@ from scoring.engine.conditions import (
 )
 from scoring.engine.facts import Contribution, EventFact, LeadFacts, Rule, Score
 
-__all__ = ["evaluate", "evaluate_until", "events_ordered", "next_change", "qualifies"]
+__all__ = [
+    "Fade",
+    "FadeState",
+    "evaluate",
+    "evaluate_state",
+    "evaluate_until",
+    "events_ordered",
+    "next_change",
+    "qualifies",
+    "refade",
+]
 
 _CENT: Final = Decimal("0.01")
 _ZERO: Final = Decimal("0.00")
@@ -44,18 +55,53 @@ _HALF_CENT: Final = Decimal("0.005")
 _EARLY: Final = timedelta(milliseconds=1)
 
 
+@dataclass(frozen=True)
+class Fade:
+    """A fading rule's sums at the moment a score was computed: its events from the future
+    (weight 1 each) and the summed weights of the others (each 0.5^(age / half-life))."""
+
+    rule_id: int
+    future: int
+    weights: Decimal
+
+
+@dataclass(frozen=True)
+class FadeState:
+    """What `refade` needs to move a score forward in time without its events: the fading
+    rules' sums, and the first moment anything else can change (`discrete`: an expiry, an
+    event from the future happening, a weight underflowing, an inactivity deadline; None:
+    never)."""
+
+    discrete: datetime | None
+    fades: tuple[Fade, ...]
+
+
 class _Until:
     """The earliest moment after `now` at which some rule's contribution can change (None:
-    never by time alone); each rule lowers it. Only `next_change` passes one."""
+    never by time alone); each rule lowers it. Only `next_change` passes one. `discrete`
+    leaves out the moments a fading sum crosses a cent (those `refade` recomputes), and
+    `fades` keeps each fading rule's sums."""
 
-    __slots__ = ("at",)
+    __slots__ = ("at", "discrete", "fades")
 
     def __init__(self) -> None:
         self.at: datetime | None = None
+        self.discrete: datetime | None = None
+        self.fades: list[Fade] = []
 
     def lower(self, moment: datetime | None) -> None:
         if moment is not None and (self.at is None or moment < self.at):
             self.at = moment
+        if moment is not None and (self.discrete is None or moment < self.discrete):
+            self.discrete = moment
+
+    def crossing(self, moment: datetime | None) -> None:
+        """A fading sum's next cent: lowers `at` only."""
+        if moment is not None and (self.at is None or moment < self.at):
+            self.at = moment
+
+    def state(self) -> FadeState:
+        return FadeState(self.discrete, tuple(self.fades))
 
     def not_before(self, now: datetime) -> datetime | None:
         """The answer: a moment before `now` (a weight about to underflow) is `now`."""
@@ -265,7 +311,9 @@ def _faded_until(
     if fading is not None:
         half_life = rule.half_life_days or Decimal(1)
         until.lower(_plus(fading.timestamp, _days(_HALVINGS_TO_ZERO * half_life)))
-        until.lower(_fading_next(rule, now, *sums))
+        until.crossing(_fading_next(rule, now, *sums))
+        _, future, weights = sums
+        until.fades.append(Fade(rule.id, future, weights))
 
 
 def _fading_next(
@@ -380,6 +428,68 @@ def evaluate_until(
     """`evaluate(facts, rules, now=now)` and `next_change` for the same facts, in one pass."""
     until = _Until()
     return _evaluate(facts, rules, now, until), until.not_before(now)
+
+
+def evaluate_state(
+    facts: LeadFacts, rules: Sequence[Rule], *, now: datetime
+) -> tuple[Score, datetime | None, FadeState]:
+    """`evaluate_until`, and the state `refade` moves the score forward from."""
+    until = _Until()
+    score = _evaluate(facts, rules, now, until)
+    return score, until.not_before(now), until.state()
+
+
+def refade(
+    breakdown: Sequence[Contribution],
+    state: FadeState,
+    rules: Mapping[int, Rule],
+    *,
+    since: datetime,
+    now: datetime,
+) -> tuple[Score, datetime | None, FadeState] | None:
+    """The score at `now` of a lead scored at `since` (its `breakdown` and `state` from
+    `evaluate_state`), before anything but fading can change it (`now` < `state.discrete`):
+    each fading rule's points are points × (future + weights × 0.5^((now - since) /
+    half-life)), the closed form of `_faded`'s sum of per-event weights, and every other
+    contribution stays. None when it cannot answer exactly: `now` is not in
+    [since, discrete), a rule is missing, or a total lies within float error of a rounding
+    boundary (there the per-event sum decides; the caller evaluates the events). Equal to
+    `evaluate` at `now` (tests/scoring/engine/test_refade.py)."""
+    if now < since or (state.discrete is not None and now >= state.discrete):
+        return None
+    until = _Until()
+    until.lower(state.discrete)
+    days = (now - since).total_seconds() / _SECONDS_PER_DAY
+    totals: dict[int, Decimal] = {}
+    with localcontext(_CONTEXT):
+        for fade in state.fades:
+            rule = rules.get(fade.rule_id)
+            if rule is None or rule.half_life_days is None or rule.half_life_days <= 0:
+                return None
+            weights = fade.weights * Decimal(0.5 ** (days / float(rule.half_life_days)))
+            total = rule.points * fade.future + rule.points * weights
+            if _near_boundary(total):
+                return None
+            totals[rule.id] = total
+            until.crossing(_fading_next(rule, now, total, fade.future, weights))
+            until.fades.append(Fade(rule.id, fade.future, weights))
+        results = []
+        for c in breakdown:
+            rule = rules.get(c.rule_id)
+            if rule is None:
+                return None
+            results.append((rule, (c.count, totals.get(c.rule_id, c.points))))
+        if len(totals) != len(state.fades) or not set(totals) <= {c.rule_id for c in breakdown}:
+            return None  # a fading rule the breakdown does not list: not the same lead state
+        return score_of(results, now=now), until.not_before(now), until.state()
+
+
+def _near_boundary(total: Decimal) -> bool:
+    """Within float error of a half cent (`_fading_next`'s test): rounding may go either way."""
+    value = abs(total)
+    cents = _cents(value)
+    low, high = cents - _HALF_CENT, cents + _HALF_CENT
+    return value >= high * (1 - _SLACK) or (low > 0 and value <= low * (1 + _SLACK))
 
 
 def next_change(facts: LeadFacts, rules: Sequence[Rule], *, now: datetime) -> datetime | None:

@@ -37,6 +37,7 @@ from scoring.engine.evaluate import (
     _NO_TIME,
     _NOTHING,
     _SECONDS_PER_DAY,
+    FadeState,
     _apply,
     _cap,
     _days,
@@ -334,6 +335,14 @@ class Scorer:
         time alone (`next_change`)."""
         until = _Until()
         return self._score(facts, now, until), until.not_before(now)
+
+    def evaluate_state(
+        self, facts: LeadFacts, *, now: datetime
+    ) -> tuple[Score, datetime | None, FadeState]:
+        """`evaluate_state(facts, rules, now=now)`: also what `refade` starts from."""
+        until = _Until()
+        score = self._score(facts, now, until)
+        return score, until.not_before(now), until.state()
 
     def _score(self, facts: LeadFacts, now: datetime, until: _Until | None) -> Score:
         _require_aware(now, "now")

@@ -23,7 +23,7 @@ from mqlapp.leads.services import task_kick
 from .. import engine, hooks
 from ..models import LeadScore, RescoreJob, RescoreResult, ScoreHistory
 from .loader import events_load, lead_facts, leads_for_facts
-from .scores import breakdown_json, leads_score_enqueue, results_add
+from .scores import breakdown_json, fades_json, leads_score_enqueue, results_add
 from .state import rules_parse, rules_snapshot, state_get, state_lock
 
 RUN_TASK = "scoring.tasks.rescore_run"
@@ -189,10 +189,12 @@ def rescore_step(job_id: int, *, now: datetime, batch: int = BATCH) -> bool:
     results = []
     for lead in leads:
         facts = lead_facts(lead, events.get(lead.pk, ()))
-        score, until = scorer.evaluate_until(facts, now=now)  # and its next change by time
+        # and its next change by time, and what the refresh moves it forward from
+        score, until, state = scorer.evaluate_state(facts, now=now)
         results.append(
-            (lead.pk, score.score, score.engagement, score.fit, breakdown_json(score), until)
-        )
+            (lead.pk, score.score, score.engagement, score.fit, breakdown_json(score), until,
+             fades_json(state), state.discrete)
+        )  # fmt: skip
     with transaction.atomic():
         # A result live scoring (or another runner) wrote meanwhile is as new: keep it.
         results_add(job.pk, results, now=now)
@@ -267,7 +269,7 @@ def _swap(job: RescoreJob) -> int:
         cursor.execute(
             f"UPDATE {detail} AS d SET score = r.score, engagement = r.engagement, "  # noqa: S608
             "fit = r.fit, breakdown = r.breakdown, as_of = r.as_of, rules_version = %s, "
-            "next_change_at = r.next_change_at, "
+            "next_change_at = r.next_change_at, fades = r.fades, discrete_at = r.discrete_at, "
             f"history_score = CASE WHEN {differs} THEN r.score ELSE d.history_score END, "
             f"history_at = CASE WHEN {differs} THEN r.as_of ELSE d.history_at END "
             f"FROM {result} r WHERE r.job_id = %s AND r.lead_id = d.lead_id",

@@ -50,11 +50,15 @@ class _Stored(NamedTuple):
     history_score: Decimal | None
     history_at: datetime | None
     epoch: datetime | None
+    as_of: datetime | None
+    discrete_at: datetime | None
     breakdown: str | None = None  # the JSON text, read only for the time-driven refresh
+    fades: str | None = None  # likewise: engine.refade's sums (LeadScore.fades)
 
 
 _STORED_FIELDS = (
     "score", "engagement", "fit", "rules_version", "history_score", "history_at", "epoch",
+    "as_of", "discrete_at",
 )  # fmt: skip
 
 
@@ -64,11 +68,57 @@ def _stored_lock(lead_ids: Sequence[int], *, breakdown: bool) -> dict[int, _Stor
     rows = LeadScore.objects.filter(lead_id__in=list(lead_ids)).select_for_update()
     fields: list[Any] = list(_STORED_FIELDS)
     if breakdown:
-        fields.append(Cast("breakdown", TextField()))
+        fields += [Cast("breakdown", TextField()), Cast("fades", TextField())]
     return {
         lead_id: _Stored(*values)
         for lead_id, *values in rows.order_by("lead_id").values_list("lead_id", *fields)
     }
+
+
+def fades_json(state: engine.FadeState) -> str | None:
+    """LeadScore.fades: [[rule_id, events from the future, summed weights], ...]; None (SQL
+    NULL: "evaluate the events") when no rule fades."""
+    if not state.fades:
+        return None
+    return orjson.dumps([[f.rule_id, f.future, str(f.weights)] for f in state.fades]).decode()
+
+
+def _refaded(
+    stored: dict[int, _Stored], sets: RuleSets, *, now: datetime
+) -> dict[int, tuple[engine.Score, datetime | None, engine.FadeState]]:
+    """The leads of a refresh batch whose score `engine.refade` moves forward without their
+    events: fading sums stored under the published rules, nothing else due, not waiting to be
+    scored for new events, no re-score building (it needs each lead's events)."""
+    if sets.building_job is not None:
+        return {}
+    ready = [
+        pk for pk, old in stored.items()
+        if old.fades and old.as_of is not None and old.rules_version == sets.version
+    ]  # fmt: skip
+    if not ready:
+        return {}
+    waiting = set(ScoreQueue.objects.filter(lead_id__in=ready).values_list("lead_id", flat=True))
+    rules = {rule.id: rule for rule in sets.live if rule.active}
+    moved = {}
+    for pk in ready:
+        old = stored[pk]
+        if pk in waiting or old.as_of is None or old.fades is None or old.breakdown is None:
+            continue
+        fades = tuple(
+            engine.Fade(rule_id, future, Decimal(weights))
+            for rule_id, future, weights in orjson.loads(old.fades)
+        )
+        breakdown = tuple(
+            engine.Contribution(
+                c["rule_id"], c["rule"], c["kind"], c["count"], Decimal(str(c["points"]))
+            )
+            for c in orjson.loads(old.breakdown)
+        )
+        state = engine.FadeState(old.discrete_at, fades)
+        answer = engine.refade(breakdown, state, rules, since=old.as_of, now=now)
+        if answer is not None:
+            moved[pk] = answer
+    return moved
 
 
 def _history_due(stored: _Stored, score: engine.Score, *, now: datetime) -> bool:
@@ -109,9 +159,9 @@ def leads_refresh(lead_ids: Sequence[int], *, now: datetime) -> dict[int, engine
 
 
 # A score row to write: lead_id, score, engagement, fit, breakdown, history_score, history_at,
-# next_change_at; a history point: lead_id, score, engagement, fit; a re-score job's result:
-# lead_id, score, engagement, fit, breakdown, next_change_at; a row whose score stays:
-# lead_id, next_change_at.
+# next_change_at, fades (JSON text or None), discrete_at; a history point: lead_id, score,
+# engagement, fit; a re-score job's result: lead_id, score, engagement, fit, breakdown,
+# next_change_at, fades, discrete_at; a row whose score stays: lead_id, next_change_at.
 _Row = tuple[Any, ...]
 
 
@@ -125,11 +175,13 @@ def _leads_score(
     # Scoring's own rows are locked (in id order), never the lead's: ingestion and handoff
     # do not wait on a scoring batch. Two batches of the same lead take turns here.
     stored = _stored_lock(lead_ids, breakdown=cause == Cause.TIME)
+    # The hourly refresh moves a fading score forward without its events where it can.
+    faded = _refaded(stored, sets, now=now) if cause == Cause.TIME else {}
     plan = engine.needs(sets.live + sets.building)
-    profiles = lead_profiles(list(stored), plan=plan)
-    if not profiles:
+    profiles = lead_profiles([pk for pk in stored if pk not in faded], plan=plan)
+    if not profiles and not faded:
         return {}, set()
-    events = events_load(list(profiles), plan=plan)
+    events = events_load(list(profiles), plan=plan) if profiles else {}
     # The rules are prepared once for the batch (engine.Scorer: the same scores as
     # engine.evaluate, lead by lead).
     live = engine.Scorer(sets.live)
@@ -140,13 +192,18 @@ def _leads_score(
     history: list[_Row] = []
     results: list[_Row] = []
     nexts: list[_Row] = []
-    for lead_id, profile in profiles.items():
+    for lead_id in [pk for pk in stored if pk in faded or pk in profiles]:
         old = stored[lead_id]
-        facts = engine.LeadFacts(
-            **profile, events=tuple(events.get(lead_id, ())), score_epoch=old.epoch
-        )
-        # The score and the moment it can next change by time alone (engine.next_change).
-        score, until = live.evaluate_until(facts, now=now)
+        facts = None
+        if lead_id in faded:
+            score, until, state = faded[lead_id]
+        else:
+            facts = engine.LeadFacts(
+                **profiles[lead_id], events=tuple(events.get(lead_id, ())), score_epoch=old.epoch
+            )
+            # The score, the moment it can next change by time alone (engine.next_change),
+            # and what the refresh can move it forward from (engine.refade).
+            score, until, state = live.evaluate_state(facts, now=now)
         scores[lead_id] = score
         moved = (old.score, old.engagement, old.fit) != (score.score, score.engagement, score.fit)
         if moved:
@@ -160,16 +217,16 @@ def _leads_score(
             marked = (score.score, now) if point else (old.history_score, old.history_at)
             detail_rows.append(
                 (lead_id, score.score, score.engagement, score.fit, breakdown_json(score),
-                 *marked, until)
+                 *marked, until, fades_json(state), state.discrete)
             )  # fmt: skip
         else:
             nexts.append((lead_id, until))
-        if building is not None:
+        if building is not None and facts is not None:
             # While a re-score builds, the newest score under its rules is this one.
-            result, result_until = building.evaluate_until(facts, now=now)
+            result, result_until, result_state = building.evaluate_state(facts, now=now)
             results.append(
                 (lead_id, result.score, result.engagement, result.fit, breakdown_json(result),
-                 result_until)
+                 result_until, fades_json(result_state), result_state.discrete)
             )  # fmt: skip
     _store(
         detail_rows, history, results, now=now, cause=cause, version=sets.version,
@@ -199,6 +256,8 @@ DETAIL_FIELDS = (
     "history_score",
     "history_at",
     "next_change_at",
+    "fades",
+    "discrete_at",
 )
 
 
@@ -213,23 +272,23 @@ def _store(
         return
     with connection.cursor() as cursor:
         if details:
-            lead_id, score, engagement, fit, breakdown, history_score, history_at, until = _columns(
-                details
-            )
+            (lead_id, score, engagement, fit, breakdown, history_score, history_at, until, fades,
+             discrete) = _columns(details)  # fmt: skip
             cursor.execute(
                 _DETAILS_SQL,
                 [now, version, lead_id, score, engagement, fit, _texts(breakdown),
-                 history_score, history_at, until],
+                 history_score, history_at, until, fades, discrete],
             )  # fmt: skip
         if history:
             lead_id, score, engagement, fit = _columns(history)
             cursor.execute(_HISTORY_SQL, [now, cause, lead_id, score, engagement, fit])
         if results and job is not None:
-            lead_id, score, engagement, fit, breakdown, until = _columns(results)
+            lead_id, score, engagement, fit, breakdown, until, fades, discrete = _columns(results)
             cursor.execute(
                 _RESULTS_SQL,
-                [job, now, lead_id, score, engagement, fit, _texts(breakdown), until],
-            )
+                [job, now, lead_id, score, engagement, fit, _texts(breakdown), until, fades,
+                 discrete],
+            )  # fmt: skip
 
 
 def _store_next(nexts: list[_Row]) -> None:
@@ -254,11 +313,11 @@ _DETAILS_SQL = (
     f"UPDATE {LeadScore._meta.db_table} AS d SET score = v.score, "  # noqa: S608 (names only)
     "engagement = v.engagement, fit = v.fit, breakdown = v.breakdown::jsonb, as_of = %s, "
     "rules_version = %s, history_score = v.history_score, history_at = v.history_at, "
-    "next_change_at = v.next_change_at "
+    "next_change_at = v.next_change_at, fades = v.fades::jsonb, discrete_at = v.discrete_at "
     "FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::text[], "
-    "%s::numeric[], %s::timestamptz[], %s::timestamptz[]) "
+    "%s::numeric[], %s::timestamptz[], %s::timestamptz[], %s::text[], %s::timestamptz[]) "
     "AS v(lead_id, score, engagement, fit, breakdown, history_score, history_at, "
-    "next_change_at) WHERE d.lead_id = v.lead_id"
+    "next_change_at, fades, discrete_at) WHERE d.lead_id = v.lead_id"
 )
 _NEXT_SQL = (
     f"UPDATE {LeadScore._meta.db_table} AS d SET next_change_at = v.next_change_at "  # noqa: S608
@@ -274,14 +333,17 @@ _HISTORY_SQL = (
 )
 _RESULTS_SQL = (
     f"INSERT INTO {RescoreResult._meta.db_table} "  # noqa: S608 (names only)
-    "(job_id, as_of, lead_id, score, engagement, fit, breakdown, next_change_at) "
+    "(job_id, as_of, lead_id, score, engagement, fit, breakdown, next_change_at, fades, "
+    "discrete_at) "
     "SELECT %s, %s, v.lead_id, v.score, v.engagement, v.fit, v.breakdown::jsonb, "
-    "v.next_change_at "
+    "v.next_change_at, v.fades::jsonb, v.discrete_at "
     "FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::text[], "
-    "%s::timestamptz[]) AS v(lead_id, score, engagement, fit, breakdown, next_change_at) "
+    "%s::timestamptz[], %s::text[], %s::timestamptz[]) "
+    "AS v(lead_id, score, engagement, fit, breakdown, next_change_at, fades, discrete_at) "
     "ON CONFLICT (job_id, lead_id) DO UPDATE SET score = EXCLUDED.score, "
     "engagement = EXCLUDED.engagement, fit = EXCLUDED.fit, breakdown = EXCLUDED.breakdown, "
-    "as_of = EXCLUDED.as_of, next_change_at = EXCLUDED.next_change_at"
+    "as_of = EXCLUDED.as_of, next_change_at = EXCLUDED.next_change_at, "
+    "fades = EXCLUDED.fades, discrete_at = EXCLUDED.discrete_at"
 )
 
 
@@ -301,14 +363,17 @@ def _result_objects(job_id: int, rows: list[_Row], *, now: datetime) -> list[Res
             breakdown=breakdown,
             as_of=now,
             next_change_at=until,
+            fades=None if fades is None else orjson.loads(fades),
+            discrete_at=discrete,
         )
-        for lead_id, score, engagement, fit, breakdown, until in rows
+        for lead_id, score, engagement, fit, breakdown, until, fades, discrete in rows
     ]
 
 
 def results_add(job_id: int, rows: list[_Row], *, now: datetime) -> None:
-    """A re-score job's results (lead_id, score, engagement, fit, breakdown, next change);
-    a result already there (live scoring's, another runner's) is kept. One statement."""
+    """A re-score job's results (lead_id, score, engagement, fit, breakdown, next change,
+    fades JSON text or None, discrete_at); a result already there (live scoring's, another
+    runner's) is kept. One statement."""
     if not rows:
         return
     if connection.vendor != "postgresql":
@@ -316,12 +381,13 @@ def results_add(job_id: int, rows: list[_Row], *, now: datetime) -> None:
             _result_objects(job_id, rows, now=now), batch_size=1000, ignore_conflicts=True
         )
         return
-    lead_id, score, engagement, fit, breakdown, until = _columns(rows)
+    lead_id, score, engagement, fit, breakdown, until, fades, discrete = _columns(rows)
     with connection.cursor() as cursor:
         cursor.execute(
             _RESULTS_KEEP_SQL,
-            [job_id, now, lead_id, score, engagement, fit, _texts(breakdown), until],
-        )
+            [job_id, now, lead_id, score, engagement, fit, _texts(breakdown), until, fades,
+             discrete],
+        )  # fmt: skip
 
 
 def _store_orm(
@@ -345,6 +411,8 @@ def _store_orm(
                     history_score=history_score,
                     history_at=history_at,
                     next_change_at=until,
+                    fades=None if fades is None else orjson.loads(fades),
+                    discrete_at=discrete,
                 )
                 for (
                     lead_id,
@@ -355,6 +423,8 @@ def _store_orm(
                     history_score,
                     history_at,
                     until,
+                    fades,
+                    discrete,
                 ) in details
             ],
             batch_size=1000,
@@ -383,7 +453,16 @@ def _store_orm(
             batch_size=1000,
             update_conflicts=True,
             unique_fields=["job", "lead_id"],
-            update_fields=["score", "engagement", "fit", "breakdown", "as_of", "next_change_at"],
+            update_fields=[
+                "score",
+                "engagement",
+                "fit",
+                "breakdown",
+                "as_of",
+                "next_change_at",
+                "fades",
+                "discrete_at",
+            ],
         )
 
 
@@ -460,8 +539,9 @@ _DUE_SQL = (
 
 
 def lead_epoch_move(lead_id: int, *, at: datetime) -> None:
-    """Engagement counts from `at` on (a recycle, SPEC §5); the lead is re-scored."""
-    LeadScore.objects.filter(lead_id=lead_id).update(epoch=at)
+    """Engagement counts from `at` on (a recycle, SPEC §5); the lead is re-scored (and its
+    fading sums, which counted the events before `at`, are not used again)."""
+    LeadScore.objects.filter(lead_id=lead_id).update(epoch=at, fades=None, discrete_at=None)
     leads_score_enqueue([lead_id])
 
 

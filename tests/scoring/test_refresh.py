@@ -10,19 +10,26 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from mqlapp.leads.models import Event
-from scoring.models import LeadScore, RescoreJob, RescoreResult
+from mqlapp.leads.models import Event, Lead
+from scoring import engine
+from scoring.models import LeadScore, RescoreJob, RescoreResult, ScoringRule
 from scoring.services import (
+    events_load,
+    lead_epoch_move,
+    lead_facts,
     leads_score,
     leads_score_enqueue,
+    leads_score_pending,
     rescore_finish,
     rescore_start,
     rescore_step,
     rule_create,
     rule_update,
+    rules_live,
     scores_refresh,
     scores_refresh_due,
 )
+from scoring.services.loader import leads_for_facts
 from tests.factories import lead_make
 
 pytestmark = pytest.mark.django_db
@@ -188,3 +195,91 @@ def test_scores_built_during_a_rescore_carry_their_next_change_into_the_swap(
     assert rescore_finish(job.pk, now=now)
 
     assert [_row(lead).next_change_at for lead in (built, live)] == [at + timedelta(days=2)] * 2
+
+
+# --- the fast path: fading scores moved forward without reading their events --------------
+
+
+def _engine_score_at(lead, at):
+    """The engine's score of `lead` at `at` from its stored events (what a full visit gives)."""
+    rules = rules_live()[1]
+    events = events_load([lead.pk], plan=engine.needs(rules), fast=False)
+    (row,) = leads_for_facts(Lead.objects.filter(pk=lead.pk))
+    return engine.evaluate(lead_facts(row, events.get(lead.pk, ())), rules, now=at)
+
+
+def test_the_refresh_moves_fading_scores_forward_from_their_sums_without_the_events(
+    time_rules,
+):
+    now = timezone.now()
+    seminar = _lead_with(
+        "seminar@example.com",
+        ("Seminar Attended", now - timedelta(hours=5)),
+        ("Seminar Attended", now - timedelta(days=2)),
+    )
+    both = _lead_with(
+        "both@example.com",
+        ("Seminar Attended", now - timedelta(hours=1)),
+        ("Demo Requested", now - timedelta(days=1)),  # expires in 6 days: not yet due
+    )
+    while leads_score_pending(limit=100):  # scored as the workers do: the queue is drained
+        pass
+    for lead in (seminar, both):
+        assert _row(lead).fades  # the sums of the fading rule, stored with the score
+    later = now + timedelta(hours=7)
+    expected = {lead.pk: _engine_score_at(lead, later) for lead in (seminar, both)}
+
+    # the events are gone from the table: only the stored sums can give the faded scores
+    Event.objects.filter(lead__in=[seminar, both]).delete()
+    scores_refresh_due(now=later)
+
+    for lead in (seminar, both):
+        row = _row(lead)
+        assert (row.score, row.engagement, row.fit) == (
+            expected[lead.pk].score, expected[lead.pk].engagement, expected[lead.pk].fit,
+        )  # fmt: skip
+        assert [c["points"] for c in row.breakdown] == [
+            float(c.points) for c in expected[lead.pk].breakdown
+        ]
+        assert row.as_of == later
+        assert row.next_change_at > later
+
+
+def test_a_lead_waiting_to_be_scored_or_recycled_is_evaluated_from_its_events(time_rules):
+    now = timezone.now()
+    queued = _lead_with("queued@example.com", ("Seminar Attended", now - timedelta(hours=5)))
+    moved = _lead_with("moved@example.com", ("Seminar Attended", now - timedelta(hours=5)))
+    while leads_score_pending(limit=100):
+        pass
+    leads_score_enqueue([queued.pk])  # new events came: the sums are not the lead's any more
+    lead_epoch_move(moved.pk, at=now)  # a recycle: events before now no longer count
+    assert _row(moved).fades is None
+    Event.objects.filter(lead__in=[queued, moved]).delete()
+
+    scores_refresh_due(now=now + timedelta(hours=7))
+
+    # both read their (now deleted) events: nothing left to count
+    assert _row(queued).score == Decimal(0)
+    assert _row(moved).score == Decimal(0)
+
+
+def test_a_rule_change_swaps_in_the_sums_the_refresh_moves_forward(time_rules, settings):
+    settings.SCORING_RESCORE_INLINE_MAX = 0
+    now = timezone.now()
+    lead = _lead_with("rescored@example.com", ("Seminar Attended", now - timedelta(hours=3)))
+    while leads_score_pending(limit=100):
+        pass
+    rule_update(ScoringRule.objects.get(name="Seminar"), data={"points": 60})
+    job = RescoreJob.objects.order_by("-id").first()
+    assert rescore_start(job.pk, now=now)
+    while rescore_step(job.pk, now=now):
+        pass
+    assert rescore_finish(job.pk, now=now)
+    assert _row(lead).fades  # the job's sums came with its score
+    later = now + timedelta(hours=5)
+    expected = _engine_score_at(lead, later)
+    Event.objects.filter(lead=lead).delete()
+
+    scores_refresh_due(now=later)
+
+    assert _row(lead).score == expected.score > 0
