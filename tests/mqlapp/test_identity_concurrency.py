@@ -12,6 +12,7 @@ from mqlapp.leads.ingest.messages import message_parse
 from mqlapp.leads.ingest.services import events_ingest
 from mqlapp.leads.models import Event, EventKey, Identity
 from tests.conftest import requires_postgres, wait_for
+from tests.factories import lead_make
 
 
 def _identify(anon):
@@ -128,3 +129,48 @@ def test_two_requests_with_the_same_message_ids_wait_and_store_each_once(source,
     stored = sorted(Event.objects.values_list("message_id", flat=True))
     assert stored == ["m-1", "m-2", "m-3"]
     assert sorted(EventKey.objects.values_list("message_id", flat=True)) == stored
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_request_broken_by_a_deadlock_is_tried_again_and_stores_everything(source, caplog):
+    """PostgreSQL breaks a deadlock by failing one transaction; a request whose transaction it
+    chose is tried again from the start instead of answering 503."""
+    first = lead_make(email="first@example.com")
+    second = lead_make(email="second@example.com")
+    other_holds_second, other_wants_first = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def other():  # another writer that takes the two lead rows in the opposite order
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM leads_lead WHERE id = %s FOR UPDATE", [second.pk])
+                other_holds_second.set()
+                wait_for(lambda: _blocked_backends() >= 1, timeout=30)  # the request waits
+                other_wants_first.set()
+                cursor.execute("SELECT 1 FROM leads_lead WHERE id = %s FOR UPDATE", [first.pk])
+        except BaseException as exc:  # noqa: BLE001 (the thread hands it to the test)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    messages = [
+        message_parse(
+            {"type": "track", "event": "Email Opened", "userId": email, "messageId": f"dl-{i}"},
+            index=i,
+            received_at=timezone.now(),
+        )
+        for i, email in enumerate(("first@example.com", "second@example.com"))
+    ]
+    thread = threading.Thread(target=other)
+    thread.start()
+    other_holds_second.wait(30)
+    with caplog.at_level("INFO", logger="mqlapp.leads.ingest.services"):
+        outcome = events_ingest(messages, source=source)  # locks first, then waits on second
+    thread.join(30)
+
+    assert other_wants_first.is_set()
+    assert errors == []
+    assert "broken by a deadlock; trying again" in caplog.text
+    assert outcome.lead_ids == {first.pk, second.pk}
+    assert sorted(Event.objects.values_list("message_id", flat=True)) == ["dl-0", "dl-1"]

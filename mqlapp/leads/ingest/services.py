@@ -1,11 +1,15 @@
 """Store a request's messages in one transaction: identity first, then events, then the outbox."""
 
+import copy
+import logging
+import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -17,6 +21,7 @@ from ..services import lead_apply
 from .identity import LeadChange, Resolver, identities_write, resolver_orphans_adopt
 from .messages import Message, MessageInvalid, message_parse
 
+log = logging.getLogger(__name__)
 CHANGE_FIELDS = (*PROFILE_FIELDS, "traits", "external_id", "field_stamps")
 
 
@@ -56,8 +61,36 @@ def messages_validate(
     return messages, rejected
 
 
-@transaction.atomic
+# A request's transaction that PostgreSQL ends to break a deadlock with another request about
+# the same lead (SQLSTATE 40P01; 40001 a serialization failure) is tried again from the start:
+# it rolled back whole, so nothing of it was stored.
+RETRIED_SQLSTATES = ("40P01", "40001")
+ATTEMPTS = 3
+
+
 def events_ingest(
+    messages: Sequence[Message], *, source: Source | None, browser_key: bool = False
+) -> IngestOutcome:
+    """`_events_ingest` in its own transaction, tried again (up to ATTEMPTS) when PostgreSQL
+    breaks a deadlock with it; inside a caller's transaction, once (the caller's rolls back)."""
+    if connection.in_atomic_block:
+        return _events_ingest(messages, source=source, browser_key=browser_key)
+    for attempt in range(1, ATTEMPTS):
+        try:
+            # fresh copies: an attempt marks its messages (lead, refused) as it resolves them
+            return _events_ingest(
+                [copy.copy(m) for m in messages], source=source, browser_key=browser_key
+            )
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "pgcode", None) not in RETRIED_SQLSTATES:
+                raise
+            log.info("ingest transaction broken by a deadlock; trying again (%s)", attempt)
+            time.sleep(random.uniform(0.005, 0.05) * attempt)
+    return _events_ingest([copy.copy(m) for m in messages], source=source, browser_key=browser_key)
+
+
+@transaction.atomic
+def _events_ingest(
     messages: Sequence[Message], *, source: Source | None, browser_key: bool = False
 ) -> IngestOutcome:
     """Resolve who each message is about, store it once (by messageId), queue the leads.
