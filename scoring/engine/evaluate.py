@@ -466,13 +466,18 @@ def refade(
             rule = rules.get(fade.rule_id)
             if rule is None or rule.half_life_days is None or rule.half_life_days <= 0:
                 return None
-            weights = fade.weights * Decimal(0.5 ** (days / float(rule.half_life_days)))
-            total = rule.points * fade.future + rule.points * weights
-            if _near_boundary(total):
+            # In floats: within 1e-15 of the per-event Decimal sum, far inside the 1e-9
+            # that `_near_boundary` keeps from a rounding boundary.
+            points = float(rule.points)
+            weights = float(fade.weights) * 0.5 ** (days / float(rule.half_life_days))
+            total = points * fade.future + points * weights
+            if _near_boundary_float(total):
                 return None
-            totals[rule.id] = total
-            until.crossing(_fading_next(rule, now, total, fade.future, weights))
-            until.fades.append(Fade(rule.id, fade.future, weights))
+            exact = Decimal(total)
+            totals[rule.id] = exact
+            kept = Decimal(repr(weights))
+            until.crossing(_fading_next(rule, now, exact, fade.future, kept))
+            until.fades.append(Fade(rule.id, fade.future, kept))
         results = []
         for c in breakdown:
             rule = rules.get(c.rule_id)
@@ -484,12 +489,14 @@ def refade(
         return score_of(results, now=now), until.not_before(now), until.state()
 
 
-def _near_boundary(total: Decimal) -> bool:
-    """Within float error of a half cent (`_fading_next`'s test): rounding may go either way."""
+def _near_boundary_float(total: float) -> bool:
+    """Within float error of a half cent (`_fading_next`'s test, with its `_SLACK`): the
+    rounding may go either way."""
     value = abs(total)
-    cents = _cents(value)
-    low, high = cents - _HALF_CENT, cents + _HALF_CENT
-    return value >= high * (1 - _SLACK) or (low > 0 and value <= low * (1 + _SLACK))
+    cents = math.floor(value * 100 + 0.5) / 100
+    low, high = cents - 0.005, cents + 0.005
+    slack = float(_SLACK)
+    return value >= high * (1 - slack) or (low > 0 and value <= low * (1 + slack))
 
 
 def next_change(facts: LeadFacts, rules: Sequence[Rule], *, now: datetime) -> datetime | None:

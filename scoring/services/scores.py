@@ -4,6 +4,7 @@ changed, and tell the apps above (`scoring.hooks.scores_computed`)."""
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Final, NamedTuple
 
 import orjson
@@ -83,6 +84,12 @@ def fades_json(state: engine.FadeState) -> str | None:
     return orjson.dumps([[f.rule_id, f.future, str(f.weights)] for f in state.fades]).decode()
 
 
+@lru_cache(maxsize=4096)
+def _cents(points: float) -> Decimal:
+    """A stored breakdown's points (a JSON number with two decimals) as a Decimal."""
+    return Decimal(str(points))
+
+
 def _refaded(
     stored: dict[int, _Stored], sets: RuleSets, *, now: datetime
 ) -> dict[int, tuple[engine.Score, datetime | None, engine.FadeState]]:
@@ -109,9 +116,7 @@ def _refaded(
             for rule_id, future, weights in orjson.loads(old.fades)
         )
         breakdown = tuple(
-            engine.Contribution(
-                c["rule_id"], c["rule"], c["kind"], c["count"], Decimal(str(c["points"]))
-            )
+            engine.Contribution(c["rule_id"], c["rule"], c["kind"], c["count"], _cents(c["points"]))
             for c in orjson.loads(old.breakdown)
         )
         state = engine.FadeState(old.discrete_at, fades)
