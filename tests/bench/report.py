@@ -102,11 +102,24 @@ def render(results: dict[str, Any], *, leads: int) -> str:
         first = "The first large simulation of a server process also starts the worker processes"
     else:
         first = "The first simulation of a server process (no worker processes at this size)"
+    memory = results.get("memory")
     lines += [
         "",
         f"{first}: {warmup['seconds']:.1f} s ({_ratio(warmup['seconds'], unit)} × yardstick) "
         "for that one call.",
         "",
+    ]
+    if memory:
+        lines += [
+            f"Peak resident memory at {results['events']:,} events (target < 512 MB for a worker "
+            f"process at 10M): {memory['main_mb']:,.0f} MB for the process that ran live "
+            f"scoring, the refresh and the swap, {memory['pool_mb']:,.0f} MB for a worker "
+            "process of the pool that ran re-score runners and simulator ranges. Each holds one "
+            "batch of leads and their events at a time (500 or 1,000 leads, 5,000 for a "
+            "simulator range), whatever the size of the table.",
+            "",
+        ]
+    lines += [
         "Reading the numbers:",
         "",
         "- The common simulations are the cheap ones: moving the threshold reuses every stored",

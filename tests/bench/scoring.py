@@ -3,6 +3,7 @@ and the simulator, on the benchmark data (100,000 leads by default), with the ya
 figure is divided by, measured in the same run."""
 
 import os
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -328,6 +329,20 @@ def bench_simulator(*, runs: int = 3) -> list[dict[str, Any]]:
     return results
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (Linux reports kB)."""
+    time.sleep(0.2)  # long enough for each pool process to take one of these calls
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_memory(*, leads: int) -> dict[str, Any]:
+    """Peak RSS, after the re-score build and the simulations: of the benchmark's own process
+    (live scoring, the refresh, the swap: a scoring worker's work) and of each worker process
+    of the pool (re-score runners, simulator ranges)."""
+    pool = parallel_map(peak_rss_mb, [()] * 6, leads=leads)
+    return {"main_mb": peak_rss_mb(), "pool_mb": max(pool) if pool else 0.0}
+
+
 def run(*, live_leads: int = 10_000) -> dict[str, Any]:
     policy_update(data={"mql_threshold": 1_000_000})  # no MQL emails during the benchmark
     with connection.cursor() as cursor:
@@ -356,4 +371,5 @@ def run(*, live_leads: int = 10_000) -> dict[str, Any]:
         "refresh": bench_refresh(),
         "live": bench_live(leads=live_leads),
         "simulator": bench_simulator(),
+        "memory": bench_memory(leads=Lead.objects.count()),
     }
