@@ -16,7 +16,10 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.core.cache import cache
+
 from .. import engine
+from ..models import LeadScore
 from .histogram import histogram
 from .loader import events_load
 from .parallel import parallel_map
@@ -61,6 +64,8 @@ class _Job:
     fast: bool | None
     live_threshold: Decimal | None = None  # the bar today (None: the same as `threshold`)
     live_min_fit: Decimal | None = None
+    live: tuple[engine.Rule, ...] = ()  # the published rules (the backtest's cached parts)
+    reuse: dict[int, int] = field(default_factory=dict)  # live rule id -> times in the draft
 
     def qualifies(self, score: Decimal, fit: Decimal) -> bool:
         return engine.passes(score, fit, threshold=self.threshold, min_fit=self.min_fit)
@@ -165,8 +170,9 @@ def scores_simulate(
     if reuse:
         adjust = {r.id: reuse.get(r.id, 0) - 1 for r in live if reuse.get(r.id, 0) != 1}
     job = _Job(
-        draft, fresh, adjust, version, now, threshold, min_fit, fast, live_threshold, live_min_fit
-    )
+        draft, fresh, adjust, version, now, threshold, min_fit, fast, live_threshold,
+        live_min_fit, live=tuple(r for r in live if r.active), reuse=dict(reuse),
+    )  # fmt: skip
     low, high, count = lead_ids_span()
     parts = max(1, -(-count // CHUNK))
     step = max(1, -(-(high - low + 1) // parts))
@@ -280,21 +286,82 @@ def _outcome_chunks(outcomes: Iterable[Outcome], *, size: int = 1000) -> list[li
 
 def _backtest(job: _Job, outcomes: Sequence[Outcome]) -> dict[str, list[int]]:
     """Of these outcomes, how many leads the draft would have qualified when they were
-    handed to sales (their events up to then, the epoch they had then)."""
+    handed to sales (their events up to then, the epoch they had then).
+
+    A draft rule equal to a published one contributes what that rule contributed then: those
+    parts are kept per published rule set in the cache (`_live_parts`), so moving the
+    threshold re-reads no events and a changed rule is the only one evaluated (a rule's
+    contribution depends on that rule alone: engine property, tested)."""
     result = {kind: [0, 0] for kind in OUTCOME_KINDS}
     ids = sorted({outcome.lead_id for outcome in outcomes})
     leads = {row.id: row for row in lead_rows(ids)}
-    events = events_load(ids, plan=engine.needs(job.draft), fast=job.fast)
-    scorer = engine.Scorer(job.draft)
+    parts = _live_parts(job, outcomes, leads)
+    events = events_load(ids, plan=engine.needs(job.fresh), fast=job.fast) if job.fresh else {}
+    scorer = engine.Scorer(job.fresh) if job.fresh else None
     for outcome in outcomes:
         row = leads.get(outcome.lead_id)
         if row is None:
             continue
-        then = [e for e in events.get(outcome.lead_id, ()) if e.timestamp <= outcome.at]
-        score = scorer.evaluate(row.facts(then, epoch=outcome.epoch), now=outcome.at)
-        result[outcome.kind][0] += job.qualifies(score.score, score.fit)
+        score = fit = _ZERO
+        for rule_id, (kind, points) in parts[outcome].items():
+            times = job.reuse.get(rule_id, 0)
+            score += points * times
+            fit += points * times if kind == "fit" else _ZERO
+        if scorer is not None:
+            then = [e for e in events.get(outcome.lead_id, ()) if e.timestamp <= outcome.at]
+            fresh = scorer.evaluate(row.facts(then, epoch=outcome.epoch), now=outcome.at)
+            score, fit = score + fresh.score, fit + fresh.fit
+        result[outcome.kind][0] += job.qualifies(score, fit)
         result[outcome.kind][1] += 1
     return result
+
+
+_Parts = dict[int, tuple[str, Decimal]]  # live rule id -> (kind, points) of one outcome
+PARTS_TTL = 24 * 3600
+
+
+def _live_parts(
+    job: _Job, outcomes: Sequence[Outcome], leads: Mapping[int, BaseRow]
+) -> dict[Outcome, _Parts]:
+    """Each outcome's contributions under the published rules at its handoff time, from the
+    cache when this rule set already scored it. The key holds the rule set's version and
+    when the lead was last scored (new events, new data and recycles re-score a lead), so
+    a stale entry is never read; a cache that is down is an empty one."""
+    scored = dict(LeadScore.objects.filter(lead_id__in=list(leads)).values_list("lead_id", "as_of"))
+
+    def key(outcome: Outcome) -> str:
+        epoch = outcome.epoch.timestamp() if outcome.epoch else "-"
+        last = scored.get(outcome.lead_id)
+        stamp = last.timestamp() if last else "-"
+        return (
+            f"mql:backtest:{job.version}:{outcome.lead_id}:{outcome.kind}:"
+            f"{outcome.at.timestamp()}:{epoch}:{stamp}"
+        )
+
+    keys = {outcome: key(outcome) for outcome in outcomes if outcome.lead_id in leads}
+    found = cache.get_many(list(keys.values())) if keys else {}
+    parts: dict[Outcome, _Parts] = {}
+    missing = []
+    for outcome, name in keys.items():
+        if name in found:
+            parts[outcome] = {int(r): (k, Decimal(p)) for r, (k, p) in found[name].items()}
+        else:
+            missing.append(outcome)
+    if missing:
+        ids = sorted({outcome.lead_id for outcome in missing})
+        events = events_load(ids, plan=engine.needs(job.live), fast=job.fast)
+        scorer = engine.Scorer(job.live)
+        fresh = {}
+        for outcome in missing:
+            then = [e for e in events.get(outcome.lead_id, ()) if e.timestamp <= outcome.at]
+            row = leads[outcome.lead_id]
+            score = scorer.evaluate(row.facts(then, epoch=outcome.epoch), now=outcome.at)
+            parts[outcome] = {c.rule_id: (c.kind, c.points) for c in score.breakdown}
+            fresh[keys[outcome]] = {
+                str(c.rule_id): [c.kind, str(c.points)] for c in score.breakdown
+            }
+        cache.set_many(fresh, timeout=PARTS_TTL)
+    return parts
 
 
 def _backtest_merge(parts: Iterable[dict[str, list[int]]]) -> dict[str, dict[str, int]]:

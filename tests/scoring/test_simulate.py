@@ -7,6 +7,7 @@ from decimal import Decimal
 from unittest.mock import patch
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
@@ -250,6 +251,45 @@ def test_backtest_looks_at_the_moment_of_handoff(make_user):
     assert {k: v for k, v in quick.items() if k != "backtest"} == {
         k: v for k, v in result.items() if k != "backtest"
     }
+
+
+def test_the_backtest_keeps_each_rule_sets_parts_and_never_reads_a_stale_one(make_user):
+    policy_update(data={"mql_threshold": 100})
+    rule_create(data=OPEN)
+    lead = _lead("kept", "JP", 2, hours_ago=48)  # two opens before the handoff
+    score_all()
+    handed = timezone.now() - timedelta(hours=24)
+    assert mql_qualify(lead.pk, score=Decimal(10), reason="fast_track", now=handed)
+    queue_action(lead.pk, "accept", user=make_user("sales"), data={})
+    cache.clear()
+
+    def accepted(threshold, rules=None):
+        answer = simulation_run(rules=rules, threshold=Decimal(threshold), min_fit=None)
+        return answer["backtest"]["accepted"]["would_qualify"]
+
+    # 10 points then: the first call scores it and keeps the parts
+    assert (accepted(10), accepted(11)) == (1, 0)
+
+    # a changed rule is evaluated, the others come from the parts: 2 opens at 7 = 14 then
+    draft = rules_draft_parse([{**OPEN, "points": 7}])
+    assert (accepted(14, draft), accepted(15, draft)) == (1, 0)
+
+    # an open from before the handoff arrives late: the lead is re-scored, and the parts
+    # kept for its earlier state are not read again (they would say 10)
+    Event.objects.create(
+        message_id=str(uuid.uuid4()), lead=lead, type="track", name="Email Opened",
+        timestamp=handed - timedelta(hours=1), received_at=timezone.now(),
+    )  # fmt: skip
+    leads_score_enqueue([lead.pk])
+    score_all()
+    assert (accepted(15), accepted(16)) == (1, 0)  # three opens at 5 then
+
+    # the parts are what the threshold moves over: with the events gone from the table, the
+    # kept parts still answer; from scratch, there is nothing left to count
+    Event.objects.filter(lead=lead).delete()
+    assert (accepted(15), accepted(16)) == (1, 0)
+    cache.clear()
+    assert accepted(15) == 0
 
 
 def test_sales_may_not_simulate(api):
