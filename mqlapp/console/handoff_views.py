@@ -2,7 +2,7 @@
 their delivery log and the e-mail notifications that failed)."""
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -315,45 +315,49 @@ def delivery_rows(deliveries: Iterable[WebhookDelivery]) -> list[dict[str, Any]]
     return rows
 
 
-@login_required
+def _admin_button(
+    request: HttpRequest, act: Callable[[], object], *, done: str, back: str
+) -> HttpResponse:
+    """An admin's button on a page: do it, say what happened or why not, go back there."""
+    try:
+        act()
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return redirect(back)
+
+
+@page_for(ADMIN)
 @require_POST
 def webhook_test(request: HttpRequest, pk: int) -> HttpResponse:
-    if user_role(request.user) != ADMIN:
-        return forbidden(request)
     hook = get_object_or_404(Webhook, pk=pk)
-    try:
-        webhooks.webhook_send_test(hook)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("A test message is on its way; its answer shows in the log."))
-    return redirect("webhook", pk=pk)
+    return _admin_button(
+        request,
+        lambda: webhooks.webhook_send_test(hook),
+        done=_("A test message is on its way; its answer shows in the log."),
+        back=reverse("webhook", args=[pk]),
+    )
 
 
-@login_required
+@page_for(ADMIN)
 @require_POST
 def webhook_delivery_resend(request: HttpRequest, pk: int, delivery_id: int) -> HttpResponse:
-    if user_role(request.user) != ADMIN:
-        return forbidden(request)
     hook = get_object_or_404(Webhook, pk=pk)
-    try:
-        webhooks.webhook_delivery_resend(hook, delivery_id)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The delivery is being sent again."))
-    return redirect("webhook", pk=pk)
+    return _admin_button(
+        request,
+        lambda: webhooks.webhook_delivery_resend(hook, delivery_id),
+        done=_("The delivery is being sent again."),
+        back=reverse("webhook", args=[pk]),
+    )
 
 
-@login_required
+@page_for(ADMIN)
 @require_POST
 def notification_retry(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
-    if user_role(request.user) != ADMIN:
-        return forbidden(request)
-    try:
-        notifications.notification_retry(kind, pk)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The notification is being sent again."))
-    return redirect("webhooks")
+    return _admin_button(
+        request,
+        lambda: notifications.notification_retry(kind, pk),
+        done=_("The notification is being sent again."),
+        back=reverse("webhooks"),
+    )
