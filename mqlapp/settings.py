@@ -256,6 +256,11 @@ INGEST_RATE_WINDOW_SECONDS = env.int("INGEST_RATE_WINDOW_SECONDS", default=60)
 INGEST_RATE_REDIS_URL = env("INGEST_RATE_REDIS_URL", default=REDIS_URL)
 INGEST_RATE_REDIS_TIMEOUT = env.float("INGEST_RATE_REDIS_TIMEOUT", default=0.1)
 INGEST_RATE_FAIL_OPEN_SECONDS = env.float("INGEST_RATE_FAIL_OPEN_SECONDS", default=10.0)
+# A /v1/batch request with at least this many valid messages, from a server write key, is
+# answered once its messages are committed as one row, and a worker on the `ingest` queue
+# stores the events moments later (docs/ingestion.md "Large batches"); 0 stores every request
+# before answering. The SDKs' own batches (100 at most by default) stay below it.
+INGEST_DEFER_MIN_MESSAGES: int = env.int("INGEST_DEFER_MIN_MESSAGES", default=250)
 INGEST_MAX_BATCH_MESSAGES = 2500  # as Segment: a larger batch is 413, the client splits it
 # Other ways in: landing-page forms (spam: submissions per address and form per window),
 # CSV imports, and the proxies in front of the app (to find the client's address).

@@ -183,6 +183,26 @@ class EventKey(models.Model):
     timestamp = models.DateTimeField()
 
 
+class InboxBatch(models.Model):
+    """A large /v1/batch request's valid messages, accepted as one durable row and expanded
+    into events on the `ingest` queue (docs/ingestion.md "Large batches"): the request is
+    answered once this row is committed, and a worker stores its events (once per messageId,
+    as any other request's) moments later. `messages` is the packed list (ingest.inbox);
+    a row that cannot be expanded is set aside with its error and tried again later."""
+
+    id = models.BigAutoField(primary_key=True)
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    received_at = models.DateTimeField()
+    count = models.PositiveIntegerField()
+    messages = models.BinaryField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    # set aside after a failure: not claimed again before this moment
+    not_before = models.DateTimeField(null=True, blank=True)
+
+
 class LeadMerge(models.Model):
     """Two leads found to be one person (alias): what the merged-away lead held, which of its
     rows moved and what the survivor took from it, so that an admin can undo it."""

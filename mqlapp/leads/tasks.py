@@ -9,12 +9,14 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from . import event_partitions, retention
-from .ingest import imports
+from .ingest import imports, inbox
 from .models import ImportJob
 
 TRANSIENT = (ConnectionError, OperationalError)
 
 BEAT = {
+    # Large batches a lost kick or a killed worker left in the inbox (ingest.inbox).
+    "inbox-sweep": {"task": "mqlapp.leads.tasks.inbox_sweep", "schedule": timedelta(seconds=15)},
     "import-sweep": {"task": "mqlapp.leads.tasks.imports_sweep", "schedule": timedelta(minutes=1)},
     # Hourly, not monthly: a beat that restarts often still runs it, and a run that found its
     # lock busy (LOCK_TIMEOUT) is retried within the hour. Most runs create nothing.
@@ -38,6 +40,24 @@ BEAT = {
 def lead_import_run(job_id: int) -> None:
     """Import a CSV job's remaining rows; a redelivered run resumes where the last stopped."""
     imports.lead_import_run(job_id)
+
+
+@shared_task(
+    name="mqlapp.leads.tasks.inbox_expand",
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=5,
+)
+def inbox_expand() -> int:
+    """Store the events of the large batches waiting in the inbox; safe to run many at once."""
+    return inbox.inbox_expand()
+
+
+@shared_task(name="mqlapp.leads.tasks.inbox_sweep", acks_late=True)
+def inbox_sweep() -> int:
+    """Every 15 s: expand what a lost kick or a killed worker left (rows are durable)."""
+    return inbox.inbox_sweep()
 
 
 @shared_task(name="mqlapp.leads.tasks.imports_sweep", acks_late=True)

@@ -480,22 +480,24 @@ def backlog() -> dict[str, int]:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT (SELECT count(*) FROM scoring_scorequeue), "
+            "SELECT (SELECT count(*) FROM leads_inboxbatch), "
+            "(SELECT count(*) FROM scoring_scorequeue), "
             "(SELECT count(*) FROM handoff_qualifyqueue)"
         )
-        score, qualify = cursor.fetchone()
-    return {"score": score, "qualify": qualify}
+        inbox, score, qualify = cursor.fetchone()
+    return {"inbox": inbox, "score": score, "qualify": qualify}
 
 
 def wait_settled(*, timeout: float = 1800) -> float:
-    """Once every sender has its answers: wait until both work queues are empty. A 200 means
-    the events and their "to score" rows are committed together, and a scoring batch removes
-    its rows in the transaction that stores the scores and queues qualification, so empty
-    queues mean every event sent is stored, scored and qualified."""
+    """Once every sender has its answers: wait until the work queues are empty. A 200 means
+    the events and their "to score" rows are committed together (or, for a large batch, its
+    inbox row, which is deleted in the transaction that stores its events and queues them),
+    and a scoring batch removes its rows in the transaction that stores the scores and queues
+    qualification, so empty queues mean every event sent is stored, scored and qualified."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         queues = backlog()
-        if not queues["score"] and not queues["qualify"]:
+        if not any(queues.values()):
             return time.perf_counter()
         time.sleep(0.05)
     raise RuntimeError(f"the pipeline did not settle within {timeout} s: {backlog()}")

@@ -25,7 +25,7 @@ from handoff.models import (
 )
 from handoff.services import policy_update
 from handoff.webhooks import webhook_create
-from mqlapp.leads.models import Event, Lead
+from mqlapp.leads.models import Event, InboxBatch, Lead
 from mqlapp.leads.publisher import publisher
 from mqlapp.leads.services import task_kick
 from scoring import engine
@@ -246,13 +246,18 @@ def test_three_workers_on_three_hosts_lose_no_event_and_score_none_twice(
     half = len(requests) // 2
     for batch in requests[:half]:
         _post(source, batch)
+    # requests of PER_REQUEST messages are large batches: the ingest queue stores their events
+    # (tests/mqlapp/test_inbox.py), still consumed while scoring waits
+    wait_for(lambda: not InboxBatch.objects.exists(), timeout=120)
     assert ScoreQueue.objects.count() > LEADS
     consumers("add", nodenames, ["scoring", "handoff"])
     for batch in requests[half:]:
         _post(source, batch)
     # the score queue first: qualification is queued only by scoring, in its transaction
     wait_for(
-        lambda: not ScoreQueue.objects.exists() and not QualifyQueue.objects.exists(),
+        lambda: not InboxBatch.objects.exists()
+        and not ScoreQueue.objects.exists()
+        and not QualifyQueue.objects.exists(),
         timeout=180,
     )
 

@@ -1,13 +1,12 @@
 """Store a request's messages in one transaction: identity first, then events, then the outbox."""
 
-import copy
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import OperationalError, connection, transaction
 from django.db.models import Q
@@ -67,6 +66,23 @@ def messages_validate(
 RETRIED_SQLSTATES = ("40P01", "40001")
 ATTEMPTS = 3
 
+T = TypeVar("T")
+
+
+def deadlock_retried(attempt: Callable[[], T], *, reset: Callable[[], None] = lambda: None) -> T:
+    """Run `attempt` (one whole transaction) and, when PostgreSQL broke a deadlock with it,
+    call `reset` and run it again, up to ATTEMPTS times in all."""
+    for tried in range(1, ATTEMPTS):
+        try:
+            return attempt()
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "pgcode", None) not in RETRIED_SQLSTATES:
+                raise
+            log.info("ingest transaction broken by a deadlock; trying again (%s)", tried)
+            reset()
+            time.sleep(random.uniform(0.005, 0.05) * tried)
+    return attempt()
+
 
 def events_ingest(
     messages: Sequence[Message], *, source: Source | None, browser_key: bool = False
@@ -75,18 +91,22 @@ def events_ingest(
     breaks a deadlock with it; inside a caller's transaction, once (the caller's rolls back)."""
     if connection.in_atomic_block:
         return _events_ingest(messages, source=source, browser_key=browser_key)
-    for attempt in range(1, ATTEMPTS):
-        try:
-            # fresh copies: an attempt marks its messages (lead, refused) as it resolves them
-            return _events_ingest(
-                [copy.copy(m) for m in messages], source=source, browser_key=browser_key
-            )
-        except OperationalError as exc:
-            if getattr(exc.__cause__, "pgcode", None) not in RETRIED_SQLSTATES:
-                raise
-            log.info("ingest transaction broken by a deadlock; trying again (%s)", attempt)
-            time.sleep(random.uniform(0.005, 0.05) * attempt)
-    return _events_ingest([copy.copy(m) for m in messages], source=source, browser_key=browser_key)
+    return deadlock_retried(
+        lambda: _events_ingest(messages, source=source, browser_key=browser_key),
+        reset=messages_reset(messages),
+    )
+
+
+def messages_reset(messages: Sequence[Message]) -> Callable[[], None]:
+    """What puts the messages back as they were given: an attempt marks them as it resolves
+    them (the lead each names, whether it is stored), and a retried one starts afresh."""
+    given = [(m.lead_id, m.persist) for m in messages]
+
+    def reset() -> None:
+        for m, (lead_id, persist) in zip(messages, given, strict=True):
+            m.lead_id, m.persist = lead_id, persist
+
+    return reset
 
 
 @transaction.atomic

@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ..auth import source_for_write_key, write_key_from_request
 from ..errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from ..models import Source
+from .inbox import inbox_deferred, inbox_put
 from .messages import Message, _parse_time
 from .ratelimit import write_key_rate_check
 from .sdk_settings import SDK_REQUEST_HEADERS
@@ -146,7 +147,9 @@ def _accept(request: HttpRequest, kind: str | None) -> HttpResponse:
         messages, rejected = _batch(payload, size=len(body), received_at=received_at)
     else:
         messages, rejected = _single(payload, size=len(body), kind=kind, received_at=received_at)
-    if messages:
+    if messages and inbox_deferred(count=len(messages), source=source):
+        inbox_put(messages, source=source, received_at=received_at)
+    elif messages:
         browser_key = source.kind == Source.Kind.BROWSER
         outcome = events_ingest(messages, source=source, browser_key=browser_key)
         if outcome.refused and kind is not None:

@@ -1,0 +1,181 @@
+"""Large batches: accepted as one durable row, expanded into events on the `ingest` queue.
+
+A /v1/batch request of INGEST_DEFER_MIN_MESSAGES valid messages or more, from a server write
+key, is validated as any other (its rejected messages are named in the answer), and its valid
+messages are committed as one `InboxBatch` row before the 200. A worker then stores them with
+the same `events_ingest` as a small request, several rows in one transaction, and deletes the
+rows in that transaction: a row is expanded whole or not at all, and a worker killed midway
+leaves it for the next (the kick after commit, else the beat sweep). messageId keeps every
+message stored once, whichever path or how many times it came. docs/ingestion.md says why.
+"""
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
+
+from ..models import InboxBatch, Source
+from ..services import task_kick
+from .messages import Message
+from .services import deadlock_retried, events_ingest
+
+log = logging.getLogger(__name__)
+
+EXPAND_TASK = "mqlapp.leads.tasks.inbox_expand"
+# Rows one transaction expands together (a row holds up to 2,500 messages).
+CLAIM_ROWS = 8
+# A row that failed waits this long before it is tried again (doubling, at most a day).
+RETRY_FIRST = timedelta(minutes=1)
+RETRY_MOST = timedelta(days=1)
+
+# Message's fields as a row keeps them, in this order (lead_id and persist are the
+# resolver's, set afresh when the row is expanded).
+PACKED = (
+    "index", "type", "message_id", "anonymous_id", "user_id", "name", "properties", "context",
+    "traits", "timestamp", "sent_at", "received_at", "previous_id", "group_id", "campaign",
+)  # fmt: skip
+_TIMES = ("timestamp", "sent_at", "received_at")
+
+
+def inbox_deferred(*, count: int, source: Source) -> bool:
+    """Whether a request's `count` valid messages go through the inbox: a large batch from a
+    server key, and only where a worker runs (eager mode has none to expand the row)."""
+    from celery import current_app  # noqa: PLC0415 (the app is set up by the shell)
+
+    least = settings.INGEST_DEFER_MIN_MESSAGES
+    return (
+        0 < least <= count
+        and source.kind != Source.Kind.BROWSER
+        and not current_app.conf.task_always_eager
+    )
+
+
+def messages_pack(messages: Sequence[Message]) -> bytes:
+    rows = [[getattr(m, name) for name in PACKED] for m in messages]
+    try:
+        return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC)
+    except TypeError:  # an integer past 64 bits in a property (the parser keeps it)
+        return json.dumps(rows, ensure_ascii=False, default=_iso).encode()
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def messages_unpack(blob: bytes | memoryview) -> list[Message]:
+    messages = []
+    for row in orjson.loads(bytes(blob)):
+        values = dict(zip(PACKED, row, strict=True))
+        for name in _TIMES:
+            if values[name] is not None:
+                values[name] = datetime.fromisoformat(values[name])
+        messages.append(Message(**values))
+    return messages
+
+
+@transaction.atomic
+def inbox_put(messages: Sequence[Message], *, source: Source, received_at: datetime) -> int:
+    """Keep a request's valid messages as one row; the expansion task runs after commit."""
+    row = InboxBatch.objects.create(
+        source=source, received_at=received_at, count=len(messages),
+        messages=messages_pack(messages),
+    )  # fmt: skip
+    transaction.on_commit(lambda: task_kick(EXPAND_TASK))
+    return row.pk
+
+
+def inbox_expand(*, rows: int = CLAIM_ROWS) -> int:
+    """Expand waiting rows until none is left; returns how many rows were expanded (or set
+    aside). Safe to run in many workers at once: each claims rows the others skip."""
+    done = 0
+    while True:
+        try:
+            taken = _expand_retried(rows)
+        except OperationalError:
+            raise  # the database went away: the task's retry starts again
+        except Exception:  # noqa: BLE001 (a row that cannot be stored: find it, alone)
+            log.warning("expanding %d inbox rows failed; expanding them one by one", rows)
+            taken = sum(_expand_alone() for _ in range(rows))
+        if not taken:
+            return done
+        done += taken
+
+
+def _expand_retried(rows: int) -> int:
+    # Each attempt claims and unpacks its rows afresh: nothing to reset between attempts.
+    return int(deadlock_retried(lambda: _expand(rows)))
+
+
+@transaction.atomic
+def _expand(rows: int) -> int:
+    batches = _claim(rows)
+    if not batches:
+        return 0
+    sources: dict[int | None, Source | None] = {}
+    by_source: dict[int | None, list[Message]] = defaultdict(list)
+    for batch in batches:
+        sources[batch.source_id] = batch.source
+        by_source[batch.source_id].extend(messages_unpack(batch.messages))
+    for source_id, messages in by_source.items():
+        events_ingest(messages, source=sources[source_id])  # in this transaction
+    InboxBatch.objects.filter(pk__in=[b.pk for b in batches]).delete()
+    return len(batches)
+
+
+@transaction.atomic
+def _expand_alone() -> int:
+    """One row in its own transaction; a row that fails is set aside with its error (kept,
+    tried again after RETRY_FIRST, doubling) and the rows behind it go on."""
+    batches = _claim(1)
+    if not batches:
+        return 0
+    batch = batches[0]
+    try:
+        with transaction.atomic():
+            events_ingest(messages_unpack(batch.messages), source=batch.source)
+    except OperationalError:
+        raise
+    except Exception as exc:  # kept and reported, never lost
+        log.exception("inbox row %s (%s messages) set aside", batch.pk, batch.count)
+        wait = min(RETRY_FIRST * 2**batch.attempts, RETRY_MOST)
+        InboxBatch.objects.filter(pk=batch.pk).update(
+            attempts=batch.attempts + 1,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            not_before=timezone.now() + wait,
+        )
+        return 1
+    batch.delete()
+    return 1
+
+
+def _claim(rows: int) -> list[InboxBatch]:
+    """The oldest waiting rows no other worker holds, locked for this transaction."""
+    now = timezone.now()
+    waiting = InboxBatch.objects.filter(not_before__isnull=True) | InboxBatch.objects.filter(
+        not_before__lte=now
+    )
+    query = waiting.order_by("pk").select_related("source")
+    if connection.vendor == "postgresql":
+        query = query.select_for_update(skip_locked=True, of=("self",))
+    return list(query[:rows])
+
+
+def inbox_waiting() -> int:
+    """Rows waiting to be expanded (set-aside ones included)."""
+    return InboxBatch.objects.count()
+
+
+def inbox_sweep() -> int:
+    """The beat's catch-up: expand what a lost kick or a killed worker left."""
+    if not InboxBatch.objects.exists():
+        return 0
+    return inbox_expand()
