@@ -255,9 +255,11 @@ def test_three_workers_on_three_hosts_lose_no_event_and_score_none_twice(
         _post(source, batch)
     # the score queue first: qualification is queued only by scoring, in its transaction
     wait_for(
-        lambda: not InboxBatch.objects.exists()
-        and not ScoreQueue.objects.exists()
-        and not QualifyQueue.objects.exists(),
+        lambda: (
+            not InboxBatch.objects.exists()
+            and not ScoreQueue.objects.exists()
+            and not QualifyQueue.objects.exists()
+        ),
         timeout=180,
     )
 

@@ -63,8 +63,8 @@ def test_a_worker_killed_while_storing_large_batches_loses_and_repeats_nothing(
     # when: large batches arrive (each resent once, as an SDK retrying a timeout does), and
     # the worker is killed -9 once it has begun storing them
     client = APIClient()
-    identifies = [{"type": "identify", "userId": f"killed-{i}@example.co.jp",
-                   "traits": {"email": f"killed-{i}@example.co.jp"}} for i in range(LEADS)]  # fmt: skip
+    people = [f"killed-{i}@example.co.jp" for i in range(LEADS)]
+    identifies = [{"type": "identify", "userId": p, "traits": {"email": p}} for p in people]
     assert client.post("/v1/batch", {"batch": identifies}, format="json",
                        HTTP_AUTHORIZATION=basic(source.write_key)).status_code == 200  # fmt: skip
     consumers("cancel", [first.nodename], ["ingest"])
@@ -97,10 +97,15 @@ def test_a_worker_that_starts_expands_what_was_left_without_beat(
 ) -> None:
     # given: an accepted large batch whose kick was lost (no worker, the broker emptied)
     received = timezone.now()
-    raws = [{"type": "identify", "userId": "left@example.co.jp",
-             "traits": {"email": "left@example.co.jp"}}]
-    raws += [{"type": "page", "messageId": f"left-{i}", "userId": "left@example.co.jp",
-             "context": {"traits": {"email": "left@example.co.jp"}}} for i in range(30)]  # fmt: skip
+    raws = [
+        {
+            "type": "identify",
+            "userId": "left@example.co.jp",
+            "traits": {"email": "left@example.co.jp"},
+        }
+    ]
+    raws += [{"type": "page", "messageId": f"left-{i}", "userId": "left@example.co.jp"}
+             for i in range(30)]  # fmt: skip
     messages = [message_parse(raw, index=i, received_at=received) for i, raw in enumerate(raws)]
     InboxBatch.objects.create(
         source=source, received_at=received, count=31, messages=messages_pack(messages)
