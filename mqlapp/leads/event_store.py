@@ -85,14 +85,16 @@ _INSERT_CLAIMED = (
     f"INSERT INTO {Event._meta.db_table} ({_COLUMNS}) "  # noqa: S608 (fixed names only)
     f"SELECT {_FIELDS} FROM jsonb_array_elements(%s::jsonb) AS e"
 )
+# The keys travel as one JSON document [[messageId, timestamp], ...] (one orjson call): as
+# arrays, psycopg2 adapted each timestamp in Python, half the statement's time for 4,000 keys.
 _CLAIM = (
     f'INSERT INTO {EventKey._meta.db_table} (message_id, "timestamp") '  # noqa: S608 (a fixed name)
-    "SELECT k, t FROM unnest(%s::varchar[], %s::timestamptz[]) WITH ORDINALITY AS v(k, t, i) "
-    "ORDER BY i ON CONFLICT DO NOTHING RETURNING message_id"
+    "SELECT e->>0, (e->>1)::timestamptz FROM jsonb_array_elements(%s::jsonb) "
+    "WITH ORDINALITY AS v(e, i) ORDER BY i ON CONFLICT DO NOTHING RETURNING message_id"
 )
 
 
-def _document(rows: list[EventRow]) -> str:
+def _document(rows: Sequence[tuple[Any, ...]]) -> str:
     """The rows as one JSON array of arrays, in one C call (orjson writes datetimes in ISO 8601
     with their offset; a naive one is UTC, as message parsing reads it); the standard library
     only for what orjson refuses (an integer past 64 bits, a lone surrogate), which PostgreSQL
@@ -152,7 +154,7 @@ def message_keys_claim(keys: Sequence[tuple[str, datetime]]) -> set[str]:
         return {key for key, _ in keys if key not in stored}
     ordered = sorted(dict(keys).items())
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM, [[key for key, _ in ordered], [_utc(when) for _, when in ordered]])
+        cursor.execute(_CLAIM, [_document(ordered)])
         return {row[0] for row in cursor.fetchall()}
 
 

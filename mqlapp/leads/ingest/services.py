@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+import orjson
 from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -275,13 +276,17 @@ def _activity_write(latest: dict[int, datetime]) -> None:
         return
     # The inner query locks the rows it will change in id order (its ORDER BY runs before
     # the lock), so two batches about the same leads take turns instead of deadlocking.
+    # The pairs as one JSON document (orjson writes the times; psycopg2 adapting a timestamp
+    # array costs ~4 µs a value in Python).
+    pairs = orjson.dumps([(pk, latest[pk]) for pk in ids], option=orjson.OPT_NAIVE_UTC).decode()
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE leads_lead AS l SET last_activity_at = n.at FROM ("
-            " SELECT o.id, v.at FROM leads_lead AS o"
-            " JOIN unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at) ON o.id = v.id"
+            " SELECT o.id, v.at FROM leads_lead AS o JOIN ("
+            "  SELECT (e->>0)::bigint AS id, (e->>1)::timestamptz AS at"
+            "  FROM jsonb_array_elements(%s::jsonb) AS e) AS v ON o.id = v.id"
             " WHERE o.last_activity_at IS NULL OR o.last_activity_at < v.at"
             " ORDER BY o.id FOR NO KEY UPDATE OF o"
             ") AS n WHERE l.id = n.id",
-            [ids, [latest[pk] for pk in ids]],
+            [pairs],
         )
