@@ -5,7 +5,9 @@ calls them inside its own transaction, so a lead created, changed, merged or era
 every app at once, or in none.
 
 - `leads_created(ids)`: new leads; each app creates its one row per lead.
-- `leads_changed(ids)`: events stored or lead data changed; scoring queues the leads.
+- `leads_changed(ids, bulk=)`: events stored or lead data changed; scoring queues the leads.
+  `bulk`: a back-fill changed them (a large batch, a CSV import): work for them may wait
+  behind the leads that live traffic changed.
 - `lead_merge_prefer(a, b)`: which of two leads to keep, when an app has a reason (handoff:
   the one sales already works); None when it has none.
 - `lead_merged(into=, duplicate=)`: before the duplicate is deleted; each app moves (or
@@ -25,7 +27,7 @@ from typing import Any
 @dataclass
 class _Registry:
     created: list[Callable[[list[int]], None]] = field(default_factory=list)
-    changed: list[Callable[[list[int]], None]] = field(default_factory=list)
+    changed: list[Callable[..., None]] = field(default_factory=list)
     prefer: list[Callable[[int, int], int | None]] = field(default_factory=list)
     merged: list[Callable[..., dict[str, Any]]] = field(default_factory=list)
     unmerged: list[Callable[..., None]] = field(default_factory=list)
@@ -38,7 +40,7 @@ _registry = _Registry()
 def register(
     *,
     created: Callable[[list[int]], None] | None = None,
-    changed: Callable[[list[int]], None] | None = None,
+    changed: Callable[..., None] | None = None,
     prefer: Callable[[int, int], int | None] | None = None,
     merged: Callable[..., dict[str, Any]] | None = None,
     unmerged: Callable[..., None] | None = None,
@@ -64,11 +66,11 @@ def leads_created(lead_ids: Iterable[int]) -> None:
             hook(ids)
 
 
-def leads_changed(lead_ids: Iterable[int]) -> None:
+def leads_changed(lead_ids: Iterable[int], *, bulk: bool = False) -> None:
     ids = sorted(set(lead_ids))
     if ids:
         for hook in _registry.changed:
-            hook(ids)
+            hook(ids, bulk=bulk)
 
 
 def lead_merge_prefer(a: int, b: int) -> int | None:

@@ -17,12 +17,16 @@ class LeadQueue(models.Model):
     id = models.BigAutoField(primary_key=True)
     lead_id = models.BigIntegerField(db_index=True)
     enqueued_at = models.DateTimeField(auto_now_add=True)
+    # Queued by a back-fill (a large batch, a CSV import): claimed after the rows live traffic
+    # queued, so a visitor's form fill is not scored behind an import of last year's history.
+    bulk = models.BooleanField(default=False)
 
     class Meta:
         abstract = True
+        indexes = [models.Index(fields=["bulk", "id"], name="%(app_label)s_%(class)s_claim")]
 
     @classmethod
-    def append(cls, lead_ids: Iterable[int]) -> list[int]:
+    def append(cls, lead_ids: Iterable[int], *, bulk: bool = False) -> list[int]:
         """Queue these leads in the caller's transaction; returns them sorted, once each."""
         ids = sorted(set(lead_ids))
         if ids and connection.vendor == "postgresql":
@@ -30,18 +34,20 @@ class LeadQueue(models.Model):
             # events queues up to 500 leads on every request).
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"INSERT INTO {cls._meta.db_table} (lead_id, enqueued_at) "
-                    "SELECT unnest(%s::bigint[]), now()",
-                    [ids],
+                    f"INSERT INTO {cls._meta.db_table} (lead_id, enqueued_at, bulk) "
+                    "SELECT unnest(%s::bigint[]), now(), %s",
+                    [ids, bulk],
                 )
         elif ids:
-            cls._default_manager.bulk_create([cls(lead_id=i) for i in ids], batch_size=1000)
+            rows = [cls(lead_id=i, bulk=bulk) for i in ids]
+            cls._default_manager.bulk_create(rows, batch_size=1000)
         return ids
 
     @classmethod
     def claim(cls, *, limit: int) -> list[int]:
         """Take up to `limit` rows for the caller's transaction (others skip them) and return
-        their leads, once each; the rows are gone when the transaction commits.
+        their leads, once each; the rows are gone when the transaction commits. Live rows
+        first, in order, then the back-fill's (`bulk`).
 
         The same leads' other rows that no one holds go with them: a lead queued by ten
         requests while the workers were busy is handled once, not ten times. Call it before
@@ -51,7 +57,7 @@ class LeadQueue(models.Model):
         if connection.vendor != "postgresql":
             rows = list(
                 cls._default_manager.select_for_update(skip_locked=True)
-                .order_by("id")
+                .order_by("bulk", "id")
                 .values_list("id", "lead_id")[:limit]
             )
             cls._default_manager.filter(id__in=[row_id for row_id, _ in rows]).delete()
@@ -59,7 +65,7 @@ class LeadQueue(models.Model):
         table = cls._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
-                f"WITH taken AS (SELECT id, lead_id FROM {table} ORDER BY id LIMIT %s "  # noqa: S608 (a model's table name)
+                f"WITH taken AS (SELECT id, lead_id FROM {table} ORDER BY bulk, id LIMIT %s "  # noqa: S608 (a model's table name)
                 "FOR UPDATE SKIP LOCKED), "
                 f"same AS (SELECT q.id FROM {table} q WHERE q.lead_id IN "
                 "(SELECT lead_id FROM taken) FOR UPDATE SKIP LOCKED) "

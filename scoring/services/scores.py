@@ -471,9 +471,10 @@ def _store_orm(
         )
 
 
-def leads_score_enqueue(lead_ids: Iterable[int]) -> None:
-    """Queue leads for scoring in the caller's transaction; the scoring task runs after commit."""
-    if not ScoreQueue.append(lead_ids):
+def leads_score_enqueue(lead_ids: Iterable[int], *, bulk: bool = False) -> None:
+    """Queue leads for scoring in the caller's transaction; the scoring task runs after commit.
+    `bulk`: a back-fill's leads, scored after those live traffic queued (LeadQueue.bulk)."""
+    if not ScoreQueue.append(lead_ids, bulk=bulk):
         return
     from ..tasks import leads_score_pending as task  # noqa: PLC0415 (tasks import this module)
 

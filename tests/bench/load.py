@@ -9,7 +9,7 @@ builds a fresh database at URL, starts the stack on it and measures, in one run:
   posting batches of `--batch` messages as fast as they are answered;
 - end to end: events stored, scored and qualified per second (until both work queues are
   empty and every lead's score includes its events);
-- event -> score visible in the API, at half the measured ingest rate (and at full load):
+- event -> score visible in the API, at half the measured end-to-end rate (and at full load):
   a probe lead gets one event at a time and the API is polled until its breakdown counts it;
 - the peak resident memory of every worker process.
 
@@ -66,12 +66,60 @@ def _peak_rss_mb(pid: int) -> float:
     return peak / 1024
 
 
-class Stack:
-    """gunicorn and Celery workers on the benchmark database, as production runs them: one
-    pool for the scoring queue and one for the others (handoff, webhooks, ingest), so a
-    qualification backlog never holds scoring up (docs/scaling.md)."""
+def _tree(pid: int) -> list[int]:
+    """A process and its children (a gunicorn master and its workers, a Celery pool)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(p) for p in children.read_text().split()] if children.exists() else []
+    return [pid, *kids]
 
-    POOLS = (("scoring", "scoring"), ("handoff", "handoff,webhooks,ingest"))
+
+def _cpu(pid: int) -> float:
+    """User + system CPU seconds of one process (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_backends(database: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if command.startswith("postgres:") and f" {database} " in f"{command} ":
+                found.append(int(entry.name))
+    return found
+
+
+def cpu_seconds(stack: "Stack", database: str) -> dict[str, float]:
+    """CPU seconds used so far by each part of the stack: the web, each worker pool, the
+    database's backends (kept open: CONN_MAX_AGE) and this process (the senders)."""
+    parts = {"web": sum(_cpu(p) for p in _tree(stack.web.pid))}
+    for name, proc in stack.workers.items():
+        parts[f"worker {name}"] = sum(_cpu(p) for p in _tree(proc.pid))
+    parts["postgresql"] = sum(_cpu(p) for p in _postgres_backends(database))
+    parts["senders (this process)"] = _cpu(os.getpid())
+    return parts
+
+
+def cores_since(stack: "Stack", before: dict[str, float], *, seconds: float) -> dict[str, float]:
+    """Cores each part kept busy since `before` (cpu_seconds), over `seconds` of wall time."""
+    from django.conf import settings
+
+    after = cpu_seconds(stack, settings.DATABASES["default"]["NAME"])
+    return {name: (after[name] - before[name]) / seconds for name in after}
+
+
+class Stack:
+    """gunicorn and Celery workers on the benchmark database, as production runs them: a
+    pool for the scoring queue, one for ingest (large batches' events) and one for the others
+    (handoff, webhooks), so no backlog of one holds another up (docs/scaling.md)."""
+
+    POOLS = (("scoring", "scoring"), ("ingest", "ingest"), ("handoff", "handoff,webhooks"))
 
     def __init__(self, *, env: dict[str, str], web_workers: int, worker_processes: int) -> None:
         self.port = _free_port()
@@ -358,6 +406,12 @@ class Probe(threading.Thread):
             self.stopping.wait(0.2)
         conn.close()
 
+    def finish(self) -> dict[str, Any]:
+        """Stop probing; the summary."""
+        self.stopping.set()
+        self.join()
+        return self.summary()
+
     def summary(self) -> dict[str, Any]:
         values = sorted(self.latencies)
         if not values:
@@ -407,10 +461,12 @@ class Profile:
             while not self.stopping.wait(0.05):
                 # What each active backend waits for ("CPU": nothing), and for lock waits the
                 # statement that waits (its first words), to find who queues behind whom.
+                # A backend on CPU is named by its statement's first words: which statements
+                # the database spends its time on.
                 cursor.execute(
                     "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') || "
-                    "CASE WHEN wait_event_type = 'Lock' THEN ' <- ' || left(regexp_replace("
-                    "query, '\\s+', ' ', 'g'), 70) ELSE '' END, count(*) "
+                    "CASE WHEN wait_event_type = 'Lock' OR wait_event_type IS NULL THEN ' <- ' "
+                    "|| left(regexp_replace(query, '\\s+', ' ', 'g'), 70) ELSE '' END, count(*) "
                     "FROM pg_stat_activity WHERE datname = current_database() "
                     "AND state = 'active' AND pid <> pg_backend_pid() GROUP BY 1"
                 )
@@ -488,17 +544,21 @@ def backlog() -> dict[str, int]:
     return {"inbox": inbox, "score": score, "qualify": qualify}
 
 
-def wait_settled(*, timeout: float = 1800) -> float:
+def wait_settled(*, timeout: float = 1800, drained: dict[str, float] | None = None) -> float:
     """Once every sender has its answers: wait until the work queues are empty. A 200 means
     the events and their "to score" rows are committed together (or, for a large batch, its
     inbox row, which is deleted in the transaction that stores its events and queues them),
     and a scoring batch removes its rows in the transaction that stores the scores and queues
-    qualification, so empty queues mean every event sent is stored, scored and qualified."""
+    qualification, so empty queues mean every event sent is stored, scored and qualified.
+    `drained` gets, per queue, the last moment (perf_counter) it was seen holding work."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         queues = backlog()
+        now = time.perf_counter()
+        if drained is not None:
+            drained.update({name: now for name, rows in queues.items() if rows})
         if not any(queues.values()):
-            return time.perf_counter()
+            return now
         time.sleep(0.05)
     raise RuntimeError(f"the pipeline did not settle within {timeout} s: {backlog()}")
 
@@ -580,31 +640,35 @@ def run(*, leads: int, events: int, clients: int, batch: int, web_workers: int,
         began = time.perf_counter()
         probe.start()
         profile = Profile(stack, profile_dir) if profile_dir else None
+        cpu = cpu_seconds(stack, settings.DATABASES["default"]["NAME"])
         full = send(stack, auth, payloads, clients=clients)
-        done = wait_settled()
+        drained: dict[str, float] = {}
+        done = wait_settled(drained=drained)
+        results["cores_full"] = cores_since(stack, cpu, seconds=done - began)
+        # seconds from the first request until each queue was last seen holding work
+        results["drained_full"] = {name: at - began for name, at in drained.items()}
         if profile:
             results["profile"] = profile.stop()
-        probe.stopping.set()
-        probe.join()
         results["full"] = {**full, "events": len(first),
                            "ingest_per_s": len(first) / full["seconds"],
                            "end_to_end_s": done - began,
                            "end_to_end_per_s": len(first) / (done - began),
-                           "probe": probe.summary()}  # fmt: skip
+                           "probe": probe.finish()}  # fmt: skip
         print(f"full load {results['full']}", flush=True)
 
-        # Half of that rate, with the probe: the latency a site sees in normal traffic.
-        rate = results["full"]["ingest_per_s"] / 2
+        # Half the load the stack sustains, with the probe: the latency a site sees in normal
+        # traffic. What it sustains is the end-to-end rate: large batches are accepted faster
+        # than that (into the inbox), and half of that acceptance rate can be more than the
+        # stack stores and scores, a backlog that grows for as long as it lasts.
+        rate = results["full"]["end_to_end_per_s"] / 2
         probe = Probe(stack, auth=auth, token=setup["token"], lead_id=probe_id)
         began = time.perf_counter()
         probe.start()
         half = send(stack, auth, bodies(second, batch), clients=clients, rate=rate, batch=batch)
         done = wait_settled()
-        probe.stopping.set()
-        probe.join()
         results["half"] = {**half, "events": len(second), "rate": rate,
                            "ingest_per_s": len(second) / half["seconds"],
-                           "end_to_end_s": done - began, "probe": probe.summary()}  # fmt: skip
+                           "end_to_end_s": done - began, "probe": probe.finish()}  # fmt: skip
         print(f"half load {results['half']}", flush=True)
         results["worker_peak_rss_mb"] = stack.worker_peak_rss_mb()
     finally:

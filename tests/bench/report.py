@@ -1,6 +1,7 @@
 """Write benchmark results into docs/benchmarks.md (only this run's section is replaced)."""
 
 import math
+import os
 import re
 import statistics
 from datetime import UTC, datetime
@@ -263,11 +264,13 @@ def render_load(load: dict[str, Any], *, machine: str) -> str:
         f"Run {datetime.now(UTC).date().isoformat()} on {machine}: gunicorn "
         f"({first['web_workers']} sync workers), Celery workers as docker-compose runs them "
         f"(a pool of {first['worker_processes']} processes on the scoring queue, one process on "
-        "handoff, webhooks and ingest), PostgreSQL and Redis, all on this machine. "
+        "ingest, one on handoff and webhooks), PostgreSQL and Redis, all on this machine. "
         f"{first['leads']:,} leads (one "
         f"identify each, first), then {first['events']:,} page and track events for them in "
         f"`/v1/batch` bodies of {first['batch']} from {first['clients']} client threads as fast "
-        f"as they are answered; then {first['events']:,} more at half that rate. A probe lead "
+        f"as they are answered; then {first['events']:,} more at half the end-to-end rate "
+        "measured there (the load the stack sustains: large batches are accepted faster, into "
+        "the inbox, docs/ingestion.md). A probe lead "
         "gets one event at a time meanwhile, and `GET /api/leads/<id>/score/` is polled until its "
         f"breakdown counts it. Medians of {len(runs)} run(s), each on a fresh database.",
         "",
@@ -297,11 +300,34 @@ def render_load(load: dict[str, Any], *, machine: str) -> str:
             )
             else []
         ),
+        *_cores(runs),
         "Every event sent was stored once: "
         + ("yes, in every run." if not lost else f"**no**: missing {lost}."),
         LOAD_END,
     ]
     return "\n".join(lines)
+
+
+def _cores(runs: list[dict[str, Any]]) -> list[str]:
+    """Where the CPU went in the full-load phase (cores kept busy, medians of the runs)."""
+    parts = [
+        name for name in runs[0].get("cores_full") or {} if all("cores_full" in r for r in runs)
+    ]
+    if not parts:
+        return []
+    busy = {name: statistics.median(r["cores_full"][name] for r in runs) for name in parts}
+    shown = ", ".join(f"{name} {cores:.2f}" for name, cores in busy.items())
+    total = f"{sum(busy.values()):.2f} of the machine's {os.cpu_count()}"
+    lines = [f"Cores kept busy from the first request of the full load until it settled: "
+             f"{shown} ({total}).", ""]  # fmt: skip
+    if all(r.get("drained_full") for r in runs):
+        queues = [q for q in ("inbox", "score", "qualify") if q in runs[0]["drained_full"]]
+        last = {q: statistics.median(r["drained_full"].get(q, 0.0) for r in runs) for q in queues}
+        sent = statistics.median(r["full"]["seconds"] for r in runs)
+        shown = ", ".join(f"{q} {at:.1f} s" for q, at in last.items())
+        lines += [f"The senders had their answers after {sent:.1f} s; each queue last held "
+                  f"work at: {shown} (medians, from the first request).", ""]  # fmt: skip
+    return lines
 
 
 def write_load(path: Path, load: dict[str, Any], *, machine: str) -> None:

@@ -68,3 +68,21 @@ def test_rows_another_worker_holds_are_skipped_not_taken():
     assert claimed == [[7]]
     # the other worker rolled back: lead 7 is still queued (twice), nothing was lost
     assert sorted(ScoreQueue.objects.values_list("lead_id", flat=True)) == [7, 7]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("queue", [ScoreQueue, QualifyQueue])
+def test_leads_a_back_fill_queued_wait_behind_those_live_traffic_queued(queue):
+    # given: an import queued leads 1-3 first, then a visitor's event queued lead 9
+    with transaction.atomic():
+        queue.append([1, 2, 3], bulk=True)
+    with transaction.atomic():
+        queue.append([9])
+
+    # when / then: the visitor's lead comes first, then the back-fill's in order
+    with transaction.atomic():
+        assert queue.claim(limit=1) == [9]
+    with transaction.atomic():
+        assert queue.claim(limit=2) == [1, 2]
+    with transaction.atomic():
+        assert queue.claim(limit=2) == [3]

@@ -11,7 +11,7 @@ from mqlapp.leads.ingest import inbox
 from mqlapp.leads.ingest.messages import message_parse
 from mqlapp.leads.models import Event, InboxBatch, Lead
 from mqlapp.leads.services import source_create
-from scoring.models import LeadScore
+from scoring.models import LeadScore, ScoreQueue
 from tests.conftest import basic, requires_postgres, requires_services, wait_for
 
 BIG = 300  # at least INGEST_DEFER_MIN_MESSAGES (250 by default)
@@ -90,6 +90,9 @@ def test_a_large_batch_is_answered_from_one_row_and_its_events_are_stored_once_w
     assert Event.objects.filter(type="identify", lead=lead).count() == 1
     assert lead.last_activity_at == datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=BIG - 1)
 
+    # its leads are queued for scoring as a back-fill's, behind live traffic's (LeadQueue.bulk)
+    assert set(ScoreQueue.objects.values_list("lead_id", "bulk")) == {(lead.pk, True)}
+
     # and the same batch sent again (an SDK retry) stores nothing more
     assert ingest("/v1/batch", {"batch": batch}).status_code == 200
     assert inbox.inbox_expand() == 1
@@ -106,6 +109,7 @@ def test_expanded_events_equal_the_events_a_request_stores_itself(
     pages = [_page(i, user="u2") for i in range(BIG)]
     settings.INGEST_DEFER_MIN_MESSAGES = 0  # stored before the answer
     ingest("/v1/batch", {"batch": [_identify("u2", "ito@example.co.jp"), *pages]})
+    assert set(ScoreQueue.objects.values_list("bulk", flat=True)) == {False}  # live traffic
     settings.INGEST_DEFER_MIN_MESSAGES = 250
     again = [{**p, "messageId": "b" + p["messageId"]} for p in pages]
     ingest("/v1/batch", {"batch": again})

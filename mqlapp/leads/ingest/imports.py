@@ -145,7 +145,7 @@ def _rows_ingest(job: ImportJob, rows: list[Row]) -> tuple[int, int]:
         messages.append(_message("identify", row, at=at, now=now, traits=traits))
         if row.event:
             messages.append(_message("track", row, at=at, now=now))
-    outcome = events_ingest(messages, source=job.source)
+    outcome = events_ingest(messages, source=job.source, bulk=True)
     created = updated = 0
     counted: set[str] = set()
     for row in rows:

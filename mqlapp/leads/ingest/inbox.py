@@ -126,7 +126,7 @@ def _expand(rows: int) -> int:
         sources[batch.source_id] = batch.source
         by_source[batch.source_id].extend(messages_unpack(batch.messages))
     for source_id, messages in by_source.items():
-        events_ingest(messages, source=sources[source_id])  # in this transaction
+        events_ingest(messages, source=sources[source_id], bulk=True)  # in this transaction
     InboxBatch.objects.filter(pk__in=[b.pk for b in batches]).delete()
     return len(batches)
 
@@ -141,7 +141,7 @@ def _expand_alone() -> int:
     batch = batches[0]
     try:
         with transaction.atomic():
-            events_ingest(messages_unpack(batch.messages), source=batch.source)
+            events_ingest(messages_unpack(batch.messages), source=batch.source, bulk=True)
     except OperationalError:
         raise
     except Exception as exc:  # kept and reported, never lost

@@ -86,16 +86,22 @@ def deadlock_retried(attempt: Callable[[], T], *, reset: Callable[[], None] = la
 
 
 def events_ingest(
-    messages: Sequence[Message], *, source: Source | None, browser_key: bool = False
+    messages: Sequence[Message],
+    *,
+    source: Source | None,
+    browser_key: bool = False,
+    bulk: bool = False,
 ) -> IngestOutcome:
     """`_events_ingest` in its own transaction, tried again (up to ATTEMPTS) when PostgreSQL
-    breaks a deadlock with it; inside a caller's transaction, once (the caller's rolls back)."""
+    breaks a deadlock with it; inside a caller's transaction, once (the caller's rolls back).
+    `bulk`: a back-fill (a large batch, a CSV import): its leads are scored after live ones."""
+
+    def attempt() -> IngestOutcome:
+        return _events_ingest(messages, source=source, browser_key=browser_key, bulk=bulk)
+
     if connection.in_atomic_block:
-        return _events_ingest(messages, source=source, browser_key=browser_key)
-    return deadlock_retried(
-        lambda: _events_ingest(messages, source=source, browser_key=browser_key),
-        reset=messages_reset(messages),
-    )
+        return attempt()
+    return deadlock_retried(attempt, reset=messages_reset(messages))
 
 
 def messages_reset(messages: Sequence[Message]) -> Callable[[], None]:
@@ -112,7 +118,11 @@ def messages_reset(messages: Sequence[Message]) -> Callable[[], None]:
 
 @transaction.atomic
 def _events_ingest(
-    messages: Sequence[Message], *, source: Source | None, browser_key: bool = False
+    messages: Sequence[Message],
+    *,
+    source: Source | None,
+    browser_key: bool = False,
+    bulk: bool = False,
 ) -> IngestOutcome:
     """Resolve who each message is about, store it once (by messageId), queue the leads.
 
@@ -140,7 +150,7 @@ def _events_ingest(
     adoption, adopted_changes = resolver_orphans_adopt(resolver)
     changes = adopted_changes + out.changes
     _leads_write(resolver, changes, _activity_latest(messages, adopted=adoption.latest))
-    hooks.leads_changed(lead_ids | adoption.leads)
+    hooks.leads_changed(lead_ids | adoption.leads, bulk=bulk)
     return IngestOutcome(
         messages=given,
         created_emails=set(out.created_emails),
