@@ -50,8 +50,9 @@ def lead_import_run(job_id: int) -> None:
     max_retries=5,
 )
 def inbox_expand() -> int:
-    """Store the events of the large batches waiting in the inbox; safe to run many at once."""
-    return inbox.inbox_expand()
+    """Store the events of the large batches waiting in the inbox; safe to run many at once.
+    A run takes at most a minute and then hands the rest to a new one (ingest.inbox)."""
+    return inbox.inbox_expand(seconds=60)
 
 
 @shared_task(name="mqlapp.leads.tasks.inbox_sweep", acks_late=True)

@@ -239,3 +239,23 @@ def test_a_worker_stores_and_scores_a_large_batch_moments_after_the_answer(
     )  # fmt: skip
     assert Event.objects.filter(lead_id=lead_score.lead_id, type="page").count() == BIG
     wait_for(lambda: InboxBatch.objects.count() == 0)
+
+
+@pytest.mark.django_db
+def test_a_run_out_of_time_leaves_the_rest_to_the_next_run(source: Any, deferring: Any) -> None:
+    # given: two rows waiting
+    received = timezone.now()
+    for tag in ("t1", "t2"):
+        messages = [
+            message_parse(_page(i, tag=tag), index=i, received_at=received) for i in range(3)
+        ]
+        inbox.inbox_put(messages, source=source, received_at=received)
+
+    # when: a run with no time left (it kicks a new run, which a worker would take), then one
+    # with time
+    assert inbox.inbox_expand(seconds=0) == 0
+    assert inbox.inbox_waiting() == 2
+    assert inbox.inbox_expand(rows=1, seconds=60) == 2
+
+    # then
+    assert Event.objects.filter(message_id__startswith="t").count() == 6

@@ -11,6 +11,7 @@ message stored once, whichever path or how many times it came. docs/ingestion.md
 
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -93,11 +94,17 @@ def inbox_put(messages: Sequence[Message], *, source: Source, received_at: datet
     return row.pk
 
 
-def inbox_expand(*, rows: int = CLAIM_ROWS) -> int:
+def inbox_expand(*, rows: int = CLAIM_ROWS, seconds: float | None = None) -> int:
     """Expand waiting rows until none is left; returns how many rows were expanded (or set
-    aside). Safe to run in many workers at once: each claims rows the others skip."""
+    aside). Safe to run in many workers at once: each claims rows the others skip.
+    `seconds`: stop after this long and kick a new run for the rest, so under a steady stream
+    of large batches a CSV import queued on the same pool gets its turn."""
     done = 0
+    deadline = None if seconds is None else time.monotonic() + seconds
     while True:
+        if deadline is not None and time.monotonic() >= deadline:
+            task_kick(EXPAND_TASK)
+            return done
         try:
             taken = _expand_retried(rows)
         except OperationalError:
