@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from . import hooks
 from .errors import NotFound
+from .ingest.inbox import inbox_sweep
 from .models import Consent, Erasure, Event, Identity, Lead, LeadMerge, User
 from .scrub import (
     PersonalValues,
@@ -119,12 +120,24 @@ def lead_own_data(lead: Lead) -> dict[str, Any]:
     }
 
 
-@transaction.atomic
+# How long an erasure waits for large batches accepted before it to be stored (so their
+# messages about the person are erased with the rest, instead of making a new lead after).
+ERASE_INBOX_SECONDS = 30.0
+
+
 def lead_erase(lead_id: int, *, by: User | None) -> tuple[Erasure, bool]:
     """Erase the person behind lead `lead_id`; returns the record and whether it is new.
 
+    Large batches accepted before the erasure and still in the inbox are stored first (for
+    at most ERASE_INBOX_SECONDS), so what they say of the person is erased too.
     Erasing again returns the first record; it scrubs again anything that reached the lead
     since (a message resolved just before the erasure committed), which is usually nothing."""
+    inbox_sweep(seconds=ERASE_INBOX_SECONDS)
+    return _lead_erase(lead_id, by=by)
+
+
+@transaction.atomic
+def _lead_erase(lead_id: int, *, by: User | None) -> tuple[Erasure, bool]:
     lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
     if lead is None:
         raise NotFound("No such lead.")

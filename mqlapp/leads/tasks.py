@@ -58,7 +58,7 @@ def inbox_expand() -> int:
 @shared_task(name="mqlapp.leads.tasks.inbox_sweep", acks_late=True)
 def inbox_sweep() -> int:
     """Every 15 s: expand what a lost kick or a killed worker left (rows are durable)."""
-    return inbox.inbox_sweep()
+    return inbox.inbox_sweep(seconds=60)
 
 
 @shared_task(name="mqlapp.leads.tasks.imports_sweep", acks_late=True)

@@ -259,3 +259,32 @@ def test_a_run_out_of_time_leaves_the_rest_to_the_next_run(source: Any, deferrin
 
     # then
     assert Event.objects.filter(message_id__startswith="t").count() == 6
+
+
+@pytest.mark.django_db
+def test_an_erasure_first_stores_what_waits_in_the_inbox_and_erases_it_too(
+    ingest: Any, source: Any
+) -> None:
+    from mqlapp.leads.privacy import lead_erase
+
+    # given: a lead, and a large batch about her accepted but not yet stored
+    email = "erase-me@example.co.jp"
+    identify = {"userId": "u-erase", "traits": {"email": email, "lastName": "山田"}}
+    assert ingest("/v1/identify", identify).status_code == 200
+    lead = Lead.objects.get(email=email)
+    received = timezone.now()
+    raws = [{"type": "page", "userId": "u-erase", "messageId": f"er-{i}",
+             "properties": {"path": "/pricing", "email": email}} for i in range(3)]  # fmt: skip
+    messages = [message_parse(raw, index=i, received_at=received) for i, raw in enumerate(raws)]
+    inbox.inbox_put(messages, source=source, received_at=received)
+
+    # when
+    lead_erase(lead.pk, by=None)
+
+    # then: the batch was stored on her lead before the erasure, and erased with the rest;
+    # nothing is left to make a new lead of her later
+    assert inbox.inbox_waiting() == 0
+    stored = Event.objects.filter(message_id__startswith="er-")
+    assert list(stored.values_list("lead_id", flat=True)) == [lead.pk] * 3
+    assert [(e.user_id, e.properties) for e in stored] == [("", {"path": "/pricing"})] * 3
+    assert not Lead.objects.filter(email=email).exists()

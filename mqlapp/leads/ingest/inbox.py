@@ -181,8 +181,9 @@ def inbox_waiting() -> int:
     return InboxBatch.objects.count()
 
 
-def inbox_sweep() -> int:
-    """The beat's catch-up: expand what a lost kick or a killed worker left."""
+def inbox_sweep(*, seconds: float | None = None) -> int:
+    """The beat's catch-up: expand what a lost kick or a killed worker left (for at most
+    `seconds`, then a new run takes the rest)."""
     if not InboxBatch.objects.exists():
         return 0
-    return inbox_expand()
+    return inbox_expand(seconds=seconds)
