@@ -6,6 +6,10 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from handoff.models import QualifyQueue
+from mqlapp.leads.models import InboxBatch
+from scoring.models import ScoreQueue
+
 from .celery import app
 
 
@@ -44,6 +48,23 @@ def _workers(broker_ok: bool) -> dict[str, Any]:
     return {"ok": bool(replies), "count": len(replies)}
 
 
+BACKLOG_CAP = 100_000
+
+
+def _backlog() -> dict[str, Any]:
+    """Work waiting in the database: large batches not yet stored (the inbox), queue rows of
+    leads to score and to qualify. Numbers that keep growing with workers up mean too few."""
+    try:
+        # each count stops at BACKLOG_CAP: a load balancer polls this, a backlog can be huge
+        return {
+            "inbox_batches": InboxBatch.objects.all()[:BACKLOG_CAP].count(),
+            "leads_to_score": ScoreQueue.objects.all()[:BACKLOG_CAP].count(),
+            "leads_to_qualify": QualifyQueue.objects.all()[:BACKLOG_CAP].count(),
+        }
+    except Exception as exc:  # noqa: BLE001 (health reports any failure, never raises)
+        return {"error": type(exc).__name__}
+
+
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     database = _database()
@@ -52,5 +73,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     status = "ok" if database["ok"] and broker["ok"] and workers["ok"] else "degraded"
     if not database["ok"]:
         status = "down"
-    body = {"status": status, "database": database, "broker": broker, "workers": workers}
+    body: dict[str, Any] = {
+        "status": status, "database": database, "broker": broker, "workers": workers,
+    }  # fmt: skip
+    if database["ok"]:
+        body["backlog"] = _backlog()
     return JsonResponse(body, status=200 if database["ok"] else 503)
