@@ -94,7 +94,7 @@ _CLAIM = (
 )
 
 
-def _document(rows: Sequence[tuple[Any, ...]]) -> str:
+def rows_json(rows: Sequence[Sequence[Any]]) -> str:
     """The rows as one JSON array of arrays, in one C call (orjson writes datetimes in ISO 8601
     with their offset; a naive one is UTC, as message parsing reads it); the standard library
     only for what orjson refuses (an integer past 64 bits, a lone surrogate), which PostgreSQL
@@ -137,7 +137,7 @@ def events_insert(rows: Sequence[EventRow], *, claimed: bool = False) -> int:
     if connection.vendor != "postgresql":
         return _insert_plain(ordered)
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT_CLAIMED if claimed else _INSERT, [_document(ordered)])
+        cursor.execute(_INSERT_CLAIMED if claimed else _INSERT, [rows_json(ordered)])
         return int(cursor.rowcount)
 
 
@@ -154,7 +154,7 @@ def message_keys_claim(keys: Sequence[tuple[str, datetime]]) -> set[str]:
         return {key for key, _ in keys if key not in stored}
     ordered = sorted(dict(keys).items())
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM, [_document(ordered)])
+        cursor.execute(_CLAIM, [rows_json(ordered)])
         return {row[0] for row in cursor.fetchall()}
 
 

@@ -9,19 +9,19 @@ leaves it for the next (the kick after commit, else the beat sweep). messageId k
 message stored once, whichever path or how many times it came. docs/ingestion.md says why.
 """
 
-import json
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import orjson
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from ..event_store import rows_json
 from ..models import InboxBatch, Source
 from ..services import task_kick
 from .messages import Message
@@ -59,17 +59,8 @@ def inbox_deferred(*, count: int, source: Source) -> bool:
 
 
 def messages_pack(messages: Sequence[Message]) -> bytes:
-    rows = [[getattr(m, name) for name in PACKED] for m in messages]
-    try:
-        return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC)
-    except TypeError:  # an integer past 64 bits in a property (the parser keeps it)
-        return json.dumps(rows, ensure_ascii=False, default=_iso).encode()
-
-
-def _iso(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    """The messages as one JSON document, written as the events' own (event_store.rows_json)."""
+    return rows_json([[getattr(m, name) for name in PACKED] for m in messages]).encode()
 
 
 def messages_unpack(blob: bytes | memoryview) -> list[Message]:
@@ -167,9 +158,7 @@ def _expand_alone() -> int:
 def _claim(rows: int) -> list[InboxBatch]:
     """The oldest waiting rows no other worker holds, locked for this transaction."""
     now = timezone.now()
-    waiting = InboxBatch.objects.filter(not_before__isnull=True) | InboxBatch.objects.filter(
-        not_before__lte=now
-    )
+    waiting = InboxBatch.objects.filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
     query = waiting.order_by("pk").select_related("source")
     if connection.vendor == "postgresql":
         query = query.select_for_update(skip_locked=True, of=("self",))
