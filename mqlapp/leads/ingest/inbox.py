@@ -42,7 +42,7 @@ PACKED = (
     "index", "type", "message_id", "anonymous_id", "user_id", "name", "properties", "context",
     "traits", "timestamp", "sent_at", "received_at", "previous_id", "group_id", "campaign",
 )  # fmt: skip
-_TIMES = ("timestamp", "sent_at", "received_at")
+_AT = PACKED.index("timestamp")  # then sent_at and received_at
 
 
 def inbox_deferred(*, count: int, source: Source) -> bool:
@@ -65,12 +65,18 @@ def messages_pack(messages: Sequence[Message]) -> bytes:
 
 def messages_unpack(blob: bytes | memoryview) -> list[Message]:
     messages = []
-    for row in orjson.loads(bytes(blob)):
-        values = dict(zip(PACKED, row, strict=True))
-        for name in _TIMES:
-            if values[name] is not None:
-                values[name] = datetime.fromisoformat(values[name])
-        messages.append(Message(**values))
+    when = datetime.fromisoformat
+    width = len(PACKED)
+    for row in orjson.loads(blob):
+        if len(row) != width:
+            raise ValueError(f"an inbox message has {len(row)} fields, not {width}")
+        timestamp, sent_at, received_at = row[_AT : _AT + 3]
+        row[_AT : _AT + 3] = (
+            when(timestamp),
+            None if sent_at is None else when(sent_at),
+            when(received_at),
+        )
+        messages.append(Message(*row))  # PACKED is Message's own field order
     return messages
 
 
