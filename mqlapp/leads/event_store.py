@@ -80,6 +80,18 @@ _INSERT = (
     f"SELECT {_COLUMNS} FROM r WHERE message_id IN (SELECT message_id FROM fresh)"
 )
 
+
+def track_name_key(column: str) -> str:
+    """SQL for what the `event_track_name_key` index (migration 0007) holds of a track
+    event's `column` name: lower-cased when it is plain ASCII with no space or control
+    character at either end, else NULL (a name that only Python's exact rule can match). A
+    query spelling the expression this way, with `type = 'track'`, is served by the index."""
+    return (
+        f"CASE WHEN octet_length({column}) = char_length({column}) AND ascii({column}) > 32 "
+        f"AND ascii(right({column}, 1)) > 32 THEN lower({column}) END"
+    )
+
+
 # Rows whose keys message_keys_claim took in this transaction.
 _INSERT_CLAIMED = (
     f"INSERT INTO {Event._meta.db_table} ({_COLUMNS}) "  # noqa: S608 (fixed names only)

@@ -17,6 +17,7 @@ from django.db import connection
 from django.db.models import F, QuerySet, TextField
 from django.db.models.functions import Cast
 
+from mqlapp.leads.event_store import track_name_key
 from mqlapp.leads.models import Event, Lead
 
 from .. import engine
@@ -193,12 +194,11 @@ def _where_events(plan: engine.Needs) -> tuple[str, list[Any]]:
         # An ASCII name can only match an ASCII key, and for ASCII str.strip().casefold() is
         # lower-casing A-Z after trimming; names that are not ASCII, or start or end with a
         # space or control character, go to Python, which applies the exact rule.
+        # Spelled as the index on track names holds it (event_store.track_name_key): a
+        # range of leads' events of a few names is read from the index, not all of them.
         if _lower_is_ascii():
-            parts.append(
-                "(e.type = 'track' AND (lower(e.name) = ANY(%s)"
-                " OR octet_length(e.name) <> char_length(e.name)"
-                " OR ascii(e.name) <= 32 OR ascii(right(e.name, 1)) <= 32))"
-            )
+            key = track_name_key("e.name")
+            parts.append(f"(e.type = 'track' AND ({key} = ANY(%s) OR {key} IS NULL))")
             params.append(ascii_keys)
         else:  # a collation where lower('I') is not 'i': spell the ASCII mapping out
             parts.append(

@@ -130,3 +130,43 @@ def test_paths_are_projected_not_whole_objects(stored):
 
 def test_no_events_are_loaded_when_rules_need_none(stored):
     assert events_load(stored, plan=engine.needs(RULE_SETS["fit-only"])) == {}
+
+
+def test_a_range_of_leads_events_of_a_few_names_is_read_through_the_track_name_index():
+    """The simulator's draft rules read one name among many over a range of leads: the filter
+    is spelled as the `event_track_name_key` index holds it, so PostgreSQL reads those events
+    from it instead of every event of the range (migration leads 0007)."""
+    from django.test.utils import CaptureQueriesContext
+
+    now = timezone.now()
+    lead = Lead.objects.create(email="many-events@example.com")
+    names = ["Email Opened"] * 3000 + ["Document Downloaded"] * 5
+    rows = [
+        Event(
+            message_id=f"idx-{i}",
+            lead=lead,
+            type="track",
+            name=name,
+            timestamp=now - timedelta(minutes=i),
+            received_at=now,
+        )
+        for i, name in enumerate(names)
+    ]
+    Event.objects.bulk_create(rows)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE leads_event")
+    with CaptureQueriesContext(connection) as queries:
+        found = events_load(
+            plan=engine.needs(RULE_SETS["one-name"]), id_range=(lead.pk, lead.pk), fast=True
+        )
+    assert len(found[lead.pk]) == 5
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'event_track_name_key'::regclass"
+        )
+        partition_indexes = {name for (name,) in cursor.fetchall()}
+        cursor.execute("EXPLAIN " + queries.captured_queries[-1]["sql"])
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert partition_indexes
+    assert any(name in plan for name in partition_indexes), plan
