@@ -44,20 +44,29 @@ class LeadQueue(models.Model):
         return ids
 
     @classmethod
-    def claim(cls, *, limit: int) -> list[int]:
+    def claim(cls, *, limit: int, bulk_limit: int | None = None) -> list[int]:
         """Take up to `limit` rows for the caller's transaction (others skip them) and return
         their leads, once each; the rows are gone when the transaction commits. Live rows
-        first, in order, then the back-fill's (`bulk`).
+        first, in order; only when none is left, up to `bulk_limit` (default `limit`) of the
+        back-fill's (`bulk`). A batch is never live and back-fill at once, so a visitor's
+        event waits at most for one (smaller) back-fill batch and then its own, short one.
 
         The same leads' other rows that no one holds go with them: a lead queued by ten
         requests while the workers were busy is handled once, not ten times. Call it before
         reading what the rows announce (a row is committed with its data, so everything
         those rows announce is visible to the reads that follow).
         """
+        return cls._claim(bulk=False, limit=limit) or cls._claim(
+            bulk=True, limit=limit if bulk_limit is None else bulk_limit
+        )
+
+    @classmethod
+    def _claim(cls, *, bulk: bool, limit: int) -> list[int]:
         if connection.vendor != "postgresql":
             rows = list(
                 cls._default_manager.select_for_update(skip_locked=True)
-                .order_by("bulk", "id")
+                .filter(bulk=bulk)
+                .order_by("id")
                 .values_list("id", "lead_id")[:limit]
             )
             cls._default_manager.filter(id__in=[row_id for row_id, _ in rows]).delete()
@@ -65,13 +74,13 @@ class LeadQueue(models.Model):
         table = cls._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
-                f"WITH taken AS (SELECT id, lead_id FROM {table} ORDER BY bulk, id LIMIT %s "  # noqa: S608 (a model's table name)
-                "FOR UPDATE SKIP LOCKED), "
+                f"WITH taken AS (SELECT id, lead_id FROM {table} WHERE bulk = %s ORDER BY id "  # noqa: S608 (a model's table name)
+                "LIMIT %s FOR UPDATE SKIP LOCKED), "
                 f"same AS (SELECT q.id FROM {table} q WHERE q.lead_id IN "
                 "(SELECT lead_id FROM taken) FOR UPDATE SKIP LOCKED) "
                 f"DELETE FROM {table} WHERE id IN (SELECT id FROM taken UNION SELECT id FROM same) "
                 "RETURNING lead_id",
-                [limit],
+                [bulk, limit],
             )
             return sorted({lead_id for (lead_id,) in cursor.fetchall()})
 

@@ -86,3 +86,25 @@ def test_leads_a_back_fill_queued_wait_behind_those_live_traffic_queued(queue):
         assert queue.claim(limit=2) == [1, 2]
     with transaction.atomic():
         assert queue.claim(limit=2) == [3]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("queue", [ScoreQueue, QualifyQueue])
+def test_a_batch_is_live_or_back_fill_never_both_and_the_back_fill_takes_smaller_ones(queue):
+    """A visitor's event waits at most for one back-fill batch (`bulk_limit`), then goes in a
+    batch of live leads only, not behind hundreds of back-fill leads in its own batch."""
+    with transaction.atomic():
+        queue.append(range(1, 8), bulk=True)
+    with transaction.atomic():
+        queue.append([20, 21])
+
+    with transaction.atomic():
+        assert queue.claim(limit=5, bulk_limit=2) == [20, 21]  # live only, though 5 fit
+    with transaction.atomic():
+        assert queue.claim(limit=5, bulk_limit=2) == [1, 2]  # none live: 2 of the back-fill
+    with transaction.atomic():
+        queue.append([30])
+    with transaction.atomic():
+        assert queue.claim(limit=5, bulk_limit=2) == [30]
+    with transaction.atomic():
+        assert queue.claim(limit=5) == [3, 4, 5, 6, 7]  # bulk_limit defaults to limit
