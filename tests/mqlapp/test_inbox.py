@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from mqlapp.leads.ingest import inbox
@@ -289,3 +290,58 @@ def test_an_erasure_first_stores_what_waits_in_the_inbox_and_erases_it_too(
     assert list(stored.values_list("lead_id", flat=True)) == [lead.pk] * 3
     assert [(e.user_id, e.properties) for e in stored] == [("", {"path": "/pricing"})] * 3
     assert not Lead.objects.filter(email=email).exists()
+
+
+@requires_services
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_only_the_expansion_commits_without_waiting_for_its_wal(
+    celery_worker_process: Any, source: Any, monkeypatch: Any
+) -> None:
+    """The rows an expansion deletes in its own transaction were made durable by the request,
+    so that one transaction may commit without waiting for its WAL (a crash that loses it
+    loses the deletion too, and the rows are expanded again); nothing else may. (The session
+    worker is here so that the scoring it is kicked for is over before the table flush; the
+    rows are put without the kick, so that only this test expands them.)"""
+    from django.db import connection
+
+    def setting() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return str(cursor.fetchone()[0])
+
+    def put(tag: str) -> None:
+        raws = [_identify("u5", "mori@example.co.jp"), *(_page(i, user="u5", tag=tag)
+                                                         for i in range(BIG))]  # fmt: skip
+        now = timezone.now()
+        messages = [message_parse(raw, index=i, received_at=now) for i, raw in enumerate(raws)]
+        InboxBatch.objects.create(source=source, received_at=now, count=len(messages),
+                                  messages=inbox.messages_pack(messages))  # fmt: skip
+
+    seen: list[str] = []
+    real = inbox.events_ingest
+
+    def spying(*args: Any, **kwargs: Any) -> Any:
+        seen.append(setting())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inbox, "events_ingest", spying)
+
+    # given: a large batch waiting, committed the usual way
+    put("a")
+    assert setting() == "on"
+
+    # when
+    assert inbox.inbox_expand() == 1
+
+    # then: off while it stored the events, on again once its transaction ended
+    assert seen == ["off"]
+    assert setting() == "on"
+    assert Event.objects.filter(lead__email="mori@example.co.jp").count() == BIG + 1
+
+    # and inside a caller's transaction, whose commit is the caller's, it waits as usual
+    put("b")
+    with transaction.atomic():
+        assert inbox.inbox_expand() == 1
+        assert setting() == "on"
+    assert seen == ["off", "on"]
