@@ -38,11 +38,14 @@ def qualify_enqueue(lead_ids: Iterable[int]) -> None:
     transaction.on_commit(lambda: task_kick(task.name))
 
 
-def leads_qualify_pending(*, limit: int = 500, now: datetime | None = None) -> int:
-    """Qualify one batch of queued leads; returns how many leads were looked at."""
+def leads_qualify_pending(
+    *, limit: int = 500, bulk_first: bool = False, now: datetime | None = None
+) -> int:
+    """Qualify one batch of queued leads (live or back-fill: `LeadQueue.claim`); returns how
+    many leads were looked at."""
     now = now or timezone.now()
     with transaction.atomic():
-        ids = QualifyQueue.claim(limit=limit)
+        ids = QualifyQueue.claim(limit=limit, bulk_first=bulk_first)
         if ids:
             leads_qualify(ids, now=now)
     return len(ids)

@@ -37,7 +37,9 @@ BEAT: dict[str, dict[str, object]] = {
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
 def leads_qualify_pending() -> int:
     """Drain the "scores changed" queue: qualify what passes, exactly once per cycle."""
-    return queue_drain(lambda: qualify.leads_qualify_pending(limit=500))
+    return queue_drain(
+        lambda bulk_first: qualify.leads_qualify_pending(limit=500, bulk_first=bulk_first)
+    )
 
 
 @shared_task(acks_late=True)

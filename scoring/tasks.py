@@ -37,7 +37,9 @@ BEAT: dict[str, dict[str, object]] = {
 def leads_score_pending() -> int:
     """Drain the "leads to score" queue in batches; safe to run many at once."""
     return queue_drain(
-        lambda: services.leads_score_pending(limit=SCORE_BATCH, bulk_limit=SCORE_BULK_BATCH)
+        lambda bulk_first: services.leads_score_pending(
+            limit=SCORE_BATCH, bulk_limit=SCORE_BULK_BATCH, bulk_first=bulk_first
+        )
     )
 
 

@@ -44,20 +44,26 @@ class LeadQueue(models.Model):
         return ids
 
     @classmethod
-    def claim(cls, *, limit: int, bulk_limit: int | None = None) -> list[int]:
+    def claim(
+        cls, *, limit: int, bulk_limit: int | None = None, bulk_first: bool = False
+    ) -> list[int]:
         """Take up to `limit` rows for the caller's transaction (others skip them) and return
         their leads, once each; the rows are gone when the transaction commits. Live rows
-        first, in order; only when none is left, up to `bulk_limit` (default `limit`) of the
-        back-fill's (`bulk`). A batch is never live and back-fill at once, so a visitor's
-        event waits at most for one (smaller) back-fill batch and then its own, short one.
+        first, in order; only when none is free, up to `bulk_limit` (default `limit`) of the
+        back-fill's (`bulk`); `bulk_first` the other way round (`queue_drain` alternates, so
+        a steady trickle of live traffic never starves an import). A batch is never live and
+        back-fill at once, so a visitor's event waits at most for one (smaller) back-fill
+        batch and then its own, short one.
 
         The same leads' other rows that no one holds go with them: a lead queued by ten
         requests while the workers were busy is handled once, not ten times. Call it before
         reading what the rows announce (a row is committed with its data, so everything
         those rows announce is visible to the reads that follow).
         """
-        return cls._claim(bulk=False, limit=limit) or cls._claim(
-            bulk=True, limit=limit if bulk_limit is None else bulk_limit
+        limits = {False: limit, True: limit if bulk_limit is None else bulk_limit}
+        first = bulk_first
+        return cls._claim(bulk=first, limit=limits[first]) or cls._claim(
+            bulk=not first, limit=limits[not first]
         )
 
     @classmethod
@@ -85,9 +91,14 @@ class LeadQueue(models.Model):
             return sorted({lead_id for (lead_id,) in cursor.fetchall()})
 
 
-def queue_drain(step: Callable[[], int]) -> int:
-    """Run `step` (one batch; returns how many it took) until the queue is empty."""
+def queue_drain(step: Callable[[bool], int]) -> int:
+    """Run `step(bulk_first)` (one batch; returns how many it took) until the queue is empty,
+    `bulk_first` alternating from False: live traffic first, but never more than one live
+    batch in a row while the back-fill waits (a step takes either kind when its first is
+    empty, so 0 means both are)."""
     total = 0
-    while done := step():
+    bulk_first = False
+    while done := step(bulk_first):
         total += done
+        bulk_first = not bulk_first
     return total

@@ -482,16 +482,20 @@ def leads_score_enqueue(lead_ids: Iterable[int], *, bulk: bool = False) -> None:
 
 
 def leads_score_pending(
-    *, limit: int = 200, bulk_limit: int | None = None, now: datetime | None = None
+    *,
+    limit: int = 200,
+    bulk_limit: int | None = None,
+    bulk_first: bool = False,
+    now: datetime | None = None,
 ) -> int:
-    """Score one batch of queued leads (live ones first, up to `limit`; else up to
-    `bulk_limit` of the back-fill's); returns how many leads were scored."""
+    """Score one batch of queued leads (live ones up to `limit`, or back-fill ones up to
+    `bulk_limit`: `LeadQueue.claim`); returns how many leads were scored."""
     now = now or timezone.now()
     with transaction.atomic():
         # The rule set first (a share lock), then queue rows, then score rows: a re-score
         # swap waits for this batch, and never holds what this batch waits for.
         sets = rule_sets_for_scoring()
-        ids = ScoreQueue.claim(limit=limit, bulk_limit=bulk_limit)
+        ids = ScoreQueue.claim(limit=limit, bulk_limit=bulk_limit, bulk_first=bulk_first)
         if not ids:
             return 0
         leads_score(ids, now=now, sets=sets)

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection, transaction
 
 from handoff.models import QualifyQueue
+from mqlapp.leads.queue import queue_drain
 from scoring.models import ScoreQueue
 from tests.conftest import requires_postgres
 
@@ -108,3 +109,28 @@ def test_a_batch_is_live_or_back_fill_never_both_and_the_back_fill_takes_smaller
         assert queue.claim(limit=5, bulk_limit=2) == [30]
     with transaction.atomic():
         assert queue.claim(limit=5) == [3, 4, 5, 6, 7]  # bulk_limit defaults to limit
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("queue", [ScoreQueue, QualifyQueue])
+def test_a_steady_trickle_of_live_traffic_does_not_starve_the_back_fill(queue):
+    """The drain alternates which kind a batch tries first: a live lead arriving before every
+    claim still leaves every other batch to the back-fill, not none of them."""
+    with transaction.atomic():
+        queue.append([1, 2, 3, 4], bulk=True)
+    claims: list[list[int]] = []
+
+    def step(bulk_first: bool) -> int:
+        if len(claims) < 10:  # a visitor's event before every claim, ten times
+            with transaction.atomic():
+                queue.append([100 + len(claims)])
+        with transaction.atomic():
+            ids = queue.claim(limit=5, bulk_limit=2, bulk_first=bulk_first)
+        claims.append(ids)
+        return len(ids)
+
+    queue_drain(step)
+
+    assert claims[:4] == [[100], [1, 2], [101, 102], [3, 4]]  # while the visitors keep coming
+    assert sorted(i for ids in claims for i in ids) == [1, 2, 3, 4, *range(100, 110)]
+    assert not queue.objects.exists()
