@@ -2,7 +2,8 @@
 changed") without scoring knowing it: registered in that app's AppConfig.ready().
 
 - `scores_computed(ids)`: inside scoring's transaction, the leads whose score was just
-  computed from new events or data (and, for the hourly refresh, those whose score moved).
+  computed from new events or data (and, for the hourly refresh, those whose score or fit
+  rose: time only ever lowering a score cannot make it newly pass a threshold).
 - `rules_published()`: after a re-score job's rules went live (every score may have moved).
 """
 

@@ -156,7 +156,7 @@ def test_fading_and_inactivity_apply_without_new_events():
     changed = leads_refresh([lead.pk], now=later)
 
     lead.refresh_from_db()
-    assert (changed[lead.pk].score, lead.score) == (Decimal("0.00"), Decimal("0.00"))
+    assert (changed[lead.pk], lead.score) == (Decimal("0.00"), Decimal("0.00"))
     points = list(ScoreHistory.objects.filter(lead=lead).values_list("score", "cause"))
     assert points == [(Decimal("31.75"), "event"), (Decimal("0.00"), "time")]
 
