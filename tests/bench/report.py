@@ -134,8 +134,10 @@ def render(results: dict[str, Any], *, leads: int) -> str:
         "  engine), the swap is set-based SQL in one transaction, during which live scoring",
         "  waits (it never reads half of it). The lead list shows the old scores until the swap.",
         "- The hourly refresh visits only the leads whose score can change by then (their",
-        "  stored `next_change_at`, docs/scoring.md); per lead visited it costs about what a",
-        "  re-score costs, and it writes only what changed.",
+        "  stored `next_change_at`, docs/scoring.md), each pass an hour after the last; a lead",
+        "  that only fading changes is moved forward from its stored fading sums in one SQL",
+        "  statement per batch (equal to `engine.refade`, property-tested), the others are",
+        "  re-scored from their events; only leads whose score rose go to qualification.",
         f"- Live scoring is measured with one process draining the queue in batches of "
         f"{live.get('batch', 200)}",
         "  (selecting, locking, scoring and writing; then handoff's qualification of the scored",
