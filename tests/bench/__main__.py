@@ -162,11 +162,26 @@ def _load(url: str, *, scale: str, report_path: Path) -> int:
     return 0
 
 
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
 def _run(
     bench_url: str, *, load: bool, leads: int, events: int, live: int, report_path: Path
 ) -> int:
     os.environ["DATABASE_URL"] = bench_url
-    os.environ.pop("REDIS_URL", None)
+    # The cache is Redis, as in production (the simulator's backtest keeps its parts there;
+    # the memory cache of the embedded default holds 300 entries), when one answers.
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
+    if _redis_answers(redis_url):
+        os.environ["REDIS_URL"] = redis_url
+    else:
+        os.environ.pop("REDIS_URL", None)
     os.environ["CELERY_BROKER_URL"] = ""  # tasks run in-process
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mqlapp.settings")
     sys.path.insert(0, str(ROOT))

@@ -87,7 +87,7 @@ def render(results: dict[str, Any], *, leads: int) -> str:
         *_refresh_reading(refresh, unit, leads=leads),
         "",
         f"Simulator, `POST /api/scoring/simulate/` through the API {processes} (median of 3; "
-        "the backtest included; threshold 80):",
+        f"the backtest included; threshold 80; {_cache(results)}):",
         "",
         "| draft | × yardstick | median | min – max | rules evaluated | would qualify "
         "| backtest leads |",
@@ -153,6 +153,15 @@ def render(results: dict[str, Any], *, leads: int) -> str:
         ]
     lines.append(END)
     return "\n".join(lines)
+
+
+def _cache(results: dict[str, Any]) -> str:
+    if results.get("cache") == "redis":
+        return "Redis as the cache, as in production: the backtest reuses its parts there"
+    return (
+        "no Redis: the embedded default's memory cache (300 entries), so the backtest "
+        "scores its outcomes again every time"
+    )
 
 
 def _refresh_rows(refresh: dict[str, Any], unit: float, *, leads: int) -> list[str]:

@@ -366,6 +366,7 @@ def run(*, live_leads: int = 10_000) -> dict[str, Any]:
     minimum = int(getattr(settings, "SCORING_SIMULATE_PARALLEL_MIN_LEADS", 20_000))
     return {
         "processes": processes(),
+        "cache": "redis" if "redis" in settings.CACHES["default"]["BACKEND"].lower() else "memory",
         "parallel": processes() > 1 and Lead.objects.count() >= minimum,
         "parallel_min_leads": minimum,
         "events": events,
