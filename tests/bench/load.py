@@ -114,10 +114,25 @@ def cores_since(stack: "Stack", before: dict[str, float], *, seconds: float) -> 
     return {name: (after[name] - before[name]) / seconds for name in after}
 
 
+# The workers' CPU priority on this shared box: nice 19 weighs 15 against the web's 1,024,
+# as docker-compose's `cpu_shares: 16` does (docs/scaling.md, "One host");
+# BENCH_WORKER_NICE=0 runs them as the web.
+WORKER_NICE = 19
+
+
+def _nice_level() -> int:
+    return int(os.environ.get("BENCH_WORKER_NICE", WORKER_NICE))
+
+
+def _nice() -> list[str]:
+    return ["nice", "-n", str(_nice_level())] if _nice_level() else []
+
+
 class Stack:
     """gunicorn and Celery workers on the benchmark database, as production runs them: a
     pool for the scoring queue, one for ingest (large batches' events) and one for the others
-    (handoff, webhooks), so no backlog of one holds another up (docs/scaling.md)."""
+    (handoff, webhooks), so no backlog of one holds another up, each with the CPU the web
+    leaves (docs/scaling.md)."""
 
     POOLS = (("scoring", "scoring"), ("ingest", "ingest"), ("handoff", "handoff,webhooks"))
 
@@ -139,8 +154,9 @@ class Stack:
             self._logs.append(log)
             processes = worker_processes if name == "scoring" else 1
             self.workers[name] = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "mqlapp", "worker", "-Q", queues, "-c",
-                 str(processes), "--loglevel=WARNING", "-n", f"{name}-{os.getpid()}@%h"],
+                [*_nice(), sys.executable, "-m", "celery", "-A", "mqlapp", "worker", "-Q",
+                 queues, "-c", str(processes), "--loglevel=WARNING", "-n",
+                 f"{name}-{os.getpid()}@%h"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
         deadline = time.monotonic() + 60
@@ -618,7 +634,8 @@ def run(*, leads: int, events: int, clients: int, batch: int, web_workers: int,
         env.pop(name, None)
     results: dict[str, Any] = {"leads": leads, "events": events, "clients": clients,
                                "batch": batch, "web_workers": web_workers,
-                               "worker_processes": worker_processes}  # fmt: skip
+                               "worker_processes": worker_processes,
+                               "worker_nice": _nice_level()}  # fmt: skip
     first = activity(leads, events, tag="a", seed=1)
     second = activity(leads, events, tag="b", seed=2)
     results["yardstick"] = copy_yardstick(first)

@@ -233,6 +233,17 @@ def _median(runs: list[dict[str, Any]], *path: str) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def _nice_text(run: dict[str, Any]) -> str:
+    """How the workers share the CPU with the web (docs/scaling.md, "One host")."""
+    nice = run.get("worker_nice", 0)
+    if not nice:
+        return "; at the web's CPU priority"
+    return (
+        f"; at nice {nice}, the CPU the web leaves, as docker-compose's `cpu_shares` gives "
+        "them on a shared host"
+    )
+
+
 def render_load(load: dict[str, Any], *, machine: str) -> str:
     """The load section: the issue's figures as ratios to COPY measured in the same run."""
     runs = load["runs"]
@@ -275,7 +286,8 @@ def render_load(load: dict[str, Any], *, machine: str) -> str:
         f"Run {datetime.now(UTC).date().isoformat()} on {machine}: gunicorn "
         f"({first['web_workers']} sync workers), Celery workers as docker-compose runs them "
         f"(a pool of {first['worker_processes']} processes on the scoring queue, one process on "
-        "ingest, one on handoff and webhooks), PostgreSQL and Redis, all on this machine. "
+        f"ingest, one on handoff and webhooks{_nice_text(first)}), PostgreSQL and Redis, all "
+        "on this machine. "
         f"{first['leads']:,} leads (one "
         f"identify each, first), then {first['events']:,} page and track events for them in "
         f"`/v1/batch` bodies of {first['batch']} from {first['clients']} client threads as fast "

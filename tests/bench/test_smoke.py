@@ -130,6 +130,7 @@ def test_bench_tiny_produces_every_figure(tmp_path: Path) -> None:
     # The load benchmark ran the real stack (gunicorn, a Celery worker) and wrote its figures.
     assert "<!-- bench:load:start -->" in text
     assert "<!-- bench:load:end -->" in text
+    assert "at nice 19, the CPU the web leaves" in text  # the workers as compose runs them
     assert any(line.startswith("Yardstick: PostgreSQL's own `COPY`") for line in lines)
     load = {row[0].split(":")[0].split(" (")[0]: row for row in _table(lines, "figure")}
     assert list(load) == [

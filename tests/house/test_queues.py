@@ -127,3 +127,14 @@ def test_compose_web_and_workers_go_through_pgbouncer_in_transaction_mode():
     migrate = services["migrate"]["environment"]
     assert migrate["DATABASE_URL"].split("@")[1].startswith("postgres:5432/")
     assert not migrate["DATABASE_POOLER"]
+
+
+def test_compose_gives_the_workers_the_cpu_the_web_leaves():
+    """On a shared host a sender is answered first (docs/scaling.md, "One host"): every
+    worker and the beat weigh less than the web (Docker's default weight, 1,024)."""
+    services = _compose()["services"]
+    assert "cpu_shares" not in services["web"]
+    workers = [n for n in services if n.startswith(("worker-", "beat"))]
+    assert len(workers) == 5
+    for name in workers:
+        assert services[name]["cpu_shares"] < 1024 // 8, name
