@@ -127,7 +127,12 @@ def test_bench_tiny_produces_every_figure(tmp_path: Path) -> None:
     ), "the refresh at 1M leads"
     assert not re.search(r"\b(nan|inf)\b", text, re.IGNORECASE)
 
-    # The load benchmark ran the real stack (gunicorn, a Celery worker) and wrote its figures.
+    _load_section_checked(text, lines)
+
+
+def _load_section_checked(text: str, lines: list[str]) -> None:
+    """The load benchmark ran the real stack (gunicorn, Celery workers) and wrote its
+    figures."""
     assert "<!-- bench:load:start -->" in text
     assert "<!-- bench:load:end -->" in text
     assert "at nice 19, the CPU the web leaves" in text  # the workers as compose runs them
