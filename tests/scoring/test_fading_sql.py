@@ -18,13 +18,12 @@ from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
 
 from handoff.models import QualifyQueue
-from mqlapp.leads.models import Event, Lead
+from mqlapp.leads.models import Event
 from scoring import engine
 from scoring.engine import evaluate_state, refade
 from scoring.models import LeadScore, ScoreHistory, ScoreQueue
 from scoring.services import (
     breakdown_json,
-    lead_facts,
     leads_refresh,
     leads_score,
     rule_create,
@@ -32,12 +31,12 @@ from scoring.services import (
     scores_refresh_due,
 )
 from scoring.services.fading import refaded_rows
-from scoring.services.loader import leads_for_facts
 from scoring.services.scores import fades_json
 from tests.factories import lead_make
 from tests.scoring.engine.builders import NOW
 from tests.scoring.engine.test_next_change import half_lives, points, time_rules
 from tests.scoring.engine.test_scorer import NAMES, leads
+from tests.scoring.test_refresh import _engine_score_at
 from tests.scoring.test_scores import _lead_with
 
 pytestmark = pytest.mark.django_db
@@ -180,7 +179,7 @@ def test_the_refresh_writes_what_the_engine_would_and_hands_over_only_rising_sco
     assert changed == {falling.pk: Decimal("38.19"), rising.pk: Decimal("-10.00")}
     for lead in (falling, rising):
         row = LeadScore.objects.get(lead=lead)
-        expected = _engine_score(lead.pk, rules, now=later)
+        expected = _engine_score_at(lead, later)
         assert (row.score, row.breakdown, row.as_of) == (
             expected.score,
             breakdown_json(expected),
@@ -196,16 +195,6 @@ def test_the_refresh_writes_what_the_engine_would_and_hands_over_only_rising_sco
     # only the rising lead is handed to qualification: a falling one cannot newly pass
     assert list(QualifyQueue.objects.values_list("lead_id", flat=True)) == [rising.pk]
     assert len(callbacks) == 1  # the qualification task, kicked after commit
-
-
-def _engine_score(lead_id, rules, *, now):
-    lead = leads_for_facts(Lead.objects.filter(pk=lead_id)).get()
-    events = [
-        engine.EventFact(e.message_id, e.type, e.name, e.timestamp, e.properties or {},
-                         e.context or {})
-        for e in Event.objects.filter(lead_id=lead_id)
-    ]  # fmt: skip
-    return engine.evaluate(lead_facts(lead, events), rules, now=now)
 
 
 def test_hour_after_hour_the_refresh_keeps_every_score_equal_to_the_engines():
@@ -255,7 +244,7 @@ def test_hour_after_hour_the_refresh_keeps_every_score_equal_to_the_engines():
         scores_refresh_due(now=moment)
         for lead in leads:
             row = LeadScore.objects.get(lead=lead)
-            expected = _engine_score(lead.pk, rules, now=moment)
+            expected = _engine_score_at(lead, moment)
             assert (row.score, row.breakdown) == (expected.score, breakdown_json(expected)), (
                 lead.email, moment,
             )  # fmt: skip
