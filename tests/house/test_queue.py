@@ -3,9 +3,11 @@ other row queued for it that no one holds, so a backlog does not make a worker h
 lead once per request that announced it; rows another worker holds are left to that worker."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import F
 
 from handoff.models import QualifyQueue
 from mqlapp.leads.queue import queue_drain
@@ -133,4 +135,25 @@ def test_a_steady_trickle_of_live_traffic_does_not_starve_the_back_fill(queue):
 
     assert claims[:4] == [[100], [1, 2], [101, 102], [3, 4]]  # while the visitors keep coming
     assert sorted(i for ids in claims for i in ids) == [1, 2, 3, 4, *range(100, 110)]
+    assert not queue.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("queue", [ScoreQueue, QualifyQueue])
+def test_a_back_fill_row_waits_to_settle_unless_a_live_row_takes_its_lead(queue):
+    """`bulk_settle`: a back-fill's lead is handled once it has waited, so the batches of it
+    that arrive meanwhile are handled together; a live row of the same lead takes it at once."""
+    with transaction.atomic():
+        queue.append([1, 2], bulk=True)
+    with transaction.atomic():
+        assert queue.claim(limit=5, bulk_settle=60) == []  # queued just now
+    with transaction.atomic():
+        queue.append([2])  # a visitor's event for lead 2
+    with transaction.atomic():
+        assert queue.claim(limit=5, bulk_settle=60) == [2]  # with its back-fill row
+    assert list(queue.objects.values_list("lead_id", flat=True)) == [1]
+
+    queue.objects.update(enqueued_at=F("enqueued_at") - timedelta(seconds=61))
+    with transaction.atomic():
+        assert queue.claim(limit=5, bulk_settle=60) == [1]
     assert not queue.objects.exists()
