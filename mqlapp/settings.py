@@ -165,6 +165,10 @@ CELERY_TASK_ROUTES = {
 # Runners a re-score job starts with (scoring.tasks.rescore_run, each claiming ranges of leads);
 # each holds a scoring process until the job ends, so at most the pool's size minus one.
 SCORING_RESCORE_PARTS: int = env.int("SCORING_RESCORE_PARTS", default=1)
+# While a back-fill is still being expanded from the inbox, a lead it queued is scored once it
+# has waited this long (then every batch that arrived for it meanwhile is scored at once);
+# when the inbox is empty, at once. 0 scores after every batch (docs/scoring.md).
+SCORING_BULK_SETTLE_SECONDS: float = env.float("SCORING_BULK_SETTLE_SECONDS", default=10.0)
 # Events older than this many whole months before the current one are dropped, a monthly
 # partition at a time (docs/partitioning.md); unset keeps every event.
 EVENT_RETENTION_MONTHS: int | None = env.int("EVENT_RETENTION_MONTHS", default=None)

@@ -8,11 +8,13 @@ from functools import lru_cache
 from typing import Any, Final, NamedTuple
 
 import orjson
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from mqlapp.leads.ingest.inbox import inbox_expanding
 from mqlapp.leads.services import task_kick
 
 from .. import engine, hooks
@@ -515,13 +517,20 @@ def leads_score_pending(
     now: datetime | None = None,
 ) -> int:
     """Score one batch of queued leads (live ones up to `limit`, or back-fill ones up to
-    `bulk_limit`: `LeadQueue.claim`); returns how many leads were scored."""
+    `bulk_limit`: `LeadQueue.claim`); returns how many leads were scored. While the inbox
+    still holds large batches to expand, a back-fill's lead waits SCORING_BULK_SETTLE_SECONDS
+    after it was queued, so that it is scored once for the many batches of it that arrive
+    meanwhile, not once for each; the last expansion's kick finds the inbox empty and scores
+    the rest at once."""
     now = now or timezone.now()
+    settle = settings.SCORING_BULK_SETTLE_SECONDS if inbox_expanding() else 0
     with transaction.atomic():
         # The rule set first (a share lock), then queue rows, then score rows: a re-score
         # swap waits for this batch, and never holds what this batch waits for.
         sets = rule_sets_for_scoring()
-        ids = ScoreQueue.claim(limit=limit, bulk_limit=bulk_limit, bulk_first=bulk_first)
+        ids = ScoreQueue.claim(
+            limit=limit, bulk_limit=bulk_limit, bulk_first=bulk_first, bulk_settle=settle
+        )
         if not ids:
             return 0
         leads_score(ids, now=now, sets=sets)

@@ -11,13 +11,14 @@ from django.utils import timezone
 from handoff.lifecycle import Stage
 from handoff.models import LeadView, Qualification
 from handoff.services import policy_update
-from mqlapp.leads.models import Event
+from mqlapp.leads.models import Event, InboxBatch
 from mqlapp.leads.services import lead_create, lead_update
-from scoring.models import LeadScore, ScoreHistory, ScoringState
+from scoring.models import LeadScore, ScoreHistory, ScoreQueue, ScoringState
 from scoring.services import (
     leads_refresh,
     leads_score,
     leads_score_enqueue,
+    leads_score_pending,
     rule_create,
     scores_refresh,
 )
@@ -261,3 +262,28 @@ def test_min_fit_is_honoured():
 
     assert LeadView.objects.get(pk=small.pk).stage == Stage.NURTURING  # 40 ≥ 30 but fit 0 < 10
     assert LeadView.objects.get(pk=big.pk).stage == Stage.MQL  # 50, fit 10
+
+
+def test_a_back_fill_lead_is_scored_once_the_inbox_is_expanded(settings, source):
+    """While large batches wait in the inbox, a lead a back-fill queued waits
+    (SCORING_BULK_SETTLE_SECONDS) so that its later batches are scored with it; once no row is
+    left to expand, at once. A live lead never waits; a row set aside after a failure does
+    not hold anyone back."""
+    settings.SCORING_BULK_SETTLE_SECONDS = 60
+    back_fill, live = lead_make().pk, lead_make().pk
+    score_all()
+    LeadScore.objects.update(as_of=None)
+    waiting = InboxBatch.objects.create(
+        source=source, received_at=timezone.now(), count=0, messages=b"[]"
+    )
+    leads_score_enqueue([back_fill], bulk=True)
+    leads_score_enqueue([live])
+
+    assert leads_score_pending(limit=10) == 1  # the live lead only
+    assert list(ScoreQueue.objects.values_list("lead_id", flat=True)) == [back_fill]
+
+    waiting.not_before = timezone.now() + timedelta(hours=1)  # set aside: no longer waiting
+    waiting.save()
+    assert leads_score_pending(limit=10) == 1
+    assert not ScoreQueue.objects.exists()
+    assert LeadScore.objects.get(lead_id=back_fill).as_of is not None

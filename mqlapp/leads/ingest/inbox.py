@@ -178,14 +178,23 @@ def _expand_alone() -> int:
     return 1
 
 
+def _due() -> Q:
+    """Rows to expand now: all but those set aside until later."""
+    return Q(not_before__isnull=True) | Q(not_before__lte=timezone.now())
+
+
 def _claim(rows: int) -> list[InboxBatch]:
     """The oldest waiting rows no other worker holds, locked for this transaction."""
-    now = timezone.now()
-    waiting = InboxBatch.objects.filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
-    query = waiting.order_by("pk").select_related("source")
+    query = InboxBatch.objects.filter(_due()).order_by("pk").select_related("source")
     if connection.vendor == "postgresql":
         query = query.select_for_update(skip_locked=True, of=("self",))
     return list(query[:rows])
+
+
+def inbox_expanding() -> bool:
+    """Whether rows are waiting to be expanded now, or being expanded (a back-fill still
+    arriving); rows set aside after a failure do not count."""
+    return InboxBatch.objects.filter(_due()).exists()
 
 
 def inbox_waiting() -> int:
