@@ -18,6 +18,7 @@ from mqlapp.leads.services import task_kick
 from scoring import engine
 from scoring.engine.conditions import name_key
 from scoring.models import LeadScore
+from scoring.services import track_names_where
 
 from .assignment import assignees_next, assignments_record
 from .lifecycle import Stage, sla_due
@@ -90,8 +91,12 @@ def fast_track_leads(lead_ids: set[int], *, policy: MqlPolicy) -> set[int]:
     before_epoch = LeadScore.objects.filter(
         lead_id=OuterRef("lead_id"), epoch__gt=OuterRef("timestamp")
     )
+    # Only the events of these names (read from the index on track names), not every track
+    # event of the leads; Python then applies the exact rule.
+    named, params = track_names_where(wanted, alias=connection.ops.quote_name(Event._meta.db_table))
     rows = (
         Event.objects.filter(lead_id__in=lead_ids, type="track")
+        .extra(where=[named], params=params)  # noqa: S610 (fixed SQL; the names are parameters)
         .exclude(Exists(before_epoch))
         .filter(events_vouched())  # a copied browser key raises no one's hand
     )

@@ -1,6 +1,6 @@
 """Scoring writes and decisions: rules, live scoring, re-score jobs, the simulator."""
 
-from .loader import LEAD_FACT_FIELDS, events_load, lead_facts
+from .loader import LEAD_FACT_FIELDS, events_load, lead_facts, track_names_where
 from .path import ScorePoint, score_path
 from .rescore import (
     rescore_fail,
@@ -78,4 +78,5 @@ __all__ = [
     "scores_refresh_due",
     "scores_refreshed",
     "scores_simulate",
+    "track_names_where",
 ]

@@ -178,6 +178,27 @@ def _lower_is_ascii() -> bool:
     return _lower_ascii[name]
 
 
+def track_names_where(keys: Iterable[str], *, alias: str) -> tuple[str, list[Any]]:
+    """SQL (and its parameters) keeping at least the track events of table `alias` whose name
+    has one of these keys (`engine.conditions.name_key`); the caller re-checks each name in
+    Python, which applies the exact rule."""
+    ascii_keys = sorted(k for k in keys if k.isascii())
+    # An ASCII name can only match an ASCII key, and for ASCII str.strip().casefold() is
+    # lower-casing A-Z after trimming; names that are not ASCII, or start or end with a
+    # space or control character, go to Python, which applies the exact rule.
+    # Spelled as the index on track names holds it (event_store.track_name_key): a
+    # range of leads' events of a few names is read from the index, not all of them.
+    if _lower_is_ascii():
+        key = track_name_key(f"{alias}.name")
+        return f"({alias}.type = 'track' AND ({key} = ANY(%s) OR {key} IS NULL))", [ascii_keys]
+    # A collation where lower('I') is not 'i': spell the ASCII mapping out.
+    return (
+        f"({alias}.type = 'track' AND (octet_length({alias}.name) <> char_length({alias}.name)"
+        f" OR translate(btrim({alias}.name, %s), %s, %s) = ANY(%s)))",
+        [_ASCII_SPACE, _UPPER, _UPPER.lower(), ascii_keys],
+    )
+
+
 def _where_events(plan: engine.Needs) -> tuple[str, list[Any]]:
     """A filter that keeps at least every event `plan` wants (re-checked in Python)."""
     if plan.every_event:
@@ -190,22 +211,9 @@ def _where_events(plan: engine.Needs) -> tuple[str, list[Any]]:
         parts.append("e.type = 'screen'")
     track_keys = plan.keys - {_PAGE, _SCREEN}
     if track_keys:
-        ascii_keys = sorted(k for k in track_keys if k.isascii())
-        # An ASCII name can only match an ASCII key, and for ASCII str.strip().casefold() is
-        # lower-casing A-Z after trimming; names that are not ASCII, or start or end with a
-        # space or control character, go to Python, which applies the exact rule.
-        # Spelled as the index on track names holds it (event_store.track_name_key): a
-        # range of leads' events of a few names is read from the index, not all of them.
-        if _lower_is_ascii():
-            key = track_name_key("e.name")
-            parts.append(f"(e.type = 'track' AND ({key} = ANY(%s) OR {key} IS NULL))")
-            params.append(ascii_keys)
-        else:  # a collation where lower('I') is not 'i': spell the ASCII mapping out
-            parts.append(
-                "(e.type = 'track' AND (octet_length(e.name) <> char_length(e.name)"
-                " OR translate(btrim(e.name, %s), %s, %s) = ANY(%s)))"
-            )
-            params += [_ASCII_SPACE, _UPPER, _UPPER.lower(), ascii_keys]
+        sql, more = track_names_where(track_keys, alias="e")
+        parts.append(sql)
+        params += more
     return "(" + " OR ".join(parts or ["FALSE"]) + ")", params
 
 

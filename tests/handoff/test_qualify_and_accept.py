@@ -137,3 +137,24 @@ def test_lowering_the_threshold_qualifies_leads_above_it(
     with django_capture_on_commit_callbacks(execute=True):
         policy_update(data={"mql_threshold": 40})
     assert LeadView.objects.get().stage == "mql"
+
+
+@pytest.mark.parametrize(
+    ("sent", "raised"),
+    [
+        ("DEMO REQUESTED", True),  # found by the index on track names (lower-cased ASCII)
+        # Not ASCII (a long s), yet casefolded it is the fast-track name: the index cannot
+        # hold it, so the lookup hands it to Python's rule.
+        ("Demo Reque\u017fted", True),
+        ("Demo Requested Later", False),
+    ],
+)
+def test_a_fast_track_event_is_found_by_the_engines_name_rule(
+    ingest, make_user, rules, sent, raised
+):
+    """The lookup reads only events of the fast-track names from the database; the engine's
+    rule (name_key) still decides, including for names the index cannot hold."""
+    make_user("sales")
+    ingest("/v1/batch", {"batch": _track("a@x.example", sent)})
+    _score_all()
+    assert LeadView.objects.get().stage == ("mql" if raised else "nurturing")
