@@ -285,8 +285,9 @@ def render_load(load: dict[str, Any], *, machine: str) -> str:
         "",
         f"Run {datetime.now(UTC).date().isoformat()} on {machine}: gunicorn "
         f"({first['web_workers']} sync workers), Celery workers as docker-compose runs them "
-        f"(a pool of {first['worker_processes']} processes on the scoring queue, one process on "
-        f"ingest, one on handoff and webhooks{_nice_text(first)}), PostgreSQL and Redis, all "
+        f"(a pool of {first['worker_processes']} processes on the scoring queue, "
+        f"{first.get('ingest_processes', 1)} on ingest, one on handoff and webhooks"
+        f"{_nice_text(first)}), PostgreSQL and Redis, all "
         "on this machine. "
         f"{first['leads']:,} leads (one "
         f"identify each, first), then {first['events']:,} page and track events for them in "
