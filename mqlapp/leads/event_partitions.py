@@ -77,6 +77,45 @@ def event_partitions(using: str = "default") -> dict[str, datetime]:
     return {name: month for name in names if (month := _month_of(name)) is not None}
 
 
+# A partition whose rows changed this much since PostgreSQL last sampled it is sampled again
+# at once (ANALYZE) by the back-fill that changed it: autovacuum does the same, but up to a
+# minute later and at its own pace, and meanwhile the planner reads a month that grew from
+# 10,000 rows to 100,000 as if it were the small one (a fast-track lookup of 500 leads then
+# read every track event of the month: 75 ms instead of 3 ms; docs/benchmarks.md). Once the
+# month has doubled, and only the columns the queries on events select by: sampling the JSON
+# columns as well, every fifth of growth, cost more than the plans it saved.
+ANALYZE_SHARE = 1.0
+ANALYZE_LEAST = 10_000
+ANALYZE_COLUMNS = ("lead_id", "type", "name", "timestamp")
+_ANALYZE_LOCK = _LOCK + 1
+_STALE = (
+    "SELECT c.relname FROM pg_stat_user_tables s "
+    "JOIN pg_inherits i ON i.inhrelid = s.relid JOIN pg_class c ON c.oid = s.relid "
+    "WHERE i.inhparent = to_regclass(%s) "
+    "AND s.n_mod_since_analyze > greatest(%s, %s * greatest(c.reltuples, 0))"
+)
+
+
+def event_partitions_analyze() -> list[str]:
+    """Sample again (ANALYZE, ANALYZE_COLUMNS) the partitions whose rows changed by more
+    than ANALYZE_SHARE (and at least ANALYZE_LEAST rows) since they were last sampled; one
+    caller at a time, the others go on at once. Returns the partitions sampled. Call it
+    outside a transaction, after a large load has committed (the inbox's expansion does)."""
+    conn = connections["default"]
+    if not events_partitioned():
+        return []
+    with transaction.atomic(), conn.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_ANALYZE_LOCK])
+        if not cursor.fetchone()[0]:
+            return []
+        cursor.execute(_STALE, [PARENT, ANALYZE_LEAST, ANALYZE_SHARE])
+        stale = [name for (name,) in cursor.fetchall()]
+        for name in stale:
+            columns = ", ".join(conn.ops.quote_name(c) for c in ANALYZE_COLUMNS)
+            cursor.execute(f"ANALYZE {conn.ops.quote_name(name)} ({columns})")
+    return stale
+
+
 def _columns(conn: BaseDatabaseWrapper) -> str:
     with conn.cursor() as cursor:
         cursor.execute(

@@ -318,3 +318,27 @@ def test_the_beat_task_applies_the_retention_setting(settings):
     done = maintain_task()
 
     assert done["dropped"] == [partition_name(month_add(month, -14))]
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_month_that_grew_much_since_it_was_sampled_is_sampled_again_at_once(monkeypatch):
+    """After a back-fill the planner must not read a month as if it were still small:
+    event_partitions_analyze samples (ANALYZE) the partitions that changed by more than a
+    share since they were last sampled, and leaves the others alone."""
+    monkeypatch.setattr(event_partitions, "ANALYZE_LEAST", 50)
+    now = timezone.now()
+    month = partition_name(month_start(now))
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {month}")
+    event_partitions.event_partitions_analyze()  # whatever earlier tests left
+    assert month not in event_partitions.event_partitions_analyze()  # nothing changed since
+
+    events_insert([_row(f"grew-{i}", now) for i in range(60)])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")  # this backend's counts, now
+    assert month in event_partitions.event_partitions_analyze()
+    assert month not in event_partitions.event_partitions_analyze()  # sampled: done
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [month])
+        assert cursor.fetchone()[0] >= 60

@@ -21,6 +21,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ..event_partitions import event_partitions_analyze
 from ..event_store import rows_json
 from ..models import InboxBatch, Source
 from ..services import task_kick
@@ -112,6 +113,7 @@ def inbox_expand(*, rows: int = CLAIM_ROWS, seconds: float | None = None) -> int
         if not taken:
             return done
         done += taken
+        event_partitions_analyze()
 
 
 def _expand_retried(rows: int) -> int:
