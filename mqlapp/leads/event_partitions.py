@@ -7,18 +7,21 @@ covers (very old or far-future events); a month's partition, once created, takes
 On SQLite there are no partitions: upkeep does nothing and retention is a plain DELETE.
 """
 
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.db import connections, transaction
+from django.db import OperationalError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from . import hooks
 from .models import Event, EventKey
+
+log = logging.getLogger(__name__)
 
 PARENT = Event._meta.db_table
 DEFAULT = f"{PARENT}_default"
@@ -87,6 +90,7 @@ def event_partitions(using: str = "default") -> dict[str, datetime]:
 ANALYZE_SHARE = 1.0
 ANALYZE_LEAST = 10_000
 ANALYZE_COLUMNS = ("lead_id", "type", "name", "timestamp")
+ANALYZE_LOCK_TIMEOUT = "200ms"
 _ANALYZE_LOCK = _LOCK + 1
 _STALE = (
     "SELECT c.relname FROM pg_stat_user_tables s "
@@ -104,15 +108,22 @@ def event_partitions_analyze() -> list[str]:
     conn = connections["default"]
     if not events_partitioned():
         return []
-    with transaction.atomic(), conn.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_ANALYZE_LOCK])
-        if not cursor.fetchone()[0]:
-            return []
-        cursor.execute(_STALE, [PARENT, ANALYZE_LEAST, ANALYZE_SHARE])
-        stale = [name for (name,) in cursor.fetchall()]
-        for name in stale:
-            columns = ", ".join(conn.ops.quote_name(c) for c in ANALYZE_COLUMNS)
-            cursor.execute(f"ANALYZE {conn.ops.quote_name(name)} ({columns})")
+    columns = ", ".join(conn.ops.quote_name(c) for c in ANALYZE_COLUMNS)
+    try:
+        with transaction.atomic(), conn.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_ANALYZE_LOCK])
+            if not cursor.fetchone()[0]:
+                return []
+            # A VACUUM or a partition change holding the month: the back-fill goes on, and
+            # the next transaction (or autovacuum) samples it.
+            cursor.execute("SET LOCAL lock_timeout = %s", [ANALYZE_LOCK_TIMEOUT])
+            cursor.execute(_STALE, [PARENT, ANALYZE_LEAST, ANALYZE_SHARE])
+            stale = [name for (name,) in cursor.fetchall()]
+            for name in stale:
+                cursor.execute(f"ANALYZE {conn.ops.quote_name(name)} ({columns})")
+    except OperationalError as exc:  # the lock timeout; the data is stored either way
+        log.info("sampling the events' partitions skipped: %s", exc)
+        return []
     return stale
 
 

@@ -342,3 +342,44 @@ def test_a_month_that_grew_much_since_it_was_sampled_is_sampled_again_at_once(mo
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [month])
         assert cursor.fetchone()[0] >= 60
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_sampling_a_month_someone_holds_is_skipped_not_waited_for(monkeypatch):
+    """A VACUUM or a partition change holding the month must not stall a back-fill: the
+    sampling gives up after its lock timeout and a later call does it."""
+    import threading
+
+    from django.db import connections
+
+    monkeypatch.setattr(event_partitions, "ANALYZE_LEAST", 50)
+    now = timezone.now()
+    month = partition_name(month_start(now))
+    event_partitions.event_partitions_analyze()  # whatever earlier tests left
+    events_insert([_row(f"held-{i}", now) for i in range(60)])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+    holding, release = threading.Event(), threading.Event()
+
+    def vacuum_like() -> None:
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("BEGIN")
+                cursor.execute(f"LOCK TABLE {month} IN SHARE UPDATE EXCLUSIVE MODE")
+                holding.set()
+                release.wait(30)
+                cursor.execute("ROLLBACK")
+        finally:
+            other.close()
+
+    thread = threading.Thread(target=vacuum_like)
+    thread.start()
+    try:
+        assert holding.wait(30)
+        assert event_partitions.event_partitions_analyze() == []  # skipped, no error
+    finally:
+        release.set()
+        thread.join(30)
+    assert month in event_partitions.event_partitions_analyze()  # the next call does it
