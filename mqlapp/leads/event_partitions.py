@@ -106,8 +106,8 @@ def event_partitions_analyze() -> list[str]:
     caller at a time, the others go on at once. Returns the partitions sampled. Call it
     outside a transaction, after a large load has committed (the inbox's expansion does)."""
     conn = connections["default"]
-    if not events_partitioned():
-        return []
+    if conn.in_atomic_block or not events_partitioned():
+        return []  # inside a caller's transaction its lock timeout would outlive this call
     columns = ", ".join(conn.ops.quote_name(c) for c in ANALYZE_COLUMNS)
     try:
         with transaction.atomic(), conn.cursor() as cursor:
