@@ -2,7 +2,6 @@
 scoring batch and a handoff action each lock only their own rows of a lead, and both queues are
 append-only, so events for that very lead are stored while the locks are held."""
 
-import threading
 import uuid
 
 import pytest
@@ -16,6 +15,7 @@ from mqlapp.leads.models import Event
 from scoring.models import LeadScore, ScoreQueue
 from tests.conftest import requires_postgres
 from tests.factories import lead_make
+from tests.holding import held_elsewhere
 
 
 def _track(email: str) -> list:
@@ -33,43 +33,25 @@ def _track(email: str) -> list:
 @pytest.mark.django_db(transaction=True)
 def test_events_are_stored_while_scoring_and_handoff_hold_the_leads_rows(source):
     lead = lead_make(email="busy@example.co.jp")
-    holding, release = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
+    with transaction.atomic():
+        ScoreQueue.append([lead.pk])
+        QualifyQueue.append([lead.pk])
 
     def worker() -> None:
         """What a scoring batch and a queue action hold: their rows of the lead, and queue
         rows claimed (SKIP LOCKED) but not yet committed."""
-        try:
-            with transaction.atomic():
-                ScoreQueue.append([lead.pk])
-                QualifyQueue.append([lead.pk])
-            with transaction.atomic():
-                assert ScoreQueue.claim(limit=10) == [lead.pk]
-                assert QualifyQueue.claim(limit=10) == [lead.pk]
-                list(LeadScore.objects.select_for_update().filter(lead_id=lead.pk))
-                list(LeadLifecycle.objects.select_for_update().filter(lead_id=lead.pk))
-                holding.set()
-                release.wait(30)
-        except BaseException as exc:  # noqa: BLE001 (handed to the test below)
-            errors.append(exc)
-        finally:
-            connection.close()
+        assert ScoreQueue.claim(limit=10) == [lead.pk]
+        assert QualifyQueue.claim(limit=10) == [lead.pk]
+        list(LeadScore.objects.select_for_update().filter(lead_id=lead.pk))
+        list(LeadLifecycle.objects.select_for_update().filter(lead_id=lead.pk))
 
-    thread = threading.Thread(target=worker)
-    thread.start()
-    try:
-        assert holding.wait(30)
-        # when: events for the same lead arrive, with no patience for any lock at all
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = '1s'")
-            events_ingest(_track("busy@example.co.jp"), source=source)
-            # then (inside the request's transaction, which is then rolled back so no task
-            # runs): stored, and queued for scoring beside the row the worker claimed
-            assert Event.objects.filter(lead_id=lead.pk).count() == 1
-            assert ScoreQueue.objects.filter(lead_id=lead.pk).count() == 2
-            transaction.set_rollback(True)
-    finally:
-        release.set()
-        thread.join(30)
-    assert errors == []
+    # when: events for the same lead arrive, with no patience for any lock at all
+    with held_elsewhere(worker), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '1s'")
+        events_ingest(_track("busy@example.co.jp"), source=source)
+        # then (inside the request's transaction, which is then rolled back so no task
+        # runs): stored, and queued for scoring beside the row the worker claimed
+        assert Event.objects.filter(lead_id=lead.pk).count() == 1
+        assert ScoreQueue.objects.filter(lead_id=lead.pk).count() == 2
+        transaction.set_rollback(True)

@@ -2,7 +2,6 @@
 other row queued for it that no one holds, so a backlog does not make a worker handle the same
 lead once per request that announced it; rows another worker holds are left to that worker."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from handoff.models import QualifyQueue
 from mqlapp.leads.queue import queue_drain
 from scoring.models import ScoreQueue
 from tests.conftest import requires_postgres
+from tests.holding import held_elsewhere
 
 
 @pytest.mark.django_db(transaction=True)
@@ -39,35 +39,15 @@ def test_rows_another_worker_holds_are_skipped_not_taken():
         ScoreQueue.append([7])
     with transaction.atomic():
         ScoreQueue.append([7, 8])
-    holding, release = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
     claimed: list[list[int]] = []
 
-    def other_worker() -> None:
-        try:
-            with transaction.atomic():
-                claimed.append(ScoreQueue.claim(limit=1))  # the first row: lead 7 (and its twin)
-                holding.set()
-                release.wait(30)
-                transaction.set_rollback(True)  # it crashes: its rows come back
-        except BaseException as exc:  # noqa: BLE001 (handed to the test below)
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=other_worker)
-    thread.start()
-    try:
-        assert holding.wait(30)
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = '1s'")
-            # lead 7's rows are both held by the other worker: only lead 8 is free
-            assert ScoreQueue.claim(limit=10) == [8]
-    finally:
-        release.set()
-        thread.join(30)
-    assert errors == []
+    # the other worker takes the first row, lead 7 (and its twin), then crashes: its rows
+    # come back
+    with held_elsewhere(lambda: claimed.append(ScoreQueue.claim(limit=1))), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '1s'")
+        # lead 7's rows are both held by the other worker: only lead 8 is free
+        assert ScoreQueue.claim(limit=10) == [8]
     assert claimed == [[7]]
     # the other worker rolled back: lead 7 is still queued (twice), nothing was lost
     assert sorted(ScoreQueue.objects.values_list("lead_id", flat=True)) == [7, 7]

@@ -33,6 +33,7 @@ from scoring.services.state import rules_live
 from tests import pipeline
 from tests.conftest import requires_postgres
 from tests.factories import lead_make
+from tests.holding import held_elsewhere
 
 pytestmark = pytest.mark.django_db
 OPENED = {"name": "Open", "kind": "behavior", "event": "Email Opened", "points": 5}
@@ -351,10 +352,6 @@ def test_a_month_that_grew_much_since_it_was_sampled_is_sampled_again_at_once(mo
 def test_sampling_a_month_someone_holds_is_skipped_not_waited_for(monkeypatch):
     """A VACUUM or a partition change holding the month must not stall a back-fill: the
     sampling gives up after its lock timeout and a later call does it."""
-    import threading
-
-    from django.db import connections
-
     monkeypatch.setattr(event_partitions, "ANALYZE_LEAST", 50)
     now = timezone.now()
     month = partition_name(month_start(now))
@@ -362,26 +359,11 @@ def test_sampling_a_month_someone_holds_is_skipped_not_waited_for(monkeypatch):
     events_insert([_row(f"held-{i}", now) for i in range(60)])
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_force_next_flush()")
-    holding, release = threading.Event(), threading.Event()
 
     def vacuum_like() -> None:
-        other = connections.create_connection("default")
-        try:
-            with other.cursor() as cursor:
-                cursor.execute("BEGIN")
-                cursor.execute(f"LOCK TABLE {month} IN SHARE UPDATE EXCLUSIVE MODE")
-                holding.set()
-                release.wait(30)
-                cursor.execute("ROLLBACK")
-        finally:
-            other.close()
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {month} IN SHARE UPDATE EXCLUSIVE MODE")
 
-    thread = threading.Thread(target=vacuum_like)
-    thread.start()
-    try:
-        assert holding.wait(30)
+    with held_elsewhere(vacuum_like):
         assert event_partitions.event_partitions_analyze() == []  # skipped, no error
-    finally:
-        release.set()
-        thread.join(30)
     assert month in event_partitions.event_partitions_analyze()  # the next call does it

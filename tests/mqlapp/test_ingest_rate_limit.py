@@ -57,7 +57,7 @@ def test_past_the_limit_a_key_gets_429_with_retry_after(limited):
 
     assert refused.status_code == 429
     retry_after = int(refused["Retry-After"])
-    assert 1 <= retry_after <= 60
+    assert retry_after in range(1, 61)  # seconds, within the window
     body = refused.json()
     assert body["success"] is False
     assert body["code"] == "rate_limited"
