@@ -17,6 +17,7 @@ from django.db.models import Case, Max, Q, Value, When
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact, In
 
+from .event_store import event_owners_hold
 from .models import Event
 
 ACTIVITY_TYPES = ("track", "page", "screen")
@@ -119,6 +120,7 @@ def orphans_adopt(
     if not orphans.update(lead_id=targets.target()):
         return out
     out.leads = {*targets.anonymous.values(), *targets.exact.values(), *targets.emails.values()}
+    event_owners_hold(out.leads, ())  # the leads adopting are still there (no constraint)
     activity = (
         Event.objects.filter(lead_id__in=sorted(out.leads), type__in=ACTIVITY_TYPES)
         .values("lead_id")

@@ -14,7 +14,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .. import hooks
-from ..event_store import EventRow, events_insert, message_keys_claim, message_keys_release
+from ..event_store import (
+    EventOwnerGone,
+    EventRow,
+    events_insert,
+    message_keys_claim,
+    message_keys_release,
+)
 from ..models import PROFILE_FIELDS, Lead, Source
 from ..orphans import ACTIVITY_TYPES
 from ..services import lead_apply
@@ -63,23 +69,34 @@ def messages_validate(
 
 # A request's transaction that PostgreSQL ends to break a deadlock with another request about
 # the same lead (SQLSTATE 40P01; 40001 a serialization failure) is tried again from the start:
-# it rolled back whole, so nothing of it was stored.
+# it rolled back whole, so nothing of it was stored. So is one whose lead was merged away or
+# erased while it resolved (EventOwnerGone): resolving again finds where the lead went.
 RETRIED_SQLSTATES = ("40P01", "40001")
 ATTEMPTS = 3
 
 T = TypeVar("T")
 
 
+def _retried(exc: Exception) -> bool:
+    if isinstance(exc, EventOwnerGone):
+        return True
+    return isinstance(exc, OperationalError) and (
+        getattr(exc.__cause__, "pgcode", None) in RETRIED_SQLSTATES
+    )
+
+
 def deadlock_retried(attempt: Callable[[], T], *, reset: Callable[[], None] = lambda: None) -> T:
-    """Run `attempt` (one whole transaction) and, when PostgreSQL broke a deadlock with it,
-    call `reset` and run it again, up to ATTEMPTS times in all."""
+    """Run `attempt` (one whole transaction) and, when PostgreSQL broke a deadlock with it or
+    a lead it named went away meanwhile, call `reset` and run it again, up to ATTEMPTS times
+    in all."""
     for tried in range(1, ATTEMPTS):
         try:
             return attempt()
-        except OperationalError as exc:
-            if getattr(exc.__cause__, "pgcode", None) not in RETRIED_SQLSTATES:
+        except (OperationalError, EventOwnerGone) as exc:
+            if not _retried(exc):
                 raise
-            log.info("ingest transaction broken by a deadlock; trying again (%s)", tried)
+            why = "a lead it named going away" if isinstance(exc, EventOwnerGone) else "a deadlock"
+            log.info("ingest transaction broken by %s; trying again (%s)", why, tried)
             reset()
             time.sleep(random.uniform(0.005, 0.05) * tried)
     return attempt()
