@@ -335,7 +335,10 @@ def test_a_month_that_grew_much_since_it_was_sampled_is_sampled_again_at_once(mo
     event_partitions.event_partitions_analyze()  # whatever earlier tests left
     assert month not in event_partitions.event_partitions_analyze()  # nothing changed since
 
-    events_insert([_row(f"grew-{i}", now) for i in range(60)])
+    # 60 moments a microsecond apart (within the month: it cannot end in the next 60 µs
+    # after `now` and the month's start)
+    start = max(now - timedelta(microseconds=60), month_start(now))
+    events_insert([_row(f"grew-{i}", start + timedelta(microseconds=i)) for i in range(60)])
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_force_next_flush()")  # this backend's counts, now
     with transaction.atomic():  # a caller's transaction: not there, its timeout would stay
@@ -345,6 +348,14 @@ def test_a_month_that_grew_much_since_it_was_sampled_is_sampled_again_at_once(mo
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [month])
         assert cursor.fetchone()[0] >= 60
+        # The small sample (ANALYZE_STATISTICS): its histogram of 60 distinct moments has
+        # that many buckets, where PostgreSQL's default (100) would keep all 60 values.
+        cursor.execute(
+            "SELECT cardinality(histogram_bounds::text::text[]) FROM pg_stats "
+            "WHERE tablename = %s AND attname = 'timestamp'",
+            [month],
+        )
+        assert cursor.fetchone()[0] == event_partitions.ANALYZE_STATISTICS + 1
 
 
 @requires_postgres
