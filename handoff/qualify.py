@@ -91,15 +91,16 @@ def fast_track_leads(lead_ids: set[int], *, policy: MqlPolicy) -> set[int]:
     before_epoch = LeadScore.objects.filter(
         lead_id=OuterRef("lead_id"), epoch__gt=OuterRef("timestamp")
     )
-    # Only the events of these names (read from the index on track names), not every track
-    # event of the leads; Python then applies the exact rule.
-    named, params = track_names_where(wanted, alias=connection.ops.quote_name(Event._meta.db_table))
-    rows = (
-        Event.objects.filter(lead_id__in=lead_ids, type="track")
-        .extra(where=[named], params=params)  # noqa: S610 (fixed SQL; the names are parameters)
-        .exclude(Exists(before_epoch))
-        .filter(events_vouched())  # a copied browser key raises no one's hand
-    )
+    rows = Event.objects.filter(lead_id__in=lead_ids, type="track")
+    if connection.vendor == "postgresql":
+        # Only the events of these names (read from the index on track names), not every
+        # track event of the leads; Python then applies the exact rule. (The embedded SQLite
+        # default has neither the index nor the functions: Python alone decides there.)
+        table = connection.ops.quote_name(Event._meta.db_table)
+        named, params = track_names_where(wanted, alias=table)
+        rows = rows.extra(where=[named], params=params)  # noqa: S610 (fixed SQL; names are parameters)
+    # a copied browser key raises no one's hand
+    rows = rows.exclude(Exists(before_epoch)).filter(events_vouched())
     # The engine's name rule decides what "an event named X" is (one definition).
     return {
         lead_id
