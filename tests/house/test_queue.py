@@ -137,3 +137,49 @@ def test_a_back_fill_row_waits_to_settle_unless_a_live_row_takes_its_lead(queue)
     with transaction.atomic():
         assert queue.claim(limit=5, bulk_settle=60) == [1]
     assert not queue.objects.exists()
+
+
+@requires_postgres  # the held row (FOR KEY SHARE, SKIP LOCKED) is PostgreSQL's
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("queue", [ScoreQueue, QualifyQueue])
+def test_a_back_fill_holds_its_leads_waiting_row_instead_of_adding_another(queue):
+    for _ in range(5):  # five back-fill batches about the same leads
+        with transaction.atomic():
+            queue.append([1, 2], bulk=True)
+    assert sorted(queue.objects.values_list("lead_id", flat=True)) == [1, 2]
+    with transaction.atomic():
+        queue.append([2], bulk=False)  # live traffic always adds its row
+    assert sorted(queue.objects.values_list("lead_id", flat=True)) == [1, 2, 2]
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_row_a_back_fill_holds_is_not_claimed_before_it_commits():
+    with transaction.atomic():
+        ScoreQueue.append([1, 2], bulk=True)
+
+    # another back-fill, not committed yet, wrote lead 2's events and holds its row
+    with held_elsewhere(lambda: ScoreQueue.append([2, 3], bulk=True)), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '1s'")
+        # a worker takes lead 1 only: lead 2 must wait for that back-fill (its events), and
+        # lead 3's row is not committed
+        assert ScoreQueue.claim(limit=10) == [1]
+    # that back-fill rolled back: lead 2's row is still there, nothing was lost
+    assert list(ScoreQueue.objects.values_list("lead_id", flat=True)) == [2]
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_back_fill_adds_a_row_for_a_lead_a_worker_holds_without_waiting():
+    with transaction.atomic():
+        ScoreQueue.append([5], bulk=True)
+    claimed: list[list[int]] = []
+
+    # a worker took lead 5's row (and read its events) and has not committed
+    with held_elsewhere(lambda: claimed.append(ScoreQueue.claim(limit=10))), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '1s'")  # waiting would fail the test
+        ScoreQueue.append([5], bulk=True)  # new events for lead 5: it needs another turn
+        assert sorted(ScoreQueue.objects.values_list("lead_id", flat=True)) == [5, 5]
+    assert claimed == [[5]]
