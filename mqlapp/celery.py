@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import worker_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mqlapp.settings")
 
@@ -28,3 +28,11 @@ def catch_up(sender: object = None, **_: object) -> None:
         return
     for name in CATCH_UP:
         app.send_task(name)
+
+
+@worker_init.connect
+def tune(sender: object = None, **_: object) -> None:
+    """Before the pool forks: its processes inherit the setting."""
+    from mqlapp.process import process_tune  # noqa: PLC0415 (Django is set up by now)
+
+    process_tune()
