@@ -33,6 +33,6 @@ def catch_up(sender: object = None, **_: object) -> None:
 @worker_init.connect
 def tune(sender: object = None, **_: object) -> None:
     """Before the pool forks: its processes inherit the setting."""
-    from mqlapp.process import process_tune  # noqa: PLC0415 (Django is set up by now)
+    from mqlapp.leads.process import process_tune  # noqa: PLC0415 (Django is set up by now)
 
     process_tune()

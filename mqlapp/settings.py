@@ -170,7 +170,7 @@ SCORING_RESCORE_PARTS: int = env.int("SCORING_RESCORE_PARTS", default=1)
 # when the inbox is empty, at once. 0 scores after every batch (docs/scoring.md).
 SCORING_BULK_SETTLE_SECONDS: float = env.float("SCORING_BULK_SETTLE_SECONDS", default=10.0)
 # Container objects a web or worker process allocates between two passes of Python's cyclic
-# garbage collector (mqlapp/process.py); 0 keeps Python's default of 700.
+# garbage collector (mqlapp/leads/process.py); 0 keeps Python's default of 700.
 GC_THRESHOLD: int = env.int("GC_THRESHOLD", default=50_000)
 # Events older than this many whole months before the current one are dropped, a monthly
 # partition at a time (docs/partitioning.md); unset keeps every event.

@@ -16,6 +16,9 @@ def worker_init(settings_module: str, database: dict[str, Any]) -> None:
 
     settings.DATABASES["default"].update(database)  # before the first connection
     django.setup()
+    from mqlapp.leads.process import process_tune  # noqa: PLC0415 (needs the settings)
+
+    process_tune()
 
 
 def call(module: str, name: str, args: tuple[Any, ...]) -> Any:

@@ -192,6 +192,9 @@ def _run(
 
     django.setup()
     settings.DEBUG = False  # no query log
+    from mqlapp.leads.process import process_tune
+
+    process_tune()  # as the web and worker processes that run these paths do
     logging.getLogger("celery").setLevel(logging.WARNING)
     from tests.bench import data, report, scoring
 

@@ -1,4 +1,4 @@
-"""A web or worker process raises the garbage collector's threshold (mqlapp/process.py)."""
+"""A web or worker process raises the garbage collector's threshold (mqlapp/leads/process.py)."""
 
 import gc
 import os
@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 
 from mqlapp.celery import tune
@@ -45,3 +46,20 @@ def test_the_wsgi_application_sets_the_threshold_in_its_process() -> None:
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.split()[-1] == "23456"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes need PostgreSQL")
+def test_the_simulators_worker_processes_set_the_threshold(settings) -> None:
+    from scoring.services import parallel
+
+    settings.SCORING_SIMULATE_PROCESSES = 2
+    settings.SCORING_SIMULATE_PARALLEL_MIN_LEADS = 1
+    try:
+        answers = parallel.parallel_map(gc.get_threshold, [(), ()], leads=1)
+        used_pool = parallel._pool is not None
+    finally:
+        parallel.pool_shutdown()
+
+    assert used_pool
+    assert [first for first, _, _ in answers] == [settings.GC_THRESHOLD] * 2
