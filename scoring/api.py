@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -81,7 +82,9 @@ class LeadScoreView(APIView):
 
     @extend_schema(responses=LeadScoreSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        score = selectors.lead_score(get_object_or_404(Lead, pk=pk))
+        score = selectors.lead_score(pk)
+        if score is None:
+            raise Http404  # as get_object_or_404 answers
         return Response(LeadScoreSerializer(score).data)
 
 

@@ -4,7 +4,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
+
+from django.db.models import Subquery
 
 from mqlapp.leads.models import Event, Lead
 
@@ -27,23 +29,33 @@ class ScoreSummary:
     breakdown: list[dict[str, Any]] = field(default_factory=list)
 
 
-def lead_score(lead: Lead) -> ScoreSummary:
+@overload
+def lead_score(lead: Lead) -> ScoreSummary: ...
+@overload
+def lead_score(lead: int) -> ScoreSummary | None: ...
+def lead_score(lead: Lead | int) -> ScoreSummary | None:
     """The stored score; `as_of` is when it was last evaluated (the hourly refresh included:
-    a refresh that leaves a score unchanged does not rewrite it)."""
-    detail = LeadScore.objects.filter(lead=lead).first()
-    if detail is None:
-        return ScoreSummary(score=0.0, engagement=0.0, fit=0.0, as_of=None)
-    refreshed = ScoringState.objects.filter(pk=1).values_list("refreshed_at", flat=True).first()
-    as_of = detail.as_of
-    if as_of is not None and refreshed is not None and refreshed > as_of:
-        as_of = refreshed
-    return ScoreSummary(
-        score=float(detail.score),
-        engagement=float(detail.engagement),
-        fit=float(detail.fit),
-        as_of=as_of,
-        breakdown=detail.breakdown,
+    a refresh that leaves a score unchanged does not rewrite it). Given an id, None when no
+    lead has it. One query (the API answers it while a probe polls)."""
+    lead_id = lead if isinstance(lead, int) else lead.pk
+    refreshed = ScoringState.objects.filter(pk=1).values("refreshed_at")[:1]
+    detail = (
+        LeadScore.objects.filter(lead_id=lead_id)
+        .annotate(refreshed=Subquery(refreshed))
+        .values_list("score", "engagement", "fit", "as_of", "breakdown", "refreshed")
+        .first()
     )
+    if detail is None:
+        if isinstance(lead, int) and not Lead.objects.filter(pk=lead).exists():
+            return None
+        return ScoreSummary(score=0.0, engagement=0.0, fit=0.0, as_of=None)
+    score, engagement, fit, as_of, breakdown, refreshed_at = detail
+    if as_of is not None and refreshed_at is not None and refreshed_at > as_of:
+        as_of = refreshed_at
+    return ScoreSummary(
+        score=float(score), engagement=float(engagement), fit=float(fit), as_of=as_of,
+        breakdown=breakdown,
+    )  # fmt: skip
 
 
 def lead_score_history(

@@ -2,7 +2,7 @@
 
 import random
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -61,6 +61,30 @@ def test_score_through_the_api_equals_the_hand_computed_value(ingest, api, mixed
     assert body["breakdown"] == expected_breakdown(mixed_rules)
     assert sum(Decimal(str(item["points"])) for item in body["breakdown"]) == Decimal("75")
     assert body["as_of"] is not None
+
+
+def test_the_score_answer_reads_one_row_and_a_missing_lead_is_404(
+    ingest, api, mixed_rules, django_assert_max_num_queries
+):
+    # given a scored lead, and the hourly refresh marked after its last evaluation
+    ingest("/v1/batch", {"batch": mixed_activity("ren@example.co.jp", timezone.now())})
+    score_all()
+    lead = LeadView.objects.get(email="ren@example.co.jp")
+    refreshed = LeadScore.objects.get(lead=lead).as_of + timedelta(minutes=5)
+    ScoringState.objects.filter(pk=1).update(refreshed_at=refreshed)
+    client = api("sales")
+    client.get("/api/leads/0/score/")  # the token and role are read on every request
+
+    # when it is polled (a dashboard, the bench's probe): the token, the role, one row
+    with django_assert_max_num_queries(3):
+        body = client.get(f"/api/leads/{lead.pk}/score/").json()
+
+    # then the stored score, as of the refresh
+    assert (body["score"], body["fit"]) == (MIXED_SCORE, MIXED_FIT)
+    assert datetime.fromisoformat(body["as_of"].replace("Z", "+00:00")) == refreshed
+    missing = client.get(f"/api/leads/{lead.pk + 10_000}/score/")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "not_found"
 
 
 def test_arrival_order_retries_and_replays_never_change_the_score(ingest, mixed_rules):
