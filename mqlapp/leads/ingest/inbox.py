@@ -10,6 +10,7 @@ message stored once, whichever path or how many times it came. docs/ingestion.md
 """
 
 import logging
+import operator
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -43,6 +44,7 @@ PACKED = (
     "index", "type", "message_id", "anonymous_id", "user_id", "name", "properties", "context",
     "traits", "timestamp", "sent_at", "received_at", "previous_id", "group_id", "campaign",
 )  # fmt: skip
+_PACKED_FIELDS = operator.attrgetter(*PACKED)
 _AT = PACKED.index("timestamp")  # then sent_at and received_at
 
 
@@ -61,7 +63,8 @@ def inbox_deferred(*, count: int, source: Source) -> bool:
 
 def messages_pack(messages: Sequence[Message]) -> bytes:
     """The messages as one JSON document, written as the events' own (event_store.rows_json)."""
-    return rows_json([[getattr(m, name) for name in PACKED] for m in messages]).encode()
+    fields = _PACKED_FIELDS  # one C call per message, not a getattr per field
+    return rows_json([fields(m) for m in messages]).encode()
 
 
 def messages_unpack(blob: bytes | memoryview) -> list[Message]:
