@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -18,6 +19,7 @@ from mqlapp.leads.services import task_kick
 from scoring import engine
 from scoring.engine.conditions import name_key
 from scoring.models import LeadScore
+from scoring.selectors import backfill_scoring
 from scoring.services import track_names_where
 
 from .assignment import assignees_next, assignments_record
@@ -29,10 +31,11 @@ from .services import mql_passes, policy_get, transitions_record
 LIFECYCLE_COLUMNS = tuple(f.name for f in LeadLifecycle._meta.concrete_fields)
 
 
-def qualify_enqueue(lead_ids: Iterable[int]) -> None:
+def qualify_enqueue(lead_ids: Iterable[int], *, bulk: bool = False) -> None:
     """scoring's `scores_computed` hook: in scoring's transaction, queue the leads; the
-    handoff task runs after commit (append-only rows: scoring never waits on handoff)."""
-    if not QualifyQueue.append(lead_ids):
+    handoff task runs after commit (append-only rows: scoring never waits on handoff).
+    `bulk`: a back-fill's leads, qualified after live ones and in full batches."""
+    if not QualifyQueue.append(lead_ids, bulk=bulk):
         return
     from .tasks import leads_qualify_pending as task  # noqa: PLC0415 (tasks import this module)
 
@@ -43,10 +46,20 @@ def leads_qualify_pending(
     *, limit: int = 500, bulk_first: bool = False, now: datetime | None = None
 ) -> int:
     """Qualify one batch of queued leads (live or back-fill: `LeadQueue.claim`); returns how
-    many leads were looked at."""
+    many leads were looked at. While scoring still has a back-fill's leads to score, that
+    back-fill's leads are qualified only `limit` at a time (or once the first has waited
+    QUALIFY_BULK_WAIT_SECONDS): scoring hands them over a hundred at a time, and a batch
+    costs about as much to qualify whatever its size (docs/handoff.md); the last scoring
+    batch's kick finds scoring done and takes the rest."""
     now = now or timezone.now()
+    least = limit if backfill_scoring() else 0
     with transaction.atomic():
-        ids = QualifyQueue.claim(limit=limit, bulk_first=bulk_first)
+        ids = QualifyQueue.claim(
+            limit=limit,
+            bulk_first=bulk_first,
+            bulk_least=least,
+            bulk_wait=settings.QUALIFY_BULK_WAIT_SECONDS,
+        )
         if ids:
             leads_qualify(ids, now=now)
     return len(ids)

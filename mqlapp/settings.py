@@ -169,6 +169,9 @@ SCORING_RESCORE_PARTS: int = env.int("SCORING_RESCORE_PARTS", default=1)
 # has waited this long (then every batch that arrived for it meanwhile is scored at once);
 # when the inbox is empty, at once. 0 scores after every batch (docs/scoring.md).
 SCORING_BULK_SETTLE_SECONDS: float = env.float("SCORING_BULK_SETTLE_SECONDS", default=10.0)
+# While a back-fill's leads are still being scored, their qualification waits for a full
+# batch, or until the first has waited this long (docs/handoff.md).
+QUALIFY_BULK_WAIT_SECONDS: float = env.float("QUALIFY_BULK_WAIT_SECONDS", default=5.0)
 # Container objects a web or worker process allocates between two passes of Python's cyclic
 # garbage collector (mqlapp/leads/process.py); 0 keeps Python's default of 700.
 GC_THRESHOLD: int = env.int("GC_THRESHOLD", default=50_000)

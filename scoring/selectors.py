@@ -11,10 +11,16 @@ from django.db.models import Subquery
 from mqlapp.leads.models import Event, Lead
 
 from . import engine
-from .models import LeadScore, RescoreJob, ScoreHistory, ScoringState
+from .models import LeadScore, RescoreJob, ScoreHistory, ScoreQueue, ScoringState
 from .services.state import rules_live
 
 HISTORY_LIMIT = 1000
+
+
+def backfill_scoring() -> bool:
+    """Whether a back-fill's leads (a large batch, an import) wait to be scored, or are
+    being scored now: more of their scores are still to come."""
+    return ScoreQueue.objects.filter(bulk=True).exists()
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ waiting back-fill row: it holds that row instead until it commits (`append`).
 
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from typing import Any, NamedTuple
 
 from django.db import connection, models
 from django.utils import timezone
@@ -72,6 +73,8 @@ class LeadQueue(models.Model):
         bulk_limit: int | None = None,
         bulk_first: bool = False,
         bulk_settle: float = 0,
+        bulk_least: int = 0,
+        bulk_wait: float = 0,
     ) -> list[int]:
         """Take up to `limit` rows for the caller's transaction (others skip them) and return
         their leads, once each; the rows are gone when the transaction commits. Live rows
@@ -90,28 +93,59 @@ class LeadQueue(models.Model):
         (the same lead's rows still go with any row taken): while a back-fill is still
         arriving, a lead it touches is handled once for many of its batches instead of once
         for each.
+
+        `bulk_least`: back-fill rows are taken only when at least this many wait, or the
+        oldest has waited `bulk_wait` seconds: while a back-fill still arrives a few rows at a
+        time, it is handled in full batches, not in as many small ones as arrive.
         """
-        limits = {False: limit, True: limit if bulk_limit is None else bulk_limit}
-        settle = {False: 0.0, True: bulk_settle}
-        first = bulk_first
-        return cls._claim(bulk=first, limit=limits[first], settle=settle[first]) or cls._claim(
-            bulk=not first, limit=limits[not first], settle=settle[not first]
-        )
+        return cls.claim_batch(
+            limit=limit, bulk_limit=bulk_limit, bulk_first=bulk_first, bulk_settle=bulk_settle,
+            bulk_least=bulk_least, bulk_wait=bulk_wait,
+        ).leads  # fmt: skip
 
     @classmethod
-    def _claim(cls, *, bulk: bool, limit: int, settle: float) -> list[int]:
+    def claim_batch(
+        cls,
+        *,
+        limit: int,
+        bulk_limit: int | None = None,
+        bulk_first: bool = False,
+        bulk_settle: float = 0,
+        bulk_least: int = 0,
+        bulk_wait: float = 0,
+    ) -> "Claimed":
+        """`claim`, and whether the batch is the back-fill's."""
+        for bulk in (bulk_first, not bulk_first):
+            leads = cls._claim(
+                bulk=bulk,
+                limit=limit if bulk_limit is None or not bulk else bulk_limit,
+                settle=bulk_settle if bulk else 0.0,
+                least=(bulk_least, bulk_wait) if bulk and bulk_least > 0 else None,
+            )
+            if leads:
+                return Claimed(leads, bulk)
+        return Claimed([], False)
+
+    @classmethod
+    def _claim(
+        cls, *, bulk: bool, limit: int, settle: float, least: tuple[int, float] | None
+    ) -> list[int]:
         if connection.vendor != "postgresql":
             waiting = cls._default_manager.filter(bulk=bulk)
             if settle:
                 before = timezone.now() - timedelta(seconds=settle)
                 waiting = waiting.filter(enqueued_at__lte=before)
+            if least is not None and not cls._enough(waiting, *least):
+                return []
             rows = list(
                 waiting.select_for_update(skip_locked=True)
                 .order_by("id")
                 .values_list("id", "lead_id")[:limit]
             )
-            cls._default_manager.filter(id__in=[row_id for row_id, _ in rows]).delete()
-            return sorted({lead_id for _, lead_id in rows})
+            leads = sorted({lead_id for _, lead_id in rows})
+            # The same leads' other rows go with them (writers take turns on SQLite).
+            cls._default_manager.filter(lead_id__in=leads).delete()
+            return leads
         table = cls._meta.db_table
         # `= ANY(ARRAY(…))`, not `IN (SELECT …)`: PostgreSQL knows nothing of how many rows a
         # CTE holds and read the whole queue twice per claim (54 ms at 84,000 rows, a drain
@@ -120,23 +154,48 @@ class LeadQueue(models.Model):
         # enough, none has, and the claim ends at once instead of reading every row to find
         # so. The statement's moment, not now() (the transaction's start): a row committed
         # since counts.
-        settled = (
-            f" AND (SELECT enqueued_at FROM {table} WHERE bulk ORDER BY id LIMIT 1)"  # noqa: S608 (a model's table name)
-            " <= statement_timestamp() - make_interval(secs => %s)"
-            " AND enqueued_at <= statement_timestamp() - make_interval(secs => %s)"
-        )
-        settled = settled if settle else ""
+        first = f"(SELECT enqueued_at FROM {table} WHERE bulk ORDER BY id LIMIT 1)"  # noqa: S608 (a model's table name)
+        conditions = ""
+        params: list[Any] = [bulk]
+        if settle:
+            conditions += (
+                f" AND {first} <= statement_timestamp() - make_interval(secs => %s)"
+                " AND enqueued_at <= statement_timestamp() - make_interval(secs => %s)"
+            )
+            params += [settle, settle]
+        if least is not None:
+            # Counted up to the least, through the claim index: a few hundred entries at most.
+            conditions += (
+                f" AND ((SELECT count(*) FROM (SELECT 1 FROM {table} WHERE bulk LIMIT %s) AS w)"  # noqa: S608 (a model's table name)
+                f" >= %s OR {first} <= statement_timestamp() - make_interval(secs => %s))"
+            )
+            params += [least[0], least[0], least[1]]
         with connection.cursor() as cursor:
             cursor.execute(
-                f"WITH taken AS (SELECT id, lead_id FROM {table} WHERE bulk = %s{settled} "  # noqa: S608 (a model's table name)
+                f"WITH taken AS (SELECT id, lead_id FROM {table} WHERE bulk = %s{conditions} "  # noqa: S608 (a model's table name)
                 "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED), "
                 f"same AS (SELECT q.id FROM {table} q WHERE q.lead_id = "
                 "ANY(ARRAY(SELECT lead_id FROM taken)) FOR UPDATE SKIP LOCKED) "
                 f"DELETE FROM {table} WHERE id = "
                 "ANY(ARRAY(SELECT id FROM taken UNION ALL SELECT id FROM same)) RETURNING lead_id",
-                [bulk, *([settle, settle] if settle else []), limit],
+                [*params, limit],
             )
             return sorted({lead_id for (lead_id,) in cursor.fetchall()})
+
+    @classmethod
+    def _enough(cls, waiting: models.QuerySet[Any], least: int, wait: float) -> bool:
+        """At least `least` back-fill rows wait, or the oldest has waited `wait` seconds."""
+        if waiting.count() >= least:
+            return True
+        oldest = waiting.order_by("id").values_list("enqueued_at", flat=True).first()
+        return oldest is not None and oldest <= timezone.now() - timedelta(seconds=wait)
+
+
+class Claimed(NamedTuple):
+    """What a claim took: the leads, once each, and whether they are a back-fill's batch."""
+
+    leads: list[int]
+    bulk: bool
 
 
 def queue_drain(step: Callable[[bool], int]) -> int:

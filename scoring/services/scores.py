@@ -150,12 +150,14 @@ def leads_score(
     now: datetime,
     cause: str = Cause.EVENT,
     sets: RuleSets | None = None,
+    bulk: bool = False,
 ) -> dict[int, engine.Score]:
     """Score these leads at `now` under the published rules, store what changed, and return
     every lead's score. Run it inside the caller's transaction: the rule set is read under a
     share lock (pass `sets` from `rule_sets_for_scoring()` when the caller took it first),
-    so a re-score swap never lands in the middle of a batch."""
-    scores, _ = _leads_score(lead_ids, now=now, cause=cause, sets=sets)
+    so a re-score swap never lands in the middle of a batch. `bulk`: a back-fill's leads
+    (`hooks.scores_computed` says so to the apps above)."""
+    scores, _ = _leads_score(lead_ids, now=now, cause=cause, sets=sets, bulk=bulk)
     return scores
 
 
@@ -192,7 +194,12 @@ _Row = tuple[Any, ...]
 
 @transaction.atomic
 def _leads_score(
-    lead_ids: Sequence[int], *, now: datetime, cause: str, sets: RuleSets | None
+    lead_ids: Sequence[int],
+    *,
+    now: datetime,
+    cause: str,
+    sets: RuleSets | None,
+    bulk: bool = False,
 ) -> tuple[dict[int, engine.Score], set[int]]:
     sets = sets or rule_sets_for_scoring()
     if cause == Cause.TIME and not engine.changes_with_time(sets.live):
@@ -262,7 +269,7 @@ def _leads_score(
     )  # fmt: skip
     _store_next(nexts)
     # A score that time only lowered cannot newly pass the (monotone) MQL test.
-    hooks.scores_computed(rose if cause == Cause.TIME else scores)
+    hooks.scores_computed(rose if cause == Cause.TIME else scores, bulk=bulk)
     return scores, changed
 
 
@@ -527,12 +534,12 @@ def leads_score_pending(
         # The rule set first (a share lock), then queue rows, then score rows: a re-score
         # swap waits for this batch, and never holds what this batch waits for.
         sets = rule_sets_for_scoring()
-        ids = ScoreQueue.claim(
+        ids, bulk = ScoreQueue.claim_batch(
             limit=limit, bulk_limit=bulk_limit, bulk_first=bulk_first, bulk_settle=settle
         )
         if not ids:
             return 0
-        leads_score(ids, now=now, sets=sets)
+        leads_score(ids, now=now, sets=sets, bulk=bulk)
     return len(ids)
 
 

@@ -1,12 +1,17 @@
 """Threshold → MQL exactly once, round robin assignment, the queue, accept and history."""
 
 import uuid
+from decimal import Decimal
 
 import pytest
 
-from handoff.models import LeadView, Qualification, StageTransition
+from handoff.models import LeadLifecycle, LeadView, Qualification, QualifyQueue, StageTransition
+from handoff.qualify import leads_qualify_pending, qualify_enqueue
 from handoff.services import policy_update
-from scoring.services import rule_create
+from scoring.models import ScoreQueue
+from scoring.services import leads_score_enqueue, rule_create
+from scoring.services import leads_score_pending as scoring_pending
+from tests.factories import lead_make, score_set
 from tests.pipeline import leads_score_pending
 
 pytestmark = pytest.mark.django_db
@@ -158,3 +163,47 @@ def test_a_fast_track_event_is_found_by_the_engines_name_rule(
     ingest("/v1/batch", {"batch": _track("a@x.example", sent)})
     _score_all()
     assert LeadView.objects.get().stage == ("mql" if raised else "nurturing")
+
+
+def test_a_back_fill_is_qualified_in_full_batches_while_its_scoring_goes_on(settings):
+    """Scoring hands a back-fill's leads over a hundred at a time, and a batch costs about as
+    much to qualify whatever its size: while more of them wait to be scored, handoff takes
+    them a full batch at a time (or once the first has waited QUALIFY_BULK_WAIT_SECONDS),
+    and the rest at once when scoring is done. A live lead never waits."""
+    settings.QUALIFY_BULK_WAIT_SECONDS = 60
+    policy_update(data={"mql_threshold": 10})
+    back_fill, live, unscored = [lead_make().pk for _ in range(3)], lead_make().pk, lead_make()
+    for pk in [*back_fill, live]:
+        score_set(pk, score=Decimal(50))
+    ScoreQueue.append([unscored.pk], bulk=True)  # the same back-fill, still to be scored
+    qualify_enqueue(back_fill, bulk=True)
+    qualify_enqueue([live])
+
+    assert leads_qualify_pending(limit=5) == 1  # the live lead only
+    assert leads_qualify_pending(limit=5) == 0  # 3 of a batch of 5, and scoring goes on
+    assert leads_qualify_pending(limit=3) == 3  # a full batch
+    assert set(LeadLifecycle.objects.filter(stage="mql").values_list("lead_id", flat=True)) == {
+        *back_fill,
+        live,
+    }
+
+    later = lead_make().pk
+    score_set(later, score=Decimal(50))
+    qualify_enqueue([later], bulk=True)
+    assert leads_qualify_pending(limit=5) == 0
+    ScoreQueue.objects.all().delete()  # scoring is done with the back-fill
+    assert leads_qualify_pending(limit=5) == 1
+    assert LeadLifecycle.objects.get(lead_id=later).stage == "mql"
+
+
+def test_a_back_fill_batch_is_handed_to_handoff_as_a_back_fill():
+    lead, visitor = lead_make().pk, lead_make().pk
+    leads_score_enqueue([lead], bulk=True)
+    leads_score_enqueue([visitor])
+
+    assert scoring_pending(limit=10) == 1
+    assert scoring_pending(limit=10) == 1
+    assert sorted(QualifyQueue.objects.values_list("lead_id", "bulk")) == [
+        (lead, True),
+        (visitor, False),
+    ]

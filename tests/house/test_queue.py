@@ -139,6 +139,35 @@ def test_a_back_fill_row_waits_to_settle_unless_a_live_row_takes_its_lead(queue)
     assert not queue.objects.exists()
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("queue", [ScoreQueue, QualifyQueue])
+def test_a_back_fill_is_taken_in_full_batches_or_once_its_first_row_waited(queue):
+    """`bulk_least`: back-fill rows arriving a few at a time are taken `bulk_least` at a
+    time, not in as many small batches as arrive; live rows never wait for that."""
+    with transaction.atomic():
+        queue.append([1, 2, 3], bulk=True)
+    with transaction.atomic():
+        queue.append([9])
+    with transaction.atomic():
+        # the live lead comes at once, and says it is live
+        assert queue.claim_batch(limit=5, bulk_least=4, bulk_wait=60) == ([9], False)
+    with transaction.atomic():
+        assert queue.claim_batch(limit=5, bulk_least=4, bulk_wait=60) == ([], False)
+    with transaction.atomic():
+        queue.append([4], bulk=True)
+    with transaction.atomic():
+        assert queue.claim_batch(limit=5, bulk_least=4, bulk_wait=60) == ([1, 2, 3, 4], True)
+
+    with transaction.atomic():
+        queue.append([5], bulk=True)
+    with transaction.atomic():
+        assert queue.claim(limit=5, bulk_least=4, bulk_wait=60) == []
+    queue.objects.update(enqueued_at=F("enqueued_at") - timedelta(seconds=61))
+    with transaction.atomic():
+        assert queue.claim(limit=5, bulk_least=4, bulk_wait=60) == [5]  # waited long enough
+    assert not queue.objects.exists()
+
+
 @requires_postgres  # the held row (FOR KEY SHARE, SKIP LOCKED) is PostgreSQL's
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("queue", [ScoreQueue, QualifyQueue])
