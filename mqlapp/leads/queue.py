@@ -11,7 +11,7 @@ waiting back-fill row: it holds that row instead until it commits (`append`).
 
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NotRequired, TypedDict, Unpack
 
 from django.db import connection, models
 from django.utils import timezone
@@ -66,16 +66,7 @@ class LeadQueue(models.Model):
         return ids
 
     @classmethod
-    def claim(
-        cls,
-        *,
-        limit: int,
-        bulk_limit: int | None = None,
-        bulk_first: bool = False,
-        bulk_settle: float = 0,
-        bulk_least: int = 0,
-        bulk_wait: float = 0,
-    ) -> list[int]:
+    def claim(cls, **options: Unpack["ClaimOptions"]) -> list[int]:
         """Take up to `limit` rows for the caller's transaction (others skip them) and return
         their leads, once each; the rows are gone when the transaction commits. Live rows
         first, in order; only when none is free, up to `bulk_limit` (default `limit`) of the
@@ -98,10 +89,7 @@ class LeadQueue(models.Model):
         oldest has waited `bulk_wait` seconds: while a back-fill still arrives a few rows at a
         time, it is handled in full batches, not in as many small ones as arrive.
         """
-        return cls.claim_batch(
-            limit=limit, bulk_limit=bulk_limit, bulk_first=bulk_first, bulk_settle=bulk_settle,
-            bulk_least=bulk_least, bulk_wait=bulk_wait,
-        ).leads  # fmt: skip
+        return cls.claim_batch(**options).leads
 
     @classmethod
     def claim_batch(
@@ -189,6 +177,17 @@ class LeadQueue(models.Model):
             return True
         oldest = waiting.order_by("id").values_list("enqueued_at", flat=True).first()
         return oldest is not None and oldest <= timezone.now() - timedelta(seconds=wait)
+
+
+class ClaimOptions(TypedDict):
+    """`LeadQueue.claim`'s arguments (`claim_batch` takes the same)."""
+
+    limit: int
+    bulk_limit: NotRequired[int | None]
+    bulk_first: NotRequired[bool]
+    bulk_settle: NotRequired[float]
+    bulk_least: NotRequired[int]
+    bulk_wait: NotRequired[float]
 
 
 class Claimed(NamedTuple):
