@@ -340,8 +340,43 @@ def wait_for(check: Callable[[], Any], *, timeout: float = 30.0, every: float = 
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: last value {value!r}")
+            raise AssertionError(
+                f"condition not met within {timeout} s: last value {value!r}"
+                f"{_background_report()}"
+            )
         time.sleep(every)
+
+
+def _background_report() -> str:
+    """Where background work may have stopped, for a wait that timed out: the kicks this
+    process published, what waits in the broker, and what the session worker consumes."""
+    if not _session_workers:
+        return ""
+    import redis
+
+    from mqlapp.celery import app
+    from mqlapp.leads.publisher import publisher
+
+    lines = [f"publisher: sent {publisher.sent}, dropped {publisher.dropped}, "
+             f"pending {list(publisher._pending)}, sending {publisher._sending}"]  # fmt: skip
+    try:
+        client = redis.Redis.from_url(app.conf.broker_url)
+        keys = sorted(k.decode() for k in client.keys("*") if b"celery-task-meta" not in k)
+        lines.append(f"broker {app.conf.broker_url}: keys {keys}")
+        lines += [f"  {key}: {client.llen(key)} waiting" for key in keys
+                  if client.type(key) == b"list"]  # fmt: skip
+        lines.append(f"  unacked: {client.hlen('unacked')}")
+        for worker in _session_workers:
+            inspect = app.control.inspect(destination=[worker.nodename], timeout=5)
+            queues = (inspect.active_queues() or {}).get(worker.nodename)
+            names = [q["name"] for q in queues] if queues is not None else "no answer"
+            busy = [(found or {}).get(worker.nodename) for found in
+                    (inspect.active(), inspect.reserved())]  # fmt: skip
+            alive = worker.proc.poll() is None
+            lines.append(f"{worker.nodename} (alive {alive}) consumes {names}; holds {busy}")
+    except Exception as exc:  # noqa: BLE001 (a report, not a check)
+        lines.append(f"broker report failed: {exc!r}")
+    return "\n" + "\n".join(lines)
 
 
 def signed_in(user: Any, *, language: str = "en") -> Any:
