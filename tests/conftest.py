@@ -341,8 +341,7 @@ def wait_for(check: Callable[[], Any], *, timeout: float = 30.0, every: float = 
             return value
         if time.monotonic() > deadline:
             raise AssertionError(
-                f"condition not met within {timeout} s: last value {value!r}"
-                f"{_background_report()}"
+                f"condition not met within {timeout} s: last value {value!r}{_background_report()}"
             )
         time.sleep(every)
 
