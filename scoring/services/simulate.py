@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 
 from .. import engine
 from ..models import LeadScore
@@ -24,6 +25,7 @@ from .histogram import histogram
 from .loader import events_load
 from .parallel import parallel_map
 from .simulate_base import BaseRow, base_rows, fact_columns, lead_ids_span, lead_rows
+from .simulate_sql import SqlRule, contributions, rules_split
 from .state import rules_live
 
 OUTCOME_KINDS = ("accepted", "rejected", "won", "lost")
@@ -66,6 +68,9 @@ class _Job:
     live_min_fit: Decimal | None = None
     live: tuple[engine.Rule, ...] = ()  # the published rules (the backtest's cached parts)
     reuse: dict[int, int] = field(default_factory=dict)  # live rule id -> times in the draft
+    # `fresh` split: the rules PostgreSQL counts (simulate_sql) and those the engine scores
+    counted: tuple[SqlRule, ...] = ()
+    scored: tuple[engine.Rule, ...] = ()
 
     def qualifies(self, score: Decimal, fit: Decimal) -> bool:
         return engine.passes(score, fit, threshold=self.threshold, min_fit=self.min_fit)
@@ -169,9 +174,13 @@ def scores_simulate(
     adjust = None
     if reuse:
         adjust = {r.id: reuse.get(r.id, 0) - 1 for r in live if reuse.get(r.id, 0) != 1}
+    counted, scored = rules_split(
+        fresh, fast=connection.vendor == "postgresql" if fast is None else fast
+    )
     job = _Job(
         draft, fresh, adjust, version, now, threshold, min_fit, fast, live_threshold,
         live_min_fit, live=tuple(r for r in live if r.active), reuse=dict(reuse),
+        counted=counted, scored=scored,
     )  # fmt: skip
     low, high, count = lead_ids_span()
     parts = max(1, -(-count // CHUNK))
@@ -226,7 +235,16 @@ def _range_simulate(job: _Job, low: int, high: int, standing: Mapping[int, str])
     # swap) cannot lend contributions: all its draft rules are evaluated.
     stale_ids = {row.id for row in rows if row.rules_version != job.version}
     stale = lead_rows(sorted(stale_ids)) if stale_ids else []
-    partial = _evaluate(rows, job.fresh, job=job, by_range=True) if job.fresh else {}
+    partial = _evaluate(rows, job.scored, job=job, by_range=True) if job.scored else {}
+    counted: dict[int, Decimal] = {}
+    declined: set[int] = set()
+    if job.counted:
+        counted, declined = contributions(job.counted, low=low, high=high, now=job.now)
+    # the leads PostgreSQL could not answer exactly: every fresh rule by the engine
+    redo = _evaluate(
+        [row for row in rows if row.id in declined and row.id not in stale_ids],
+        job.fresh, job=job, by_range=False,
+    )  # fmt: skip
     full = _evaluate(stale, job.draft, job=job, by_range=False)
     for row in rows:
         if row.id in full:
@@ -234,7 +252,11 @@ def _range_simulate(job: _Job, low: int, high: int, standing: Mapping[int, str])
         elif row.id in stale_ids:
             score, fit = _ZERO, _ZERO
         else:
-            extra, extra_fit = _sums(partial.get(row.id))
+            if row.id in declined:
+                extra, extra_fit = _sums(redo.get(row.id))
+            else:
+                extra, extra_fit = _sums(partial.get(row.id))
+                extra += counted.get(row.id, _ZERO)
             score, fit = row.reused + extra, row.reused_fit + extra_fit
         part.add(
             standing.get(row.id),

@@ -16,6 +16,8 @@ from ..models import LeadScore
 from .loader import LEAD_FACT_FIELDS
 
 _ZERO: Final = Decimal(0)
+# Up to this many changed rules, each is found in the breakdown by a path query.
+_FOUND_MAX: Final = 8
 _SAME: Final[Any] = object()
 FACT_COLUMNS = LEAD_FACT_FIELDS
 
@@ -102,9 +104,24 @@ def _base_sql(
     columns = ["l.id", "d.rules_version", "COALESCE(d.score, 0)", "COALESCE(d.fit, 0)"]
     joins = [f"LEFT JOIN {detail} d ON d.lead_id = l.id"]
     params: list[Any] = []
-    if adjust:
+    if adjust and len(adjust) <= _FOUND_MAX:
         # Only the few rules a draft changed are read from the JSON breakdown (exact: the
-        # numbers are the JSON text); the rest is the stored score.
+        # numbers are the JSON text), each found by a path query (a rule is in a breakdown
+        # at most once); the rest is the stored score.
+        found, total, fit = [], ["d.score"], ["d.fit"]
+        for index, rule_id in enumerate(sorted(adjust)):
+            item = f"p.i{index}"
+            found.append(
+                f"jsonb_path_query_first(d.breakdown, '$[*] ? (@.rule_id == $id)', %s) AS i{index}"
+            )
+            params.append(orjson.dumps({"id": rule_id}).decode())
+            points = f"COALESCE(({item}->>'points')::numeric, 0) * {int(adjust[rule_id])}"
+            total.append(points)
+            fit.append(f"CASE WHEN {item}->>'kind' = 'fit' THEN {points} ELSE 0 END")
+        columns += [" + ".join(total), " + ".join(fit)]
+        joins.append(f"LEFT JOIN LATERAL (SELECT {', '.join(found)}) p ON TRUE")
+    elif adjust:
+        # Many changed rules: the breakdown's items, each matched with its count
         columns += ["d.score + COALESCE(r.total, 0)", "d.fit + COALESCE(r.fit, 0)"]
         joins.append(
             "LEFT JOIN LATERAL (SELECT SUM((e->>'points')::numeric * m.times) AS total, "
