@@ -5,7 +5,10 @@ equals `engine.evaluate` with the rules prepared once). It is fast because
 a rule's contribution depends on that rule alone (engine property, tested): a draft rule
 whose definition equals a published rule contributes exactly what the stored breakdown
 says, so only new or changed rules are evaluated, over only the events they can see. The
-leads are split in id ranges; with many leads the ranges run in worker processes.
+leads are split in id ranges; with many leads the ranges run in worker processes. When
+every evaluated draft rule is a behaviour rule without a window, PostgreSQL counts and fades
+them (`simulate_sql`, equal to the engine lead by lead; the leads it cannot answer exactly
+go to the engine).
 """
 
 from bisect import bisect_left, bisect_right
