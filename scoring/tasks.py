@@ -20,8 +20,9 @@ TRANSIENT = (ConnectionError, OperationalError)
 SCORE_BATCH = 500
 # Leads per batch of the back-fill's (a large batch's expansion, a CSV import): smaller, so a
 # live event that arrives meanwhile waits for at most ~0.1–0.3 s of it (the claim never mixes
-# the two: LeadQueue.claim).
-SCORE_BULK_BATCH = 100
+# the two: LeadQueue.claim). 250, not 100: each batch also pays its fixed statements (the
+# claim, the rule set, the inbox check, the commit), ~15 % of a 100-lead batch's time.
+SCORE_BULK_BATCH = 250
 
 BEAT: dict[str, dict[str, object]] = {
     "score-sweep": {"task": "scoring.tasks.leads_score_pending", "schedule": timedelta(seconds=15)},

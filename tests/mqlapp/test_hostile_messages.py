@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
+from mqlapp.leads.ingest.messages import MessageInvalid, message_parse
 from mqlapp.leads.models import Event, Form, Identity, Lead
 from tests.conftest import basic
 
@@ -236,3 +237,42 @@ def test_a_csv_import_takes_the_same_values_without_a_500(api, django_capture_on
         "ok1@example.co.jp",
         "ok2@example.co.jp",
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ("  crm-1 ", "crm-1"),
+        ("顧客\u3000", "顧客"),  # non-ASCII, stripped as Python strips
+        (12345, "12345"),
+        (1.5, "1.5"),
+        ("x" * 200, "x" * 200),
+        ("", ""),
+    ],
+)
+def test_an_id_is_kept_as_sent_but_trimmed(value, kept):
+    raw = {"type": "track", "event": "E", "userId": value, "anonymousId": "a-1"}
+    message = message_parse(raw, index=0, received_at=timezone.now())
+
+    assert message.user_id == kept
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("crm\x001", "contains a NUL character or an unpaired surrogate"),
+        ("顧客\x00", "contains a NUL character or an unpaired surrogate"),
+        ("crm\ud800", "contains a NUL character or an unpaired surrogate"),
+        ("\udfff", "contains a NUL character or an unpaired surrogate"),
+        ("x" * 201, "is longer than 200 characters"),
+        (10**200, "is longer than 200 characters"),
+        (True, "must be a string"),
+        ({"id": 1}, "must be a string"),
+    ],
+)
+def test_an_id_postgresql_cannot_keep_is_refused(value, error):
+    raw = {"type": "track", "event": "E", "userId": "crm-1", "anonymousId": value}
+    with pytest.raises(MessageInvalid) as refused:
+        message_parse(raw, index=0, received_at=timezone.now())
+
+    assert str(refused.value) == f"anonymousId {error}"

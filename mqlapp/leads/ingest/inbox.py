@@ -198,8 +198,20 @@ def _claim(rows: int) -> list[InboxBatch]:
 
 def inbox_expanding() -> bool:
     """Whether rows are waiting to be expanded now, or being expanded (a back-fill still
-    arriving); rows set aside after a failure do not count."""
-    return InboxBatch.objects.filter(_due()).exists()
+    arriving); rows set aside after a failure do not count. Asked before every scoring
+    batch: on PostgreSQL one fixed statement (the ORM's building of it was most of its cost,
+    ~5 % of a back-fill's scoring)."""
+    if connection.vendor != "postgresql":
+        return InboxBatch.objects.filter(_due()).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(_EXPANDING)
+        return bool(cursor.fetchone()[0])
+
+
+_EXPANDING = (
+    f"SELECT EXISTS (SELECT FROM {InboxBatch._meta.db_table} "  # noqa: S608 (a model's table name)
+    "WHERE not_before IS NULL OR not_before <= statement_timestamp())"
+)
 
 
 def inbox_waiting() -> int:
