@@ -19,6 +19,7 @@ import orjson
 from django.db import connection
 
 from .models import Event, EventKey, Lead, Source
+from .sqlparams import JsonText, id_array
 
 
 class EventRow(NamedTuple):
@@ -111,9 +112,27 @@ def rows_json(rows: Sequence[Sequence[Any]]) -> str:
     with their offset; a naive one is UTC, as message parsing reads it); the standard library
     only for what orjson refuses (an integer past 64 bits, a lone surrogate), which PostgreSQL
     then accepts or refuses as it would anyway."""
+    document = _rows_document(rows)
+    return document if isinstance(document, str) else document.decode()
+
+
+def rows_json_bytes(rows: Sequence[Sequence[Any]]) -> bytes:
+    """`rows_json` as UTF-8."""
+    document = _rows_document(rows)
+    return document.encode() if isinstance(document, str) else document
+
+
+def rows_json_param(rows: Sequence[Sequence[Any]]) -> Any:  # JsonText | str
+    """`rows_json` as a statement's parameter: orjson's bytes as they are (sqlparams.JsonText),
+    the standard library's text for the driver to quote."""
+    document = _rows_document(rows)
+    return document if isinstance(document, str) else JsonText(document)
+
+
+def _rows_document(rows: Sequence[Sequence[Any]]) -> bytes | str:
     plain = [tuple(row) for row in rows]
     try:
-        return orjson.dumps(plain, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC).decode()
+        return orjson.dumps(plain, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC)
     except TypeError:
         return json.dumps(plain, ensure_ascii=False, default=_iso)
 
@@ -141,10 +160,10 @@ class EventOwnerGone(Exception):
 # the lead FOR UPDATE to delete it) waits for the caller's commit, or went first and the row
 # is missing from the count.
 _HOLD = (
-    f"SELECT (SELECT count(*) FROM (SELECT 1 FROM {Lead._meta.db_table} WHERE id = ANY(%s) "  # noqa: S608 (fixed names only)
-    "ORDER BY id FOR KEY SHARE) AS l), "
-    f"(SELECT count(*) FROM (SELECT 1 FROM {Source._meta.db_table} WHERE id = ANY(%s) "
-    "ORDER BY id FOR KEY SHARE) AS s)"
+    f"SELECT (SELECT count(*) FROM (SELECT 1 FROM {Lead._meta.db_table} "  # noqa: S608 (fixed names only)
+    "WHERE id = ANY(%s::bigint[]) ORDER BY id FOR KEY SHARE) AS l), "
+    f"(SELECT count(*) FROM (SELECT 1 FROM {Source._meta.db_table} "
+    "WHERE id = ANY(%s::bigint[]) ORDER BY id FOR KEY SHARE) AS s)"
 )
 
 
@@ -161,7 +180,7 @@ def event_owners_hold(lead_ids: Iterable[int | None], source_ids: Iterable[int |
         return
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_HOLD, [leads, sources])
+            cursor.execute(_HOLD, [id_array(leads), id_array(sources)])
             found = cursor.fetchone()
     else:
         found = (
@@ -194,7 +213,7 @@ def events_insert(rows: Sequence[EventRow], *, claimed: bool = False) -> int:
         stored = _insert_plain(ordered)
     else:
         with connection.cursor() as cursor:
-            cursor.execute(_INSERT_CLAIMED if claimed else _INSERT, [rows_json(ordered)])
+            cursor.execute(_INSERT_CLAIMED if claimed else _INSERT, [rows_json_param(ordered)])
             stored = int(cursor.rowcount)
     if stored:
         event_owners_hold((r.lead_id for r in ordered), (r.source_id for r in ordered))
@@ -214,7 +233,7 @@ def message_keys_claim(keys: Sequence[tuple[str, datetime]]) -> set[str]:
         return {key for key, _ in keys if key not in stored}
     ordered = sorted(dict(keys).items())
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM, [rows_json(ordered)])
+        cursor.execute(_CLAIM, [rows_json_param(ordered)])
         return {row[0] for row in cursor.fetchall()}
 
 

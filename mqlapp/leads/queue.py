@@ -16,6 +16,8 @@ from typing import Any, NamedTuple, NotRequired, TypedDict, Unpack
 from django.db import connection, models
 from django.utils import timezone
 
+from .sqlparams import id_array
+
 
 class LeadQueue(models.Model):
     id = models.BigAutoField(primary_key=True)
@@ -44,21 +46,22 @@ class LeadQueue(models.Model):
             # One statement with one array parameter: no per-row ORM work (a batch of 500
             # events queues up to 500 leads on every request).
             table = cls._meta.db_table
+            array = id_array(ids)
             with connection.cursor() as cursor:
                 if bulk:
                     cursor.execute(
                         f"WITH held AS (SELECT lead_id FROM {table} WHERE bulk "  # noqa: S608 (a model's table name)
-                        "AND lead_id = ANY(%s) ORDER BY id FOR KEY SHARE SKIP LOCKED) "
+                        "AND lead_id = ANY(%s::bigint[]) ORDER BY id FOR KEY SHARE SKIP LOCKED) "
                         f"INSERT INTO {table} (lead_id, enqueued_at, bulk) "
                         "SELECT i, now(), TRUE FROM unnest(%s::bigint[]) AS i "
                         "WHERE i NOT IN (SELECT lead_id FROM held)",
-                        [ids, ids],
+                        [array, array],
                     )
                 else:
                     cursor.execute(
                         f"INSERT INTO {table} (lead_id, enqueued_at, bulk) "
                         "SELECT unnest(%s::bigint[]), now(), FALSE",
-                        [ids],
+                        [array],
                     )
         elif ids:
             rows = [cls(lead_id=i, bulk=bulk) for i in ids]

@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..event_partitions import event_partitions_analyze
-from ..event_store import rows_json
+from ..event_store import rows_json_bytes
 from ..models import InboxBatch, Source
 from ..services import task_kick
 from .messages import Message
@@ -64,7 +64,7 @@ def inbox_deferred(*, count: int, source: Source) -> bool:
 def messages_pack(messages: Sequence[Message]) -> bytes:
     """The messages as one JSON document, written as the events' own (event_store.rows_json)."""
     fields = _PACKED_FIELDS  # one C call per message, not a getattr per field
-    return rows_json([fields(m) for m in messages]).encode()
+    return rows_json_bytes([fields(m) for m in messages])
 
 
 def messages_unpack(blob: bytes | memoryview) -> list[Message]:

@@ -1,6 +1,7 @@
 """Store a request's messages in one transaction: identity first, then events, then the outbox."""
 
 import logging
+import operator
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from .. import hooks
 from ..event_store import (
+    FIELDS,
     EventOwnerGone,
     EventRow,
     events_insert,
@@ -163,7 +165,8 @@ def _events_ingest(
     # Sorted by messageId: two requests carrying the same ids (SDK retries) insert them in the
     # same order, so one waits for the other instead of deadlocking.
     stored = sorted((m for m in messages if m.persist), key=lambda m: m.message_id)
-    events_insert([_event_row(m, source=source) for m in stored], claimed=True)
+    source_id = source.pk if source else None
+    events_insert([_event_row(m, source_id=source_id) for m in stored], claimed=True)
     adoption, adopted_changes = resolver_orphans_adopt(resolver)
     changes = adopted_changes + out.changes
     _leads_write(resolver, changes, _activity_latest(messages, adopted=adoption.latest))
@@ -192,24 +195,26 @@ def _not_stored(messages: Sequence[Message]) -> list[Message]:
     ]
 
 
-def _event_row(m: Message, *, source: Source | None) -> EventRow:
-    return EventRow(
-        message_id=m.message_id,
-        source_id=source.pk if source else None,
-        lead_id=m.lead_id,
-        anonymous_id=m.anonymous_id,
-        user_id=m.user_id,
-        previous_id=m.previous_id,
-        type=m.type,
-        name=m.name,
-        properties=m.properties,
-        context=m.context,
-        traits=m.traits,
-        campaign=m.campaign,
-        timestamp=m.timestamp,
-        sent_at=m.sent_at,
-        received_at=m.received_at,
-    )
+# A message's fields in EventRow's order, around its source_id: two C calls per event (a
+# NamedTuple built by keyword took twice as long, ~0.1 s per 100,000 events).
+_HEAD = ("message_id", "type", "timestamp", "received_at", "sent_at", "lead_id")
+_TAIL = (
+    "anonymous_id",
+    "user_id",
+    "previous_id",
+    "name",
+    "properties",
+    "context",
+    "traits",
+    "campaign",
+)
+if (*_HEAD, "source_id", *_TAIL) != FIELDS:
+    raise ImportError("_event_row names the fields in another order than EventRow")
+_ROW_HEAD, _ROW_TAIL = operator.attrgetter(*_HEAD), operator.attrgetter(*_TAIL)
+
+
+def _event_row(m: Message, *, source_id: int | None) -> EventRow:
+    return EventRow._make((*_ROW_HEAD(m), source_id, *_ROW_TAIL(m)))  # noqa: SLF001 (NamedTuple's public API)
 
 
 def _leads_write(
