@@ -19,7 +19,7 @@ import orjson
 from django.db import connection
 
 from .models import Event, EventKey, Lead, Source
-from .sqlparams import JsonText, id_array
+from .sqlparams import id_array, json_param
 
 
 class EventRow(NamedTuple):
@@ -122,11 +122,11 @@ def rows_json_bytes(rows: Sequence[Sequence[Any]]) -> bytes:
     return document.encode() if isinstance(document, str) else document
 
 
-def rows_json_param(rows: Sequence[Sequence[Any]]) -> Any:  # JsonText | str
+def rows_json_param(rows: Sequence[Sequence[Any]]) -> Any:
     """`rows_json` as a statement's parameter: orjson's bytes as they are (sqlparams.JsonText),
     the standard library's text for the driver to quote."""
     document = _rows_document(rows)
-    return document if isinstance(document, str) else JsonText(document)
+    return document if isinstance(document, str) else json_param(document)
 
 
 def _rows_document(rows: Sequence[Sequence[Any]]) -> bytes | str:

@@ -38,3 +38,9 @@ class JsonText:
     def getquoted(self) -> bytes:
         text = self.data.replace(b"\\", b"\\\\").replace(b"'", b"''")
         return b"E'" + text + b"'"
+
+
+def json_param(data: bytes) -> Any:
+    """`data` (UTF-8 JSON from orjson) as a statement's parameter (a JsonText; typed Any, as
+    the database API's stubs know only the driver's own types)."""
+    return JsonText(data)

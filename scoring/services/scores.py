@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from mqlapp.leads.ingest.inbox import inbox_expanding
 from mqlapp.leads.services import task_kick
+from mqlapp.leads.sqlparams import id_array, json_param
 
 from .. import engine, hooks
 from ..models import LeadScore, RescoreResult, ScoreHistory, ScoreQueue
@@ -175,7 +176,7 @@ def leads_refresh(lead_ids: Sequence[int], *, now: datetime) -> dict[int, Decima
     if connection.vendor == "postgresql" and sets.building_job is None:
         # Every row of the batch locked first, in lead_id order, as `_leads_score` does.
         with connection.cursor() as cursor:
-            cursor.execute(_LOCK_SQL, [rest])
+            cursor.execute(_LOCK_SQL, [id_array(rest)])
         done = fading.leads_refade(rest, sets.live, version=sets.version, now=now)
         hooks.scores_computed(done.rose)
         rest, changed = done.declined(rest), done.changed
@@ -273,23 +274,19 @@ def _leads_score(
     return scores, changed
 
 
-def _columns(rows: list[_Row]) -> list[list[Any]]:
-    """One list per column (psycopg2 sends a list as an array, a tuple as a row)."""
-    return [list(column) for column in zip(*rows, strict=True)]
-
-
 def _decimal_text(value: Any) -> str:
     if isinstance(value, Decimal):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def _rows_document(rows: list[_Row]) -> str:
+def _rows_document(rows: list[_Row]) -> Any:
     """The rows as one JSON array of arrays, in one C call: numbers as exact decimal text,
-    times in ISO 8601 with their offset, breakdowns as they are. psycopg2 adapted the
-    timestamps and decimals of one array per column value by value in Python: 4 ms of a
-    100-row score batch's 12 ms statement (docs/benchmarks.md)."""
-    return orjson.dumps(rows, default=_decimal_text).decode()
+    times in ISO 8601 with their offset, breakdowns as they are; passed as orjson wrote it
+    (sqlparams.JsonText: no escaping by the driver). psycopg2 adapted the timestamps and
+    decimals of one array per column value by value in Python: 4 ms of a 100-row score
+    batch's 12 ms statement (docs/benchmarks.md)."""
+    return json_param(orjson.dumps(rows, default=_decimal_text))
 
 
 DETAIL_FIELDS = (
@@ -320,8 +317,7 @@ def _store(
         if details:
             cursor.execute(_DETAILS_SQL, [now, version, _rows_document(details)])
         if history:
-            lead_id, score, engagement, fit = _columns(history)
-            cursor.execute(_HISTORY_SQL, [now, cause, lead_id, score, engagement, fit])
+            cursor.execute(_HISTORY_SQL, [now, cause, _rows_document(history)])
         if results and job is not None:
             cursor.execute(_RESULTS_SQL, [job, now, _rows_document(results)])
 
@@ -337,9 +333,8 @@ def _store_next(nexts: list[_Row]) -> None:
             batch_size=1000,
         )
         return
-    lead_id, until = _columns(nexts)
     with connection.cursor() as cursor:
-        cursor.execute(_NEXT_SQL, [lead_id, until])
+        cursor.execute(_NEXT_SQL, [_rows_document(nexts)])
 
 
 # The rows are this batch's, from `unnest` of one array per column: one statement per table
@@ -365,15 +360,14 @@ _LOCK_SQL = (
 )
 _NEXT_SQL = (
     f"UPDATE {LeadScore._meta.db_table} AS d SET next_change_at = v.next_change_at "  # noqa: S608
-    "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(lead_id, next_change_at) "
-    "WHERE d.lead_id = v.lead_id"
+    "FROM (SELECT (e->>0)::bigint AS lead_id, (e->>1)::timestamptz AS next_change_at "
+    "FROM jsonb_array_elements(%s::jsonb) AS e) AS v WHERE d.lead_id = v.lead_id"
 )
 _HISTORY_SQL = (
     f"INSERT INTO {ScoreHistory._meta.db_table} "  # noqa: S608 (names only)
     "(lead_id, at, cause, score, engagement, fit) "
-    "SELECT v.lead_id, %s, %s, v.score, v.engagement, v.fit "
-    "FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[]) "
-    "AS v(lead_id, score, engagement, fit)"
+    "SELECT (e->>0)::bigint, %s, %s, (e->>1)::numeric, (e->>2)::numeric, (e->>3)::numeric "
+    "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS v(e, i) ORDER BY i"
 )
 # A re-score job's result: [lead_id, score, engagement, fit, breakdown, next_change_at, fades
 # (JSON text or null), discrete_at].
