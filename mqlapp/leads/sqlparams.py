@@ -9,8 +9,11 @@ through here: the ids as one array literal, the JSON as orjson's bytes quoted in
 functions, each of which can write nothing but what it names (integers; one string literal).
 """
 
+import json
 from collections.abc import Iterable
 from typing import Any
+
+import orjson
 
 # int.__repr__ refuses anything but an int (a str would raise TypeError, never reach SQL).
 _INT = int.__repr__
@@ -44,3 +47,19 @@ def json_param(data: bytes) -> Any:
     """`data` (UTF-8 JSON from orjson) as a statement's parameter (a JsonText; typed Any, as
     the database API's stubs know only the driver's own types)."""
     return JsonText(data)
+
+
+# A text[] from one JSON document: `value = ANY(TEXT_ARRAY)` with text_array(values).
+TEXT_ARRAY = "ARRAY(SELECT jsonb_array_elements_text(%s::jsonb))"
+
+
+def text_array(values: Iterable[str]) -> Any:
+    """Strings for a TEXT_ARRAY parameter, as one JSON document (one orjson call; psycopg2
+    quoted each string of a list on its own, ~1.5 µs apiece). Text orjson refuses (a lone
+    surrogate, which no column can hold) goes as the standard library writes it, for
+    PostgreSQL to refuse as it would anyway."""
+    listed = list(values)
+    try:
+        return json_param(orjson.dumps(listed))
+    except TypeError:
+        return json.dumps(listed, ensure_ascii=False)

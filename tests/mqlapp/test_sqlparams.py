@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mqlapp.leads.event_store import rows_json, rows_json_param
-from mqlapp.leads.sqlparams import JsonText, id_array
+from mqlapp.leads.sqlparams import TEXT_ARRAY, JsonText, id_array, text_array
 
 pytestmark = [
     pytest.mark.django_db,
@@ -72,3 +72,13 @@ def test_ids_arrive_as_an_array():
 def test_anything_but_an_integer_is_refused_before_it_becomes_sql(bad):
     with pytest.raises(TypeError):
         id_array([1, bad])
+
+
+@pytest.mark.parametrize("conforming", ["on", "off"])
+def test_strings_arrive_as_a_text_array(conforming):
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL standard_conforming_strings TO {conforming}")
+        cursor.execute(f"SELECT {TEXT_ARRAY}", [text_array(AWKWARD)])
+        arrived = cursor.fetchone()[0]
+
+    assert arrived == AWKWARD

@@ -11,6 +11,7 @@ from .. import hooks
 from ..models import Event, Identity, Lead, Source
 from ..orphans import Adoption, orphans_adopt
 from ..services import Stamp, message_lead_data, stamp_of
+from ..sqlparams import TEXT_ARRAY, text_array
 from .merge import lead_merge, merge_undone
 from .messages import Message, context_email, email_normalise
 
@@ -348,13 +349,15 @@ def resolver_orphans_adopt(resolver: Resolver) -> tuple[Adoption, list[LeadChang
 def _identities(anon_ids: set[str], user_ids: set[str]) -> Iterable[tuple[str, str, int]]:
     """(kind, value, lead id) of the stored identities among these ids. On PostgreSQL one
     array parameter per kind (`= ANY`): a batch of 4,000 messages names thousands of ids, and
-    Django's `IN` list costs a Python step per value and PostgreSQL a parse of each."""
+    Django's `IN` list costs a Python step per value and PostgreSQL a parse of each; the
+    array travels as one JSON document (sqlparams.text_array)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT kind, value, lead_id FROM {Identity._meta.db_table} "  # noqa: S608 (a model's table)
-                "WHERE (kind = %s AND value = ANY(%s)) OR (kind = %s AND value = ANY(%s))",
-                [ANON, sorted(anon_ids), USER, sorted(user_ids)],
+                f"WHERE (kind = %s AND value = ANY({TEXT_ARRAY})) "
+                f"OR (kind = %s AND value = ANY({TEXT_ARRAY}))",
+                [ANON, text_array(anon_ids), USER, text_array(user_ids)],
             )
             found: list[tuple[str, str, int]] = cursor.fetchall()
             return found
@@ -373,8 +376,9 @@ def _leads_named(emails: set[str], external_ids: set[str]) -> Iterable[tuple[int
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT id, email, external_id FROM {Lead._meta.db_table} "  # noqa: S608 (a model's table)
-                "WHERE (email = ANY(%s) AND email <> '') OR external_id = ANY(%s) ORDER BY id",
-                [sorted(emails), sorted(external_ids)],
+                f"WHERE (email = ANY({TEXT_ARRAY}) AND email <> '') "
+                f"OR external_id = ANY({TEXT_ARRAY}) ORDER BY id",
+                [text_array(emails), text_array(external_ids)],
             )
             leads: list[tuple[int, str, str]] = cursor.fetchall()
             return leads
