@@ -20,7 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 
 from .. import engine
 from ..models import LeadScore
@@ -220,10 +220,19 @@ def scores_simulate(
 
 
 def _work(job: _Job, what: str, arg: Any) -> Any:
-    """One unit of work (it may run in a worker process): a range of leads or a backtest chunk."""
-    if what == "range":
-        return _range_simulate(job, *arg)
-    return _backtest(job, arg)
+    """One unit of work (it may run in a worker process): a range of leads or a backtest chunk,
+    in one read-only transaction whose statements PostgreSQL runs without parallel workers of
+    its own: the work is already split over a process per core (`parallel_map`), and a
+    range's statements planned with two more workers each only added processes competing
+    for the same cores, and their start (one rule's points changed, 100,000 leads: 2.6–3.0 s
+    with them, 2.0 s without; docs/benchmarks.md, tenth session)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather TO 0")
+        if what == "range":
+            return _range_simulate(job, *arg)
+        return _backtest(job, arg)
 
 
 def _range_simulate(job: _Job, low: int, high: int, standing: Mapping[int, str]) -> _Part:
