@@ -3,6 +3,7 @@ where each lead stands (for the simulator), a lead's sales data (for the privacy
 
 from typing import Any
 
+from django.db import connection
 from django.db.models import Exists, F, OuterRef, QuerySet
 
 from mqlapp.leads.models import Lead, User
@@ -64,10 +65,13 @@ def lead_standing() -> dict[int, str]:
             return CANDIDATE
         return WAITING if stage == Stage.MQL and not fast else HANDED_OVER
 
-    return {
-        lead_id: standing(stage, fast)
-        for lead_id, stage, fast in rows.values_list("lead_id", "stage", "fast").iterator(10000)
-    }
+    # The ORM's query, read through a plain cursor: a row per lead of the table, and the
+    # ORM's per-row work was most of the 0.2 s this took at 100,000 leads, spent before the
+    # simulator's ranges could start.
+    sql, params = rows.values_list("lead_id", "stage", "fast").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {lead_id: standing(stage, fast) for lead_id, stage, fast in cursor.fetchall()}
 
 
 def lead_sales_data(lead_id: int) -> dict[str, Any]:

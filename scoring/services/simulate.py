@@ -275,7 +275,8 @@ def _range_simulate(job: _Job, low: int, high: int, standing: Mapping[int, str])
             score=score,
             passes=job.qualifies(score, fit),
             passed=job.qualifies_now(row.stored, row.stored_fit),
-            changed=_rounded(score) != _rounded(row.stored),
+            # (equal values round equally: most leads a draft does not move skip the rounding)
+            changed=score != row.stored and _rounded(score) != _rounded(row.stored),
         )
     return part
 

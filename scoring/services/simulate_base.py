@@ -132,8 +132,10 @@ def _base_sql(
         )
         ids = sorted(adjust)
         params += [ids, [adjust[i] for i in ids]]
-    elif adjust is not None:
-        columns += ["d.score", "d.fit"]
+    # adjust == {}: every live rule reused once, so what is reused is the stored score (the
+    # same numbers: not read and converted twice). A lead without a score row is stale and
+    # evaluated in full (`_range_simulate`), so its zero here is never used.
+    reread = bool(adjust)
     columns += ["d.epoch" if name == "score_epoch" else f"l.{name}" for name in names]
     params += [low, high]
     sql = (
@@ -146,8 +148,10 @@ def _base_sql(
         for row in cursor.fetchall():
             lead_id, version, stored, stored_fit, *rest = row
             reused = reused_fit = _ZERO
-            if adjust is not None:
+            if reread:
                 reused, reused_fit, *rest = rest
+            elif adjust is not None:
+                reused, reused_fit = stored, stored_fit
             data = dict(zip(names, rest, strict=True))
             if "traits" in data:
                 data["traits"] = _traits(data["traits"])
