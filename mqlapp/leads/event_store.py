@@ -107,24 +107,18 @@ _CLAIM = (
 )
 
 
-def rows_json(rows: Sequence[Sequence[Any]]) -> str:
-    """The rows as one JSON array of arrays, in one C call (orjson writes datetimes in ISO 8601
-    with their offset; a naive one is UTC, as message parsing reads it); the standard library
-    only for what orjson refuses (an integer past 64 bits, a lone surrogate), which PostgreSQL
-    then accepts or refuses as it would anyway."""
-    document = _rows_document(rows)
-    return document if isinstance(document, str) else document.decode()
-
-
 def rows_json_bytes(rows: Sequence[Sequence[Any]]) -> bytes:
-    """`rows_json` as UTF-8."""
+    """The rows as one JSON array of arrays (UTF-8), in one C call (orjson writes datetimes in
+    ISO 8601 with their offset; a naive one is UTC, as message parsing reads it); the standard
+    library only for what orjson refuses (an integer past 64 bits, a lone surrogate), which
+    PostgreSQL then accepts or refuses as it would anyway."""
     document = _rows_document(rows)
     return document.encode() if isinstance(document, str) else document
 
 
 def rows_json_param(rows: Sequence[Sequence[Any]]) -> Any:
-    """`rows_json` as a statement's parameter: orjson's bytes as they are (sqlparams.JsonText),
-    the standard library's text for the driver to quote."""
+    """The same document as a statement's parameter: orjson's bytes as they are
+    (sqlparams.JsonText), the standard library's text for the driver to quote."""
     document = _rows_document(rows)
     return document if isinstance(document, str) else json_param(document)
 

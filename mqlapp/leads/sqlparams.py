@@ -4,9 +4,9 @@ psycopg2 quotes every parameter in Python before it sends the statement: a list 
 ids costs it ~3 ms (each integer adapted on its own), and a 5 MB JSON document ~13 ms (the
 text encoded, then escaped character by character). The hot statements of ingestion and
 scoring pass thousands of ids and megabytes of JSON per transaction, so those two kinds go
-through here: the ids as one array literal, the JSON as orjson's bytes quoted in one pass
-(docs/benchmarks.md, tenth session). Values only ever become literals through these two
-functions, each of which can write nothing but what it names (integers; one string literal).
+through here: ids as one array literal (`id_array`), JSON as orjson's bytes quoted in one
+pass (`json_param`), lists of strings as one JSON document (`text_array`; docs/benchmarks.md,
+tenth session). Each can write nothing but what it names: integers, or one string literal.
 """
 
 import json

@@ -62,7 +62,8 @@ def inbox_deferred(*, count: int, source: Source) -> bool:
 
 
 def messages_pack(messages: Sequence[Message]) -> bytes:
-    """The messages as one JSON document, written as the events' own (event_store.rows_json)."""
+    """The messages as one JSON document, written as the events' own
+    (event_store.rows_json_bytes)."""
     fields = _PACKED_FIELDS  # one C call per message, not a getattr per field
     return rows_json_bytes([fields(m) for m in messages])
 
