@@ -446,6 +446,7 @@ def refade(
     *,
     since: datetime,
     now: datetime,
+    rescaled: bool = False,
 ) -> tuple[Score, datetime | None, FadeState] | None:
     """The score at `now` of a lead scored at `since` (its `breakdown` and `state` from
     `evaluate_state`), before anything but fading can change it (`now` < `state.discrete`):
@@ -454,7 +455,13 @@ def refade(
     contribution stays. None when it cannot answer exactly: `now` is not in
     [since, discrete), a rule is missing, or a total lies within float error of a rounding
     boundary (there the per-event sum decides; the caller evaluates the events). Equal to
-    `evaluate` at `now` (tests/scoring/engine/test_refade.py)."""
+    `evaluate` at `now` (tests/scoring/engine/test_refade.py).
+
+    `rescaled`: `rules` may differ from the rules that scored the lead in their points only
+    (the simulator's draft), so every other contribution is recomputed as points × its
+    count, which is what each non-fading rule adds: which events a rule counts never
+    depends on its points. Equal to `evaluate` with those rules at `now`
+    (tests/scoring/engine/test_refade.py)."""
     if now < since or (state.discrete is not None and now >= state.discrete):
         return None
     until = _Until()
@@ -483,7 +490,10 @@ def refade(
             rule = rules.get(c.rule_id)
             if rule is None:
                 return None
-            results.append((rule, (c.count, totals.get(c.rule_id, c.points))))
+            moved = totals.get(c.rule_id)
+            if moved is None:
+                moved = rule.points * c.count if rescaled else c.points
+            results.append((rule, (c.count, moved)))
         if len(totals) != len(state.fades) or not set(totals) <= {c.rule_id for c in breakdown}:
             return None  # a fading rule the breakdown does not list: not the same lead state
         return score_of(results, now=now), until.not_before(now), until.state()

@@ -28,6 +28,7 @@ from .histogram import histogram
 from .loader import events_load
 from .parallel import parallel_map
 from .simulate_base import BaseRow, base_rows, fact_columns, lead_ids_span, lead_rows
+from .simulate_points import Repointed, points_split, repointed_contributions
 from .simulate_sql import SqlRule, contributions, rules_split
 from .state import rules_live
 
@@ -71,7 +72,10 @@ class _Job:
     live_min_fit: Decimal | None = None
     live: tuple[engine.Rule, ...] = ()  # the published rules (the backtest's cached parts)
     reuse: dict[int, int] = field(default_factory=dict)  # live rule id -> times in the draft
-    # `fresh` split: the rules PostgreSQL counts (simulate_sql) and those the engine scores
+    # `fresh` split: the rules answered from the stored scores (a published rule's with
+    # other points: simulate_points), those PostgreSQL counts (simulate_sql) and those the
+    # engine scores
+    repointed: tuple[Repointed, ...] = ()
     counted: tuple[SqlRule, ...] = ()
     scored: tuple[engine.Rule, ...] = ()
 
@@ -177,13 +181,13 @@ def scores_simulate(
     adjust = None
     if reuse:
         adjust = {r.id: reuse.get(r.id, 0) - 1 for r in live if reuse.get(r.id, 0) != 1}
-    counted, scored = rules_split(
-        fresh, fast=connection.vendor == "postgresql" if fast is None else fast
-    )
+    fast_sql = connection.vendor == "postgresql" if fast is None else fast
+    repointed, rest = points_split(fresh, live) if fast_sql else ((), fresh)
+    counted, scored = rules_split(rest, fast=fast_sql)
     job = _Job(
         draft, fresh, adjust, version, now, threshold, min_fit, fast, live_threshold,
         live_min_fit, live=tuple(r for r in live if r.active), reuse=dict(reuse),
-        counted=counted, scored=scored,
+        repointed=repointed, counted=counted, scored=scored,
     )  # fmt: skip
     low, high, count = lead_ids_span()
     parts = max(1, -(-count // CHUNK))
@@ -238,9 +242,10 @@ def _work(job: _Job, what: str, arg: Any) -> Any:
 def _range_simulate(job: _Job, low: int, high: int, standing: Mapping[int, str]) -> _Part:
     """The simulated scores of the leads with ids in [low, high]."""
     part = _Part()
-    rows = base_rows(
-        low=low, high=high, adjust=job.adjust, columns=fact_columns(job.fresh), fast=job.fast
-    )
+    # the lead columns the rules evaluated over the whole range read (a lead declined below
+    # is read again with all of them)
+    columns = fact_columns((*job.scored, *(item.rule for item in job.counted)))
+    rows = base_rows(low=low, high=high, adjust=job.adjust, columns=columns, fast=job.fast)
     if not rows:
         return part
     # A lead whose stored breakdown is not under the live rules (not scored since the last
@@ -252,11 +257,14 @@ def _range_simulate(job: _Job, low: int, high: int, standing: Mapping[int, str])
     declined: set[int] = set()
     if job.counted:
         counted, declined = contributions(job.counted, low=low, high=high, now=job.now)
+    repointed: dict[int, tuple[Decimal, Decimal]] = {}
+    if job.repointed:
+        repointed, more = repointed_contributions(
+            job.repointed, low=low, high=high, now=job.now, version=job.version
+        )
+        declined |= more
     # the leads PostgreSQL could not answer exactly: every fresh rule by the engine
-    redo = _evaluate(
-        [row for row in rows if row.id in declined and row.id not in stale_ids],
-        job.fresh, job=job, by_range=False,
-    )  # fmt: skip
+    redo = _evaluate(lead_rows(sorted(declined - stale_ids)), job.fresh, job=job, by_range=False)
     full = _evaluate(stale, job.draft, job=job, by_range=False)
     for row in rows:
         if row.id in full:
@@ -269,6 +277,8 @@ def _range_simulate(job: _Job, low: int, high: int, standing: Mapping[int, str])
             else:
                 extra, extra_fit = _sums(partial.get(row.id))
                 extra += counted.get(row.id, _ZERO)
+                moved, moved_fit = repointed.get(row.id, (_ZERO, _ZERO))
+                extra, extra_fit = extra + moved, extra_fit + moved_fit
             score, fit = row.reused + extra, row.reused_fit + extra_fit
         part.add(
             standing.get(row.id),

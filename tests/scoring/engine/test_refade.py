@@ -10,16 +10,17 @@ after hour.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
-from hypothesis import given, reject, settings
+from hypothesis import event, given, reject, settings
 from hypothesis import strategies as st
 
-from scoring.engine import Scorer, evaluate, evaluate_state, refade
+from scoring.engine import Rule, Scorer, evaluate, evaluate_state, refade
 from tests.scoring.engine.builders import NOW, ago, lead, rule, track
-from tests.scoring.engine.test_next_change import scored, seen, time_rules
-from tests.scoring.engine.test_scorer import leads
+from tests.scoring.engine.test_next_change import points, scored, seen, time_rules
+from tests.scoring.engine.test_scorer import NAMES, leads
 
 
 @settings(max_examples=400, deadline=None)
@@ -86,3 +87,82 @@ def test_refade_declines_once_an_expiry_is_due():
     assert refade(score.breakdown, state, rules, since=NOW, now=NOW + timedelta(days=1))
     assert refade(score.breakdown, state, rules, since=NOW, now=NOW + timedelta(days=2)) is None
     assert refade(score.breakdown, state, {}, since=NOW, now=NOW + timedelta(hours=1)) is None
+
+
+@st.composite
+def any_rules(draw: st.DrawFn) -> list[Rule]:
+    """Time-driven rules of every kind, and plain behaviour rules (a count times points)."""
+    ids = draw(st.lists(st.integers(1, 6), min_size=1, max_size=4, unique=True))
+    return [
+        draw(
+            time_rules(i)
+            | st.builds(
+                Rule,
+                st.just(i),
+                st.just(f"rule {i}"),
+                st.just("behavior"),
+                points,
+                event=st.sampled_from(NAMES),
+                max_times=st.none() | st.integers(1, 3),
+            )
+        )
+        for i in ids
+    ]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    rules=any_rules(),
+    new_points=st.lists(st.none() | points, min_size=6, max_size=6),
+    facts=leads(),
+    later=st.integers(min_value=-48, max_value=24 * 20),
+    hours=st.floats(min_value=0, max_value=30 * 24),
+)
+def test_rescaled_refade_equals_evaluate_with_rules_that_differ_in_points_only(
+    rules, new_points, facts, later, hours
+):
+    """The simulator's draft that changes rules' points only: the stored breakdown and
+    fading sums, moved forward and recomputed with the new points, are the engine's score
+    with the draft rules (or None: the engine decides)."""
+    now = NOW + timedelta(hours=later)
+    try:
+        score, _, state = evaluate_state(facts, rules, now=now)
+    except (ValueError, ArithmeticError):
+        reject()
+    draft = [
+        r if new_points[r.id - 1] is None else replace(r, points=new_points[r.id - 1])
+        for r in rules
+    ]
+    moment = now + timedelta(hours=hours)
+    by_id = {r.id: r for r in draft if r.active}
+    moved = refade(score.breakdown, state, by_id, since=now, now=moment, rescaled=True)
+    if state.discrete is not None and moment >= state.discrete:
+        assert moved is None
+        return
+    if moved is None:
+        event("declined")  # a fading total at a rounding boundary
+        return
+    event("answered")
+    assert seen(moved[0]) == scored(facts, draft, moment), (draft, moment)
+
+
+def test_rescaled_refade_recomputes_counted_rules_and_fading_sums_with_new_points():
+    plain = rule(id=3, event="Demo Requested", points=20)
+    facts = lead(*(track("Demo Requested", ago(d)) for d in (0, 1, 2)))
+    score, _, state = evaluate_state(facts, [FADING, plain], now=NOW)
+    assert score.score == Decimal("77.50")  # 10 + 5 + 2.5, and 3 × 20
+
+    draft = {
+        FADING.id: replace(FADING, points=Decimal(4)),
+        plain.id: replace(plain, points=Decimal(1)),
+    }
+    later = NOW + timedelta(days=1)
+    moved = refade(score.breakdown, state, draft, since=NOW, now=later, rescaled=True)
+    plain_moved = refade(score.breakdown, state, draft, since=NOW, now=later)
+
+    assert moved is not None
+    assert plain_moved is not None
+    # 4 × (0.5 + 0.25 + 0.125) and 3 × 1; without `rescaled` the plain rule keeps its 60
+    assert moved[0].score == Decimal("6.50")
+    assert moved[0].score == evaluate(facts, list(draft.values()), now=later).score
+    assert plain_moved[0].score == Decimal("63.50")

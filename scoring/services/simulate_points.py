@@ -1,0 +1,171 @@
+"""The simulator's draft rules that differ from a published rule in their points only, answered
+from the stored scores without reading a single event.
+
+Which events a rule counts, and each one's fading weight, never depend on its points (engine
+property: `engine.refade(..., rescaled=True)` equals `engine.evaluate` with such rules,
+tests/scoring/engine/test_refade.py). So such a rule's contribution at `now` is, from the
+published rule's stored breakdown item and fading sums:
+
+- a rule that does not fade: the new points × the item's count, rounded to cents;
+- a fading rule: the new points × (events from the future + the stored summed weights ×
+  0.5^(days since the score / half-life)), with the float operations of `engine.refade` and
+  of the refresh's set-based pass (scoring/services/fading.py), rounded to cents.
+
+A lead is left to the engine (`declined`) wherever the stored state cannot answer exactly:
+its score is not under the published rules, something besides fading may have changed since
+it was computed (its `discrete_at` has come, it waits in the scoring queue), or a total lies
+within 2e-9 of a half cent or at a float underflow (as the refresh's pass declines).
+tests/scoring/test_simulate_points.py holds the answers equal to the engine's on generated
+leads, events and drafts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from django.db import connection
+
+from .. import engine
+from ..models import LeadScore, ScoreQueue
+
+# As the refresh's pass (fading.py): wider than the engine's 1e-9 around a half cent, and
+# where PostgreSQL's float8 would raise an underflow error instead of giving 0.
+_SLACK: Final = 2e-9
+_MAX_HALVINGS: Final = 1000
+_MIN_WEIGHTS: Final = 1e-290
+_ZERO: Final = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Repointed:
+    """A draft rule equal to the published rule `live_id` but for its points."""
+
+    live_id: int
+    rule: engine.Rule
+
+
+def _shape(rule: engine.Rule) -> engine.Rule:
+    """The rule without its identity and points."""
+    return dataclasses.replace(engine.definition(rule), points=_ZERO)
+
+
+def points_split(
+    fresh: Sequence[engine.Rule], live: Sequence[engine.Rule]
+) -> tuple[tuple[Repointed, ...], tuple[engine.Rule, ...]]:
+    """The draft rules to evaluate that a published (active) rule equals but for the points,
+    and the rest."""
+    by_shape: dict[engine.Rule, int] = {}
+    for rule in sorted((r for r in live if r.active), key=lambda r: r.id):
+        by_shape.setdefault(_shape(rule), rule.id)
+    repointed: list[Repointed] = []
+    rest: list[engine.Rule] = []
+    for rule in fresh:
+        live_id = by_shape.get(_shape(rule)) if rule.active else None
+        if live_id is None:
+            rest.append(rule)
+        else:
+            repointed.append(Repointed(live_id, rule))
+    return tuple(repointed), tuple(rest)
+
+
+def _sql() -> str:
+    score, queue = LeadScore._meta.db_table, ScoreQueue._meta.db_table
+    now = "%(now)s::timestamptz"
+    return f"""
+    WITH rule AS (
+        SELECT * FROM unnest(%(live)s::bigint[], %(points)s::numeric[],
+                             %(half_life)s::numeric[], %(fit)s::bool[])
+                      AS r(id, points, half_life, fit)
+    )
+    SELECT s.lead_id,
+           s.rules_version = %(version)s AND s.as_of IS NOT NULL AND s.as_of <= {now}
+           AND (s.discrete_at IS NULL OR {now} < s.discrete_at)
+           AND jsonb_typeof(s.breakdown) = 'array'
+           AND (s.fades IS NULL OR jsonb_typeof(s.fades) = 'array')
+           AND NOT EXISTS (SELECT FROM {queue} q WHERE q.lead_id = s.lead_id)
+           AND COALESCE(p.exact, TRUE) AS ok,
+           p.score, p.fit
+    FROM {score} s
+    LEFT JOIN LATERAL (
+        SELECT bool_and(y.exact) AS exact, sum(y.cents) AS score,
+               COALESCE(sum(y.cents) FILTER (WHERE y.fit), 0) AS fit
+        FROM (
+            SELECT x.fit, CASE WHEN x.future IS NULL THEN round(x.points * x.count, 2)
+                               ELSE round(x.total::numeric, 2) END AS cents,
+                   x.future IS NULL OR (x.ranged AND NOT (
+                       abs(x.total) >= (x.near + 0.005) * (1 - {_SLACK})
+                       OR (x.near - 0.005 > 0
+                           AND abs(x.total) <= (x.near - 0.005) * (1 + {_SLACK})))) AS exact
+            FROM (
+                SELECT w.*, floor(abs(w.total) * 100 + 0.5) / 100 AS near
+                FROM (
+                    -- a fading rule with stored sums: engine.refade's float total (none:
+                    -- every counted event is from the future, each weighs 1)
+                    SELECT c.points, c.count, c.fit, f.future, f.ranged,
+                           CASE WHEN f.ranged
+                                THEN c.points::float8 * f.future::float8
+                                     + c.points::float8 * (f.weights
+                                     * power(0.5::float8, c.days / c.half_life::float8))
+                           END AS total
+                    FROM (
+                        SELECT r.points, r.fit, r.half_life, r.id,
+                               (e->>'count')::int AS count,
+                               EXTRACT(EPOCH FROM {now} - s.as_of)::float8 / 86400 AS days
+                        FROM jsonb_array_elements(s.breakdown) e
+                        JOIN rule r ON r.id = (e->>'rule_id')::bigint
+                    ) c
+                    LEFT JOIN LATERAL (
+                        SELECT (g->>1)::int AS future, (g->>2)::float8 AS weights,
+                               c.days / c.half_life::float8 < {_MAX_HALVINGS}
+                               AND (g->>2)::float8 > {_MIN_WEIGHTS}
+                               AND abs(c.points) < 1e12 AS ranged
+                        FROM jsonb_array_elements(
+                            CASE WHEN jsonb_typeof(s.fades) = 'array' THEN s.fades END) g
+                        WHERE c.half_life > 0 AND (g->>0)::bigint = c.id
+                        LIMIT 1
+                    ) f ON TRUE
+                    OFFSET 0
+                ) w
+                OFFSET 0
+            ) x
+        ) y
+    ) p ON TRUE
+    WHERE s.lead_id BETWEEN %(low)s AND %(high)s
+    """  # noqa: S608 (table names and constants only; every value is a parameter)
+
+
+_STATEMENT: Final = _sql()
+
+
+def repointed_contributions(
+    rules: Sequence[Repointed], *, low: int, high: int, now: datetime, version: int
+) -> tuple[dict[int, tuple[Decimal, Decimal]], set[int]]:
+    """For the leads with ids in [low, high] that have any: the summed contributions of
+    `rules` (score and its fit part) at `now`; and the leads left to the engine."""
+    found: dict[int, tuple[Decimal, Decimal]] = {}
+    declined: set[int] = set()
+    if not rules or connection.vendor != "postgresql":
+        return found, declined
+    params: dict[str, Any] = {
+        "live": [item.live_id for item in rules],
+        "points": [item.rule.points for item in rules],
+        "half_life": [item.rule.half_life_days for item in rules],
+        "fit": [item.rule.kind == "fit" for item in rules],
+        "now": now,
+        "version": version,
+        "low": low,
+        "high": high,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_STATEMENT, params)
+        for lead_id, ok, score, fit in cursor.fetchall():
+            if not ok:
+                declined.add(lead_id)
+            elif score is not None:
+                found[lead_id] = (score, fit)
+    return found, declined
