@@ -14,7 +14,7 @@ go to the engine).
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -263,8 +263,11 @@ def _range_simulate(job: _Job, low: int, high: int, standing: Mapping[int, str])
             job.repointed, low=low, high=high, now=job.now, version=job.version
         )
         declined |= more
-    # the leads PostgreSQL could not answer exactly: every fresh rule by the engine
-    redo = _evaluate(lead_rows(sorted(declined - stale_ids)), job.fresh, job=job, by_range=False)
+    # the leads PostgreSQL could not answer exactly: every fresh rule by the engine (their
+    # events read by one range scan when they are many of the range)
+    redo_ids = sorted(declined - stale_ids)
+    many = len(redo_ids) * 4 > len(rows)
+    redo = _evaluate(lead_rows(redo_ids), job.fresh, job=job, by_range=many)
     full = _evaluate(stale, job.draft, job=job, by_range=False)
     for row in rows:
         if row.id in full:
@@ -333,45 +336,96 @@ def _backtest(job: _Job, outcomes: Sequence[Outcome]) -> dict[str, list[int]]:
     """Of these outcomes, how many leads the draft would have qualified when they were
     handed to sales (their events up to then, the epoch they had then).
 
-    A draft rule equal to a published one contributes what that rule contributed then: those
-    parts are kept per published rule set in the cache (`_live_parts`), so moving the
-    threshold re-reads no events and a changed rule is the only one evaluated (a rule's
-    contribution depends on that rule alone: engine property, tested)."""
+    A draft rule equal to a published one contributes what that rule contributed then, and
+    one that differs from it in points only what `engine.refade` (rescaled) makes of that:
+    those parts are kept per published rule set in the cache (`_live_parts`), so moving the
+    threshold or changing points re-reads no events, and a changed rule is the only one
+    evaluated (a rule's contribution depends on that rule alone: engine property, tested)."""
     result = {kind: [0, 0] for kind in OUTCOME_KINDS}
     ids = sorted({outcome.lead_id for outcome in outcomes})
     leads = {row.id: row for row in lead_rows(ids)}
     parts = _live_parts(job, outcomes, leads)
-    events = events_load(ids, plan=engine.needs(job.fresh), fast=job.fast) if job.fresh else {}
-    scorer = engine.Scorer(job.fresh) if job.fresh else None
-    for outcome in outcomes:
-        row = leads.get(outcome.lead_id)
-        if row is None:
-            continue
+    repointed_ids = {item.live_id for item in job.repointed}
+    rules = {rule.id: rule for rule in job.live}
+    # (a published rule repointed twice in one draft: its parts are the engine's)
+    unique = len(repointed_ids) == len(job.repointed)
+    if unique:
+        rules.update({item.live_id: replace(item.rule, id=item.live_id) for item in job.repointed})
+    rest = (*job.scored, *(item.rule for item in job.counted))  # evaluated for every outcome
+    sums: dict[Outcome, tuple[Decimal, Decimal]] = {}
+    engine_all: set[Outcome] = set()  # a repointed part refade cannot give: every fresh rule
+    for outcome, then in parts.items():
         score = fit = _ZERO
-        for rule_id, (kind, points) in parts[outcome].items():
-            times = job.reuse.get(rule_id, 0)
-            score += points * times
-            fit += points * times if kind == "fit" else _ZERO
-        if scorer is not None:
-            then = [e for e in events.get(outcome.lead_id, ()) if e.timestamp <= outcome.at]
-            fresh = scorer.evaluate(row.facts(then, epoch=outcome.epoch), now=outcome.at)
+        for c in then.breakdown:
+            times = job.reuse.get(c.rule_id, 0)
+            score += c.points * times
+            fit += c.points * times if c.kind == "fit" else _ZERO
+        if job.repointed:
+            moved = unique and engine.refade(
+                then.breakdown, then.state, rules, since=outcome.at, now=outcome.at,
+                rescaled=True,
+            )  # fmt: skip
+            if not moved:
+                engine_all.add(outcome)
+            else:
+                for c in moved[0].breakdown:
+                    if c.rule_id in repointed_ids:
+                        score += c.points
+                        fit += c.points if c.kind == "fit" else _ZERO
+        sums[outcome] = (score, fit)
+    wanted = ids if rest else sorted({outcome.lead_id for outcome in engine_all})
+    events = events_load(wanted, plan=engine.needs(job.fresh), fast=job.fast) if wanted else {}
+    scorers = {False: engine.Scorer(rest), True: engine.Scorer(job.fresh)}
+    for outcome, (known, known_fit) in sums.items():
+        score, fit, everything = known, known_fit, outcome in engine_all
+        if rest or everything:
+            row = leads[outcome.lead_id]
+            seen = [e for e in events.get(outcome.lead_id, ()) if e.timestamp <= outcome.at]
+            fresh = scorers[everything].evaluate(
+                row.facts(seen, epoch=outcome.epoch), now=outcome.at
+            )
             score, fit = score + fresh.score, fit + fresh.fit
         result[outcome.kind][0] += job.qualifies(score, fit)
         result[outcome.kind][1] += 1
     return result
 
 
-_Parts = dict[int, tuple[str, Decimal]]  # live rule id -> (kind, points) of one outcome
+@dataclass(frozen=True)
+class _Then:
+    """An outcome's score under the published rules at its handoff time: the breakdown and
+    what `engine.refade` moves or rescales it from."""
+
+    breakdown: tuple[engine.Contribution, ...]
+    state: engine.FadeState
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "b": [[c.rule_id, c.kind, c.count, str(c.points)] for c in self.breakdown],
+            "f": [[f.rule_id, f.future, str(f.weights)] for f in self.state.fades],
+            "d": self.state.discrete.isoformat() if self.state.discrete else None,
+        }
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any]) -> "_Then":
+        return cls(
+            tuple(engine.Contribution(r, "", k, n, Decimal(p)) for r, k, n, p in data["b"]),
+            engine.FadeState(
+                datetime.fromisoformat(data["d"]) if data["d"] else None,
+                tuple(engine.Fade(r, n, Decimal(w)) for r, n, w in data["f"]),
+            ),
+        )
+
+
 PARTS_TTL = 24 * 3600
 
 
 def _live_parts(
     job: _Job, outcomes: Sequence[Outcome], leads: Mapping[int, BaseRow]
-) -> dict[Outcome, _Parts]:
-    """Each outcome's contributions under the published rules at its handoff time, from the
-    cache when this rule set already scored it. The key holds the rule set's version and
-    when the lead was last scored (new events, new data and recycles re-score a lead), so
-    a stale entry is never read; a cache that is down is an empty one."""
+) -> dict[Outcome, _Then]:
+    """Each outcome's score under the published rules at its handoff time, from the cache
+    when this rule set already scored it. The key holds the rule set's version and when the
+    lead was last scored (new events, new data and recycles re-score a lead), so a stale
+    entry is never read; a cache that is down is an empty one."""
     scored = dict(LeadScore.objects.filter(lead_id__in=list(leads)).values_list("lead_id", "as_of"))
 
     def key(outcome: Outcome) -> str:
@@ -379,17 +433,17 @@ def _live_parts(
         last = scored.get(outcome.lead_id)
         stamp = last.timestamp() if last else "-"
         return (
-            f"mql:backtest:{job.version}:{outcome.lead_id}:{outcome.kind}:"
+            f"mql:backtest:2:{job.version}:{outcome.lead_id}:{outcome.kind}:"
             f"{outcome.at.timestamp()}:{epoch}:{stamp}"
         )
 
     keys = {outcome: key(outcome) for outcome in outcomes if outcome.lead_id in leads}
     found = cache.get_many(list(keys.values())) if keys else {}
-    parts: dict[Outcome, _Parts] = {}
+    parts: dict[Outcome, _Then] = {}
     missing = []
     for outcome, name in keys.items():
         if name in found:
-            parts[outcome] = {int(r): (k, Decimal(p)) for r, (k, p) in found[name].items()}
+            parts[outcome] = _Then.load(found[name])
         else:
             missing.append(outcome)
     if missing:
@@ -400,11 +454,11 @@ def _live_parts(
         for outcome in missing:
             then = [e for e in events.get(outcome.lead_id, ()) if e.timestamp <= outcome.at]
             row = leads[outcome.lead_id]
-            score = scorer.evaluate(row.facts(then, epoch=outcome.epoch), now=outcome.at)
-            parts[outcome] = {c.rule_id: (c.kind, c.points) for c in score.breakdown}
-            fresh[keys[outcome]] = {
-                str(c.rule_id): [c.kind, str(c.points)] for c in score.breakdown
-            }
+            score, _, state = scorer.evaluate_state(
+                row.facts(then, epoch=outcome.epoch), now=outcome.at
+            )
+            parts[outcome] = _Then(score.breakdown, state)
+            fresh[keys[outcome]] = parts[outcome].dump()
         cache.set_many(fresh, timeout=PARTS_TTL)
     return parts
 

@@ -21,7 +21,7 @@ from scoring import engine
 from scoring.models import ScoreQueue
 from scoring.services import leads_score, leads_score_enqueue, rule_create, rules_live
 from scoring.services.loader import events_load
-from scoring.services.simulate import scores_simulate
+from scoring.services.simulate import OUTCOME_KINDS, Outcome, scores_simulate
 from scoring.services.simulate_base import lead_rows
 from scoring.services.simulate_points import points_split, repointed_contributions
 from tests.conftest import requires_postgres
@@ -176,24 +176,48 @@ def test_only_rules_equal_but_for_their_points_are_repointed():
 
 @pytest.mark.parametrize("seed", range(3))
 def test_a_points_only_draft_simulates_as_the_engine_does(seed):
-    """The whole simulation, with the stored-score pass and without it (every draft rule
-    evaluated from the events by the engine): the same counts and histogram."""
+    """The whole simulation, the backtest included, with the stored-score pass and without
+    it (every draft rule evaluated from the events by the engine): the same answer at every
+    threshold."""
     rng = random.Random(100 + seed)
-    _scored(
-        rng, rules=5, leads=40, since=timezone.now().replace(microsecond=0) - timedelta(hours=3)
-    )
+    now = timezone.now().replace(microsecond=0)
+    ids = _scored(rng, rules=5, leads=40, since=now - timedelta(hours=3))
     _, live = rules_live()
     draft = _draft(rng, live)
     live_points = {rule.id: rule.points for rule in live}
-    now = timezone.now()
+    # past handoffs: each a moment in the last 20 days (the backtest scores the lead then)
+    outcomes = [
+        Outcome(lead_id, rng.choice(OUTCOME_KINDS), now - timedelta(hours=rng.randint(0, 480)),
+                None)
+        for lead_id in ids[::2]
+    ]  # fmt: skip
 
-    def run(fast):
-        return scores_simulate(rules=draft, threshold=Decimal(15), min_fit=None, now=now,
-                               fast=fast)  # fmt: skip
+    def run(fast, threshold):
+        return scores_simulate(rules=draft, threshold=Decimal(threshold), min_fit=None,
+                               outcomes=outcomes, now=now, fast=fast)  # fmt: skip
 
-    with_pass, engine_only = run(True), run(False)
-    assert with_pass == engine_only
+    for threshold in (-5, 0, 5, 15, 30, 60):
+        with_pass, engine_only = run(True, threshold), run(False, threshold)
+        assert with_pass == engine_only, threshold
+    assert sum(part["total"] for part in with_pass["backtest"].values()) == len(outcomes)
     changed = {rule.id for rule in live} - {
         rule.id - 1000 for rule in draft if rule.points == live_points[rule.id - 1000]
     }
     assert with_pass["rules_evaluated"] == len(changed) > 0
+
+
+def test_a_published_rule_copied_twice_with_other_points_counts_twice():
+    rng = random.Random(7)
+    now = timezone.now().replace(microsecond=0)
+    ids = _scored(rng, rules=3, leads=30, since=now - timedelta(hours=2))
+    _, live = rules_live()
+    draft = [*live, *(replace(rule, id=2000 + rule.id, points=rule.points + 3) for rule in live),
+             *(replace(rule, id=3000 + rule.id, points=Decimal(-1)) for rule in live)]  # fmt: skip
+    outcomes = [Outcome(lead_id, "won", now - timedelta(days=1), None) for lead_id in ids[::3]]
+
+    def run(fast):
+        return scores_simulate(rules=draft, threshold=Decimal(10), min_fit=None,
+                               outcomes=outcomes, now=now, fast=fast)  # fmt: skip
+
+    assert run(True) == run(False)
+    assert run(True)["rules_evaluated"] == 2 * len(live)
