@@ -28,7 +28,7 @@ from .histogram import histogram
 from .loader import events_load
 from .parallel import parallel_map
 from .simulate_base import BaseRow, base_rows, fact_columns, lead_ids_span, lead_rows
-from .simulate_points import Repointed, points_split, repointed_contributions
+from .simulate_points import Moved, Repointed, points_split, repointed_contributions
 from .simulate_sql import SqlRule, contributions, rules_split
 from .state import rules_live
 
@@ -44,6 +44,7 @@ WAITING, HANDED_OVER, CANDIDATE = "waiting", "handed_over", "candidate"
 CHUNK = 5000
 _ZERO = Decimal(0)
 _CENT = Decimal("0.01")
+_NONE = (_ZERO, _ZERO)
 
 
 @dataclass(frozen=True)
@@ -178,11 +179,15 @@ def scores_simulate(
     version, live = rules_live()
     draft = tuple(r for r in (live if rules is None else rules) if r.active)
     reuse, fresh = _split(draft, live)
-    adjust = None
-    if reuse:
-        adjust = {r.id: reuse.get(r.id, 0) - 1 for r in live if reuse.get(r.id, 0) != 1}
     fast_sql = connection.vendor == "postgresql" if fast is None else fast
     repointed, rest = points_split(fresh, live) if fast_sql else ((), fresh)
+    adjust = None
+    if reuse or repointed:
+        # a repointed rule's stored part stays in the base: its pass takes it out
+        # (`simulate_points.Moved.stored`) and puts the draft's in
+        kept = {item.live_id for item in repointed}
+        times = {r.id: reuse.get(r.id, 0) - (r.id not in kept) for r in live}
+        adjust = {rule_id: n for rule_id, n in times.items() if n}
     counted, scored = rules_split(rest, fast=fast_sql)
     job = _Job(
         draft, fresh, adjust, version, now, threshold, min_fit, fast, live_threshold,
@@ -257,12 +262,12 @@ def _range_simulate(job: _Job, low: int, high: int, standing: Mapping[int, str])
     declined: set[int] = set()
     if job.counted:
         counted, declined = contributions(job.counted, low=low, high=high, now=job.now)
-    repointed: dict[int, tuple[Decimal, Decimal]] = {}
+    moved = Moved()
     if job.repointed:
-        repointed, more = repointed_contributions(
+        moved = repointed_contributions(
             job.repointed, low=low, high=high, now=job.now, version=job.version
         )
-        declined |= more
+        declined |= moved.declined
     # the leads PostgreSQL could not answer exactly: every fresh rule by the engine (their
     # events read by one range scan when they are many of the range)
     redo_ids = sorted(declined - stale_ids)
@@ -280,9 +285,11 @@ def _range_simulate(job: _Job, low: int, high: int, standing: Mapping[int, str])
             else:
                 extra, extra_fit = _sums(partial.get(row.id))
                 extra += counted.get(row.id, _ZERO)
-                moved, moved_fit = repointed.get(row.id, (_ZERO, _ZERO))
-                extra, extra_fit = extra + moved, extra_fit + moved_fit
-            score, fit = row.reused + extra, row.reused_fit + extra_fit
+                new, new_fit = moved.found.get(row.id, _NONE)
+                extra, extra_fit = extra + new, extra_fit + new_fit
+            old, old_fit = moved.stored.get(row.id, _NONE)
+            score = row.reused - old + extra
+            fit = row.reused_fit - old_fit + extra_fit
         part.add(
             standing.get(row.id),
             score=score,

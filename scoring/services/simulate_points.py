@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -79,8 +79,8 @@ def _sql() -> str:
     return f"""
     WITH rule AS (
         SELECT * FROM unnest(%(live)s::bigint[], %(points)s::numeric[],
-                             %(half_life)s::numeric[], %(fit)s::bool[])
-                      AS r(id, points, half_life, fit)
+                             %(half_life)s::numeric[], %(fit)s::bool[], %(first)s::bool[])
+                      AS r(id, points, half_life, fit, first)
     )
     SELECT s.lead_id,
            s.rules_version = %(version)s AND s.as_of IS NOT NULL AND s.as_of <= {now}
@@ -89,14 +89,17 @@ def _sql() -> str:
            AND (s.fades IS NULL OR jsonb_typeof(s.fades) = 'array')
            AND NOT EXISTS (SELECT FROM {queue} q WHERE q.lead_id = s.lead_id)
            AND COALESCE(p.exact, TRUE) AS ok,
-           p.score, p.fit
+           p.score, p.fit, p.old, p.old_fit
     FROM {score} s
     LEFT JOIN LATERAL (
         SELECT bool_and(y.exact) AS exact, sum(y.cents) AS score,
-               COALESCE(sum(y.cents) FILTER (WHERE y.fit), 0) AS fit
+               COALESCE(sum(y.cents) FILTER (WHERE y.fit), 0) AS fit,
+               COALESCE(sum(y.stored) FILTER (WHERE y.first), 0) AS old,
+               COALESCE(sum(y.stored) FILTER (WHERE y.first AND y.fit), 0) AS old_fit
         FROM (
-            SELECT x.fit, CASE WHEN x.future IS NULL THEN round(x.points * x.count, 2)
-                               ELSE round(x.total::numeric, 2) END AS cents,
+            SELECT x.fit, x.first, x.stored,
+                   CASE WHEN x.future IS NULL THEN round(x.points * x.count, 2)
+                        ELSE round(x.total::numeric, 2) END AS cents,
                    x.future IS NULL OR (x.ranged AND NOT (
                        abs(x.total) >= (x.near + 0.005) * (1 - {_SLACK})
                        OR (x.near - 0.005 > 0
@@ -106,15 +109,15 @@ def _sql() -> str:
                 FROM (
                     -- a fading rule with stored sums: engine.refade's float total (none:
                     -- every counted event is from the future, each weighs 1)
-                    SELECT c.points, c.count, c.fit, f.future, f.ranged,
+                    SELECT c.points, c.count, c.fit, c.first, c.stored, f.future, f.ranged,
                            CASE WHEN f.ranged
                                 THEN c.points::float8 * f.future::float8
                                      + c.points::float8 * (f.weights
                                      * power(0.5::float8, c.days / c.half_life::float8))
                            END AS total
                     FROM (
-                        SELECT r.points, r.fit, r.half_life, r.id,
-                               (e->>'count')::int AS count,
+                        SELECT r.points, r.fit, r.half_life, r.id, r.first,
+                               (e->>'count')::int AS count, (e->>'points')::numeric AS stored,
                                EXTRACT(EPOCH FROM {now} - s.as_of)::float8 / 86400 AS days
                         FROM jsonb_array_elements(s.breakdown) e
                         JOIN rule r ON r.id = (e->>'rule_id')::bigint
@@ -142,20 +145,36 @@ def _sql() -> str:
 _STATEMENT: Final = _sql()
 
 
+@dataclass
+class Moved:
+    """One range's answers: per lead with any of the published rules, what they stored
+    (score, fit part: what the draft no longer counts) and, for the leads answered, what
+    the draft's rules give instead; the leads left to the engine."""
+
+    stored: dict[int, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    found: dict[int, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    declined: set[int] = field(default_factory=set)
+
+
 def repointed_contributions(
     rules: Sequence[Repointed], *, low: int, high: int, now: datetime, version: int
-) -> tuple[dict[int, tuple[Decimal, Decimal]], set[int]]:
-    """For the leads with ids in [low, high] that have any: the summed contributions of
-    `rules` (score and its fit part) at `now`; and the leads left to the engine."""
-    found: dict[int, tuple[Decimal, Decimal]] = {}
-    declined: set[int] = set()
+) -> Moved:
+    """For the leads with ids in [low, high]: the stored contributions of the published
+    rules `rules` repoint (each once) and the summed contributions of `rules` at `now`."""
+    moved = Moved()
     if not rules or connection.vendor != "postgresql":
-        return found, declined
+        return moved
+    seen: set[int] = set()
+    first = []
+    for item in rules:
+        first.append(item.live_id not in seen)
+        seen.add(item.live_id)
     params: dict[str, Any] = {
         "live": [item.live_id for item in rules],
         "points": [item.rule.points for item in rules],
         "half_life": [item.rule.half_life_days for item in rules],
         "fit": [item.rule.kind == "fit" for item in rules],
+        "first": first,
         "now": now,
         "version": version,
         "low": low,
@@ -163,9 +182,11 @@ def repointed_contributions(
     }
     with connection.cursor() as cursor:
         cursor.execute(_STATEMENT, params)
-        for lead_id, ok, score, fit in cursor.fetchall():
+        for lead_id, ok, score, fit, old, old_fit in cursor.fetchall():
+            if old is not None and (old or old_fit):
+                moved.stored[lead_id] = (old, old_fit)
             if not ok:
-                declined.add(lead_id)
+                moved.declined.add(lead_id)
             elif score is not None:
-                found[lead_id] = (score, fit)
-    return found, declined
+                moved.found[lead_id] = (score, fit)
+    return moved

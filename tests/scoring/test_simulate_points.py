@@ -18,12 +18,12 @@ from django.utils import timezone
 
 from mqlapp.leads.models import Event
 from scoring import engine
-from scoring.models import ScoreQueue
+from scoring.models import LeadScore, ScoreQueue
 from scoring.services import leads_score, leads_score_enqueue, rule_create, rules_live
 from scoring.services.loader import events_load
 from scoring.services.simulate import OUTCOME_KINDS, Outcome, scores_simulate
 from scoring.services.simulate_base import lead_rows
-from scoring.services.simulate_points import points_split, repointed_contributions
+from scoring.services.simulate_points import Moved, points_split, repointed_contributions
 from tests.conftest import requires_postgres
 from tests.factories import lead_make
 
@@ -117,11 +117,20 @@ def test_each_answered_lead_gets_the_engines_contribution_of_the_repointed_rules
     assert len(repointed) == len(draft)
     now = since + timedelta(hours=rng.choice([0, 1, 5, 30]), minutes=rng.choice([0, 17]))
 
-    found, declined = repointed_contributions(
+    moved = repointed_contributions(
         repointed, low=min(ids), high=max(ids), now=now, version=version
     )
 
+    declined = moved.declined
     assert queued in declined
+    # what the published rules stored, declined or not: what the draft takes out
+    for score in LeadScore.objects.filter(lead_id__in=ids):
+        parts = [item for item in score.breakdown]
+        stored = sum((Decimal(str(item["points"])) for item in parts), Decimal(0))
+        stored_fit = sum(
+            (Decimal(str(i["points"])) for i in parts if i["kind"] == "fit"), Decimal(0)
+        )
+        assert moved.stored.get(score.lead_id, (0, 0)) == (stored, stored_fit)
     events = events_load(ids, plan=engine.needs(draft), fast=True)
     scorer = engine.Scorer(draft)
     answered = 0
@@ -130,7 +139,7 @@ def test_each_answered_lead_gets_the_engines_contribution_of_the_repointed_rules
             continue
         answered += 1
         expected = scorer.evaluate(row.facts(events.get(row.id, ())), now=now)
-        assert found.get(row.id, (Decimal(0), Decimal(0))) == (expected.score, expected.fit), (
+        assert moved.found.get(row.id, (0, 0)) == (expected.score, expected.fit), (
             row.id, draft, now,
         )  # fmt: skip
     assert answered >= 15
@@ -148,16 +157,18 @@ def test_a_lead_whose_discrete_change_has_come_goes_to_the_engine():
     version, live = rules_live()
     repointed, _ = points_split([replace(live[0], points=Decimal(3))], live)
 
-    before = repointed_contributions(repointed, low=lead.pk, high=lead.pk, now=now, version=version)
+    before = repointed_contributions(repointed, low=lead.pk, high=lead.pk, now=now,
+                                     version=version)  # fmt: skip
     later = now + timedelta(hours=13)  # the event has expired
     after = repointed_contributions(repointed, low=lead.pk, high=lead.pk, now=later,
                                     version=version)  # fmt: skip
     stale = repointed_contributions(repointed, low=lead.pk, high=lead.pk, now=now,
                                     version=version + 1)  # fmt: skip
 
-    assert before == ({lead.pk: (Decimal("3.00"), Decimal(0))}, set())
-    assert after == ({}, {lead.pk})
-    assert stale == ({}, {lead.pk})
+    stored = {lead.pk: (Decimal("10.00"), Decimal(0))}
+    assert before == Moved(stored, {lead.pk: (Decimal("3.00"), Decimal(0))}, set())
+    assert after == Moved(stored, {}, {lead.pk})
+    assert stale == Moved(stored, {}, {lead.pk})
 
 
 def test_only_rules_equal_but_for_their_points_are_repointed():
