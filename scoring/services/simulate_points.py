@@ -39,6 +39,9 @@ _SLACK: Final = 2e-9
 _MAX_HALVINGS: Final = 1000
 _MIN_WEIGHTS: Final = 1e-290
 _ZERO: Final = Decimal(0)
+_CENT: Final = Decimal("0.01")
+# Sums of cents stay exact in float8 below this (2^53 / 1000: a lead's few hundred parts).
+_EXACT_MAX: Final = 2**53 // 1000
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,9 @@ def points_split(
     repointed: list[Repointed] = []
     rest: list[engine.Rule] = []
     for rule in fresh:
-        live_id = by_shape.get(_shape(rule)) if rule.active else None
+        # (points in whole cents, as rules are stored: the statement counts in cents)
+        whole = rule.points == rule.points.quantize(_CENT)
+        live_id = by_shape.get(_shape(rule)) if rule.active and whole else None
         if live_id is None:
             rest.append(rule)
         else:
@@ -74,13 +79,18 @@ def points_split(
 
 
 def _sql() -> str:
+    """One range's statement. Every amount is in cents held exactly in float8 (whole numbers
+    far below 2^53), never numeric: a lead's few sums cost a tenth of the numeric ones. A
+    fading total is rounded to cents from its float, which is exact wherever the statement
+    answers at all: outside 2e-9 of a half cent, where `abs(total) * 100` (off by 1e-16 of
+    it at most) cannot cross the boundary."""
     score, queue = LeadScore._meta.db_table, ScoreQueue._meta.db_table
     now = "%(now)s::timestamptz"
     return f"""
     WITH rule AS (
-        SELECT * FROM unnest(%(live)s::bigint[], %(points)s::numeric[],
-                             %(half_life)s::numeric[], %(fit)s::bool[], %(first)s::bool[])
-                      AS r(id, points, half_life, fit, first)
+        SELECT * FROM unnest(%(live)s::bigint[], %(points)s::float8[], %(cents)s::float8[],
+                             %(half_life)s::float8[], %(fit)s::bool[], %(first)s::bool[])
+                      AS r(id, points, cents, half_life, fit, first)
     )
     SELECT s.lead_id,
            s.rules_version = %(version)s AND s.as_of IS NOT NULL AND s.as_of <= {now}
@@ -98,33 +108,36 @@ def _sql() -> str:
                COALESCE(sum(y.stored) FILTER (WHERE y.first AND y.fit), 0) AS old_fit
         FROM (
             SELECT x.fit, x.first, x.stored,
-                   CASE WHEN x.future IS NULL THEN round(x.points * x.count, 2)
-                        ELSE round(x.total::numeric, 2) END AS cents,
-                   x.future IS NULL OR (x.ranged AND NOT (
-                       abs(x.total) >= (x.near + 0.005) * (1 - {_SLACK})
-                       OR (x.near - 0.005 > 0
-                           AND abs(x.total) <= (x.near - 0.005) * (1 + {_SLACK})))) AS exact
+                   CASE WHEN x.future IS NULL THEN x.cents * x.count
+                        ELSE sign(x.total) * x.near END AS cents,
+                   CASE WHEN x.future IS NULL THEN abs(x.cents * x.count) < {_EXACT_MAX}
+                        ELSE x.ranged AND NOT (
+                            abs(x.total) * 100 >= (x.near + 0.5) * (1 - {_SLACK})
+                            OR (x.near - 0.5 > 0
+                                AND abs(x.total) * 100 <= (x.near - 0.5) * (1 + {_SLACK})))
+                   END AS exact
             FROM (
-                SELECT w.*, floor(abs(w.total) * 100 + 0.5) / 100 AS near
+                SELECT w.*, floor(abs(w.total) * 100 + 0.5) AS near
                 FROM (
                     -- a fading rule with stored sums: engine.refade's float total (none:
                     -- every counted event is from the future, each weighs 1)
-                    SELECT c.points, c.count, c.fit, c.first, c.stored, f.future, f.ranged,
+                    SELECT c.cents, c.count, c.fit, c.first, c.stored, f.future, f.ranged,
                            CASE WHEN f.ranged
-                                THEN c.points::float8 * f.future::float8
-                                     + c.points::float8 * (f.weights
-                                     * power(0.5::float8, c.days / c.half_life::float8))
+                                THEN c.points * f.future::float8
+                                     + c.points * (f.weights
+                                     * power(0.5::float8, c.days / c.half_life))
                            END AS total
                     FROM (
-                        SELECT r.points, r.fit, r.half_life, r.id, r.first,
-                               (e->>'count')::int AS count, (e->>'points')::numeric AS stored,
+                        SELECT r.points, r.cents, r.fit, r.half_life, r.id, r.first,
+                               (e->>'count')::int AS count,
+                               round((e->>'points')::float8 * 100) AS stored,
                                EXTRACT(EPOCH FROM {now} - s.as_of)::float8 / 86400 AS days
                         FROM jsonb_array_elements(s.breakdown) e
                         JOIN rule r ON r.id = (e->>'rule_id')::bigint
                     ) c
                     LEFT JOIN LATERAL (
                         SELECT (g->>1)::int AS future, (g->>2)::float8 AS weights,
-                               c.days / c.half_life::float8 < {_MAX_HALVINGS}
+                               c.days / c.half_life < {_MAX_HALVINGS}
                                AND (g->>2)::float8 > {_MIN_WEIGHTS}
                                AND abs(c.points) < 1e12 AS ranged
                         FROM jsonb_array_elements(
@@ -143,6 +156,11 @@ def _sql() -> str:
 
 
 _STATEMENT: Final = _sql()
+
+
+def _cents(value: float) -> Decimal:
+    """Whole cents held in a float (exact: see `_sql`) as the points they are."""
+    return Decimal(int(value)).scaleb(-2)
 
 
 @dataclass
@@ -171,8 +189,12 @@ def repointed_contributions(
         seen.add(item.live_id)
     params: dict[str, Any] = {
         "live": [item.live_id for item in rules],
-        "points": [item.rule.points for item in rules],
-        "half_life": [item.rule.half_life_days for item in rules],
+        "points": [float(item.rule.points) for item in rules],
+        "cents": [float(item.rule.points * 100) for item in rules],
+        "half_life": [
+            None if item.rule.half_life_days is None else float(item.rule.half_life_days)
+            for item in rules
+        ],
         "fit": [item.rule.kind == "fit" for item in rules],
         "first": first,
         "now": now,
@@ -183,10 +205,10 @@ def repointed_contributions(
     with connection.cursor() as cursor:
         cursor.execute(_STATEMENT, params)
         for lead_id, ok, score, fit, old, old_fit in cursor.fetchall():
-            if old is not None and (old or old_fit):
-                moved.stored[lead_id] = (old, old_fit)
+            if old:
+                moved.stored[lead_id] = (_cents(old), _cents(old_fit))
             if not ok:
                 moved.declined.add(lead_id)
             elif score is not None:
-                moved.found[lead_id] = (score, fit)
+                moved.found[lead_id] = (_cents(score), _cents(fit))
     return moved
