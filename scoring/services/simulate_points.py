@@ -33,11 +33,9 @@ from django.db import connection
 from .. import engine
 from ..models import LeadScore, ScoreQueue
 
-# As the refresh's pass (fading.py): wider than the engine's 1e-9 around a half cent, and
-# where PostgreSQL's float8 would raise an underflow error instead of giving 0.
-_SLACK: Final = 2e-9
-_MAX_HALVINGS: Final = 1000
-_MIN_WEIGHTS: Final = 1e-290
+# the refresh's pass's bounds: its slack around a half cent, where float8 would underflow
+from .fading import _MAX_HALVINGS, _MIN_WEIGHTS, _SLACK
+
 _ZERO: Final = Decimal(0)
 _CENT: Final = Decimal("0.01")
 # Sums of cents stay exact in float8 below this (2^53 / 1000: a lead's few hundred parts).

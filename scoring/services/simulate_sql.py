@@ -48,14 +48,13 @@ from .. import engine
 from ..engine.conditions import _MISSING, _PAGE_KEY, _SCREEN_KEY, _holds, name_key
 from ..engine.evaluate import _CONTEXT, _days
 from ..models import LeadScore
+
+# the refresh's pass's bounds: its slack around a half cent, where float8 would underflow
+from .fading import _MAX_HALVINGS, _SLACK
 from .loader import _lower_is_ascii
 
 # Past this many distinct values of a condition's field, the rule goes to the engine.
 VALUES_MAX: Final = 2000
-# Wider than the engine's decimal arithmetic could move a float total (as in fading.py).
-_SLACK: Final = 2e-9
-# PostgreSQL's float8 power() raises on underflow where Python gives 0 (fading.py).
-_MAX_HALVINGS: Final = 1000
 _CENT: Final = Decimal("0.01")
 _ABSENT: Final = ""  # an absent field's text (a JSON value's text is never empty)
 
