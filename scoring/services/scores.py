@@ -544,13 +544,19 @@ class Refreshed(NamedTuple):
     changed: int
 
 
-def scores_refresh(*, batch: int = 1000) -> int:
+# Leads per refresh transaction. Each batch pays fixed costs: the keyset read, the lock, the
+# statement's planning, the commit. 2,000 make the pass ~5 % cheaper per lead than 1,000
+# (issue 9) and hold a batch's score rows ~0.15 s, which live scoring of those leads waits.
+REFRESH_BATCH: Final = 2000
+
+
+def scores_refresh(*, batch: int = REFRESH_BATCH) -> int:
     """Fading, expiry and inactivity change scores without events: re-score the leads whose
     next change has come and store what changed; returns how many changed."""
     return scores_refresh_due(batch=batch).changed
 
 
-def scores_refresh_due(*, batch: int = 1000, now: datetime | None = None) -> Refreshed:
+def scores_refresh_due(*, batch: int = REFRESH_BATCH, now: datetime | None = None) -> Refreshed:
     """`scores_refresh`, counted. Only the leads whose `next_change_at` (engine.next_change,
     stored with every score) has come by the start of the pass are visited, in batches in
     (next_change_at, lead_id) order (keyset, on its index); each one's next change is stored
