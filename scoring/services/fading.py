@@ -36,6 +36,8 @@ from ..models import LeadScore, ScoreHistory, ScoreQueue
 _SLACK = 2e-9
 # Past these, PostgreSQL's float8 raises an underflow error where Python gives 0.0.
 _MAX_HALVINGS, _MIN_WEIGHTS = 1000, 1e-290
+# Whole cents stay exact in float8 and int8 below this.
+_HUNDRED_MAX = 2**53
 
 
 def _compute_sql(history_delta: Decimal, history_interval: timedelta) -> str:
@@ -50,8 +52,8 @@ def _compute_sql(history_delta: Decimal, history_interval: timedelta) -> str:
     horizon = f"EXTRACT(EPOCH FROM '9999-12-31T00:00:00Z'::timestamptz - {now})::float8"
     return f"""
     WITH rule AS (
-        SELECT * FROM unnest(%(rule_id)s::bigint[], %(rule_points)s::numeric[],
-                             %(rule_half_life)s::numeric[]) AS r(id, points, half_life)
+        SELECT * FROM unnest(%(rule_id)s::bigint[], %(rule_points)s::float8[],
+                             %(rule_half_life)s::float8[]) AS r(id, points, half_life)
         WHERE r.half_life > 0
     ), base AS (
         SELECT s.lead_id, s.score, s.engagement, s.fit, s.breakdown, s.fades, s.discrete_at,
@@ -84,7 +86,8 @@ def _compute_sql(history_delta: Decimal, history_interval: timedelta) -> str:
                    -- to_jsonb(array_agg()): the same array as jsonb_agg(), a third cheaper
                    to_jsonb(array_agg(CASE WHEN x.key IS NULL THEN c.item
                                            ELSE jsonb_set(c.item, '{{points}}',
-                                                          to_jsonb(x.cents::float8))
+                                                          to_jsonb(sign(x.cents)::float8
+                                                                   * x.hundred / 100))
                                       END ORDER BY c.ord)) AS breakdown,
                    to_jsonb(array_agg(jsonb_build_array(x.rule_id, x.future, x.weights::text)
                                       ORDER BY x.ord) FILTER (WHERE x.key IS NOT NULL)) AS fades
@@ -96,37 +99,42 @@ def _compute_sql(history_delta: Decimal, history_interval: timedelta) -> str:
             ) c
             LEFT JOIN (
                 -- each fading rule's sums moved forward: engine.refade and _fading_next
-                SELECT y.key, y.ord, y.rule_id, y.future, y.weights, y.exact, y.cents, CASE
-                    WHEN NOT y.exact OR abs(y.cents) - 0.005 <= 0 THEN NULL
-                    WHEN abs(y.points) * y.future >= (abs(y.cents) - 0.005) * 1.000000001
+                SELECT y.key, y.ord, y.rule_id, y.future, y.weights, y.exact, y.cents,
+                       y.hundred, CASE
+                    WHEN NOT y.exact OR y.hundred - 0.5 <= 0 THEN NULL
+                    WHEN abs(y.points) * y.future >= (y.hundred - 0.5) / 100 * 1.000000001
                     THEN NULL
                     ELSE {now} + make_interval(secs => LEAST({horizon}, 86400
-                         * y.half_life::float8 * ln(abs(y.points)::float8 * y.weights
-                           / ((abs(y.cents) - 0.005) * 1.000000001
-                              - abs(y.points) * y.future)::float8) / ln(2::float8)))
+                         * y.half_life * ln(abs(y.points) * y.weights
+                           / ((y.hundred - 0.5) / 100 * 1.000000001
+                              - abs(y.points) * y.future)) / ln(2::float8)))
                          - interval '2 milliseconds'
                     END AS crossing_at
                 FROM (
-                    SELECT z.*, z.weights IS NOT NULL AND NOT (
+                    -- the rounded points as whole cents in float8 (exact below 2^53), the
+                    -- numeric made once from an integer: float8 to numeric goes through text
+                    SELECT z.*, z.weights IS NOT NULL AND z.hundred < {_HUNDRED_MAX} AND NOT (
                                abs(z.total) >= (z.near + 0.005) * (1 - {_SLACK})
                                OR (z.near - 0.005 > 0
                                    AND abs(z.total) <= (z.near - 0.005) * (1 + {_SLACK}))
                            ) AS exact,
-                           round(z.total::numeric, 2) AS cents
+                           CASE WHEN z.hundred < {_HUNDRED_MAX}
+                                THEN (sign(z.total) * z.hundred)::int8 * 0.01 END AS cents
                     FROM (
-                        SELECT w.*, floor(abs(w.total) * 100 + 0.5) / 100 AS near
+                        SELECT w.*, floor(abs(w.total) * 100 + 0.5) AS hundred,
+                               floor(abs(w.total) * 100 + 0.5) / 100 AS near
                         FROM (
-                            SELECT v.*, v.points::float8 * v.future::float8
-                                        + v.points::float8 * v.weights AS total
+                            SELECT v.*, v.points * v.future::float8 + v.points * v.weights
+                                        AS total
                             FROM (
                                 SELECT e.ord, e.item->>0 AS key, r.id AS rule_id, r.points,
                                        r.half_life, (e.item->>1)::int AS future,
                                        CASE WHEN r.id IS NOT NULL
-                                             AND b.days / r.half_life::float8 < {_MAX_HALVINGS}
+                                             AND b.days / r.half_life < {_MAX_HALVINGS}
                                              AND (e.item->>2)::float8 > {_MIN_WEIGHTS}
                                              AND abs(r.points) < 1e12
                                        THEN (e.item->>2)::float8 * power(0.5::float8,
-                                            b.days / r.half_life::float8) END AS weights
+                                            b.days / r.half_life) END AS weights
                                 FROM jsonb_array_elements(b.fades) WITH ORDINALITY
                                      AS e(item, ord)
                                 LEFT JOIN rule r ON r.id = (e.item->>0)::bigint
