@@ -234,11 +234,14 @@ def _work(job: _Job, what: str, arg: Any) -> Any:
     its own: the work is already split over a process per core (`parallel_map`), and a
     range's statements planned with two more workers each only added processes competing
     for the same cores, and their start (one rule's points changed, 100,000 leads: 2.6–3.0 s
-    with them, 2.0 s without; docs/benchmarks.md, tenth session)."""
+    with them, 2.0 s without; docs/benchmarks.md, tenth session). Nor with JIT compilation:
+    a range's statement is estimated costly enough for it, and compiling took ~17 ms of its
+    ~110 ms (the stored-score pass: 93 ms per range without)."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL max_parallel_workers_per_gather TO 0")
+                cursor.execute("SET LOCAL jit TO off")
         if what == "range":
             return _range_simulate(job, *arg)
         return _backtest(job, arg)

@@ -102,8 +102,11 @@ def _base_sql(
 ) -> list[BaseRow]:
     lead, detail = Lead._meta.db_table, LeadScore._meta.db_table
     columns = ["l.id", "d.rules_version", "COALESCE(d.score, 0)", "COALESCE(d.fit, 0)"]
-    joins = [f"LEFT JOIN {detail} d ON d.lead_id = l.id"]
-    params: list[Any] = []
+    # The range said on both sides: PostgreSQL does not carry a range across a join, and
+    # without it a compact score table was read whole for every range (a hash join over a
+    # sequential scan, 60 ms against 8 ms per 5,000 leads).
+    joins = [f"LEFT JOIN {detail} d ON d.lead_id = l.id AND d.lead_id BETWEEN %s AND %s"]
+    params: list[Any] = [low, high]
     if adjust and len(adjust) <= _FOUND_MAX:
         # Only the few rules a draft changed are read from the JSON breakdown (exact: the
         # numbers are the JSON text), each found by a path query (a rule is in a breakdown
