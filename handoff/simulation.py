@@ -37,7 +37,7 @@ def simulation_run(
         threshold=policy.mql_threshold if threshold is None else threshold,
         min_fit=policy.min_fit if min_fit is _POLICY else min_fit,
         outcomes=backtest_outcomes() if backtest else (),
-        standing=lead_standing(),
+        standing=lead_standing,  # asked per range, in the process that simulates it
         now=now or timezone.now(),
         fast=fast,
         live_threshold=policy.mql_threshold,

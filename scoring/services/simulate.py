@@ -11,9 +11,8 @@ them (`simulate_sql`, equal to the engine lead by lead; the leads it cannot answ
 go to the engine).
 """
 
-from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -24,7 +23,7 @@ from django.db import connection, transaction
 
 from .. import engine
 from ..models import LeadScore
-from .histogram import histogram
+from .histogram import Tally
 from .loader import events_load
 from .parallel import parallel_map
 from .simulate_base import BaseRow, base_rows, fact_columns, lead_ids_span, lead_rows
@@ -42,6 +41,9 @@ OUTCOME_KINDS = ("accepted", "rejected", "won", "lost")
 # - CANDIDATE: nurturing, may be newly qualified.
 WAITING, HANDED_OVER, CANDIDATE = "waiting", "handed_over", "candidate"
 CHUNK = 5000
+# Where the leads with ids in [low, high] stand with sales (the caller's: handoff's). Called in
+# the process that simulates the range, so a module-level function (it travels by name).
+Standing = Callable[[int, int], Mapping[int, str]]
 _ZERO = Decimal(0)
 _CENT = Decimal("0.01")
 _NONE = (_ZERO, _ZERO)
@@ -79,6 +81,7 @@ class _Job:
     repointed: tuple[Repointed, ...] = ()
     counted: tuple[SqlRule, ...] = ()
     scored: tuple[engine.Rule, ...] = ()
+    standing: Standing | None = None
 
     def qualifies(self, score: Decimal, fit: Decimal) -> bool:
         return engine.passes(score, fit, threshold=self.threshold, min_fit=self.min_fit)
@@ -98,7 +101,8 @@ class _Part:
     newly: int = 0
     no_longer: int = 0
     changed: int = 0
-    values: list[Decimal] = field(default_factory=list)
+    values: list[Decimal] = field(default_factory=list)  # a range's scores, then its tally
+    tally: Tally = field(default_factory=Tally)
 
     def add(
         self,
@@ -130,7 +134,14 @@ class _Part:
         self.newly += other.newly
         self.no_longer += other.no_longer
         self.changed += other.changed
-        self.values += other.values
+        self.tally.merge(other.tally)
+
+    def tallied(self) -> "_Part":
+        """This part with its scores summed up for the histogram (what goes back from a
+        worker process: a few hundred numbers, not a score per lead)."""
+        self.tally.merge(Tally.of(self.values))
+        self.values = []
+        return self
 
 
 def _split(
@@ -165,17 +176,17 @@ def scores_simulate(
     threshold: Decimal,
     min_fit: Decimal | None,
     outcomes: Iterable[Outcome] = (),
-    standing: Mapping[int, str] | None = None,
+    standing: Standing | None = None,
     now: datetime,
     fast: bool | None = None,
     live_threshold: Decimal | None = None,
     live_min_fit: Decimal | None = None,
 ) -> dict[str, Any]:
     """Counts, histogram and backtest for `rules` (None: the live ones) at `now`;
-    `standing` says where each lead stands with sales (WAITING, HANDED_OVER, CANDIDATE);
+    `standing(low, high)` says where the leads with ids in [low, high] stand with sales
+    (WAITING, HANDED_OVER, CANDIDATE; None: every lead is only evaluated);
     `live_threshold` and `live_min_fit` are today's bar (default: `threshold`, `min_fit`),
     against which "no longer qualified" is judged."""
-    standing = standing or {}
     version, live = rules_live()
     draft = tuple(r for r in (live if rules is None else rules) if r.active)
     reuse, fresh = _split(draft, live)
@@ -192,19 +203,15 @@ def scores_simulate(
     job = _Job(
         draft, fresh, adjust, version, now, threshold, min_fit, fast, live_threshold,
         live_min_fit, live=tuple(r for r in live if r.active), reuse=dict(reuse),
-        repointed=repointed, counted=counted, scored=scored,
+        repointed=repointed, counted=counted, scored=scored, standing=standing,
     )  # fmt: skip
     low, high, count = lead_ids_span()
     parts = max(1, -(-count // CHUNK))
     step = max(1, -(-(high - low + 1) // parts))
     # One list of work for the processes: the backtest chunks (the heaviest) first.
     work: list[tuple[Any, ...]] = [(job, "backtest", chunk) for chunk in _outcome_chunks(outcomes)]
-    ranked = sorted(standing.items())  # once, then each range takes its slice
-    keys = [lead_id for lead_id, _ in ranked]
     for start in range(low, high + 1, step):
-        end = min(start + step - 1, high)
-        part = dict(ranked[bisect_left(keys, start) : bisect_right(keys, end)])
-        work.append((job, "range", (start, end, part)))
+        work.append((job, "range", (start, min(start + step - 1, high))))
     total, backtest_parts = _Part(), []
     for result in parallel_map(_work, work, leads=count):
         if isinstance(result, _Part):
@@ -218,7 +225,7 @@ def scores_simulate(
         "newly_qualified": total.newly,
         "no_longer_qualified": total.no_longer,
         "scores_changed": total.changed,
-        "histogram": histogram(total.values),
+        "histogram": total.tally.buckets(),
         "backtest": _backtest_merge(backtest_parts),
         "mql_threshold": threshold,
         "min_fit": min_fit,
@@ -247,8 +254,8 @@ def _work(job: _Job, what: str, arg: Any) -> Any:
         return _backtest(job, arg)
 
 
-def _range_simulate(job: _Job, low: int, high: int, standing: Mapping[int, str]) -> _Part:
-    """The simulated scores of the leads with ids in [low, high]."""
+def _range_simulate(job: _Job, low: int, high: int) -> _Part:
+    """The simulated scores of the leads with ids in [low, high], tallied."""
     part = _Part()
     # the lead columns the rules evaluated over the whole range read (a lead declined below
     # is read again with all of them)
@@ -256,6 +263,7 @@ def _range_simulate(job: _Job, low: int, high: int, standing: Mapping[int, str])
     rows = base_rows(low=low, high=high, adjust=job.adjust, columns=columns, fast=job.fast)
     if not rows:
         return part
+    standing = job.standing(low, high) if job.standing is not None else {}
     # A lead whose stored breakdown is not under the live rules (not scored since the last
     # swap) cannot lend contributions: all its draft rules are evaluated.
     stale_ids = {row.id for row in rows if row.rules_version != job.version}
@@ -301,7 +309,7 @@ def _range_simulate(job: _Job, low: int, high: int, standing: Mapping[int, str])
             # (equal values round equally: most leads a draft does not move skip the rounding)
             changed=score != row.stored and _rounded(score) != _rounded(row.stored),
         )
-    return part
+    return part.tallied()
 
 
 def _evaluate(
