@@ -42,7 +42,11 @@ def _executor() -> ProcessPoolExecutor:
                 max_workers=processes(),
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=procpool.worker_init,
-                initargs=(os.environ.get("DJANGO_SETTINGS_MODULE", "mqlapp.settings"), database),
+                initargs=(
+                    os.environ.get("DJANGO_SETTINGS_MODULE", "mqlapp.settings"),
+                    database,
+                    settings.DEBUG,
+                ),
             )
         return _pool
 
