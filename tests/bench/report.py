@@ -116,7 +116,7 @@ def render(results: dict[str, Any], *, leads: int) -> str:
             f"process at 10M): {memory['main_mb']:,.0f} MB for the process that ran live "
             f"scoring, the refresh and the swap, {memory['pool_mb']:,.0f} MB for a worker "
             "process of the pool that ran re-score runners and simulator ranges. Each holds one "
-            "batch of leads and their events at a time (500 or 1,000 leads, 5,000 for a "
+            "batch of leads and their events at a time (500 to 2,000 leads, 5,000 for a "
             "simulator range), whatever the size of the table.",
             "",
         ]
