@@ -403,6 +403,20 @@ def test_a_higher_threshold_counts_only_mqls_that_qualified_by_score(funnel, api
     assert (body["no_longer_qualified"], body["scores_changed"]) == (1, 0)
 
 
+def test_each_range_reads_where_its_own_leads_stand(funnel):
+    _fast_tracked_below_the_bar()
+    now = timezone.now()
+    whole = simulation_run(threshold=Decimal(20), now=now)
+
+    with patch.object(simulate, "CHUNK", 1):  # a range per lead: every edge is a range's edge
+        split = simulation_run(threshold=Decimal(20), now=now)
+
+    assert split == whole
+    # A, B wait (B no longer at 20), E won, G fast-tracked: all counted from their ranges
+    assert (whole["currently_mql_or_later"], whole["no_longer_qualified"]) == (4, 1)
+    assert lead_standing(funnel["B"].pk, funnel["B"].pk) == {funnel["B"].pk: WAITING}
+
+
 def test_where_leads_stand_for_the_simulator(funnel):
     g = _fast_tracked_below_the_bar()
 
