@@ -2,6 +2,7 @@
 histogram of the scores themselves, however the scores are split over ranges."""
 
 from decimal import Decimal
+from itertools import pairwise
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -32,7 +33,7 @@ def _by_definition(values):
 def test_tallies_of_any_split_give_the_histogram_of_the_scores(values, cuts):
     whole = Tally()
     edges = sorted({0, len(values), *(min(cut, len(values)) for cut in cuts)})
-    for start, end in zip(edges, edges[1:], strict=False):
+    for start, end in pairwise(edges):
         whole.merge(Tally.of(values[start:end]))
 
     assert whole.buckets() == _by_definition(values) == histogram(values)
