@@ -405,12 +405,12 @@ def _backtest(job: _Job, outcomes: Sequence[Outcome]) -> dict[str, list[int]]:
         sums[outcome] = (score, fit)
     wanted = sorted({o.lead_id for o in sums}) if rest else sorted({o.lead_id for o in engine_all})
     events = events_load(wanted, plan=engine.needs(job.fresh), fast=job.fast) if wanted else {}
-    facts_of(wanted)
+    facts = facts_of(wanted)
     scorers = {False: engine.Scorer(rest), True: engine.Scorer(job.fresh)}
     for outcome, (known, known_fit) in sums.items():
         score, fit, everything = known, known_fit, outcome in engine_all
         if rest or everything:
-            row = leads[outcome.lead_id]
+            row = facts[outcome.lead_id]
             seen = [e for e in events.get(outcome.lead_id, ()) if e.timestamp <= outcome.at]
             fresh = scorers[everything].evaluate(
                 row.facts(seen, epoch=outcome.epoch), now=outcome.at
