@@ -1,5 +1,6 @@
-"""The simulator's draft behaviour rules counted and faded in PostgreSQL, for the common
-shapes; the engine scores everything else, and every lead this pass cannot answer exactly.
+"""The simulator's draft behaviour and inactivity rules counted and faded in PostgreSQL, for
+the common shapes; the engine scores everything else (fit rules read no events, and are
+scored beside this pass), and every lead this pass cannot answer exactly.
 
 `engine.Scorer` stays the definition of a score. A behaviour rule's contribution is its
 points times the events it counts (or the sum of their fading weights), rounded to cents;
@@ -18,12 +19,17 @@ where the engine's semantics are subtle:
 - `max_times` without a window: the earliest events by (timestamp, message id), ordered
   as Python orders them (the id's code points: COLLATE "C"); the engine's choice among
   copies of one message id never arises, since a message id is stored once (EventKey);
-  rules with a window go to the engine;
+- `max_times` per `window_days`: every event, when no event has the one `max_times`
+  places before it inside its window; a lead where one has is left to the engine (the
+  cap's running choice, `_rule_sql`);
 - expiry: the event's age in exact microseconds against the rule's;
 - half-lives: each weight is `0.5 ** (seconds / 86400 / half_life)` with the same float
   operations in the same order (IEEE doubles and C's pow on both sides, as in
   `fading.py`), summed as a float; a total within 2e-9 of a half cent, or an exponent
-  PostgreSQL would underflow on, is left to the engine.
+  PostgreSQL would underflow on, is left to the engine;
+- an inactivity rule after an event (`after_event`): its points when the last such event
+  meeting the conditions is `inactive_days` old and no watched event (any page, screen or
+  track event when none is watched) followed it within that span.
 
 tests/scoring/test_simulate_sql.py holds the contributions equal to the engine's on
 generated leads, events and rules.
@@ -77,21 +83,28 @@ class SqlRule:
     conditions: tuple[SqlCondition, ...]
 
 
+def _plain_key(name: str) -> bool:
+    key = name_key(name)
+    return key in (_PAGE_KEY, _SCREEN_KEY) or key.isascii()
+
+
 def _shape_ok(rule: engine.Rule) -> bool:
-    """A behaviour rule of a shape this pass computes (the rest: the engine)."""
-    if rule.kind != "behavior" or not rule.active or not rule.event:
+    """A rule of a shape this pass computes (the rest: the engine): a behaviour rule, or an
+    inactivity rule that waits after an event."""
+    if not rule.active or not all(_condition_ok(c) for c in rule.conditions):
         return False
-    windowed = rule.max_times is not None and rule.window_days is not None
+    if rule.kind == "inactivity":
+        return (
+            bool(rule.after_event)
+            and rule.inactive_days is not None
+            and _plain_key(rule.after_event or "")
+            and all(_plain_key(name) for name in rule.watch_events)
+        )
+    if rule.kind != "behavior" or not rule.event:
+        return False
     # a half-life the engine raises for is left to it, to raise where it raises
     bad_half_life = rule.half_life_days is not None and rule.half_life_days <= 0
-    key = name_key(rule.event)
-    plain_key = key in (_PAGE_KEY, _SCREEN_KEY) or key.isascii()
-    return (
-        not windowed
-        and not bad_half_life
-        and plain_key
-        and all(_condition_ok(condition) for condition in rule.conditions)
-    )
+    return not bad_half_life and _plain_key(rule.event)
 
 
 def _condition_ok(condition: engine.Condition) -> bool:
@@ -176,27 +189,32 @@ def rules_split(
     of them here when every one has a shape it computes, else none."""
     if not fast or not rules or not _lower_is_ascii():
         return (), tuple(rules)
-    if not all(_shape_ok(rule) for rule in rules if rule.active):
+    if not all(_shape_ok(rule) for rule in rules if rule.active and rule.kind != "fit"):
         # the engine loads events for the others anyway: scoring these with them there costs
-        # less than a pass of their own here (measured: every demo rule changed)
+        # less than a pass of their own here (measured: every demo rule changed); fit rules
+        # read no events, and the engine answers them from the lead's row
         return (), tuple(rules)
     sql: list[SqlRule] = []
     rest: list[engine.Rule] = []
     for rule in rules:
-        answered = _answers(rule, name_key(rule.event or "")) if rule.active else None
+        key = _rule_key(rule)
+        answered = _answers(rule, key) if rule.active and rule.kind != "fit" else None
         if answered is None:
             rest.append(rule)
         else:
-            sql.append(SqlRule(rule, name_key(rule.event or ""), answered))
+            sql.append(SqlRule(rule, key, answered))
     return tuple(sql), tuple(rest)
 
 
-def _rule_sql(item: SqlRule, *, now: datetime, low: int, high: int) -> tuple[str, list[Any]]:
-    """Per lead of the range with the rule's events: how many it counts, their summed
-    weights, whether any exponent is past PostgreSQL's range, and whether every field value
-    among them was answered."""
-    rule = item.rule
-    where, keyed, where_params = _rows_where(item.key)
+def _rule_key(rule: engine.Rule) -> str:
+    """The key of the events a rule's conditions read: a behaviour rule's event, an
+    inactivity rule's anchor."""
+    return name_key((rule.after_event if rule.kind == "inactivity" else rule.event) or "")
+
+
+def _conditions_sql(item: SqlRule, keyed: str) -> tuple[list[str], list[str], list[Any], list[Any]]:
+    """The terms (ANDed) for an event that meets the rule's conditions, and for one whose
+    every field value was answered, with their parameters."""
     hits, knowns = [keyed], ["TRUE"]
     hit_params: list[Any] = []
     known_params: list[Any] = []
@@ -206,6 +224,22 @@ def _rule_sql(item: SqlRule, *, now: datetime, low: int, high: int) -> tuple[str
         knowns.append(f"COALESCE({field}::text, %s) = ANY(%s)")
         hit_params += [*field_params, _ABSENT, list(condition.holds)]
         known_params += [*field_params, _ABSENT, list(condition.seen)]
+    return hits, knowns, hit_params, known_params
+
+
+def _rule_sql(item: SqlRule, *, now: datetime, low: int, high: int) -> tuple[str, list[Any]]:
+    """Per lead of the range with the rule's events: how many it counts, their summed
+    weights, whether any exponent is past PostgreSQL's range, whether every field value
+    among them was answered, and whether a windowed cap ever found its window full.
+
+    A cap of `max_times` per `window_days` counts an event unless the `max_times`-th latest
+    event it counted is inside the window (`engine.evaluate._cap`, a running choice). While
+    it has counted every earlier event, that one is the event `max_times` places back: so
+    when no event has one inside its window, the cap counts them all; a lead where some
+    event has ("crowded") is left to the engine."""
+    rule = item.rule
+    where, keyed, where_params = _rows_where(item.key)
+    hits, knowns, hit_params, known_params = _conditions_sql(item, keyed)
     expire = None
     if rule.expire_after_days is not None:
         span = _days(rule.expire_after_days)
@@ -214,6 +248,7 @@ def _rule_sql(item: SqlRule, *, now: datetime, low: int, high: int) -> tuple[str
     half_life = None if rule.half_life_days is None else float(rule.half_life_days)
     table, scores = Event._meta.db_table, LeadScore._meta.db_table
     counted = "m.hit AND m.kept"
+    cap, back, crowded, cap_params = _cap_sql(rule)
     # The few leads of the range with an epoch (a recycle), read once: probing the score
     # row of every event (the planner cannot tell how many events the range has) cost more
     # than a third of the statement.
@@ -228,16 +263,14 @@ def _rule_sql(item: SqlRule, *, now: datetime, low: int, high: int) -> tuple[str
                         FILTER (WHERE {counted}), 0) AS weights,
                COALESCE(bool_or(m.halvings > {_MAX_HALVINGS}) FILTER (WHERE {counted}),
                         FALSE) AS under,
-               bool_and(m.known) AS known, bool_and(m.keyed) AS keyed
+               bool_and(m.known) AS known, bool_and(m.keyed) AS keyed,
+               bool_or(m.crowded) AS crowded
         FROM (
-            SELECT c.lead_id, c.hit, c.known, c.keyed,
-                   (%s::int IS NULL OR c.rn <= %s::int)
-                   AND (%s::numeric IS NULL OR c.age <= %s::numeric) AS kept,
+            SELECT c.lead_id, c.hit, c.known, c.keyed, {crowded} AS crowded,
+                   {cap} AND (%s::numeric IS NULL OR c.age <= %s::numeric) AS kept,
                    (c.age::float8 / 86400::float8) / %s::float8 AS halvings
             FROM (
-                SELECT b.*, row_number() OVER (
-                    PARTITION BY b.lead_id, b.hit ORDER BY b.timestamp, b.id COLLATE "C"
-                ) AS rn
+                SELECT b.*, row_number() OVER w AS rn, {back} AS back
                 FROM (
                     SELECT e.lead_id, e.timestamp, e.message_id AS id,
                            ({" AND ".join(hits)}) AS hit, ({" AND ".join(knowns)}) AS known,
@@ -247,14 +280,40 @@ def _rule_sql(item: SqlRule, *, now: datetime, low: int, high: int) -> tuple[str
                     WHERE {where} AND e.lead_id BETWEEN %s AND %s
                       AND (d.epoch IS NULL OR e.timestamp >= d.epoch)
                 ) b
+                WINDOW w AS (
+                    PARTITION BY b.lead_id, b.hit ORDER BY b.timestamp, b.id COLLATE "C"
+                )
             ) c
         ) m
         GROUP BY m.lead_id
     """  # noqa: S608 (fixed names and fragments; every value is a parameter)
     return sql, [
-        low, high, rule.max_times, rule.max_times, expire, expire, half_life,
+        low, high, *cap_params, expire, expire, half_life,
         *hit_params, *known_params, now, *where_params, low, high,
     ]  # fmt: skip
+
+
+def _cap_sql(rule: engine.Rule) -> tuple[str, str, str, list[Any]]:
+    """The cap as SQL over a rule's candidate events in time order (row number `c.rn`):
+    whether it keeps an event, the event `max_times` places back, whether that one is
+    inside the window (see `_rule_sql`), and the parameters of the third and the first, in
+    that order (at most one of them has any)."""
+    times, window = rule.max_times, rule.window_days
+    if times is None:
+        return "TRUE", "NULL::timestamptz", "FALSE", []
+    if window is None:
+        return "c.rn <= %s::int", "NULL::timestamptz", "FALSE", [times]
+    if times < 1:
+        return "FALSE", "NULL::timestamptz", "FALSE", []
+    span = _days(window)
+    # seconds and microseconds, no days part (the session's time zone cannot move it); each
+    # product is exact in float8 (up to 2^39 seconds; `_days` stops at 1,000,000 days)
+    inside = (
+        "c.hit AND c.back > c.timestamp - (%s::float8 * interval '1 second' "
+        "+ %s::float8 * interval '1 microsecond')"
+    )
+    seconds = span.days * 86_400 + span.seconds
+    return "TRUE", f"lag(b.timestamp, {int(times)}) OVER w", inside, [seconds, span.microseconds]
 
 
 def _near(total: float) -> bool:
@@ -274,25 +333,129 @@ def contributions(
     declined: set[int] = set()
     with connection.cursor() as cursor:
         for item in rules:
-            cursor.execute(*_rule_sql(item, now=now, low=low, high=high))
-            points = item.rule.points
-            fading = item.rule.half_life_days is not None
-            for lead_id, count, weights, under, known, keyed in cursor.fetchall():
-                if lead_id in declined or (not count and known and keyed):
-                    continue
-                if under or not known or not keyed:
-                    declined.add(lead_id)
-                    continue
-                if fading:
-                    total = float(points) * weights
-                    if _near(total):
-                        declined.add(lead_id)
-                        continue
-                    cents = Decimal(total).quantize(_CENT, rounding=ROUND_HALF_UP)
-                else:
-                    with localcontext(_CONTEXT):
-                        cents = (points * count).quantize(_CENT, rounding=ROUND_HALF_UP)
-                found[lead_id] = found.get(lead_id, Decimal(0)) + cents
+            if item.rule.kind == "inactivity":
+                _inactive_add(cursor, item, low=low, high=high, now=now, into=(found, declined))
+            else:
+                _behavior_add(cursor, item, low=low, high=high, now=now, into=(found, declined))
     for lead_id in declined:
         found.pop(lead_id, None)
     return found, declined
+
+
+_Into = tuple[dict[int, Decimal], set[int]]
+
+
+def _behavior_add(
+    cursor: Any, item: SqlRule, *, low: int, high: int, now: datetime, into: _Into
+) -> None:
+    found, declined = into
+    cursor.execute(*_rule_sql(item, now=now, low=low, high=high))
+    points = item.rule.points
+    fading = item.rule.half_life_days is not None
+    for lead_id, count, weights, under, known, keyed, crowded in cursor.fetchall():
+        if lead_id in declined:
+            continue
+        if crowded or under or not known or not keyed:
+            declined.add(lead_id)
+            continue
+        if not count:
+            continue
+        if fading:
+            total = float(points) * weights
+            if _near(total):
+                declined.add(lead_id)
+                continue
+            cents = Decimal(total).quantize(_CENT, rounding=ROUND_HALF_UP)
+        else:
+            with localcontext(_CONTEXT):
+                cents = (points * count).quantize(_CENT, rounding=ROUND_HALF_UP)
+        found[lead_id] = found.get(lead_id, Decimal(0)) + cents
+
+
+def _activity_sql(rule: engine.Rule, alias: str) -> tuple[str, list[Any]]:
+    """Whether an event counts as activity for an inactivity rule (`evaluate._inactivity`):
+    one of the watched events, or with none watched any page, screen or track event."""
+    if not rule.watch_events:
+        return f"{alias}.type IN ('page', 'screen', 'track')", []
+    keys = {name_key(name) for name in rule.watch_events}
+    parts = [f"{alias}.type = 'page'"] if _PAGE_KEY in keys else []
+    parts += [f"{alias}.type = 'screen'"] if _SCREEN_KEY in keys else []
+    tracks = sorted(keys - {_PAGE_KEY, _SCREEN_KEY})
+    if tracks:
+        parts.append(f"({alias}.type = 'track' AND {track_name_key(alias + '.name')} = ANY(%s))")
+    return f"({' OR '.join(parts)})", [tracks] if tracks else []
+
+
+def _inactive_sql(item: SqlRule, *, low: int, high: int) -> tuple[str, list[Any]]:
+    """Per lead of the range with an event of the rule's anchor key or a track event whose
+    name only Python can fold (it could be an anchor or an activity: the lead is left to
+    the engine): when the last event that meets the conditions happened (the anchor),
+    whether an activity followed it within `inactive_days`, and whether every field value
+    among the anchor key's events was answered."""
+    rule = item.rule
+    where, where_params = _key_where(item.key)
+    hits, knowns, hit_params, known_params = _conditions_sql(item, "TRUE")
+    span = _days(rule.inactive_days or Decimal(0))
+    active, active_params = _activity_sql(rule, "x")
+    table, scores = Event._meta.db_table, LeadScore._meta.db_table
+    name = track_name_key("e.name")
+    # The anchors come from the rule's own events (the track-name index), the activity
+    # after each from an index probe of its lead's events within the span.
+    sql = f"""
+        WITH epochs AS MATERIALIZED (
+            SELECT lead_id, epoch FROM {scores}
+            WHERE lead_id BETWEEN %s AND %s AND epoch IS NOT NULL
+        ), anchors AS MATERIALIZED (
+            SELECT e.lead_id, max(e.timestamp) FILTER (WHERE {" AND ".join(hits)}) AS start,
+                   bool_and({" AND ".join(knowns)}) AS known
+            FROM {table} e LEFT JOIN epochs d ON d.lead_id = e.lead_id
+            WHERE {where} AND e.lead_id BETWEEN %s AND %s
+              AND (d.epoch IS NULL OR e.timestamp >= d.epoch)
+            GROUP BY e.lead_id
+        ), folded AS MATERIALIZED (
+            SELECT DISTINCT e.lead_id FROM {table} e
+            WHERE e.type = 'track' AND {name} IS NULL AND e.lead_id BETWEEN %s AND %s
+        )
+        SELECT COALESCE(a.lead_id, f.lead_id), a.start, COALESCE(a.known, TRUE),
+               f.lead_id IS NOT NULL AS folded, a.start IS NOT NULL AND EXISTS (
+                   SELECT 1 FROM {table} x
+                   WHERE x.lead_id = a.lead_id AND x.timestamp > a.start
+                     AND x.timestamp <= a.start + (%s::float8 * interval '1 second'
+                                                   + %s::float8 * interval '1 microsecond')
+                     AND {active}
+               ) AS woke
+        FROM anchors a FULL JOIN folded f ON f.lead_id = a.lead_id
+    """  # noqa: S608 (fixed names and fragments; every value is a parameter)
+    seconds = span.days * 86_400 + span.seconds
+    return sql, [
+        low, high, *hit_params, *known_params, *where_params, low, high, low, high,
+        seconds, span.microseconds, *active_params,
+    ]  # fmt: skip
+
+
+def _inactive_add(
+    cursor: Any, item: SqlRule, *, low: int, high: int, now: datetime, into: _Into
+) -> None:
+    """`evaluate._inactivity` with an anchor event: its points once `inactive_days` passed
+    after the anchor with no activity, rounded to cents as the engine rounds them."""
+    found, declined = into
+    rule = item.rule
+    span = _days(rule.inactive_days or Decimal(0))
+    with localcontext(_CONTEXT):
+        cents = Decimal(rule.points).quantize(_CENT, rounding=ROUND_HALF_UP)
+    cursor.execute(*_inactive_sql(item, low=low, high=high))
+    for lead_id, start, known, folded, woke in cursor.fetchall():
+        if lead_id in declined:
+            continue
+        if not known or folded:
+            declined.add(lead_id)
+            continue
+        if start is None or woke:
+            continue
+        try:
+            deadline = start + span
+        except OverflowError:  # the engine raises here: it does
+            declined.add(lead_id)
+            continue
+        if now >= deadline:
+            found[lead_id] = found.get(lead_id, Decimal(0)) + cents

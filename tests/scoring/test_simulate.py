@@ -426,3 +426,34 @@ def test_where_leads_stand_for_the_simulator(funnel):
         "A": WAITING, "B": WAITING, "C": CANDIDATE, "D": CANDIDATE, "E": HANDED_OVER, "F": None,
     }  # fmt: skip
     assert standing[g.pk] == HANDED_OVER
+
+
+def test_fit_rules_are_scored_once_per_profile_and_still_per_lead(db):
+    """Rules that read no events are scored once per distinct value of the fields they read
+    (simulate._profiles_evaluate): each lead still gets its own profile's score."""
+    from scoring import engine
+    from scoring.services.simulate_base import lead_rows
+
+    profiles = [("CTO", 500, {"plan": "pro"}), ("CTO", 20, {"plan": "pro"}),
+                ("Engineer", 500, {"plan": "free"}), ("CTO", 500, {"plan": "free"}),
+                ("CTO", 500, {}), ("Engineer", 20, {"plan": "pro"})] * 3  # fmt: skip
+    ids = [
+        lead_make(title=title, employees=size, traits=traits).pk for title, size, traits in profiles
+    ]
+    draft = rules_draft_parse([
+        {"name": "cto", "kind": "fit", "points": 10,
+         "conditions": [{"field": "title", "op": "eq", "value": "CTO"}]},
+        {"name": "big", "kind": "fit", "points": 7,
+         "conditions": [{"field": "employees", "op": "gte", "value": 100}]},
+        {"name": "pro", "kind": "fit", "points": 5,
+         "conditions": [{"field": "traits.plan", "op": "eq", "value": "pro"}]},
+    ])  # fmt: skip
+    now = timezone.now()
+
+    result = simulation_run(rules=draft, threshold=Decimal(17), min_fit=None, now=now)
+
+    scores = [engine.evaluate(row.facts(()), draft, now=now).score for row in lead_rows(ids)]
+    assert sorted(scores) == sorted([Decimal(22), Decimal(15), Decimal(7), Decimal(17),
+                                     Decimal(17), Decimal(5)] * 3)  # fmt: skip
+    assert result["would_qualify"] == sum(score >= 17 for score in scores) == 9
+    assert result["histogram"] == histogram(scores)

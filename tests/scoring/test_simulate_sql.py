@@ -39,12 +39,25 @@ def _rule(rng: random.Random, rule_id: int) -> Rule:
         )
         for _ in range(rng.choice([0, 0, 1, 2]))
     )
+    points = Decimal(rng.choice(["20", "2.5", "-7.35", "1", "0.01", "33.333", "0.005"]))
+    if rng.random() < 0.25:
+        return Rule(
+            rule_id, f"rule {rule_id}", "inactivity", points,
+            after_event=rng.choice(["Document Downloaded", "page", "Email Opened"]),
+            watch_events=tuple(rng.sample(["page", "Email Opened", "document downloaded"],
+                                          rng.choice([0, 1, 2]))),
+            inactive_days=Decimal(rng.choice(["0.5", "1", "3", "14", "-1"])),
+            conditions=conditions,
+        )  # fmt: skip
     fading = rng.choice(["none", "half", "expire", "both"])
+    max_times = rng.choice([None, None, 0, 1, 3])
     return Rule(
-        rule_id, f"rule {rule_id}", "behavior",
-        Decimal(rng.choice(["20", "2.5", "-7.35", "1", "0.01", "33.333"])),
+        rule_id, f"rule {rule_id}", "behavior", points,
         event=rng.choice(["Document Downloaded", "page", "Email Opened"]),
-        conditions=conditions, max_times=rng.choice([None, None, 0, 1, 3]),
+        conditions=conditions, max_times=max_times,
+        # a cap per window: most leads here crowd some window (those go to the engine)
+        window_days=Decimal(rng.choice(["0.5", "2", "7"]))
+        if max_times is not None and rng.random() < 0.4 else None,
         half_life_days=Decimal(rng.choice(["0.5", "3", "30", "45"]))
         if fading in ("half", "both") else None,
         expire_after_days=Decimal(rng.choice(["1", "7", "2.5"]))
@@ -122,6 +135,68 @@ def test_each_answered_lead_gets_the_engines_contribution(seed):
     assert answered >= 5
 
 
+def _events_at(lead_id: int, now, *hours_ago: float, kind="page", name="") -> None:
+    Event.objects.bulk_create([
+        Event(message_id=f"{lead_id}-{kind}-{name}-{i}", lead_id=lead_id, type=kind, name=name,
+              timestamp=now - timedelta(hours=hours), received_at=now)
+        for i, hours in enumerate(hours_ago)
+    ])  # fmt: skip
+
+
+def _engine_score(rules, lead_ids, now) -> dict[int, Decimal]:
+    from scoring.services.simulate_base import lead_rows
+
+    events = events_load(lead_ids, plan=engine.needs(rules), fast=True)
+    scorer = Scorer(rules)
+    return {
+        row.id: scorer.evaluate(row.facts(events.get(row.id, ())), now=now).score
+        for row in lead_rows(lead_ids)
+    }
+
+
+def _running_rule(rng: random.Random, rule_id: int) -> Rule:
+    """A rule whose SQL answer follows a running choice: a cap per window, or inactivity
+    after an event (no half-lives: no lead is left to the engine for a half cent)."""
+    conditions = tuple(
+        Condition("properties.category", rng.choice(["eq", "contains", "exists"]),
+                  rng.choice(["pricing", "250"]))
+        for _ in range(rng.choice([0, 0, 1]))
+    )  # fmt: skip
+    event = rng.choice(["Document Downloaded", "page", "Email Opened"])
+    points = Decimal(rng.choice(["20", "-7.35", "0.005"]))
+    if rng.random() < 0.5:
+        return Rule(
+            rule_id, f"rule {rule_id}", "inactivity", points, after_event=event,
+            watch_events=tuple(rng.sample(["page", "Email Opened", "document downloaded"],
+                                          rng.choice([0, 1, 2]))),
+            inactive_days=Decimal(rng.choice(["0.5", "1", "3", "14"])), conditions=conditions,
+        )  # fmt: skip
+    return Rule(
+        rule_id, f"rule {rule_id}", "behavior", points, event=event, conditions=conditions,
+        max_times=rng.choice([1, 2, 3]), window_days=Decimal(rng.choice(["0.5", "2", "7"])),
+        expire_after_days=rng.choice([None, Decimal(20)]),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_windowed_caps_and_inactivity_equal_the_engine(seed):
+    rng = random.Random(1000 + seed)
+    now = timezone.now().replace(microsecond=0)
+    ids = _stored_leads(rng, now, 40)
+    rules = [_running_rule(rng, i + 1) for i in range(3)]
+
+    counted, rest = rules_split(rules, fast=True)
+    found, declined = contributions(counted, low=min(ids), high=max(ids), now=now)
+
+    assert rest == ()
+    expected = _engine_score(rules, ids, now)
+    answered = {i: found.get(i, Decimal(0)) for i in ids if i not in declined}
+    assert answered == {i: expected[i] for i in answered}, rules
+    # most leads are answered, many with points (a crowded window is the usual decline)
+    assert len(answered) >= 15
+    assert sum(1 for points in answered.values() if points) >= 3
+
+
 def test_a_track_name_only_python_folds_sends_its_lead_to_the_engine():
     now = timezone.now()
     lead = lead_make()
@@ -141,11 +216,69 @@ def test_a_track_name_only_python_folds_sends_its_lead_to_the_engine():
     assert len(events[lead.pk]) == 1
 
 
-def test_rules_of_other_shapes_leave_the_whole_draft_to_the_engine():
-    windowed = Rule(1, "w", "behavior", Decimal(1), event="page", max_times=1,
-                    window_days=Decimal(7))  # fmt: skip
-    plain = Rule(2, "p", "behavior", Decimal(1), event="page")
+def test_a_windowed_cap_counts_every_event_until_a_window_is_full():
+    now = timezone.now().replace(microsecond=0)
+    apart, crowded, edge = lead_make(), lead_make(), lead_make()
+    _events_at(apart.pk, now, 1, 30, 60)  # a day and more apart
+    _events_at(crowded.pk, now, 1, 5, 30, 60)  # two within a day: the cap's running choice
+    _events_at(edge.pk, now, 1, 25, 49)  # exactly a day apart: the window is not full
+    rule = Rule(1, "w", "behavior", Decimal(3), event="page", max_times=1,
+                window_days=Decimal(1))  # fmt: skip
 
-    assert rules_split([plain, windowed], fast=True) == ((), (plain, windowed))
+    counted, rest = rules_split([rule], fast=True)
+    found, declined = contributions(counted, low=apart.pk, high=edge.pk, now=now)
+
+    assert rest == ()
+    assert declined == {crowded.pk}
+    expected = _engine_score([rule], [apart.pk, crowded.pk, edge.pk], now)
+    assert found == {apart.pk: expected[apart.pk], edge.pk: expected[edge.pk]}
+    assert found[apart.pk] == Decimal(9)  # all three count
+    assert expected[crowded.pk] == Decimal(9)  # the engine skips one of the four
+
+
+def test_an_inactivity_rule_after_an_event_equals_the_engine():
+    now = timezone.now().replace(microsecond=0)
+    silent, woke, recent, none, folded, edge = (lead_make() for _ in range(6))
+    download = "Document Downloaded"
+    _events_at(silent.pk, now, 24 * 20, 24 * 30, kind="track", name=download)
+    _events_at(silent.pk, now, 24 * 25)  # a page view before the last download: no matter
+    _events_at(woke.pk, now, 24 * 20, kind="track", name=download)
+    _events_at(woke.pk, now, 24 * 10)  # a page view within the 14 days after it
+    _events_at(recent.pk, now, 24 * 3, kind="track", name=download)  # not 14 days yet
+    _events_at(none.pk, now, 24 * 3)
+    _events_at(folded.pk, now, 24 * 20, kind="track", name=" Document Downloaded")
+    _events_at(edge.pk, now, 24 * 20, kind="track", name=download)
+    _events_at(edge.pk, now, 24 * 6)  # a page view at the 14th day's last moment: in time
+    rule = Rule(1, "silence", "inactivity", Decimal(-10), after_event=download,
+                watch_events=("page", "Email Opened"), inactive_days=Decimal(14))  # fmt: skip
+    ids = [silent.pk, woke.pk, recent.pk, none.pk, folded.pk, edge.pk]
+
+    counted, rest = rules_split([rule], fast=True)
+    found, declined = contributions(counted, low=min(ids), high=max(ids), now=now)
+
+    assert rest == ()
+    assert declined == {folded.pk}  # only Python folds its name into the anchor's
+    expected = _engine_score([rule], ids, now)
+    assert found == {silent.pk: Decimal(-10)}
+    assert {i: expected[i] for i in ids if i != folded.pk} == {
+        silent.pk: Decimal(-10),
+        woke.pk: 0,
+        recent.pk: 0,
+        none.pk: 0,
+        edge.pk: 0,
+    }
+    assert expected[folded.pk] == Decimal(-10)
+
+
+def test_rules_of_other_shapes_leave_the_whole_draft_to_the_engine():
+    silence = Rule(1, "s", "inactivity", Decimal(-5), inactive_days=Decimal(7))  # no anchor
+    plain = Rule(2, "p", "behavior", Decimal(1), event="page")
+    fit = Rule(3, "f", "fit", Decimal(5), conditions=(Condition("title", "eq", "CTO"),))
+
+    assert rules_split([plain, silence], fast=True) == ((), (plain, silence))
     assert rules_split([plain], fast=False) == ((), (plain,))
     assert rules_split([plain], fast=True)[0][0].rule == plain
+    # a fit rule reads no events: the engine scores it beside this pass
+    counted, rest = rules_split([plain, fit], fast=True)
+    assert [item.rule for item in counted] == [plain]
+    assert rest == (fit,)
