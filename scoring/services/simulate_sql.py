@@ -249,6 +249,17 @@ def _rule_sql(item: SqlRule, *, now: datetime, low: int, high: int) -> tuple[str
     table, scores = Event._meta.db_table, LeadScore._meta.db_table
     counted = "m.hit AND m.kept"
     cap, back, crowded, cap_params = _cap_sql(rule)
+    # An event's age, exact (numeric: a cost per row), only where it is read: for a rule
+    # that expires or fades, and only for its matching events.
+    aged = expire is not None or half_life is not None
+    age = (
+        "CASE WHEN b.hit THEN GREATEST(EXTRACT(EPOCH FROM %s::timestamptz - b.timestamp), 0) END"
+        if aged
+        else "NULL::numeric"
+    )
+    halvings = (
+        "(c.age::float8 / 86400::float8) / %s::float8" if half_life is not None else "NULL::float8"
+    )
     # The few leads of the range with an epoch (a recycle), read once: probing the score
     # row of every event (the planner cannot tell how many events the range has) cost more
     # than a third of the statement.
@@ -268,14 +279,13 @@ def _rule_sql(item: SqlRule, *, now: datetime, low: int, high: int) -> tuple[str
         FROM (
             SELECT c.lead_id, c.hit, c.known, c.keyed, {crowded} AS crowded,
                    {cap} AND (%s::numeric IS NULL OR c.age <= %s::numeric) AS kept,
-                   (c.age::float8 / 86400::float8) / %s::float8 AS halvings
+                   {halvings} AS halvings
             FROM (
-                SELECT b.*, row_number() OVER w AS rn, {back} AS back
+                SELECT b.*, row_number() OVER w AS rn, {back} AS back, {age} AS age
                 FROM (
                     SELECT e.lead_id, e.timestamp, e.message_id AS id,
                            ({" AND ".join(hits)}) AS hit, ({" AND ".join(knowns)}) AS known,
-                           {keyed} AS keyed,
-                           GREATEST(EXTRACT(EPOCH FROM %s::timestamptz - e.timestamp), 0) AS age
+                           {keyed} AS keyed
                     FROM {table} e LEFT JOIN epochs d ON d.lead_id = e.lead_id
                     WHERE {where} AND e.lead_id BETWEEN %s AND %s
                       AND (d.epoch IS NULL OR e.timestamp >= d.epoch)
@@ -288,8 +298,8 @@ def _rule_sql(item: SqlRule, *, now: datetime, low: int, high: int) -> tuple[str
         GROUP BY m.lead_id
     """  # noqa: S608 (fixed names and fragments; every value is a parameter)
     return sql, [
-        low, high, *cap_params, expire, expire, half_life,
-        *hit_params, *known_params, now, *where_params, low, high,
+        low, high, *cap_params, expire, expire, *([half_life] if half_life is not None else []),
+        *([now] if aged else []), *hit_params, *known_params, *where_params, low, high,
     ]  # fmt: skip
 
 
