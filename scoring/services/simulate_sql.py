@@ -296,6 +296,9 @@ def _rule_sql(item: SqlRule, *, now: datetime, low: int, high: int) -> tuple[str
             ) c
         ) m
         GROUP BY m.lead_id
+        -- a lead with nothing counted and nothing to decline for adds nothing: not sent
+        HAVING count(*) FILTER (WHERE {counted}) > 0 OR NOT bool_and(m.known)
+            OR NOT bool_and(m.keyed) OR COALESCE(bool_or(m.crowded), FALSE)
     """  # noqa: S608 (fixed names and fragments; every value is a parameter)
     return sql, [
         low, high, *cap_params, expire, expire, *([half_life] if half_life is not None else []),
