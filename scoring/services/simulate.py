@@ -6,9 +6,10 @@ a rule's contribution depends on that rule alone (engine property, tested): a dr
 whose definition equals a published rule contributes exactly what the stored breakdown
 says, so only new or changed rules are evaluated, over only the events they can see. The
 leads are split in id ranges; with many leads the ranges run in worker processes. When
-every evaluated draft rule is a behaviour rule without a window, PostgreSQL counts and fades
-them (`simulate_sql`, equal to the engine lead by lead; the leads it cannot answer exactly
-go to the engine).
+every evaluated draft rule that reads events is a behaviour rule or an inactivity rule after
+an event, PostgreSQL counts, caps and fades them (`simulate_sql`, equal to the engine lead by
+lead; the leads it cannot answer exactly go to the engine), and the engine scores the fit
+rules beside it, once per distinct profile.
 """
 
 from collections import Counter, defaultdict
