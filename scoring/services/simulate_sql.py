@@ -37,10 +37,9 @@ generated leads, events and rules.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any, Final
 
@@ -56,13 +55,15 @@ from ..engine.evaluate import _CONTEXT, _days
 from ..models import LeadScore
 
 # the refresh's pass's bounds: its slack around a half cent, where float8 would underflow
-from .fading import _MAX_HALVINGS, _SLACK
+from .fading import _HUNDRED_MAX, _MAX_HALVINGS, _SLACK
 from .loader import _lower_is_ascii
 
 # Past this many distinct values of a condition's field, the rule goes to the engine.
 VALUES_MAX: Final = 2000
 _CENT: Final = Decimal("0.01")
 _ABSENT: Final = ""  # an absent field's text (a JSON value's text is never empty)
+# Python's last moment: an inactivity deadline after it overflows in the engine
+_LAST_MOMENT: Final = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -228,9 +229,11 @@ def _conditions_sql(item: SqlRule, keyed: str) -> tuple[list[str], list[str], li
 
 
 def _rule_sql(item: SqlRule, *, now: datetime, low: int, high: int) -> tuple[str, list[Any]]:
-    """Per lead of the range with the rule's events: how many it counts, their summed
-    weights, whether any exponent is past PostgreSQL's range, whether every field value
-    among them was answered, and whether a windowed cap ever found its window full.
+    """Per lead of the range that the rule counts events of or leaves to the engine: its
+    contribution in cents (as the engine rounds it) and whether it is left to the engine
+    (an exponent past PostgreSQL's range, a field value not answered, a track name only
+    Python folds, a windowed cap that found its window full, a total near a half cent). A
+    part of `contributions`' statement: it reads the `epochs` of the range from there.
 
     A cap of `max_times` per `window_days` counts an event unless the `max_times`-th latest
     event it counted is inside the window (`engine.evaluate._cap`, a running choice). While
@@ -246,7 +249,7 @@ def _rule_sql(item: SqlRule, *, now: datetime, low: int, high: int) -> tuple[str
         micros = (span.days * 86_400 + span.seconds) * 1_000_000 + span.microseconds
         expire = Decimal(micros).scaleb(-6)  # exact seconds, as the age below
     half_life = None if rule.half_life_days is None else float(rule.half_life_days)
-    table, scores = Event._meta.db_table, LeadScore._meta.db_table
+    table = Event._meta.db_table
     counted = "m.hit AND m.kept"
     cap, back, crowded, cap_params = _cap_sql(rule)
     # An event's age, exact (numeric: a cost per row), only where it is read: for a rule
@@ -260,14 +263,15 @@ def _rule_sql(item: SqlRule, *, now: datetime, low: int, high: int) -> tuple[str
     halvings = (
         "(c.age::float8 / 86400::float8) / %s::float8" if half_life is not None else "NULL::float8"
     )
-    # The few leads of the range with an epoch (a recycle), read once: probing the score
-    # row of every event (the planner cannot tell how many events the range has) cost more
-    # than a third of the statement.
+    cents, declined, cents_params = _cents_sql(rule.points, fading=half_life is not None)
     sql = f"""
-        WITH epochs AS MATERIALIZED (
-            SELECT lead_id, epoch FROM {scores}
-            WHERE lead_id BETWEEN %s AND %s AND epoch IS NOT NULL
-        )
+        SELECT t.lead_id, CASE WHEN t.declined THEN 0 ELSE t.cents END, t.declined
+        FROM (
+        SELECT h.lead_id, {cents} AS cents, {declined} AS declined
+        FROM (
+        SELECT g.*, %s::float8 * g.weights AS total,
+               floor(abs(%s::float8 * g.weights) * 100 + 0.5) AS hundred
+        FROM (
         SELECT m.lead_id, count(*) FILTER (WHERE {counted}) AS n,
                COALESCE(sum(CASE WHEN m.halvings > {_MAX_HALVINGS} THEN 0
                                  ELSE power(0.5::float8, m.halvings) END)
@@ -299,11 +303,37 @@ def _rule_sql(item: SqlRule, *, now: datetime, low: int, high: int) -> tuple[str
         -- a lead with nothing counted and nothing to decline for adds nothing: not sent
         HAVING count(*) FILTER (WHERE {counted}) > 0 OR NOT bool_and(m.known)
             OR NOT bool_and(m.keyed) OR COALESCE(bool_or(m.crowded), FALSE)
+        ) g) h) t
     """  # noqa: S608 (fixed names and fragments; every value is a parameter)
     return sql, [
-        low, high, *cap_params, expire, expire, *([half_life] if half_life is not None else []),
-        *([now] if aged else []), *hit_params, *known_params, *where_params, low, high,
+        *cents_params, float(rule.points), float(rule.points), *cap_params, expire, expire,
+        *([half_life] if half_life is not None else []), *([now] if aged else []),
+        *hit_params, *known_params, *where_params, low, high,
     ]  # fmt: skip
+
+
+def _cents_sql(points: Decimal, *, fading: bool) -> tuple[str, str, list[Any]]:
+    """A lead's contribution in cents, rounded as the engine rounds it, and whether it is
+    left to the engine, over the counted events' number `h.n`, their summed weights'
+    `h.total` (points × weights, a float) and `h.hundred` (its cents, a float): `contributions`
+    before it computed these in Python, with these operations.
+
+    Not fading: points × count, rounded half away from zero (exact numerics, as the engine's
+    `Decimal.quantize`). Fading: the float total's cents, `floor(|total| × 100 + 0.5)`, the
+    same IEEE operations as the refresh's (`fading.py`); a total within 2e-9 of a half cent
+    (where the float cannot say how the engine's exact rounding goes) or too large for the
+    float's cents to be whole is left to the engine."""
+    flags = "h.crowded OR h.under OR NOT h.known OR NOT h.keyed"
+    if not fading:
+        return "round(%s::numeric * h.n, 2)", flags, [points]
+    cents = (
+        f"CASE WHEN h.n > 0 AND h.hundred < {_HUNDRED_MAX} "
+        "THEN (sign(h.total) * h.hundred)::int8 * 0.01 ELSE 0 END"
+    )
+    low, high = "(h.hundred / 100 - 0.005::float8)", "(h.hundred / 100 + 0.005::float8)"
+    near = f"(abs(h.total) >= {high} * %s OR ({low} > 0 AND abs(h.total) <= {low} * %s))"
+    declined = f"{flags} OR (h.n > 0 AND (h.hundred >= {_HUNDRED_MAX} OR {near}))"
+    return cents, declined, [1 - _SLACK, 1 + _SLACK]
 
 
 def _cap_sql(rule: engine.Rule) -> tuple[str, str, str, list[Any]]:
@@ -329,60 +359,45 @@ def _cap_sql(rule: engine.Rule) -> tuple[str, str, str, list[Any]]:
     return "TRUE", f"lag(b.timestamp, {int(times)}) OVER w", inside, [seconds, span.microseconds]
 
 
-def _near(total: float) -> bool:
-    """Within the slack of a half cent: the float cannot say how the engine rounds."""
-    value = abs(total)
-    cents = math.floor(value * 100 + 0.5) / 100
-    low, high = cents - 0.005, cents + 0.005
-    return value >= high * (1 - _SLACK) or (low > 0 and value <= low * (1 + _SLACK))
-
-
 def contributions(
     rules: Sequence[SqlRule], *, low: int, high: int, now: datetime
 ) -> tuple[dict[int, Decimal], set[int]]:
     """The summed contributions (in cents, as the engine rounds each) of `rules` for the
-    leads with ids in [low, high] that have any, and the leads left to the engine."""
+    leads with ids in [low, high] that have any, and the leads left to the engine: one
+    statement for all the rules, summed per lead in PostgreSQL."""
+    if not rules:
+        return {}, set()
+    parts, params = [], []
+    for item in rules:
+        if item.rule.kind == "inactivity":
+            sql, part_params = _inactive_sql(item, low=low, high=high, now=now)
+        else:
+            sql, part_params = _rule_sql(item, now=now, low=low, high=high)
+        parts.append(f"({sql})")
+        params += part_params
+    scores = LeadScore._meta.db_table
+    # The few leads of the range with an epoch (a recycle), read once: probing the score
+    # row of every event (the planner cannot tell how many events the range has) cost more
+    # than a third of a rule's statement.
+    sql = f"""
+        WITH epochs AS MATERIALIZED (
+            SELECT lead_id, epoch FROM {scores}
+            WHERE lead_id BETWEEN %s AND %s AND epoch IS NOT NULL
+        )
+        SELECT x.lead_id, sum(x.cents), bool_or(x.declined)
+        FROM ({" UNION ALL ".join(parts)}) AS x (lead_id, cents, declined)
+        GROUP BY x.lead_id
+    """  # noqa: S608 (fixed names and fragments; every value is a parameter)
     found: dict[int, Decimal] = {}
     declined: set[int] = set()
     with connection.cursor() as cursor:
-        for item in rules:
-            if item.rule.kind == "inactivity":
-                _inactive_add(cursor, item, low=low, high=high, now=now, into=(found, declined))
-            else:
-                _behavior_add(cursor, item, low=low, high=high, now=now, into=(found, declined))
-    for lead_id in declined:
-        found.pop(lead_id, None)
-    return found, declined
-
-
-_Into = tuple[dict[int, Decimal], set[int]]
-
-
-def _behavior_add(
-    cursor: Any, item: SqlRule, *, low: int, high: int, now: datetime, into: _Into
-) -> None:
-    found, declined = into
-    cursor.execute(*_rule_sql(item, now=now, low=low, high=high))
-    points = item.rule.points
-    fading = item.rule.half_life_days is not None
-    for lead_id, count, weights, under, known, keyed, crowded in cursor.fetchall():
-        if lead_id in declined:
-            continue
-        if crowded or under or not known or not keyed:
-            declined.add(lead_id)
-            continue
-        if not count:
-            continue
-        if fading:
-            total = float(points) * weights
-            if _near(total):
+        cursor.execute(sql, [low, high, *params])
+        for lead_id, cents, left in cursor.fetchall():
+            if left:
                 declined.add(lead_id)
-                continue
-            cents = Decimal(total).quantize(_CENT, rounding=ROUND_HALF_UP)
-        else:
-            with localcontext(_CONTEXT):
-                cents = (points * count).quantize(_CENT, rounding=ROUND_HALF_UP)
-        found[lead_id] = found.get(lead_id, Decimal(0)) + cents
+            else:
+                found[lead_id] = cents
+    return found, declined
 
 
 def _activity_sql(rule: engine.Rule, alias: str) -> tuple[str, list[Any]]:
@@ -399,26 +414,31 @@ def _activity_sql(rule: engine.Rule, alias: str) -> tuple[str, list[Any]]:
     return f"({' OR '.join(parts)})", [tracks] if tracks else []
 
 
-def _inactive_sql(item: SqlRule, *, low: int, high: int) -> tuple[str, list[Any]]:
-    """Per lead of the range with an event of the rule's anchor key or a track event whose
-    name only Python can fold (it could be an anchor or an activity: the lead is left to
-    the engine): when the last event that meets the conditions happened (the anchor),
-    whether an activity followed it within `inactive_days`, and whether every field value
-    among the anchor key's events was answered."""
+def _inactive_sql(item: SqlRule, *, low: int, high: int, now: datetime) -> tuple[str, list[Any]]:
+    """`evaluate._inactivity` with an anchor event, per lead of the range it gives points to
+    or leaves to the engine: the points once `inactive_days` passed after the last event
+    that meets the conditions (the anchor) with no activity within them, and whether it is
+    left to the engine (a field value among the anchor key's events not answered, a track
+    event whose name only Python can fold: it could be an anchor or an activity, a deadline
+    past Python's last date, where the engine raises). A part of `contributions`'
+    statement: it reads the `epochs` of the range from there."""
     rule = item.rule
     where, where_params = _key_where(item.key)
     hits, knowns, hit_params, known_params = _conditions_sql(item, "TRUE")
     span = _days(rule.inactive_days or Decimal(0))
+    with localcontext(_CONTEXT):
+        cents = Decimal(rule.points).quantize(_CENT, rounding=ROUND_HALF_UP)
     active, active_params = _activity_sql(rule, "x")
-    table, scores = Event._meta.db_table, LeadScore._meta.db_table
+    table = Event._meta.db_table
     name = track_name_key("e.name")
+    # seconds and microseconds, no days part (as `_cap_sql`)
+    deadline = (
+        "(y.start + (%s::float8 * interval '1 second' + %s::float8 * interval '1 microsecond'))"
+    )
     # The anchors come from the rule's own events (the track-name index), the activity
     # after each from an index probe of its lead's events within the span.
     sql = f"""
-        WITH epochs AS MATERIALIZED (
-            SELECT lead_id, epoch FROM {scores}
-            WHERE lead_id BETWEEN %s AND %s AND epoch IS NOT NULL
-        ), anchors AS MATERIALIZED (
+        WITH anchors AS MATERIALIZED (
             SELECT e.lead_id, max(e.timestamp) FILTER (WHERE {" AND ".join(hits)}) AS start,
                    bool_and({" AND ".join(knowns)}) AS known
             FROM {table} e LEFT JOIN epochs d ON d.lead_id = e.lead_id
@@ -429,46 +449,25 @@ def _inactive_sql(item: SqlRule, *, low: int, high: int) -> tuple[str, list[Any]
             SELECT DISTINCT e.lead_id FROM {table} e
             WHERE e.type = 'track' AND {name} IS NULL AND e.lead_id BETWEEN %s AND %s
         )
-        SELECT COALESCE(a.lead_id, f.lead_id), a.start, COALESCE(a.known, TRUE),
-               f.lead_id IS NOT NULL AS folded, a.start IS NOT NULL AND EXISTS (
-                   SELECT 1 FROM {table} x
-                   WHERE x.lead_id = a.lead_id AND x.timestamp > a.start
-                     AND x.timestamp <= a.start + (%s::float8 * interval '1 second'
-                                                   + %s::float8 * interval '1 microsecond')
-                     AND {active}
-               ) AS woke
-        FROM anchors a FULL JOIN folded f ON f.lead_id = a.lead_id
+        SELECT z.lead_id, CASE WHEN z.declined THEN 0 ELSE %s::numeric END, z.declined
+        FROM (
+            SELECT y.lead_id,
+                   y.declined OR COALESCE({deadline} > %s::timestamptz, FALSE) AS declined,
+                   {deadline} <= %s::timestamptz AND NOT EXISTS (
+                       SELECT 1 FROM {table} x
+                       WHERE x.lead_id = y.lead_id AND x.timestamp > y.start
+                         AND x.timestamp <= {deadline} AND {active}
+                   ) AS due
+            FROM (
+                SELECT COALESCE(a.lead_id, f.lead_id) AS lead_id, a.start,
+                       NOT COALESCE(a.known, TRUE) OR f.lead_id IS NOT NULL AS declined
+                FROM anchors a FULL JOIN folded f ON f.lead_id = a.lead_id
+            ) y
+        ) z
+        WHERE z.declined OR z.due
     """  # noqa: S608 (fixed names and fragments; every value is a parameter)
-    seconds = span.days * 86_400 + span.seconds
+    seconds = (span.days * 86_400 + span.seconds, span.microseconds)
     return sql, [
-        low, high, *hit_params, *known_params, *where_params, low, high, low, high,
-        seconds, span.microseconds, *active_params,
+        *hit_params, *known_params, *where_params, low, high, low, high, cents,
+        *seconds, _LAST_MOMENT, *seconds, now, *seconds, *active_params,
     ]  # fmt: skip
-
-
-def _inactive_add(
-    cursor: Any, item: SqlRule, *, low: int, high: int, now: datetime, into: _Into
-) -> None:
-    """`evaluate._inactivity` with an anchor event: its points once `inactive_days` passed
-    after the anchor with no activity, rounded to cents as the engine rounds them."""
-    found, declined = into
-    rule = item.rule
-    span = _days(rule.inactive_days or Decimal(0))
-    with localcontext(_CONTEXT):
-        cents = Decimal(rule.points).quantize(_CENT, rounding=ROUND_HALF_UP)
-    cursor.execute(*_inactive_sql(item, low=low, high=high))
-    for lead_id, start, known, folded, woke in cursor.fetchall():
-        if lead_id in declined:
-            continue
-        if not known or folded:
-            declined.add(lead_id)
-            continue
-        if start is None or woke:
-            continue
-        try:
-            deadline = start + span
-        except OverflowError:  # the engine raises here: it does
-            declined.add(lead_id)
-            continue
-        if now >= deadline:
-            found[lead_id] = found.get(lead_id, Decimal(0)) + cents

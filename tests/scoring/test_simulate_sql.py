@@ -6,7 +6,7 @@ it cannot answer exactly (a track name only Python folds, a total at a half cent
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -268,6 +268,33 @@ def test_an_inactivity_rule_after_an_event_equals_the_engine():
         edge.pk: 0,
     }
     assert expected[folded.pk] == Decimal(-10)
+
+
+def test_a_faded_total_at_or_just_under_a_half_cent_goes_to_the_engine():
+    now = timezone.now().replace(microsecond=0)
+    half, under, lost, far = (lead_make() for _ in range(4))
+    for lead, age in ((half, timedelta(days=30)), (under, timedelta(days=30, microseconds=1))):
+        Event.objects.create(message_id=f"h{lead.pk}", lead_id=lead.pk, type="page",
+                             timestamp=now - age, received_at=now)  # fmt: skip
+    _events_at(lost.pk, now, 24 * 10, 24 * 45, kind="track", name="Unsubscribed")
+    Event.objects.create(message_id="far", lead_id=far.pk, type="track", name="Unsubscribed",
+                         timestamp=datetime(9999, 12, 20, tzinfo=UTC), received_at=now)  # fmt: skip
+    visit = Rule(1, "v", "behavior", Decimal("0.01"), event="page", half_life_days=Decimal(30))
+    gone = Rule(2, "u", "behavior", Decimal("-7.35"), event="Unsubscribed",
+                half_life_days=Decimal(30))  # fmt: skip
+    silence = Rule(3, "s", "inactivity", Decimal(-5), after_event="Unsubscribed",
+                   watch_events=("page",), inactive_days=Decimal(30))  # fmt: skip
+    ids = [half.pk, under.pk, lost.pk, far.pk]
+
+    counted, _ = rules_split([visit, gone, silence], fast=True)
+    found, declined = contributions(counted, low=min(ids), high=max(ids), now=now)
+
+    # 0.01 × 0.5 is a half cent exactly; a microsecond older, a hair under one: the float
+    # cannot tell which way the engine's exact rounding goes
+    assert declined == {half.pk, under.pk, far.pk}  # far: a deadline past Python's last date
+    expected = _engine_score([visit, gone, silence], [lost.pk], now)
+    assert found == {lost.pk: expected[lost.pk]}
+    assert found[lost.pk] < -7  # two faded unsubscribes, negative
 
 
 def test_rules_of_other_shapes_leave_the_whole_draft_to_the_engine():
