@@ -32,7 +32,7 @@ from .loader import events_load
 from .parallel import parallel_map
 from .simulate_base import BaseRow, base_rows, fact_columns, lead_ids_span, lead_rows
 from .simulate_points import Moved, Repointed, points_split, repointed_contributions
-from .simulate_sql import SqlRule, contributions, rules_split
+from .simulate_sql import SqlRule, contributions, contributions_at, rules_split
 from .state import rules_live
 
 OUTCOME_KINDS = ("accepted", "rejected", "won", "lost")
@@ -414,7 +414,6 @@ def _backtest(job: _Job, outcomes: Sequence[Outcome]) -> dict[str, list[int]]:
     unique = len(repointed_ids) == len(job.repointed)
     if unique:
         rules.update({item.live_id: replace(item.rule, id=item.live_id) for item in job.repointed})
-    rest = (*job.scored, *(item.rule for item in job.counted))  # evaluated for every outcome
     sums: dict[Outcome, tuple[Decimal, Decimal]] = {}
     engine_all: set[Outcome] = set()  # a repointed part refade cannot give: every fresh rule
     for outcome, then in parts.items():
@@ -436,22 +435,57 @@ def _backtest(job: _Job, outcomes: Sequence[Outcome]) -> dict[str, list[int]]:
                         score += c.points
                         fit += c.points if c.kind == "fit" else _ZERO
         sums[outcome] = (score, fit)
-    wanted = sorted({o.lead_id for o in sums}) if rest else sorted({o.lead_id for o in engine_all})
-    events = events_load(wanted, plan=engine.needs(job.fresh), fast=job.fast) if wanted else {}
-    facts = facts_of(wanted)
-    scorers = {False: engine.Scorer(rest), True: engine.Scorer(job.fresh)}
-    for outcome, (known, known_fit) in sums.items():
-        score, fit, everything = known, known_fit, outcome in engine_all
-        if rest or everything:
-            row = facts[outcome.lead_id]
-            seen = [e for e in events.get(outcome.lead_id, ()) if e.timestamp <= outcome.at]
-            fresh = scorers[everything].evaluate(
-                row.facts(seen, epoch=outcome.epoch), now=outcome.at
-            )
-            score, fit = score + fresh.score, fit + fresh.fit
+    for outcome, (score, fit) in _fresh_added(job, sums, engine_all, facts_of).items():
         result[outcome.kind][0] += job.qualifies(score, fit)
         result[outcome.kind][1] += 1
     return result
+
+
+def _fresh_added(
+    job: _Job,
+    sums: Mapping[Outcome, tuple[Decimal, Decimal]],
+    engine_all: set[Outcome],
+    facts_of: "_FactsOf",
+) -> dict[Outcome, tuple[Decimal, Decimal]]:
+    """Each outcome's score and fit with the draft's evaluated rules added to `sums` (what
+    it reuses). The rules PostgreSQL counts (`simulate_sql`) are counted there for each
+    outcome at its own moment; an outcome it declines is the engine's with all the
+    evaluated rules, and one `refade` could not move (`engine_all`) with every fresh rule.
+    The rest (fit rules beside the counted ones, or every rule when none is counted): the
+    engine, reading events only where a rule it scores reads them."""
+    order = list(sums)
+    counted, declined = contributions_at(
+        job.counted,
+        [(i, o.lead_id, o.at, o.epoch) for i, o in enumerate(order) if o not in engine_all],
+    )
+    rest = (*job.scored, *(item.rule for item in job.counted))
+    scorers = {
+        "all": engine.Scorer(job.fresh),
+        "rest": engine.Scorer(rest),
+        "beside": engine.Scorer(job.scored),
+    }
+    added = dict(sums)
+    plans: dict[Outcome, str] = {}
+    for i, outcome in enumerate(order):
+        if outcome in engine_all:
+            plans[outcome] = "all"
+        elif job.counted and i not in declined:
+            score, fit = added[outcome]
+            added[outcome] = (score + counted.get(i, _ZERO), fit)  # (no fit rule is counted)
+            if job.scored:
+                plans[outcome] = "beside"
+        elif rest:
+            plans[outcome] = "rest"
+    read = sorted({o.lead_id for o, plan in plans.items() if plan != "beside"})
+    events = events_load(read, plan=engine.needs(job.fresh), fast=job.fast) if read else {}
+    facts = facts_of({o.lead_id for o in plans})
+    for outcome, plan in plans.items():
+        row = facts[outcome.lead_id]
+        seen = [e for e in events.get(outcome.lead_id, ()) if e.timestamp <= outcome.at]
+        fresh = scorers[plan].evaluate(row.facts(seen, epoch=outcome.epoch), now=outcome.at)
+        score, fit = added[outcome]
+        added[outcome] = (score + fresh.score, fit + fresh.fit)
+    return added
 
 
 @dataclass(frozen=True)

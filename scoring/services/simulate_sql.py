@@ -228,12 +228,12 @@ def _conditions_sql(item: SqlRule, keyed: str) -> tuple[list[str], list[str], li
     return hits, knowns, hit_params, known_params
 
 
-def _rule_sql(item: SqlRule, *, now: datetime, low: int, high: int) -> tuple[str, list[Any]]:
-    """Per lead of the range that the rule counts events of or leaves to the engine: its
-    contribution in cents (as the engine rounds it) and whether it is left to the engine
-    (an exponent past PostgreSQL's range, a field value not answered, a track name only
-    Python folds, a windowed cap that found its window full, a total near a half cent). A
-    part of `contributions`' statement: it reads the `epochs` of the range from there.
+def _rule_sql(item: SqlRule, scope: _Scope) -> tuple[str, list[Any]]:
+    """Per subject of `scope` (a lead, or an outcome) that the rule counts events of or
+    leaves to the engine: its contribution in cents (as the engine rounds it) and whether it
+    is left to the engine (an exponent past PostgreSQL's range, a field value not answered,
+    a track name only Python folds, a windowed cap that found its window full, a total near
+    a half cent). A part of `_statement`'s.
 
     A cap of `max_times` per `window_days` counts an event unless the `max_times`-th latest
     event it counted is inside the window (`engine.evaluate._cap`, a running choice). While
@@ -249,14 +249,13 @@ def _rule_sql(item: SqlRule, *, now: datetime, low: int, high: int) -> tuple[str
         micros = (span.days * 86_400 + span.seconds) * 1_000_000 + span.microseconds
         expire = Decimal(micros).scaleb(-6)  # exact seconds, as the age below
     half_life = None if rule.half_life_days is None else float(rule.half_life_days)
-    table = Event._meta.db_table
     counted = "m.hit AND m.kept"
     cap, back, crowded, cap_params = _cap_sql(rule)
     # An event's age, exact (numeric: a cost per row), only where it is read: for a rule
     # that expires or fades, and only for its matching events.
     aged = expire is not None or half_life is not None
     age = (
-        "CASE WHEN b.hit THEN GREATEST(EXTRACT(EPOCH FROM %s::timestamptz - b.timestamp), 0) END"
+        "CASE WHEN b.hit THEN GREATEST(EXTRACT(EPOCH FROM b.at - b.timestamp), 0) END"
         if aged
         else "NULL::numeric"
     )
@@ -287,12 +286,11 @@ def _rule_sql(item: SqlRule, *, now: datetime, low: int, high: int) -> tuple[str
             FROM (
                 SELECT b.*, row_number() OVER w AS rn, {back} AS back, {age} AS age
                 FROM (
-                    SELECT e.lead_id, e.timestamp, e.message_id AS id,
+                    SELECT {scope.subject} AS lead_id, e.timestamp, e.message_id AS id,
                            ({" AND ".join(hits)}) AS hit, ({" AND ".join(knowns)}) AS known,
-                           {keyed} AS keyed
-                    FROM {table} e LEFT JOIN epochs d ON d.lead_id = e.lead_id
-                    WHERE {where} AND e.lead_id BETWEEN %s AND %s
-                      AND (d.epoch IS NULL OR e.timestamp >= d.epoch)
+                           {keyed} AS keyed, {scope.at} AS at
+                    FROM {scope.source}
+                    WHERE {where} AND {scope.where}
                 ) b
                 WINDOW w AS (
                     PARTITION BY b.lead_id, b.hit ORDER BY b.timestamp, b.id COLLATE "C"
@@ -307,8 +305,8 @@ def _rule_sql(item: SqlRule, *, now: datetime, low: int, high: int) -> tuple[str
     """  # noqa: S608 (fixed names and fragments; every value is a parameter)
     return sql, [
         *cents_params, float(rule.points), float(rule.points), *cap_params, expire, expire,
-        *([half_life] if half_life is not None else []), *([now] if aged else []),
-        *hit_params, *known_params, *where_params, low, high,
+        *([half_life] if half_life is not None else []),
+        *hit_params, *known_params, *where_params, *scope.params,
     ]  # fmt: skip
 
 
@@ -359,44 +357,124 @@ def _cap_sql(rule: engine.Rule) -> tuple[str, str, str, list[Any]]:
     return "TRUE", f"lag(b.timestamp, {int(times)}) OVER w", inside, [seconds, span.microseconds]
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """Whose events a statement reads, and at what moment: each event `e` of a subject (a
+    lead of a range, or an outcome: its lead's events up to its moment, from its epoch on),
+    the subject's key, its lead, and its moment as SQL."""
+
+    source: str
+    where: str
+    params: list[Any]
+    subject: str
+    lead: str
+    at: str
+
+
+def _range_scope(low: int, high: int) -> _Scope:
+    table = Event._meta.db_table
+    return _Scope(
+        source=f"{table} e LEFT JOIN epochs d ON d.lead_id = e.lead_id",
+        where="e.lead_id BETWEEN %s AND %s AND (d.epoch IS NULL OR e.timestamp >= d.epoch)",
+        params=[low, high],
+        subject="e.lead_id",
+        lead="e.lead_id",
+        at="(SELECT m.at FROM moment m)",
+    )
+
+
+def _outcome_scope() -> _Scope:
+    return _Scope(
+        source="subject_events e",
+        where="TRUE",
+        params=[],
+        subject="e.o_key",
+        lead="e.lead_id",
+        at="e.o_at",
+    )
+
+
 def contributions(
     rules: Sequence[SqlRule], *, low: int, high: int, now: datetime
 ) -> tuple[dict[int, Decimal], set[int]]:
-    """The summed contributions (in cents, as the engine rounds each) of `rules` for the
-    leads with ids in [low, high] that have any, and the leads left to the engine: one
-    statement for all the rules, summed per lead in PostgreSQL."""
-    if not rules:
-        return {}, set()
-    parts, params = [], []
-    for item in rules:
-        if item.rule.kind == "inactivity":
-            sql, part_params = _inactive_sql(item, low=low, high=high, now=now)
-        else:
-            sql, part_params = _rule_sql(item, now=now, low=low, high=high)
-        parts.append(f"({sql})")
-        params += part_params
+    """The summed contributions (in cents, as the engine rounds each) of `rules` at `now`
+    for the leads with ids in [low, high] that have any, and the leads left to the engine:
+    one statement for all the rules, summed per lead in PostgreSQL."""
     scores = LeadScore._meta.db_table
     # The few leads of the range with an epoch (a recycle), read once: probing the score
     # row of every event (the planner cannot tell how many events the range has) cost more
     # than a third of a rule's statement.
-    sql = f"""
-        WITH epochs AS MATERIALIZED (
+    with_sql = f"""
+        epochs AS MATERIALIZED (
             SELECT lead_id, epoch FROM {scores}
             WHERE lead_id BETWEEN %s AND %s AND epoch IS NOT NULL
+        ), moment AS (SELECT %s::timestamptz AS at)
+    """  # noqa: S608 (a fixed name; every value is a parameter)
+    return _statement(rules, _range_scope(low, high), with_sql, [low, high, now])
+
+
+def contributions_at(
+    rules: Sequence[SqlRule], subjects: Sequence[tuple[int, int, datetime, datetime | None]]
+) -> tuple[dict[int, Decimal], set[int]]:
+    """`contributions` for each subject (key, lead id, moment, score epoch): the lead's
+    events up to that moment and from that epoch on, scored at that moment (the backtest's
+    outcomes, each at its handoff time); by key."""
+    if not subjects:
+        return {}, set()
+    keys, leads, moments, epochs = (list(column) for column in zip(*subjects, strict=True))
+    table = Event._meta.db_table
+    reads_context = any(c.column == "context" for item in rules for c in item.conditions)
+    # Each subject's events read once, through the (lead, timestamp) index, a subject at a
+    # time (OFFSET 0 keeps the planner from joining instead: it misjudged a track name's
+    # share and hashed all 500,000 events with that name for 1,500 outcomes), and kept for
+    # every rule's part; the context only when a condition reads it (it is the large one).
+    with_sql = f"""
+        subjects AS MATERIALIZED (
+            SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[],
+                                 %s::timestamptz[]) AS o(key, lead_id, at, epoch)
+        ), subject_events AS MATERIALIZED (
+            SELECT o.key AS o_key, o.at AS o_at, e.lead_id, e.timestamp, e.message_id,
+                   e.type, e.name, e.properties,
+                   {"e.context" if reads_context else "NULL::jsonb"} AS context
+            FROM subjects o CROSS JOIN LATERAL (
+                SELECT * FROM {table} e
+                WHERE e.lead_id = o.lead_id AND e.timestamp <= o.at
+                  AND (o.epoch IS NULL OR e.timestamp >= o.epoch)
+                OFFSET 0
+            ) e
         )
-        SELECT x.lead_id, sum(x.cents), bool_or(x.declined)
-        FROM ({" UNION ALL ".join(parts)}) AS x (lead_id, cents, declined)
-        GROUP BY x.lead_id
-    """  # noqa: S608 (fixed names and fragments; every value is a parameter)
+    """  # noqa: S608 (a fixed name and fragment; every value is a parameter)
+    return _statement(rules, _outcome_scope(), with_sql, [keys, leads, moments, epochs])
+
+
+def _statement(
+    rules: Sequence[SqlRule], scope: _Scope, with_sql: str, with_params: list[Any]
+) -> tuple[dict[int, Decimal], set[int]]:
+    if not rules:
+        return {}, set()
+    parts, params = [], list(with_params)
+    for item in rules:
+        if item.rule.kind == "inactivity":
+            sql, part_params = _inactive_sql(item, scope)
+        else:
+            sql, part_params = _rule_sql(item, scope)
+        parts.append(f"({sql})")
+        params += part_params
+    sql = f"""
+        WITH {with_sql}
+        SELECT x.subject, sum(x.cents), bool_or(x.declined)
+        FROM ({" UNION ALL ".join(parts)}) AS x (subject, cents, declined)
+        GROUP BY x.subject
+    """  # noqa: S608 (fixed fragments; every value is a parameter)
     found: dict[int, Decimal] = {}
     declined: set[int] = set()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [low, high, *params])
-        for lead_id, cents, left in cursor.fetchall():
+        cursor.execute(sql, params)
+        for subject, cents, left in cursor.fetchall():
             if left:
-                declined.add(lead_id)
+                declined.add(subject)
             else:
-                found[lead_id] = cents
+                found[subject] = cents
     return found, declined
 
 
@@ -414,14 +492,13 @@ def _activity_sql(rule: engine.Rule, alias: str) -> tuple[str, list[Any]]:
     return f"({' OR '.join(parts)})", [tracks] if tracks else []
 
 
-def _inactive_sql(item: SqlRule, *, low: int, high: int, now: datetime) -> tuple[str, list[Any]]:
-    """`evaluate._inactivity` with an anchor event, per lead of the range it gives points to
+def _inactive_sql(item: SqlRule, scope: _Scope) -> tuple[str, list[Any]]:
+    """`evaluate._inactivity` with an anchor event, per subject of `scope` it gives points to
     or leaves to the engine: the points once `inactive_days` passed after the last event
     that meets the conditions (the anchor) with no activity within them, and whether it is
     left to the engine (a field value among the anchor key's events not answered, a track
     event whose name only Python can fold: it could be an anchor or an activity, a deadline
-    past Python's last date, where the engine raises). A part of `contributions`'
-    statement: it reads the `epochs` of the range from there."""
+    past Python's last date, where the engine raises). A part of `_statement`'s."""
     rule = item.rule
     where, where_params = _key_where(item.key)
     hits, knowns, hit_params, known_params = _conditions_sql(item, "TRUE")
@@ -439,35 +516,35 @@ def _inactive_sql(item: SqlRule, *, low: int, high: int, now: datetime) -> tuple
     # after each from an index probe of its lead's events within the span.
     sql = f"""
         WITH anchors AS MATERIALIZED (
-            SELECT e.lead_id, max(e.timestamp) FILTER (WHERE {" AND ".join(hits)}) AS start,
+            SELECT {scope.subject} AS subject, {scope.lead} AS lead_id, {scope.at} AS at,
+                   max(e.timestamp) FILTER (WHERE {" AND ".join(hits)}) AS start,
                    bool_and({" AND ".join(knowns)}) AS known
-            FROM {table} e LEFT JOIN epochs d ON d.lead_id = e.lead_id
-            WHERE {where} AND e.lead_id BETWEEN %s AND %s
-              AND (d.epoch IS NULL OR e.timestamp >= d.epoch)
-            GROUP BY e.lead_id
+            FROM {scope.source}
+            WHERE {where} AND {scope.where}
+            GROUP BY 1, 2, 3
         ), folded AS MATERIALIZED (
-            SELECT DISTINCT e.lead_id FROM {table} e
-            WHERE e.type = 'track' AND {name} IS NULL AND e.lead_id BETWEEN %s AND %s
+            SELECT DISTINCT {scope.subject} AS subject FROM {scope.source}
+            WHERE e.type = 'track' AND {name} IS NULL AND {scope.where}
         )
-        SELECT z.lead_id, CASE WHEN z.declined THEN 0 ELSE %s::numeric END, z.declined
+        SELECT z.subject, CASE WHEN z.declined THEN 0 ELSE %s::numeric END, z.declined
         FROM (
-            SELECT y.lead_id,
+            SELECT y.subject,
                    y.declined OR COALESCE({deadline} > %s::timestamptz, FALSE) AS declined,
-                   {deadline} <= %s::timestamptz AND NOT EXISTS (
+                   {deadline} <= y.at AND NOT EXISTS (
                        SELECT 1 FROM {table} x
                        WHERE x.lead_id = y.lead_id AND x.timestamp > y.start
                          AND x.timestamp <= {deadline} AND {active}
                    ) AS due
             FROM (
-                SELECT COALESCE(a.lead_id, f.lead_id) AS lead_id, a.start,
-                       NOT COALESCE(a.known, TRUE) OR f.lead_id IS NOT NULL AS declined
-                FROM anchors a FULL JOIN folded f ON f.lead_id = a.lead_id
+                SELECT COALESCE(a.subject, f.subject) AS subject, a.lead_id, a.at, a.start,
+                       NOT COALESCE(a.known, TRUE) OR f.subject IS NOT NULL AS declined
+                FROM anchors a FULL JOIN folded f ON f.subject = a.subject
             ) y
         ) z
         WHERE z.declined OR z.due
     """  # noqa: S608 (fixed names and fragments; every value is a parameter)
     seconds = (span.days * 86_400 + span.seconds, span.microseconds)
     return sql, [
-        *hit_params, *known_params, *where_params, low, high, low, high, cents,
-        *seconds, _LAST_MOMENT, *seconds, now, *seconds, *active_params,
+        *hit_params, *known_params, *where_params, *scope.params, *scope.params, cents,
+        *seconds, _LAST_MOMENT, *seconds, *seconds, *active_params,
     ]  # fmt: skip

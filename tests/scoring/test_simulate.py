@@ -457,3 +457,30 @@ def test_fit_rules_are_scored_once_per_profile_and_still_per_lead(db):
                                      Decimal(17), Decimal(5)] * 3)  # fmt: skip
     assert result["would_qualify"] == sum(score >= 17 for score in scores) == 9
     assert result["histogram"] == histogram(scores)
+
+
+@requires_postgres
+@pytest.mark.parametrize("backtest", [True, False])
+def test_the_sql_pass_and_the_engine_give_the_same_answer(funnel, backtest):
+    """Behaviour rules with a windowed cap and fading, an inactivity rule after an event and
+    a fit rule: PostgreSQL counts the first three (for every lead, and for every past
+    outcome at its own handoff time), the engine the fit rule; the portable path scores
+    all four with the engine."""
+    draft = rules_draft_parse([
+        {**OPEN, "points": 4, "max_times": 2, "window_days": 1, "half_life_days": 3},
+        {"name": "quiet", "kind": "inactivity", "after_event": "Email Opened",
+         "watch_events": ["page"], "inactive_days": 0.01, "points": -2},
+        {**JAPAN, "points": 7},
+    ])  # fmt: skip
+    now = timezone.now()
+
+    fast, portable = (
+        simulation_run(rules=draft, threshold=Decimal(8), min_fit=None, now=now, fast=fast,
+                       backtest=backtest)
+        for fast in (True, False)
+    )  # fmt: skip
+
+    assert fast == portable
+    assert fast["rules_evaluated"] == 3
+    if backtest:
+        assert sum(kind["total"] for kind in fast["backtest"].values()) == 3  # E twice, F

@@ -16,7 +16,7 @@ from mqlapp.leads.models import Event
 from scoring import engine
 from scoring.engine import Condition, Rule, Scorer
 from scoring.services.loader import events_load
-from scoring.services.simulate_sql import contributions, rules_split
+from scoring.services.simulate_sql import contributions, contributions_at, rules_split
 from tests.conftest import requires_postgres
 from tests.factories import lead_make, score_set
 
@@ -195,6 +195,40 @@ def test_windowed_caps_and_inactivity_equal_the_engine(seed):
     # most leads are answered, many with points (a crowded window is the usual decline)
     assert len(answered) >= 15
     assert sum(1 for points in answered.values() if points) >= 3
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_each_outcome_gets_the_engines_contribution_at_its_own_moment(seed):
+    """The backtest's form: each subject is a lead's events up to a moment, from an epoch
+    on, scored at that moment (not the range's `now`, not the stored epoch)."""
+    from scoring.services.simulate_base import lead_rows
+
+    rng = random.Random(2000 + seed)
+    now = timezone.now().replace(microsecond=0)
+    ids = _stored_leads(rng, now, 25)
+    rules = [(_running_rule if rng.random() < 0.5 else _rule)(rng, i + 1) for i in range(3)]
+    subjects = []
+    for key in range(40):
+        at = now - timedelta(hours=rng.randint(0, 30 * 24), minutes=rng.choice([0, 30]))
+        epoch = rng.choice([None, None, at - timedelta(days=rng.randint(1, 20))])
+        subjects.append((key, rng.choice(ids), at, epoch))
+
+    counted, rest = rules_split(rules, fast=True)
+    found, declined = contributions_at(counted, subjects)
+
+    assert rest == ()
+    events = events_load(ids, plan=engine.needs(rules), fast=True)
+    rows = {row.id: row for row in lead_rows(ids)}
+    scorer = Scorer(rules)
+    answered = 0
+    for key, lead_id, at, epoch in subjects:
+        if key in declined:
+            continue
+        answered += 1
+        seen = [e for e in events.get(lead_id, ()) if e.timestamp <= at]
+        expected = scorer.evaluate(rows[lead_id].facts(seen, epoch=epoch), now=at).score
+        assert found.get(key, Decimal(0)) == expected, (key, rules)
+    assert answered >= 10
 
 
 def test_a_track_name_only_python_folds_sends_its_lead_to_the_engine():
