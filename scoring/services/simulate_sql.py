@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any, Final
 
@@ -346,15 +346,17 @@ def _cap_sql(rule: engine.Rule) -> tuple[str, str, str, list[Any]]:
         return "c.rn <= %s::int", "NULL::timestamptz", "FALSE", [times]
     if times < 1:
         return "FALSE", "NULL::timestamptz", "FALSE", []
-    span = _days(window)
-    # seconds and microseconds, no days part (the session's time zone cannot move it); each
-    # product is exact in float8 (up to 2^39 seconds; `_days` stops at 1,000,000 days)
-    inside = (
-        "c.hit AND c.back > c.timestamp - (%s::float8 * interval '1 second' "
-        "+ %s::float8 * interval '1 microsecond')"
-    )
-    seconds = span.days * 86_400 + span.seconds
-    return "TRUE", f"lag(b.timestamp, {int(times)}) OVER w", inside, [seconds, span.microseconds]
+    span, span_params = _interval_sql(_days(window))
+    inside = f"c.hit AND c.back > c.timestamp - {span}"
+    return "TRUE", f"lag(b.timestamp, {int(times)}) OVER w", inside, span_params
+
+
+def _interval_sql(span: timedelta) -> tuple[str, list[Any]]:
+    """`span` as an SQL interval: seconds and microseconds, no days part (the session's time
+    zone cannot move it); each product is exact in float8 (up to 2^39 seconds; `_days`
+    stops at 1,000,000 days)."""
+    sql = "(%s::float8 * interval '1 second' + %s::float8 * interval '1 microsecond')"
+    return sql, [span.days * 86_400 + span.seconds, span.microseconds]
 
 
 @dataclass(frozen=True)
@@ -508,10 +510,8 @@ def _inactive_sql(item: SqlRule, scope: _Scope) -> tuple[str, list[Any]]:
     active, active_params = _activity_sql(rule, "x")
     table = Event._meta.db_table
     name = track_name_key("e.name")
-    # seconds and microseconds, no days part (as `_cap_sql`)
-    deadline = (
-        "(y.start + (%s::float8 * interval '1 second' + %s::float8 * interval '1 microsecond'))"
-    )
+    interval, seconds = _interval_sql(span)
+    deadline = f"(y.start + {interval})"
     # The anchors come from the rule's own events (the track-name index), the activity
     # after each from an index probe of its lead's events within the span.
     sql = f"""
@@ -543,7 +543,6 @@ def _inactive_sql(item: SqlRule, scope: _Scope) -> tuple[str, list[Any]]:
         ) z
         WHERE z.declined OR z.due
     """  # noqa: S608 (fixed names and fragments; every value is a parameter)
-    seconds = (span.days * 86_400 + span.seconds, span.microseconds)
     return sql, [
         *hit_params, *known_params, *where_params, *scope.params, *scope.params, cents,
         *seconds, _LAST_MOMENT, *seconds, *seconds, *active_params,
