@@ -21,7 +21,7 @@ where the engine's semantics are subtle:
   copies of one message id never arises, since a message id is stored once (EventKey);
 - `max_times` per `window_days`: every event, when no event has the one `max_times`
   places before it inside its window; a lead where one has is left to the engine (the
-  cap's running choice, `_rule_sql`);
+  cap's running choice, `_behaviour_sql`);
 - expiry: the event's age in exact microseconds against the rule's;
 - half-lives: each weight is `0.5 ** (seconds / 86400 / half_life)` with the same float
   operations in the same order (IEEE doubles and C's pow on both sides, as in
@@ -128,20 +128,6 @@ def _key_where(key: str) -> tuple[str, list[Any]]:
     return f"(e.type = 'track' AND {track_name_key('e.name')} = %s)", [key]
 
 
-def _rows_where(key: str) -> tuple[str, str, list[Any]]:
-    """The events the rule's pass reads, and which of them have the rule's key: for a track
-    rule, also the track events whose name only Python can fold (their lead is declined)."""
-    if key in (_PAGE_KEY, _SCREEN_KEY):
-        where, params = _key_where(key)
-        return where, "TRUE", params
-    name = track_name_key("e.name")
-    return (
-        f"(e.type = 'track' AND ({name} = %s OR {name} IS NULL))",
-        f"({name} IS NOT NULL)",
-        [key],
-    )
-
-
 def _field_sql(condition: SqlCondition) -> tuple[str, list[Any]]:
     if len(condition.path) == 1:
         return f"(e.{condition.column} -> %s)", [condition.path[0]]
@@ -228,127 +214,199 @@ def _conditions_sql(item: SqlRule, keyed: str) -> tuple[list[str], list[str], li
     return hits, knowns, hit_params, known_params
 
 
-def _rule_sql(item: SqlRule, scope: _Scope) -> tuple[str, list[Any]]:
-    """Per subject of `scope` (a lead, or an outcome) that the rule counts events of or
-    leaves to the engine: its contribution in cents (as the engine rounds it) and whether it
-    is left to the engine (an exponent past PostgreSQL's range, a field value not answered,
-    a track name only Python folds, a windowed cap that found its window full, a total near
-    a half cent). A part of `_statement`'s.
+def _render(sql: str, params: Sequence[Any]) -> str:
+    """`sql` with its parameters in place, quoted by the driver, and its % signs doubled: a
+    fragment without parameters of its own, to place anywhere in a statement that has some
+    (the behaviour pass's columns are written in one order and read in another)."""
+    with connection.cursor() as cursor:
+        text = cursor.mogrify(sql, list(params))
+    return (text.decode() if isinstance(text, bytes) else text).replace("%", "%%")
 
-    A cap of `max_times` per `window_days` counts an event unless the `max_times`-th latest
-    event it counted is inside the window (`engine.evaluate._cap`, a running choice). While
-    it has counted every earlier event, that one is the event `max_times` places back: so
-    when no event has one inside its window, the cap counts them all; a lead where some
-    event has ("crowded") is left to the engine."""
-    rule = item.rule
-    where, keyed, where_params = _rows_where(item.key)
-    hits, knowns, hit_params, known_params = _conditions_sql(item, keyed)
-    expire = None
+
+@dataclass
+class _Columns:
+    """The behaviour pass's SQL, a clause list per level: `base` per event (`b`), `window`
+    over a subject's events in time order (`c`), `sums` per subject (`g`), `totals` of the
+    fading rules (`h`), and the subject's `cents` and `flags` (the reasons to leave it to
+    the engine, ORed)."""
+
+    base: list[str]
+    window: list[str]
+    sums: list[str]
+    totals: list[str]
+    cents: list[str]
+    flags: list[str]
+
+
+def _behaviour_sql(items: Sequence[SqlRule], scope: _Scope) -> str:
+    """Per subject of `scope` (a lead, or an outcome) that the behaviour rules `items`, all
+    of one event key, count events of or leave to the engine: the sum of their
+    contributions in cents (each as the engine rounds it) and whether it is left to the
+    engine (an exponent past PostgreSQL's range, a field value not answered, a track name
+    only Python folds, a windowed cap that found its window full, a total near a half
+    cent). One pass over the key's events for all its rules: one read, one sort, one
+    aggregate (a pass per rule read the page events once per page rule). A part of
+    `_statement`'s, its values in place.
+
+    A cap of `max_times` counts a rule's first events in (timestamp, message id) order: a
+    running count of the rule's events. A cap of `max_times` per `window_days` counts an
+    event unless the `max_times`-th latest event it counted is inside the window
+    (`engine.evaluate._cap`, a running choice). While it has counted every earlier event,
+    that one is the event `max_times` places back, inside the window exactly when the
+    window ending at some event of the rule holds more than `max_times` of them: so when
+    no window does, the cap counts them all; a subject where one does ("crowded") is left
+    to the engine.
+
+    Each level is computed once per row: OFFSET 0 keeps the planner from folding a level
+    into the next, which wrote a column out again wherever it is read (the name key, the
+    hits and the age in every aggregate). One pass over every key's events together cost
+    more than a pass per key: each window then spans all the events (docs/benchmarks.md)."""
+    cols = _Columns([], [], [], [], [], [])
+    key = items[0].key
+    # the events read: the key as the indexes hold it (the track-name index), and for a
+    # track key the track events whose name only Python can fold (their subject declined)
+    reads = [_render(*_key_where(key))]
+    wheres = []
+    name_key = "NULL::text"
+    if key not in (_PAGE_KEY, _SCREEN_KEY):
+        name_key = track_name_key("e.name")
+        reads.append(f"(e.type = 'track' AND {name_key} IS NULL)")
+        folded = "(e.type = 'track' AND e.nk IS NULL)"
+        wheres.append(folded)
+        cols.base.append(f"{folded} AS folded")
+        cols.sums.append("bool_or(c.folded) AS folded")
+        cols.flags.append("h.folded")
+    if any(_ages(item.rule) for item in items):
+        # an event's age, exact (numeric: a cost per row); in days, as the engine divides
+        cols.base.append("GREATEST(EXTRACT(EPOCH FROM e.at - e.ts), 0) AS age")
+        cols.window.append("b.age::float8 / 86400::float8 AS days")
+    keyed = _render(*_nk_where(key))
+    wheres.append(keyed)
+    cols.base.append(f"{keyed} AS y")
+    for i, item in enumerate(items):
+        hits, knowns, hit_params, known_params = _conditions_sql(item, keyed)
+        cols.base.append(f"{_render(' AND '.join(hits), hit_params)} AS h{i}")
+        cols.base.append(f"{_render(' AND '.join(knowns), known_params)} AS k{i}")
+        _rule_columns(cols, i, item.rule)
+    read = {condition.column for item in items for condition in item.conditions}
+    json = [f"{'e.' if column in read else 'NULL::jsonb AS '}{column}" for column in _JSON]
+    cents = " + ".join(cols.cents)
+    counted = " OR ".join(f"h.n{i} > 0" for i in range(len(items)))
+    return f"""
+        SELECT z.s, CASE WHEN z.declined THEN 0 ELSE z.cents END, z.declined
+        FROM (
+        SELECT h.s, {cents} AS cents, {" OR ".join(cols.flags) or "FALSE"} AS declined,
+               {counted} AS counted
+        FROM (
+        SELECT g.*{"".join(", " + total for total in cols.totals)}
+        FROM (
+            SELECT c.s, {", ".join(cols.sums)}
+            FROM (
+                SELECT b.*{"".join(", " + column for column in cols.window)}
+                FROM (
+                    SELECT e.s, e.ts, e.id, {", ".join(cols.base)}
+                    FROM (
+                        SELECT {scope.subject} AS s, e.timestamp AS ts, e.message_id AS id,
+                               {scope.at} AS at, e.type, {name_key} AS nk,
+                               {", ".join(json)}
+                        FROM {scope.source}
+                        WHERE ({" OR ".join(reads)}) AND {_render(scope.where, scope.params)}
+                        OFFSET 0
+                    ) e
+                    WHERE {" OR ".join(wheres)}
+                    OFFSET 0
+                ) b
+                WINDOW w AS (PARTITION BY b.s ORDER BY b.ts, b.id COLLATE "C"
+                             ROWS UNBOUNDED PRECEDING)
+            ) c
+            GROUP BY c.s
+        ) g) h) z
+        -- a subject with nothing counted and nothing to decline for adds nothing: not sent
+        WHERE z.declined OR z.counted
+    """  # noqa: S608 (fixed names and fragments; every value is quoted by the driver)
+
+
+_JSON: Final = ("properties", "context")
+
+
+def _nk_where(key: str) -> tuple[str, list[Any]]:
+    """`_key_where` over the behaviour pass's rows, their track name's key read once (`nk`)."""
+    if key in (_PAGE_KEY, _SCREEN_KEY):
+        return _key_where(key)
+    return "(e.type = 'track' AND e.nk = %s)", [key]
+
+
+def _ages(rule: engine.Rule) -> bool:
+    return rule.expire_after_days is not None or rule.half_life_days is not None
+
+
+def _rule_columns(cols: _Columns, i: int, rule: engine.Rule) -> None:
+    """Rule `i`'s columns at each level of `_behaviour_sql`: which of the key's events (`y`)
+    count (`h{i}`: those meeting its conditions), its count `n{i}`, its fading weights `w{i}`
+    (`t{i}` points times them, `d{i}` their cents), and its cents and flags."""
+    counted = [f"c.h{i}"]
+    times, window = rule.max_times, rule.window_days
+    span = _days(window) if window is not None else None
+    if times is not None and times < 1:
+        counted.append("FALSE")
+    elif times is not None and span is None:
+        cols.window.append(f"count(*) FILTER (WHERE b.h{i}) OVER w AS r{i}")
+        counted.append(f"c.r{i} <= {int(times)}")
+    elif times is not None and span is not None and span > timedelta(0):
+        # the events of the rule in (timestamp - window, timestamp], at microseconds
+        inside, inside_params = _interval_sql(span - timedelta(microseconds=1))
+        cols.window.append(
+            f"count(*) FILTER (WHERE b.h{i}) OVER (PARTITION BY b.s ORDER BY b.ts RANGE "
+            f"BETWEEN {_render(inside, inside_params)} PRECEDING AND CURRENT ROW) AS q{i}"
+        )
+        cols.sums.append(f"COALESCE(bool_or(c.h{i} AND c.q{i} > {int(times)}), FALSE) AS x{i}")
+        cols.flags.append(f"h.x{i}")
     if rule.expire_after_days is not None:
         span = _days(rule.expire_after_days)
         micros = (span.days * 86_400 + span.seconds) * 1_000_000 + span.microseconds
-        expire = Decimal(micros).scaleb(-6)  # exact seconds, as the age below
-    half_life = None if rule.half_life_days is None else float(rule.half_life_days)
-    counted = "m.hit AND m.kept"
-    cap, back, crowded, cap_params = _cap_sql(rule)
-    # An event's age, exact (numeric: a cost per row), only where it is read: for a rule
-    # that expires or fades, and only for its matching events.
-    aged = expire is not None or half_life is not None
-    age = (
-        "CASE WHEN b.hit THEN GREATEST(EXTRACT(EPOCH FROM b.at - b.timestamp), 0) END"
-        if aged
-        else "NULL::numeric"
+        expire = Decimal(micros).scaleb(-6)  # exact seconds, as the age
+        counted.append(_render("c.age <= %s::numeric", [expire]))
+    where = " AND ".join(counted)
+    cols.sums.append(f"count(*) FILTER (WHERE {where}) AS n{i}")
+    cols.sums.append(f"COALESCE(bool_and(c.k{i}) FILTER (WHERE c.y), TRUE) AS k{i}")
+    cols.flags.append(f"NOT h.k{i}")
+    if rule.half_life_days is None:
+        cols.cents.append(_render(f"round(%s::numeric * h.n{i}, 2)", [rule.points]))
+        return
+    halvings = _render("c.days / %s::float8", [float(rule.half_life_days)])
+    weight = (
+        f"CASE WHEN {halvings} > {_MAX_HALVINGS} THEN 0 ELSE power(0.5::float8, {halvings}) END"
     )
-    halvings = (
-        "(c.age::float8 / 86400::float8) / %s::float8" if half_life is not None else "NULL::float8"
+    cols.sums.append(f"COALESCE(sum({weight}) FILTER (WHERE {where}), 0) AS w{i}")
+    cols.sums.append(
+        f"COALESCE(bool_or({halvings} > {_MAX_HALVINGS}) FILTER (WHERE {where}), FALSE) AS u{i}"
     )
-    cents, declined, cents_params = _cents_sql(rule.points, fading=half_life is not None)
-    sql = f"""
-        SELECT t.lead_id, CASE WHEN t.declined THEN 0 ELSE t.cents END, t.declined
-        FROM (
-        SELECT h.lead_id, {cents} AS cents, {declined} AS declined
-        FROM (
-        SELECT g.*, %s::float8 * g.weights AS total,
-               floor(abs(%s::float8 * g.weights) * 100 + 0.5) AS hundred
-        FROM (
-        SELECT m.lead_id, count(*) FILTER (WHERE {counted}) AS n,
-               COALESCE(sum(CASE WHEN m.halvings > {_MAX_HALVINGS} THEN 0
-                                 ELSE power(0.5::float8, m.halvings) END)
-                        FILTER (WHERE {counted}), 0) AS weights,
-               COALESCE(bool_or(m.halvings > {_MAX_HALVINGS}) FILTER (WHERE {counted}),
-                        FALSE) AS under,
-               bool_and(m.known) AS known, bool_and(m.keyed) AS keyed,
-               bool_or(m.crowded) AS crowded
-        FROM (
-            SELECT c.lead_id, c.hit, c.known, c.keyed, {crowded} AS crowded,
-                   {cap} AND (%s::numeric IS NULL OR c.age <= %s::numeric) AS kept,
-                   {halvings} AS halvings
-            FROM (
-                SELECT b.*, row_number() OVER w AS rn, {back} AS back, {age} AS age
-                FROM (
-                    SELECT {scope.subject} AS lead_id, e.timestamp, e.message_id AS id,
-                           ({" AND ".join(hits)}) AS hit, ({" AND ".join(knowns)}) AS known,
-                           {keyed} AS keyed, {scope.at} AS at
-                    FROM {scope.source}
-                    WHERE {where} AND {scope.where}
-                ) b
-                WINDOW w AS (
-                    PARTITION BY b.lead_id, b.hit ORDER BY b.timestamp, b.id COLLATE "C"
-                )
-            ) c
-        ) m
-        GROUP BY m.lead_id
-        -- a lead with nothing counted and nothing to decline for adds nothing: not sent
-        HAVING count(*) FILTER (WHERE {counted}) > 0 OR NOT bool_and(m.known)
-            OR NOT bool_and(m.keyed) OR COALESCE(bool_or(m.crowded), FALSE)
-        ) g) h) t
-    """  # noqa: S608 (fixed names and fragments; every value is a parameter)
-    return sql, [
-        *cents_params, float(rule.points), float(rule.points), *cap_params, expire, expire,
-        *([half_life] if half_life is not None else []),
-        *hit_params, *known_params, *where_params, *scope.params,
-    ]  # fmt: skip
+    total = _render(f"%s::float8 * g.w{i}", [float(rule.points)])
+    cols.totals += [f"{total} AS t{i}", f"floor(abs({total}) * 100 + 0.5) AS d{i}"]
+    cents, flag = _fading_cents(f"h.n{i}", f"h.t{i}", f"h.d{i}")
+    cols.cents.append(cents)
+    cols.flags += [f"h.u{i}", flag]
 
 
-def _cents_sql(points: Decimal, *, fading: bool) -> tuple[str, str, list[Any]]:
-    """A lead's contribution in cents, rounded as the engine rounds it, and whether it is
-    left to the engine, over the counted events' number `h.n`, their summed weights'
-    `h.total` (points × weights, a float) and `h.hundred` (its cents, a float): `contributions`
-    before it computed these in Python, with these operations.
-
-    Not fading: points × count, rounded half away from zero (exact numerics, as the engine's
-    `Decimal.quantize`). Fading: the float total's cents, `floor(|total| × 100 + 0.5)`, the
+def _fading_cents(n: str, total: str, hundred: str) -> tuple[str, str]:
+    """A fading contribution's cents, rounded as the engine rounds them, and whether it is
+    left to the engine, over the number of counted events `n`, points × their summed weights
+    `total` (a float) and its cents `hundred` (a float): `floor(|total| × 100 + 0.5)`, the
     same IEEE operations as the refresh's (`fading.py`); a total within 2e-9 of a half cent
     (where the float cannot say how the engine's exact rounding goes) or too large for the
-    float's cents to be whole is left to the engine."""
-    flags = "h.crowded OR h.under OR NOT h.known OR NOT h.keyed"
-    if not fading:
-        return "round(%s::numeric * h.n, 2)", flags, [points]
+    float's cents to be whole is left to the engine. (Not fading: points × count, rounded
+    half away from zero in exact numerics, as the engine's `Decimal.quantize`.)"""
     cents = (
-        f"CASE WHEN h.n > 0 AND h.hundred < {_HUNDRED_MAX} "
-        "THEN (sign(h.total) * h.hundred)::int8 * 0.01 ELSE 0 END"
+        f"CASE WHEN {n} > 0 AND {hundred} < {_HUNDRED_MAX} "
+        f"THEN (sign({total}) * {hundred})::int8 * 0.01 ELSE 0 END"
     )
-    low, high = "(h.hundred / 100 - 0.005::float8)", "(h.hundred / 100 + 0.005::float8)"
-    near = f"(abs(h.total) >= {high} * %s OR ({low} > 0 AND abs(h.total) <= {low} * %s))"
-    declined = f"{flags} OR (h.n > 0 AND (h.hundred >= {_HUNDRED_MAX} OR {near}))"
-    return cents, declined, [1 - _SLACK, 1 + _SLACK]
-
-
-def _cap_sql(rule: engine.Rule) -> tuple[str, str, str, list[Any]]:
-    """The cap as SQL over a rule's candidate events in time order (row number `c.rn`):
-    whether it keeps an event, the event `max_times` places back, whether that one is
-    inside the window (see `_rule_sql`), and the parameters of the third and the first, in
-    that order (at most one of them has any)."""
-    times, window = rule.max_times, rule.window_days
-    if times is None:
-        return "TRUE", "NULL::timestamptz", "FALSE", []
-    if window is None:
-        return "c.rn <= %s::int", "NULL::timestamptz", "FALSE", [times]
-    if times < 1:
-        return "FALSE", "NULL::timestamptz", "FALSE", []
-    span, span_params = _interval_sql(_days(window))
-    inside = f"c.hit AND c.back > c.timestamp - {span}"
-    return "TRUE", f"lag(b.timestamp, {int(times)}) OVER w", inside, span_params
+    low = f"({hundred} / 100 - 0.005::float8)"
+    high = f"({hundred} / 100 + 0.005::float8)"
+    near = (
+        f"(abs({total}) >= {high} * {1 - _SLACK!r}::float8"
+        f" OR ({low} > 0 AND abs({total}) <= {low} * {1 + _SLACK!r}::float8))"
+    )
+    return cents, f"({n} > 0 AND ({hundred} >= {_HUNDRED_MAX} OR {near}))"
 
 
 def _interval_sql(span: timedelta) -> tuple[str, list[Any]]:
@@ -454,14 +512,17 @@ def _statement(
 ) -> tuple[dict[int, Decimal], set[int]]:
     if not rules:
         return {}, set()
-    parts, params = [], list(with_params)
+    params = list(with_params)
+    by_key: dict[str, list[SqlRule]] = {}
+    for item in rules:
+        if item.rule.kind != "inactivity":
+            by_key.setdefault(item.key, []).append(item)
+    parts = [f"({_behaviour_sql(items, scope)})" for items in by_key.values()]
     for item in rules:
         if item.rule.kind == "inactivity":
             sql, part_params = _inactive_sql(item, scope)
-        else:
-            sql, part_params = _rule_sql(item, scope)
-        parts.append(f"({sql})")
-        params += part_params
+            parts.append(f"({sql})")
+            params += part_params
     sql = f"""
         WITH {with_sql}
         SELECT x.subject, sum(x.cents), bool_or(x.declined)

@@ -270,6 +270,64 @@ def test_a_windowed_cap_counts_every_event_until_a_window_is_full():
     assert expected[crowded.pk] == Decimal(9)  # the engine skips one of the four
 
 
+def _answered_as_the_engine(rules, lead_id: int, now) -> Decimal:
+    """The lead's contribution from the SQL pass: every rule counted there, the lead not
+    declined, and the sum the engine's."""
+    counted, rest = rules_split(rules, fast=True)
+    found, declined = contributions(counted, low=lead_id, high=lead_id, now=now)
+    assert rest == ()
+    assert declined == set()
+    assert found == _engine_score(rules, [lead_id], now)
+    return found[lead_id]
+
+
+def test_rules_that_read_the_same_events_count_and_cap_only_their_own():
+    """Both page rules are counted in one pass over the page events: a cap's running count
+    and its window hold only the events its own conditions match."""
+    now = timezone.now().replace(microsecond=0)
+    lead = lead_make()
+    Event.objects.bulk_create([
+        Event(message_id=f"p{i}", lead_id=lead.pk, type="page", name="",
+              properties={"path": path}, timestamp=now - timedelta(hours=hours), received_at=now)
+        for i, (path, hours) in enumerate([
+            ("/docs", 2), ("/docs", 3), ("/pricing", 4), ("/docs", 5), ("/pricing", 30),
+            ("/docs", 31), ("/pricing", 60),
+        ])
+    ])  # fmt: skip
+    pricing = Condition("properties.path", "eq", "/pricing")
+    rules = [
+        # one pricing page a day: no two are within a day, though other pages are
+        Rule(1, "pricing", "behavior", Decimal(10), event="page", conditions=(pricing,),
+             max_times=1, window_days=Decimal(1)),
+        # the first two pricing pages: the earlier other pages do not take their places
+        Rule(2, "first", "behavior", Decimal(7), event="page", conditions=(pricing,),
+             max_times=2),
+        Rule(3, "visits", "behavior", Decimal(1), event="page", max_times=5),
+    ]  # fmt: skip
+
+    assert _answered_as_the_engine(rules, lead.pk, now) == Decimal(30 + 14 + 5)
+
+
+def test_percent_signs_in_names_and_values_are_values():
+    """The pass writes its values into the statement, quoted by the driver: a % in an event
+    name or a condition's value is text, never a placeholder."""
+    now = timezone.now().replace(microsecond=0)
+    lead = lead_make()
+    Event.objects.bulk_create([
+        Event(message_id=f"d{i}", lead_id=lead.pk, type="track", name="Coupon 50% Off",
+              properties={"code": code}, timestamp=now - timedelta(days=i + 1), received_at=now)
+        for i, code in enumerate(["100%s", "%(x)s", "plain"])
+    ])  # fmt: skip
+    rules = [
+        Rule(1, "coupon", "behavior", Decimal(4), event="coupon 50% off",
+             conditions=(Condition("properties.code", "contains", "%"),),
+             half_life_days=Decimal(9)),
+        Rule(2, "all", "behavior", Decimal(1), event="Coupon 50% Off", max_times=2),
+    ]  # fmt: skip
+
+    assert _answered_as_the_engine(rules, lead.pk, now) > Decimal(2)
+
+
 def test_an_inactivity_rule_after_an_event_equals_the_engine():
     now = timezone.now().replace(microsecond=0)
     silent, woke, recent, none, folded, edge = (lead_make() for _ in range(6))
