@@ -308,6 +308,22 @@ def test_rules_that_read_the_same_events_count_and_cap_only_their_own():
     assert _answered_as_the_engine(rules, lead.pk, now) == Decimal(30 + 14 + 5)
 
 
+def test_an_event_exactly_as_old_as_the_expiry_still_counts():
+    """Expiry compares exact ages: an event `expire_after_days` old counts, one a
+    microsecond older does not, and one from the future counts (its age is 0)."""
+    now = timezone.now().replace(microsecond=0)
+    lead = lead_make()
+    span = timedelta(days=2, hours=12)
+    Event.objects.bulk_create([
+        Event(message_id=f"x{i}", lead_id=lead.pk, type="page", name="",
+              timestamp=now - age, received_at=now)
+        for i, age in enumerate([span, span + timedelta(microseconds=1), -timedelta(hours=1)])
+    ])  # fmt: skip
+    rules = [Rule(1, "x", "behavior", Decimal(3), event="page", expire_after_days=Decimal("2.5"))]
+
+    assert _answered_as_the_engine(rules, lead.pk, now) == Decimal(6)
+
+
 def test_percent_signs_in_names_and_values_are_values():
     """The pass writes its values into the statement, quoted by the driver: a % in an event
     name or a condition's value is text, never a placeholder."""
