@@ -268,14 +268,11 @@ def _behaviour_sql(items: Sequence[SqlRule], scope: _Scope) -> str:
     # the events read: the key as the indexes hold it (the track-name index), and for a
     # track key the track events whose name only Python can fold (their subject declined)
     reads = [_render(*_key_where(key))]
-    wheres = []
     name_key = "NULL::text"
     if key not in (_PAGE_KEY, _SCREEN_KEY):
         name_key = track_name_key("e.name")
         reads.append(f"(e.type = 'track' AND {name_key} IS NULL)")
-        folded = "(e.type = 'track' AND e.nk IS NULL)"
-        wheres.append(folded)
-        cols.base.append(f"{folded} AS folded")
+        cols.base.append("(e.type = 'track' AND e.nk IS NULL) AS folded")
         cols.sums.append("bool_or(c.folded) AS folded")
         cols.flags.append("h.folded")
     if any(_ages(item.rule) for item in items):
@@ -284,7 +281,6 @@ def _behaviour_sql(items: Sequence[SqlRule], scope: _Scope) -> str:
         cols.base.append("e.at - e.ts AS age")
         cols.window.append("GREATEST(date_part('epoch', b.age), 0) / 86400::float8 AS days")
     keyed = _render(*_nk_where(key))
-    wheres.append(keyed)
     cols.base.append(f"{keyed} AS y")
     for i, item in enumerate(items):
         hits, knowns, hit_params, known_params = _conditions_sql(item, keyed)
@@ -316,7 +312,6 @@ def _behaviour_sql(items: Sequence[SqlRule], scope: _Scope) -> str:
                         WHERE ({" OR ".join(reads)}) AND {_render(scope.where, scope.params)}
                         OFFSET 0
                     ) e
-                    WHERE {" OR ".join(wheres)}
                     OFFSET 0
                 ) b
                 WINDOW w AS (PARTITION BY b.s ORDER BY b.ts, b.id COLLATE "C"
