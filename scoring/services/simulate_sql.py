@@ -39,6 +39,8 @@ generated leads, events and rules.
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -46,6 +48,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any, Final
 
 import orjson
+from django.core.cache import cache
 from django.db import connection
 
 from mqlapp.leads.event_store import track_name_key
@@ -62,6 +65,8 @@ from .loader import _lower_is_ascii
 
 # Past this many distinct values of a condition's field, the rule goes to the engine.
 VALUES_MAX: Final = 2000
+# How long a field's texts are topped up from the cache before they are read again in full.
+VALUES_TTL: Final = 3600.0
 _CENT: Final = Decimal("0.01")
 _ABSENT: Final = ""  # an absent field's text (a JSON value's text is never empty)
 # Python's last moment: an inactivity deadline after it overflows in the engine
@@ -136,24 +141,67 @@ def _field_sql(condition: SqlCondition) -> tuple[str, list[Any]]:
     return f"(e.{condition.column} #> %s)", [list(condition.path)]
 
 
+def _field_texts(key: str, spec: SqlCondition) -> list[str] | None:
+    """Every JSON text (`_ABSENT` for none) the field takes among the key's events of leads,
+    or None past `VALUES_MAX`: read in full once per `VALUES_TTL`, and in between kept in the
+    cache and topped up with the events stored since (by id, through each partition's primary
+    key: ~6 ms instead of a scan of every event with the key, ~1 s at 2M events).
+
+    Nothing here can make an answer wrong: a text is answered by the engine's own code
+    whatever the events are, a text of an event gone since is never matched, and a text the
+    cache misses (an event committed after one with a higher id was read, an orphan event
+    given to a lead) is "not seen", so the leads that have it go to the engine."""
+    cache_key = _texts_cache_key(key, spec)
+    kept = cache.get(cache_key)
+    now = time.time()
+    if kept is not None:
+        since, texts, read_at = orjson.loads(kept)
+        if now - read_at < VALUES_TTL:
+            if texts is None:
+                return None
+            top, found = _texts_read(key, spec, since=since)
+            if top >= since:  # else the table was emptied and its ids restarted
+                merged = sorted({*texts, *found})
+                texts = merged if len(merged) <= VALUES_MAX else None
+                cache.set(cache_key, orjson.dumps([top, texts, read_at]), timeout=VALUES_TTL)
+                return texts
+    top, found = _texts_read(key, spec, since=None)
+    texts = sorted(found) if len(found) <= VALUES_MAX else None
+    cache.set(cache_key, orjson.dumps([top, texts, now]), timeout=VALUES_TTL)
+    return texts
+
+
+def _texts_cache_key(key: str, spec: SqlCondition) -> str:
+    name = f"{connection.settings_dict['NAME']}:{key}:{spec.column}:{'.'.join(spec.path)}"
+    return "simulate:values:" + hashlib.sha256(name.encode()).hexdigest()
+
+
+def _texts_read(key: str, spec: SqlCondition, *, since: int | None) -> tuple[int, list[str]]:
+    """The events' highest id and (up to VALUES_MAX + 1 of) the field's distinct texts among
+    the key's events of leads with a higher id than `since` (None: all), in one snapshot."""
+    table = Event._meta.db_table
+    where, params = _key_where(key)
+    field, field_params = _field_sql(spec)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COALESCE((SELECT max(id) FROM {table}), 0), ARRAY("  # noqa: S608
+            f"SELECT DISTINCT COALESCE({field}::text, %s) FROM {table} e WHERE {where} "
+            f"AND e.lead_id IS NOT NULL AND (%s::bigint IS NULL OR e.id > %s) LIMIT %s)",
+            [*field_params, _ABSENT, *params, since, since, VALUES_MAX + 1],
+        )
+        top, found = cursor.fetchone()
+    return top, list(found)
+
+
 def _answers(rule: engine.Rule, key: str) -> tuple[SqlCondition, ...] | None:
     """Each condition's answers for every value its field takes among the rule's events (None:
     too many values, or an answer the engine would raise for)."""
     found = []
-    table = Event._meta.db_table
-    where, params = _key_where(key)
     for condition in rule.conditions:
         head, _, rest = condition.field.partition(".")
         spec = SqlCondition(head, tuple(rest.split(".")), (), ())
-        field, field_params = _field_sql(spec)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT DISTINCT COALESCE({field}::text, %s) FROM {table} e "  # noqa: S608
-                f"WHERE {where} AND e.lead_id IS NOT NULL LIMIT %s",
-                [*field_params, _ABSENT, *params, VALUES_MAX + 1],
-            )
-            texts = [text for (text,) in cursor.fetchall()]
-        if len(texts) > VALUES_MAX:
+        texts = _field_texts(key, spec)
+        if texts is None:
             return None
         holds = []
         for text in texts:

@@ -6,15 +6,19 @@ it cannot answer exactly (a track name only Python folds, a total at a half cent
 from __future__ import annotations
 
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import orjson
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from mqlapp.leads.models import Event
 from scoring import engine
 from scoring.engine import Condition, Rule, Scorer
+from scoring.services import simulate_sql
 from scoring.services.loader import events_load
 from scoring.services.simulate_sql import contributions, contributions_at, rules_split
 from tests.conftest import requires_postgres
@@ -342,6 +346,76 @@ def test_percent_signs_in_names_and_values_are_values():
     ]  # fmt: skip
 
     assert _answered_as_the_engine(rules, lead.pk, now) > Decimal(2)
+
+
+def _downloads(lead_id: int | None, now, categories: list[str], prefix: str) -> list[Event]:
+    return Event.objects.bulk_create([
+        Event(message_id=f"{prefix}{i}", lead_id=lead_id, type="track",
+              name="Document Downloaded", properties={"category": category},
+              timestamp=now - timedelta(days=i + 1), received_at=now)
+        for i, category in enumerate(categories)
+    ])  # fmt: skip
+
+
+PRICING = Rule(1, "pricing", "behavior", Decimal(5), event="document downloaded",
+               conditions=(Condition("properties.category", "eq", "pricing"),))  # fmt: skip
+
+
+def _category_key() -> str:
+    """Where PRICING's field texts are kept (the key names the test database)."""
+    field = simulate_sql.SqlCondition("properties", ("category",), (), ())
+    return simulate_sql._texts_cache_key("document downloaded", field)
+
+
+def test_a_value_stored_after_the_answers_were_made_is_added_to_them():
+    """A field's texts are kept between simulations and topped up with the events stored
+    since: a new value is answered, and its lead counted, without a read of every event."""
+    now = timezone.now().replace(microsecond=0)
+    first = lead_make()
+    _downloads(first.pk, now, ["docs"], "a")
+    (counted, _) = rules_split([PRICING], fast=True)
+    assert counted[0].conditions[0].seen == ('"docs"',)
+
+    later = lead_make()
+    _downloads(later.pk, now, ["pricing", "pricing"], "b")
+
+    assert _answered_as_the_engine([PRICING], later.pk, now) == Decimal(10)
+    (counted, _) = rules_split([PRICING], fast=True)
+    assert counted[0].conditions[0].seen == ('"docs"', '"pricing"')
+    assert counted[0].conditions[0].holds == ('"pricing"',)
+
+
+def test_a_value_the_kept_texts_miss_sends_its_lead_to_the_engine():
+    """An orphan event given to a lead after the texts were read has an id below the mark:
+    its value is not among them, so its lead is declined, never answered wrongly; the next
+    full read (after VALUES_TTL) sees it."""
+    now = timezone.now().replace(microsecond=0)
+    lead = lead_make()
+    (orphan,) = _downloads(None, now, ["pricing"], "o")
+    _downloads(lead.pk, now, ["docs"], "a")
+    rules_split([PRICING], fast=True)
+    Event.objects.filter(pk=orphan.pk).update(lead_id=lead.pk)
+
+    (counted, _) = rules_split([PRICING], fast=True)
+    assert counted[0].conditions[0].seen == ('"docs"',)
+    assert contributions(counted, low=lead.pk, high=lead.pk, now=now) == ({}, {lead.pk})
+
+    # the texts kept (topped up since) read in full VALUES_TTL ago
+    since, texts, read_at = orjson.loads(cache.get(_category_key()))
+    cache.set(_category_key(), orjson.dumps([since, texts, read_at - simulate_sql.VALUES_TTL]))
+    assert _answered_as_the_engine([PRICING], lead.pk, now) == Decimal(5)
+
+
+def test_kept_texts_are_read_again_when_the_event_ids_restarted():
+    """Texts kept with a mark above every event id (the table emptied, its ids restarted)
+    are not topped up from that mark: every event is read again."""
+    now = timezone.now().replace(microsecond=0)
+    lead = lead_make()
+    _downloads(lead.pk, now, ["pricing"], "a")
+    rules_split([PRICING], fast=True)
+    cache.set(_category_key(), orjson.dumps([10**15, ['"docs"'], time.time()]))
+
+    assert _answered_as_the_engine([PRICING], lead.pk, now) == Decimal(5)
 
 
 def test_an_inactivity_rule_after_an_event_equals_the_engine():
