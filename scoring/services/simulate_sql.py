@@ -249,18 +249,25 @@ def _rule_key(rule: engine.Rule) -> str:
     return name_key((rule.after_event if rule.kind == "inactivity" else rule.event) or "")
 
 
-def _conditions_sql(item: SqlRule, keyed: str) -> tuple[list[str], list[str], list[Any], list[Any]]:
+def _conditions_sql(
+    item: SqlRule, keyed: str, texts: dict[tuple[str, tuple[str, ...]], str] | None = None
+) -> tuple[list[str], list[str], list[Any], list[Any]]:
     """The terms (ANDed) for an event that meets the rule's conditions, and for one whose
-    every field value was answered, with their parameters."""
+    every field value was answered, with their parameters; `texts`: a column already holding
+    each field's text, by (column, path)."""
     hits, knowns = [keyed], ["TRUE"]
     hit_params: list[Any] = []
     known_params: list[Any] = []
     for condition in item.conditions:
-        field, field_params = _field_sql(condition)
-        hits.append(f"COALESCE({field}::text, %s) = ANY(%s)")
-        knowns.append(f"COALESCE({field}::text, %s) = ANY(%s)")
-        hit_params += [*field_params, _ABSENT, list(condition.holds)]
-        known_params += [*field_params, _ABSENT, list(condition.seen)]
+        if texts is None:
+            field, field_params = _field_sql(condition)
+            text, text_params = f"COALESCE({field}::text, %s)", [*field_params, _ABSENT]
+        else:
+            text, text_params = texts[(condition.column, condition.path)], []
+        hits.append(f"{text} = ANY(%s)")
+        knowns.append(f"{text} = ANY(%s)")
+        hit_params += [*text_params, list(condition.holds)]
+        known_params += [*text_params, list(condition.seen)]
     return hits, knowns, hit_params, known_params
 
 
@@ -330,13 +337,19 @@ def _behaviour_sql(items: Sequence[SqlRule], scope: _Scope) -> str:
         cols.window.append("GREATEST(date_part('epoch', b.age), 0) / 86400::float8 AS days")
     keyed = _render(*_nk_where(key))
     cols.base.append(f"{keyed} AS y")
+    # each field a condition reads, as text, once an event (rules often share one), and
+    # instead of the JSON it comes from
+    fields = list(dict.fromkeys((c.column, c.path) for item in items for c in item.conditions))
+    texts = {field: f"e.f{j}" for j, field in enumerate(fields)}
     for i, item in enumerate(items):
-        hits, knowns, hit_params, known_params = _conditions_sql(item, keyed)
+        hits, knowns, hit_params, known_params = _conditions_sql(item, keyed, texts)
         cols.base.append(f"{_render(' AND '.join(hits), hit_params)} AS h{i}")
         cols.base.append(f"{_render(' AND '.join(knowns), known_params)} AS k{i}")
         _rule_columns(cols, i, item.rule)
-    read = {condition.column for item in items for condition in item.conditions}
-    json = [f"{'e.' if column in read else 'NULL::jsonb AS '}{column}" for column in _JSON]
+    extracted = []
+    for j, (column, path) in enumerate(fields):
+        field, field_params = _field_sql(SqlCondition(column, path, (), ()))
+        extracted.append(_render(f"COALESCE({field}::text, %s) AS f{j}", [*field_params, _ABSENT]))
     cents = " + ".join(cols.cents)
     counted = " OR ".join(f"h.n{i} > 0" for i in range(len(items)))
     return f"""
@@ -354,8 +367,8 @@ def _behaviour_sql(items: Sequence[SqlRule], scope: _Scope) -> str:
                     SELECT e.s, e.ts, e.id, {", ".join(cols.base)}
                     FROM (
                         SELECT {scope.subject} AS s, e.timestamp AS ts, e.message_id AS id,
-                               {scope.at} AS at, e.type, {name_key} AS nk,
-                               {", ".join(json)}
+                               {scope.at} AS at, e.type, {name_key} AS nk
+                               {"".join(", " + text for text in extracted)}
                         FROM {scope.source}
                         WHERE ({" OR ".join(reads)}) AND {_render(scope.where, scope.params)}
                         OFFSET 0
@@ -370,9 +383,6 @@ def _behaviour_sql(items: Sequence[SqlRule], scope: _Scope) -> str:
         -- a subject with nothing counted and nothing to decline for adds nothing: not sent
         WHERE z.declined OR z.counted
     """  # noqa: S608 (fixed names and fragments; every value is quoted by the driver)
-
-
-_JSON: Final = ("properties", "context")
 
 
 def _nk_where(key: str) -> tuple[str, list[Any]]:

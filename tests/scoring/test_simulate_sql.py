@@ -312,6 +312,34 @@ def test_rules_that_read_the_same_events_count_and_cap_only_their_own():
     assert _answered_as_the_engine(rules, lead.pk, now) == Decimal(30 + 14 + 5)
 
 
+def test_rules_that_read_different_fields_of_the_same_events_read_their_own():
+    """Each field a key's conditions read is extracted once per event: a rule gets its own
+    field's text, and two rules on one field share it."""
+    now = timezone.now().replace(microsecond=0)
+    lead = lead_make()
+    Event.objects.bulk_create([
+        Event(message_id=f"f{i}", lead_id=lead.pk, type="page", name="",
+              properties=properties, context={"page": {"path": path}},
+              timestamp=now - timedelta(hours=i + 1), received_at=now)
+        for i, (properties, path) in enumerate([
+            ({"path": "/pricing", "plan": "free"}, "/a"),
+            ({"path": "/docs", "plan": "pro"}, "/b"),
+            ({"path": "/docs", "plan": "pro"}, "/a"),
+        ])
+    ])  # fmt: skip
+    rules = [
+        Rule(1, "pricing", "behavior", Decimal(10), event="page",
+             conditions=(Condition("properties.path", "eq", "/pricing"),)),
+        Rule(2, "pro", "behavior", Decimal(3), event="page",
+             conditions=(Condition("properties.plan", "eq", "pro"),)),
+        Rule(3, "docs on a", "behavior", Decimal(1), event="page",
+             conditions=(Condition("properties.path", "eq", "/docs"),
+                         Condition("context.page.path", "eq", "/a"))),
+    ]  # fmt: skip
+
+    assert _answered_as_the_engine(rules, lead.pk, now) == Decimal(10 + 6 + 1)
+
+
 def test_an_event_exactly_as_old_as_the_expiry_still_counts():
     """Expiry compares exact ages: an event `expire_after_days` old counts, one a
     microsecond older does not, and one from the future counts (its age is 0)."""
