@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from django.core.cache import cache
@@ -407,7 +407,13 @@ def _backtest(job: _Job, outcomes: Sequence[Outcome]) -> dict[str, list[int]]:
             leads.update((row.id, row) for row in lead_rows(missing))
         return leads
 
-    parts = _live_parts(job, [o for o in outcomes if o.lead_id in present], facts_of)
+    kept = [o for o in outcomes if o.lead_id in present]
+    # what a draft keeps of the published rules' scores then: nothing when it reuses and
+    # repoints no rule ("every rule reshaped"), so they are neither read nor scored
+    if job.reuse or job.repointed:
+        parts = _live_parts(job, kept, facts_of)
+    else:
+        parts = dict.fromkeys(kept, _NOTHING_THEN)
     repointed_ids = {item.live_id for item in job.repointed}
     rules = {rule.id: rule for rule in job.live}
     # (a published rule repointed twice in one draft: its parts are the engine's)
@@ -517,6 +523,7 @@ class _Then:
         )
 
 
+_NOTHING_THEN: Final = _Then((), engine.FadeState(None, ()))
 PARTS_TTL = 24 * 3600
 # the facts of these leads (read once, when first asked for)
 _FactsOf = Callable[[Iterable[int]], Mapping[int, BaseRow]]

@@ -292,6 +292,27 @@ def test_the_backtest_keeps_each_rule_sets_parts_and_never_reads_a_stale_one(mak
     assert accepted(15) == 0
 
 
+def test_a_draft_that_keeps_no_published_rule_scores_the_backtest_from_its_own(make_user):
+    """Every rule reshaped: nothing of the published rules' scores then is kept, so the
+    backtest neither reads nor scores them; each outcome is the draft's alone."""
+    policy_update(data={"mql_threshold": 100})
+    rule_create(data=OPEN)
+    lead = _lead("reshaped", "JP", 3, hours_ago=48)  # three opens before the handoff
+    score_all()
+    handed = timezone.now() - timedelta(hours=24)
+    assert mql_qualify(lead.pk, score=Decimal(15), reason="fast_track", now=handed)
+    queue_action(lead.pk, "accept", user=make_user("sales"), data={})
+    draft = rules_draft_parse([{**OPEN, "points": 7, "max_times": 2}])  # 14 then
+
+    def accepted(threshold):
+        answer = simulation_run(rules=draft, threshold=Decimal(threshold), min_fit=None)
+        return answer["backtest"]["accepted"]
+
+    with patch("scoring.services.simulate._live_parts", side_effect=AssertionError):
+        assert accepted(14) == {"would_qualify": 1, "total": 1}
+        assert accepted(15) == {"would_qualify": 0, "total": 1}
+
+
 def test_sales_may_not_simulate(api):
     response = api("sales").post(URL, {}, format="json")
 
