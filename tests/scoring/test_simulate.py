@@ -217,14 +217,21 @@ def test_the_simulator_writes_nothing(funnel, api):
     assert snapshot() == before
 
 
-def test_backtest_looks_at_the_moment_of_handoff(make_user):
+def _accepted(name, opens, make_user):
+    """A lead with `opens` opens 48 hours ago (one rule: 5 points an open), handed to sales
+    24 hours ago at that score and accepted."""
     policy_update(data={"mql_threshold": 100})
     rule_create(data=OPEN)
-    lead = _lead("late", "JP", 1, hours_ago=48)  # one open before the handoff
+    lead = _lead(name, "JP", opens, hours_ago=48)
     score_all()
     handed = timezone.now() - timedelta(hours=24)
-    assert mql_qualify(lead.pk, score=Decimal(5), reason="fast_track", now=handed)
+    assert mql_qualify(lead.pk, score=Decimal(5 * opens), reason="fast_track", now=handed)
     queue_action(lead.pk, "accept", user=make_user("sales"), data={})
+    return lead, handed
+
+
+def test_backtest_looks_at_the_moment_of_handoff(make_user):
+    lead, _ = _accepted("late", 1, make_user)  # one open before the handoff
     now = timezone.now()
     Event.objects.bulk_create(
         Event(message_id=f"after-{k}", lead=lead, type="track", name="Email Opened",
@@ -254,13 +261,7 @@ def test_backtest_looks_at_the_moment_of_handoff(make_user):
 
 
 def test_the_backtest_keeps_each_rule_sets_parts_and_never_reads_a_stale_one(make_user):
-    policy_update(data={"mql_threshold": 100})
-    rule_create(data=OPEN)
-    lead = _lead("kept", "JP", 2, hours_ago=48)  # two opens before the handoff
-    score_all()
-    handed = timezone.now() - timedelta(hours=24)
-    assert mql_qualify(lead.pk, score=Decimal(10), reason="fast_track", now=handed)
-    queue_action(lead.pk, "accept", user=make_user("sales"), data={})
+    lead, handed = _accepted("kept", 2, make_user)  # two opens before the handoff
     cache.clear()
 
     def accepted(threshold, rules=None):
@@ -295,13 +296,7 @@ def test_the_backtest_keeps_each_rule_sets_parts_and_never_reads_a_stale_one(mak
 def test_a_draft_that_keeps_no_published_rule_scores_the_backtest_from_its_own(make_user):
     """Every rule reshaped: nothing of the published rules' scores then is kept, so the
     backtest neither reads nor scores them; each outcome is the draft's alone."""
-    policy_update(data={"mql_threshold": 100})
-    rule_create(data=OPEN)
-    lead = _lead("reshaped", "JP", 3, hours_ago=48)  # three opens before the handoff
-    score_all()
-    handed = timezone.now() - timedelta(hours=24)
-    assert mql_qualify(lead.pk, score=Decimal(15), reason="fast_track", now=handed)
-    queue_action(lead.pk, "accept", user=make_user("sales"), data={})
+    _accepted("reshaped", 3, make_user)  # three opens before the handoff
     draft = rules_draft_parse([{**OPEN, "points": 7, "max_times": 2}])  # 14 then
 
     def accepted(threshold):
