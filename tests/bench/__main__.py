@@ -14,10 +14,12 @@ docs/benchmarks.md), --drop (drop the database at the end).
 
 import argparse
 import logging
+import multiprocessing
 import os
 import platform
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlunparse
@@ -196,13 +198,25 @@ def _run(
 
     process_tune()  # as the web and worker processes that run these paths do
     logging.getLogger("celery").setLevel(logging.WARNING)
-    from tests.bench import data, report, scoring
+    from tests.bench import report, scoring
 
     loaded: dict[str, object] = {}
     if load:
         call_command("migrate", verbosity=0)
         started = time.perf_counter()
-        loaded = data.leads_and_events(leads=leads, events=events)
+        # in a process of its own: the generator's memory is not the scoring paths' (their
+        # peak resident set is a figure of this run)
+        from scoring import procpool
+
+        spawn = multiprocessing.get_context("spawn")
+        settings_module = os.environ["DJANGO_SETTINGS_MODULE"]
+        with ProcessPoolExecutor(
+            max_workers=1, mp_context=spawn, initializer=procpool.worker_init,
+            initargs=(settings_module, {}),
+        ) as loader:  # fmt: skip
+            generated = loader.submit(procpool.call, "tests.bench.data", "generated",
+                                      (leads, events))  # fmt: skip
+            loaded = dict(generated.result())
         loaded["seconds"] = round(time.perf_counter() - started, 1)
         print(f"loaded {loaded}", flush=True)
     results = scoring.run(live_leads=live)

@@ -113,6 +113,11 @@ def copy_rows(
     return count
 
 
+def generated(leads: int, events: int) -> dict[str, int]:
+    """`leads_and_events`, called by name in a process of its own (`scoring.procpool`)."""
+    return leads_and_events(leads=leads, events=events)
+
+
 def leads_and_events(*, leads: int, events: int, seed: int = 11) -> dict[str, int]:
     """`leads` leads with `events` events on average over 180 days, 5 % with outcomes."""
     rng = random.Random(seed)

@@ -51,19 +51,24 @@ def _free_port() -> int:
 
 def _peak_rss_mb(pid: int) -> float:
     """VmHWM (peak resident set) of a process and its children, the largest one, in MB."""
-    peak = 0
     pids = [pid]
     children = Path(f"/proc/{pid}/task/{pid}/children")
     if children.exists():
         pids += [int(p) for p in children.read_text().split()]
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
-        except OSError:
-            continue
-    return peak / 1024
+    return max(process_peak_mb(p) for p in pids)
+
+
+def process_peak_mb(pid: int) -> float:
+    """VmHWM of one process in MB (0 when it is gone): the peak of its own memory since it
+    started its program. Not `ru_maxrss`, which Linux carries across exec: a process spawned
+    by a large one reports at least the size its parent had then."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def _tree(pid: int) -> list[int]:

@@ -3,7 +3,6 @@ and the simulator, on the benchmark data (100,000 leads by default), with the ya
 figure is divided by, measured in the same run."""
 
 import os
-import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from scoring.services.parallel import parallel_map
 from scoring.services.rescore import rescore_build
 from scoring.tasks import SCORE_BATCH
 from tests.bench import data
+from tests.bench.load import process_peak_mb
 
 
 def _timed(action: Callable[[], Any]) -> tuple[float, Any]:
@@ -355,9 +355,11 @@ def bench_simulator(*, runs: int = 3) -> list[dict[str, Any]]:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MB (Linux reports kB)."""
+    """This process's peak resident memory so far, in MB (VmHWM: a pool process spawned by
+    the benchmark's own process, large after generating the data, would report that size
+    as its `ru_maxrss`)."""
     time.sleep(0.2)  # long enough for each pool process to take one of these calls
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return process_peak_mb(os.getpid())
 
 
 def bench_memory(*, leads: int) -> dict[str, Any]:
