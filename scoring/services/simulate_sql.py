@@ -15,7 +15,8 @@ where the engine's semantics are subtle:
   same JSON text the loader reads; PostgreSQL then keeps the events whose value is one
   that holds. A rule whose fields take more than `VALUES_MAX` distinct values is left to
   the engine, and so is a lead with a value not seen when the answers were made (an event
-  stored meanwhile);
+  stored meanwhile); the values are kept in the cache between simulations and topped up
+  with the events stored since (`_field_texts`);
 - `max_times` without a window: the earliest events by (timestamp, message id), ordered
   as Python orders them (the id's code points: COLLATE "C"); the engine's choice among
   copies of one message id never arises, since a message id is stored once (EventKey);
