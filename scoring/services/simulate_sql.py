@@ -136,10 +136,11 @@ def _key_where(key: str) -> tuple[str, list[Any]]:
     return f"(e.type = 'track' AND {track_name_key('e.name')} = %s)", [key]
 
 
-def _field_sql(condition: SqlCondition) -> tuple[str, list[Any]]:
-    if len(condition.path) == 1:
-        return f"(e.{condition.column} -> %s)", [condition.path[0]]
-    return f"(e.{condition.column} #> %s)", [list(condition.path)]
+def _text_sql(condition: SqlCondition) -> tuple[str, list[Any]]:
+    """The field's JSON text as the answers hold it (`_ABSENT` when the field is absent)."""
+    path: Any = condition.path[0] if len(condition.path) == 1 else list(condition.path)
+    arrow = "->" if len(condition.path) == 1 else "#>"
+    return f"COALESCE((e.{condition.column} {arrow} %s)::text, %s)", [path, _ABSENT]
 
 
 def _field_texts(key: str, spec: SqlCondition) -> list[str] | None:
@@ -182,13 +183,13 @@ def _texts_read(key: str, spec: SqlCondition, *, since: int | None) -> tuple[int
     the key's events of leads with a higher id than `since` (None: all), in one snapshot."""
     table = Event._meta.db_table
     where, params = _key_where(key)
-    field, field_params = _field_sql(spec)
+    text, text_params = _text_sql(spec)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT COALESCE((SELECT max(id) FROM {table}), 0), ARRAY("  # noqa: S608
-            f"SELECT DISTINCT COALESCE({field}::text, %s) FROM {table} e WHERE {where} "
+            f"SELECT DISTINCT {text} FROM {table} e WHERE {where} "
             f"AND e.lead_id IS NOT NULL AND (%s::bigint IS NULL OR e.id > %s) LIMIT %s)",
-            [*field_params, _ABSENT, *params, since, since, VALUES_MAX + 1],
+            [*text_params, *params, since, since, VALUES_MAX + 1],
         )
         top, found = cursor.fetchone()
     return top, list(found)
@@ -261,8 +262,7 @@ def _conditions_sql(
     known_params: list[Any] = []
     for condition in item.conditions:
         if texts is None:
-            field, field_params = _field_sql(condition)
-            text, text_params = f"COALESCE({field}::text, %s)", [*field_params, _ABSENT]
+            text, text_params = _text_sql(condition)
         else:
             text, text_params = texts[(condition.column, condition.path)], []
         hits.append(f"{text} = ANY(%s)")
@@ -340,17 +340,18 @@ def _behaviour_sql(items: Sequence[SqlRule], scope: _Scope) -> str:
     cols.base.append(f"{keyed} AS y")
     # each field a condition reads, as text, once an event (rules often share one), and
     # instead of the JSON it comes from
-    fields = list(dict.fromkeys((c.column, c.path) for item in items for c in item.conditions))
-    texts = {field: f"e.f{j}" for j, field in enumerate(fields)}
+    fields = dict.fromkeys((c.column, c.path) for item in items for c in item.conditions)
+    texts: dict[tuple[str, tuple[str, ...]], str] = {}
+    extracted = []
+    for j, (column, path) in enumerate(fields):
+        texts[(column, path)] = f"e.f{j}"
+        text, text_params = _text_sql(SqlCondition(column, path, (), ()))
+        extracted.append(_render(f"{text} AS f{j}", text_params))
     for i, item in enumerate(items):
         hits, knowns, hit_params, known_params = _conditions_sql(item, keyed, texts)
         cols.base.append(f"{_render(' AND '.join(hits), hit_params)} AS h{i}")
         cols.base.append(f"{_render(' AND '.join(knowns), known_params)} AS k{i}")
         _rule_columns(cols, i, item.rule)
-    extracted = []
-    for j, (column, path) in enumerate(fields):
-        field, field_params = _field_sql(SqlCondition(column, path, (), ()))
-        extracted.append(_render(f"COALESCE({field}::text, %s) AS f{j}", [*field_params, _ABSENT]))
     cents = " + ".join(cols.cents)
     counted = " OR ".join(f"h.n{i} > 0" for i in range(len(items)))
     return f"""
