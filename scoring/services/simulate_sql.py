@@ -155,21 +155,24 @@ def _field_texts(key: str, spec: SqlCondition) -> list[str] | None:
     given to a lead) is "not seen", so the leads that have it go to the engine."""
     cache_key = _texts_cache_key(key, spec)
     kept = cache.get(cache_key)
+    entry = orjson.loads(kept) if kept is not None else None
     now = time.time()
-    if kept is not None:
-        since, texts, read_at = orjson.loads(kept)
-        if now - read_at < VALUES_TTL:
-            if texts is None:
-                return None
-            top, found = _texts_read(key, spec, since=since)
-            if top >= since:  # else the table was emptied and its ids restarted
-                merged = sorted({*texts, *found})
-                texts = merged if len(merged) <= VALUES_MAX else None
-                cache.set(cache_key, orjson.dumps([top, texts, read_at]), timeout=VALUES_TTL)
-                return texts
-    top, found = _texts_read(key, spec, since=None)
-    texts = sorted(found) if len(found) <= VALUES_MAX else None
-    cache.set(cache_key, orjson.dumps([top, texts, now]), timeout=VALUES_TTL)
+    # nothing kept, or kept too long: a full read
+    since: int | None = None
+    known: list[str] = []
+    read_at = now
+    if entry is not None and now - entry[2] < VALUES_TTL:
+        since, held, read_at = entry
+        if held is None:
+            return None
+        known = held
+    top, found = _texts_read(key, spec, since=since)
+    if since is not None and top < since:  # the table was emptied and its ids restarted
+        known, read_at = [], now
+        top, found = _texts_read(key, spec, since=None)
+    merged = sorted({*known, *found})
+    texts = merged if len(merged) <= VALUES_MAX else None
+    cache.set(cache_key, orjson.dumps([top, texts, read_at]), timeout=VALUES_TTL)
     return texts
 
 
