@@ -378,3 +378,27 @@ def test_sampling_a_month_someone_holds_is_skipped_not_waited_for(monkeypatch):
     with held_elsewhere(vacuum_like):
         assert event_partitions.event_partitions_analyze() == []  # skipped, no error
     assert month in event_partitions.event_partitions_analyze()  # the next call does it
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_month_that_grew_a_little_since_it_was_sampled_is_not_sampled_again(monkeypatch):
+    """Sampled after it grew to 60 rows, a month that gains 10 more has not doubled: it is
+    left for autovacuum, however many rows PostgreSQL counts as changed since its last full
+    sample (a sample of some columns does not reset that count)."""
+    monkeypatch.setattr(event_partitions, "ANALYZE_LEAST", 50)
+    now = timezone.now()
+    month = partition_name(month_start(now))
+    event_partitions.event_partitions_analyze()  # whatever earlier tests left
+    start = max(now - timedelta(microseconds=80), month_start(now))
+
+    def grow(first: int, count: int) -> list[str]:
+        events_insert([_row(f"little-{i}", start + timedelta(microseconds=i))
+                       for i in range(first, first + count)])  # fmt: skip
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_force_next_flush()")
+        return event_partitions.event_partitions_analyze()
+
+    assert month in grow(0, 60)
+    assert month not in grow(60, 10)
+    assert month in grow(70, 75)  # 145 rows against the 60 sampled: more than doubled
