@@ -9,10 +9,12 @@ On SQLite there are no partitions: upkeep does nothing and retention is a plain 
 
 import logging
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import OperationalError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
@@ -118,6 +120,14 @@ def event_partitions_analyze() -> list[str]:
     conn = connections["default"]
     if conn.in_atomic_block or not events_partitioned():
         return []  # inside a caller's transaction its lock timeout would outlive this call
+    stale = _stale()
+    if not stale:
+        return []
+    if DEFAULT in stale:
+        # a back-fill of past months: their rows move out first, and their new partitions,
+        # never sampled, are (this backend's counts of the move are not published yet)
+        moved = _drain_during_backfill()
+        stale += [name for name in moved if name not in stale]
     columns = ", ".join(conn.ops.quote_name(c) for c in ANALYZE_COLUMNS)
     try:
         with transaction.atomic(), conn.cursor() as cursor:
@@ -128,14 +138,19 @@ def event_partitions_analyze() -> list[str]:
             # the next transaction (or autovacuum) samples it.
             cursor.execute("SET LOCAL lock_timeout = %s", [ANALYZE_LOCK_TIMEOUT])
             cursor.execute("SET LOCAL default_statistics_target = %s", [ANALYZE_STATISTICS])
-            cursor.execute(_STALE, [PARENT, ANALYZE_LEAST, ANALYZE_SHARE])
-            stale = [name for (name,) in cursor.fetchall()]
             for name in stale:
                 cursor.execute(f"ANALYZE {conn.ops.quote_name(name)} ({columns})")
     except OperationalError as exc:  # the lock timeout; the data is stored either way
         log.info("sampling the events' partitions skipped: %s", exc)
         return []
     return stale
+
+
+def _stale() -> list[str]:
+    """The partitions due for sampling (`event_partitions_analyze`)."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute(_STALE, [PARENT, ANALYZE_LEAST, ANALYZE_SHARE])
+        return [name for (name,) in cursor.fetchall()]
 
 
 def _columns(conn: BaseDatabaseWrapper) -> str:
@@ -161,21 +176,128 @@ def event_partitions_ensure(
     """Create the missing monthly partitions from `first`'s month to `last`'s; returns their
     names. Idempotent. Rows of such a month waiting in the DEFAULT partition move into it
     (PostgreSQL refuses a new partition while the DEFAULT one holds rows of its range)."""
-    conn = connections[using]
     if not events_partitioned(using):
         return []
+    return _months_create(list(_months(first, last)), using=using, lock_timeout=lock_timeout)
+
+
+def _months_create(
+    months: Sequence[datetime],
+    *,
+    using: str = "default",
+    lock_timeout: str | None = None,
+    wait: bool = True,
+) -> list[str]:
+    """The partitions of `months` that are missing, created in one transaction (their strays
+    moved out of DEFAULT); `wait=False`: nothing when another partition change holds the lock."""
+    conn = connections[using]
     created: list[str] = []
     with transaction.atomic(using=using), conn.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK])
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK])
+        else:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_LOCK])
+            if not cursor.fetchone()[0]:
+                return []
         if lock_timeout:
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
         existing = event_partitions(using)
         columns = _columns(conn)
-        for month in _months(first, last):
+        for month in months:
             name = partition_name(month)
             if name not in existing:
                 _partition_create(cursor, name, month, month_add(month, 1), columns=columns)
                 created.append(name)
+    return created
+
+
+# A back-fill of history (events months old, which no partition covered when they arrived)
+# lands in DEFAULT. A month before the current one, back to BEHIND months, gets a partition of
+# its own once DEFAULT holds DRAIN_LEAST of its events: its rows move into it, and its later
+# events go there directly, so retention drops it whole. Older months, and a month's few
+# stragglers, stay in DEFAULT (retention deletes those row by row). Each month moves in a
+# transaction of its own: the move holds the table's lock while it copies the rows back, so
+# a month with more than DRAIN_MOST rows waiting is left for `manage.py events_partitions
+# --drain` at a quiet hour (logged), not moved by the hourly job or a back-fill.
+BEHIND = 24
+DRAIN_LEAST = 1_000
+DRAIN_MOST = 100_000
+# A back-fill's expansion drains without waiting for the lock (another expander may hold the
+# table); after a try that found it busy, this process waits this long before the next.
+DRAIN_LOCK_TIMEOUT = "2s"
+DRAIN_RETRY_SECONDS = 60.0
+_drain_after = 0.0
+_DRAIN_MONTHS = (
+    "SELECT date_trunc('month', \"timestamp\" AT TIME ZONE 'UTC'), count(*) "  # noqa: S608 (a fixed name)
+    f'FROM {DEFAULT} WHERE "timestamp" >= %s AND "timestamp" < %s GROUP BY 1 '
+    "HAVING count(*) >= %s ORDER BY 1"
+)
+
+
+@dataclass
+class Drained:
+    """What one drain of the DEFAULT partition did: partitions created (rows moved), and the
+    months it left there for being larger than DRAIN_MOST."""
+
+    created: list[str] = field(default_factory=list)
+    too_large: dict[str, int] = field(default_factory=dict)
+
+
+def event_partitions_drain(
+    *,
+    now: datetime | None = None,
+    using: str = "default",
+    whole: bool = False,
+    lock_timeout: str | None = LOCK_TIMEOUT,
+    wait: bool = True,
+) -> Drained:
+    """Give each month from BEHIND months back (and not before EVENT_RETENTION_MONTHS' cutoff)
+    to the last one created ahead that holds at least DRAIN_LEAST events in DEFAULT a
+    partition of its own, its rows moved there; a month of more than DRAIN_MOST rows is left
+    and reported, unless `whole`. A month whose lock could not be had is left for the next
+    run; `wait=False`: so is every month while another partition change holds the lock."""
+    done = Drained()
+    if not events_partitioned(using):
+        return done
+    least, most = DRAIN_LEAST, None if whole else DRAIN_MOST
+    month = month_start(now or timezone.now())
+    first = month_add(month, -BEHIND)
+    keep = getattr(settings, "EVENT_RETENTION_MONTHS", None)
+    if keep is not None:
+        first = max(first, month_add(month, -keep))
+    with connections[using].cursor() as cursor:
+        cursor.execute(_DRAIN_MONTHS, [first, month_add(month, AHEAD + 1), least])
+        found = [(start.replace(tzinfo=UTC), count) for start, count in cursor.fetchall()]
+    for start, count in found:
+        name = partition_name(start)
+        if most is not None and count > most:
+            done.too_large[name] = count
+            log.warning(
+                "%s events of %s wait in %s: more than %s to move under the table's lock now; "
+                "`manage.py events_partitions --drain` moves them (at a quiet hour)",
+                count, f"{start:%Y-%m}", DEFAULT, most,
+            )  # fmt: skip
+            continue
+        try:
+            done.created += _months_create(
+                [start], using=using, lock_timeout=lock_timeout, wait=wait
+            )
+        except OperationalError as exc:  # the lock timeout: the next run tries again
+            log.info("moving %s out of %s skipped: %s", f"{start:%Y-%m}", DEFAULT, exc)
+    return done
+
+
+def _drain_during_backfill() -> list[str]:
+    """Called when a back-fill made DEFAULT grow (event_partitions_analyze found it due for
+    sampling): drain it now, without waiting for a busy lock; after a try that created
+    nothing, this process tries again DRAIN_RETRY_SECONDS later at the earliest. Returns the
+    partitions created."""
+    global _drain_after  # noqa: PLW0603 (a per-process pause between tries)
+    if time.monotonic() < _drain_after:
+        return []
+    created = event_partitions_drain(lock_timeout=DRAIN_LOCK_TIMEOUT, wait=False).created
+    if not created:
+        _drain_after = time.monotonic() + DRAIN_RETRY_SECONDS
     return created
 
 
@@ -207,11 +329,14 @@ def _partition_create(
 def event_partitions_maintain(
     *, now: datetime | None = None, using: str = "default", lock_timeout: str | None = LOCK_TIMEOUT
 ) -> list[str]:
-    """The current month's partition and the next AHEAD months'; returns those created."""
+    """The current month's partition and the next AHEAD months', and the past months DEFAULT
+    holds enough of (`event_partitions_drain`); returns those created."""
     month = month_start(now or timezone.now())
-    return event_partitions_ensure(
+    created = event_partitions_ensure(
         month, month_add(month, AHEAD), using=using, lock_timeout=lock_timeout
     )
+    drained = event_partitions_drain(now=now, using=using, lock_timeout=lock_timeout)
+    return created + drained.created
 
 
 @dataclass

@@ -380,6 +380,120 @@ def test_sampling_a_month_someone_holds_is_skipped_not_waited_for(monkeypatch):
     assert month in event_partitions.event_partitions_analyze()  # the next call does it
 
 
+# --- a back-fill of past months: out of DEFAULT into partitions of their own -----------------
+
+
+def _months_back(months):
+    return month_add(month_start(timezone.now()), -months)
+
+
+@requires_postgres
+def test_a_back_filled_past_month_moves_out_of_the_default_partition_whole(monkeypatch):
+    """Events of a month before the install (a back-fill of history) land in DEFAULT; the
+    hourly job gives a month with DRAIN_LEAST of them a partition of its own, every row and
+    key as it was, and the month's later events go there directly. A month's few stragglers
+    and months older than BEHIND stay in DEFAULT."""
+    monkeypatch.setattr(event_partitions, "DRAIN_LEAST", 5)
+    past, sparse = _months_back(5), _months_back(8)
+    ancient = _months_back(event_partitions.BEHIND + 3)
+    rows = [_row(f"past-{i}", past + timedelta(days=i, hours=3), properties={"i": i})
+            for i in range(6)]  # fmt: skip
+    rows += [_row(f"sparse-{i}", sparse + timedelta(days=2)) for i in range(4)]
+    rows += [_row(f"ancient-{i}", ancient + timedelta(days=1)) for i in range(6)]
+    assert events_insert(rows) == 16
+    assert {p for r in rows for p in _partition_of(r.message_id)} == {"leads_event_default"}
+
+    created = event_partitions_maintain()
+
+    assert created == [partition_name(past)]
+    for row in rows[:6]:
+        assert _partition_of(row.message_id) == [partition_name(past)]
+        stored = Event.objects.get(message_id=row.message_id)
+        assert (stored.timestamp, stored.properties, stored.name) == (
+            row.timestamp, row.properties, "Email Opened"
+        )  # fmt: skip
+    for row in rows[6:]:
+        assert _partition_of(row.message_id) == ["leads_event_default"]
+    assert EventKey.objects.filter(message_id__startswith="past-").count() == 6
+    events_insert([_row("past-later", past + timedelta(days=20))])
+    assert _partition_of("past-later") == [partition_name(past)]
+    assert event_partitions_maintain() == []
+
+
+@requires_postgres
+def test_a_month_too_large_to_move_now_is_reported_and_the_command_moves_it(monkeypatch, capsys):
+    monkeypatch.setattr(event_partitions, "DRAIN_LEAST", 2)
+    monkeypatch.setattr(event_partitions, "DRAIN_MOST", 3)
+    past = _months_back(4)
+    events_insert([_row(f"large-{i}", past + timedelta(hours=i)) for i in range(4)])
+
+    call_command("events_partitions")
+    assert f"left in DEFAULT: 4 events of {partition_name(past)}" in capsys.readouterr().out
+    assert _partition_of("large-0") == ["leads_event_default"]
+
+    call_command("events_partitions", drain=True)
+    assert f"created {partition_name(past)}" in capsys.readouterr().out
+    assert {p for i in range(4) for p in _partition_of(f"large-{i}")} == {partition_name(past)}
+    call_command("events_partitions")
+    assert "nothing to do" in capsys.readouterr().out
+
+
+@requires_postgres
+def test_months_past_the_retention_setting_are_not_given_partitions(monkeypatch, settings):
+    monkeypatch.setattr(event_partitions, "DRAIN_LEAST", 2)
+    settings.EVENT_RETENTION_MONTHS = 3
+    kept, dropped_soon = _months_back(2), _months_back(6)
+    events_insert([_row(f"kept-{i}", kept + timedelta(days=1)) for i in range(3)])
+    events_insert([_row(f"soon-{i}", dropped_soon + timedelta(days=1)) for i in range(3)])
+
+    assert event_partitions.event_partitions_drain().created == [partition_name(kept)]
+    assert _partition_of("soon-0") == ["leads_event_default"]
+
+
+@requires_postgres
+def test_a_drain_that_must_not_wait_skips_while_another_partition_change_runs(monkeypatch):
+    monkeypatch.setattr(event_partitions, "DRAIN_LEAST", 2)
+    past = _months_back(3)
+    events_insert([_row(f"busy-{i}", past + timedelta(days=1)) for i in range(3)])
+
+    def partition_change() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [event_partitions._LOCK])
+
+    with held_elsewhere(partition_change):
+        assert event_partitions.event_partitions_drain(wait=False).created == []
+    assert _partition_of("busy-0") == ["leads_event_default"]
+    assert event_partitions.event_partitions_drain(wait=False).created == [partition_name(past)]
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_back_fill_expanded_from_the_inbox_gets_its_past_month_partition(monkeypatch):
+    """The inbox's expansion samples what it grew (event_partitions_analyze): when that is
+    DEFAULT, the past months it holds move out first, and their new partition is sampled."""
+    monkeypatch.setattr(event_partitions, "ANALYZE_LEAST", 20)
+    monkeypatch.setattr(event_partitions, "DRAIN_LEAST", 10)
+    monkeypatch.setattr(event_partitions, "_drain_after", 0.0)
+    past = _months_back(7)
+    name = partition_name(past)
+    try:
+        event_partitions.event_partitions_analyze()  # whatever earlier tests left
+        events_insert([_row(f"fill-{i}", past + timedelta(hours=i)) for i in range(30)])
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_force_next_flush()")
+
+        sampled = event_partitions.event_partitions_analyze()
+
+        assert name in sampled
+        assert {p for i in range(30) for p in _partition_of(f"fill-{i}")} == {name}
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [name])
+            assert cursor.fetchone()[0] == 30
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+
+
 @requires_postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_month_that_grew_a_little_since_it_was_sampled_is_not_sampled_again(monkeypatch):
