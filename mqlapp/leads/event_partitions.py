@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import OperationalError, connections, transaction
+from django.db import DatabaseError, OperationalError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
@@ -202,12 +202,18 @@ def _months_create(
         if lock_timeout:
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
         existing = event_partitions(using)
+        missing = [month for month in months if partition_name(month) not in existing]
+        if not missing:
+            return []
+        # The lock that creating a partition takes anyway, taken before the strays are
+        # looked for and moved: a row of the month committed into DEFAULT meanwhile (a
+        # back-fill going on) would make PostgreSQL refuse the new partition.
+        cursor.execute(f"LOCK TABLE {PARENT} IN ACCESS EXCLUSIVE MODE")
         columns = _columns(conn)
-        for month in months:
+        for month in missing:
             name = partition_name(month)
-            if name not in existing:
-                _partition_create(cursor, name, month, month_add(month, 1), columns=columns)
-                created.append(name)
+            _partition_create(cursor, name, month, month_add(month, 1), columns=columns)
+            created.append(name)
     return created
 
 
@@ -284,6 +290,8 @@ def event_partitions_drain(
             )
         except OperationalError as exc:  # the lock timeout: the next run tries again
             log.info("moving %s out of %s skipped: %s", f"{start:%Y-%m}", DEFAULT, exc)
+        except DatabaseError:  # never the caller's failure: its events are stored already
+            log.exception("moving %s out of %s failed", f"{start:%Y-%m}", DEFAULT)
     return done
 
 

@@ -1,6 +1,8 @@
 """Issue 9: the events table partitioned by month, messageId unique across partitions (the key
 table), partition upkeep, retention by whole months (docs/partitioning.md)."""
 
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -516,3 +518,63 @@ def test_a_month_that_grew_a_little_since_it_was_sampled_is_not_sampled_again(mo
     assert month in grow(0, 60)
     assert month not in grow(60, 10)
     assert month in grow(70, 75)  # 145 rows against the 60 sampled: more than doubled
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_drain_waits_for_a_back_fill_writing_the_month_and_moves_its_rows_too(monkeypatch):
+    """Another transaction writing the month into DEFAULT (a back-fill going on) and
+    committing while the drain waits: the drain takes the table's lock before it looks for
+    the month's rows, so it moves that transaction's rows too (had it looked first, the
+    committed row left in DEFAULT would make PostgreSQL refuse the new partition)."""
+    monkeypatch.setattr(event_partitions, "DRAIN_LEAST", 2)
+    past = _months_back(9)
+    name = partition_name(past)
+    writing, done = threading.Event(), threading.Event()
+
+    def back_fill() -> None:
+        try:
+            with transaction.atomic():
+                events_insert([_row("race-late", past + timedelta(days=2))])
+                writing.set()
+                time.sleep(0.5)  # the drain starts meanwhile and waits for this commit
+        finally:
+            writing.set()
+            connection.close()
+            done.set()
+
+    try:
+        events_insert([_row(f"race-{i}", past + timedelta(days=1)) for i in range(3)])
+        writer = threading.Thread(target=back_fill)
+        writer.start()
+        assert writing.wait(10)
+        drained = event_partitions.event_partitions_drain(lock_timeout="10s")
+        writer.join(10)
+        assert done.is_set()
+
+        assert drained.created == [name]
+        assert {p for i in range(3) for p in _partition_of(f"race-{i}")} == {name}
+        assert _partition_of("race-late") == [name]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_drain_that_cannot_have_the_table_in_time_gives_up_without_an_error(monkeypatch):
+    monkeypatch.setattr(event_partitions, "DRAIN_LEAST", 2)
+    past = _months_back(10)
+    name = partition_name(past)
+    try:
+        events_insert([_row(f"slow-{i}", past + timedelta(days=1)) for i in range(3)])
+
+        def back_fill() -> None:
+            events_insert([_row("slow-late", past + timedelta(days=2))])
+
+        with held_elsewhere(back_fill):
+            assert event_partitions.event_partitions_drain(lock_timeout="200ms").created == []
+        assert event_partitions.event_partitions_drain().created == [name]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
