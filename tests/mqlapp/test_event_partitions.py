@@ -382,6 +382,17 @@ def test_sampling_a_month_someone_holds_is_skipped_not_waited_for(monkeypatch):
     assert month in event_partitions.event_partitions_analyze()  # the next call does it
 
 
+@pytest.fixture
+def made_partitions():
+    """The partitions a committing test (transaction=True) names here are dropped after it:
+    the flush between tests empties tables and drops none."""
+    names: list[str] = []
+    yield names
+    with connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+
+
 # --- a back-fill of past months: out of DEFAULT into partitions of their own -----------------
 
 
@@ -470,7 +481,9 @@ def test_a_drain_that_must_not_wait_skips_while_another_partition_change_runs(mo
 
 @requires_postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_back_fill_expanded_from_the_inbox_gets_its_past_month_partition(monkeypatch):
+def test_a_back_fill_expanded_from_the_inbox_gets_its_past_month_partition(
+    monkeypatch, made_partitions
+):
     """The inbox's expansion samples what it grew (event_partitions_analyze): when that is
     DEFAULT, the past months it holds move out first, and their new partition is sampled."""
     monkeypatch.setattr(event_partitions, "ANALYZE_LEAST", 20)
@@ -478,22 +491,19 @@ def test_a_back_fill_expanded_from_the_inbox_gets_its_past_month_partition(monke
     monkeypatch.setattr(event_partitions, "_drain_after", 0.0)
     past = _months_back(7)
     name = partition_name(past)
-    try:
-        event_partitions.event_partitions_analyze()  # whatever earlier tests left
-        events_insert([_row(f"fill-{i}", past + timedelta(hours=i)) for i in range(30)])
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_stat_force_next_flush()")
+    made_partitions.append(name)
+    event_partitions.event_partitions_analyze()  # whatever earlier tests left
+    events_insert([_row(f"fill-{i}", past + timedelta(hours=i)) for i in range(30)])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
 
-        sampled = event_partitions.event_partitions_analyze()
+    sampled = event_partitions.event_partitions_analyze()
 
-        assert name in sampled
-        assert {p for i in range(30) for p in _partition_of(f"fill-{i}")} == {name}
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [name])
-            assert cursor.fetchone()[0] == 30
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    assert name in sampled
+    assert {p for i in range(30) for p in _partition_of(f"fill-{i}")} == {name}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [name])
+        assert cursor.fetchone()[0] == 30
 
 
 @requires_postgres
@@ -522,7 +532,9 @@ def test_a_month_that_grew_a_little_since_it_was_sampled_is_not_sampled_again(mo
 
 @requires_postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_drain_waits_for_a_back_fill_writing_the_month_and_moves_its_rows_too(monkeypatch):
+def test_a_drain_waits_for_a_back_fill_writing_the_month_and_moves_its_rows_too(
+    monkeypatch, made_partitions
+):
     """Another transaction writing the month into DEFAULT (a back-fill going on) and
     committing while the drain waits: the drain takes the table's lock before it looks for
     the month's rows, so it moves that transaction's rows too (had it looked first, the
@@ -530,6 +542,7 @@ def test_a_drain_waits_for_a_back_fill_writing_the_month_and_moves_its_rows_too(
     monkeypatch.setattr(event_partitions, "DRAIN_LEAST", 2)
     past = _months_back(9)
     name = partition_name(past)
+    made_partitions.append(name)
     writing, done = threading.Event(), threading.Event()
 
     def back_fill() -> None:
@@ -543,38 +556,33 @@ def test_a_drain_waits_for_a_back_fill_writing_the_month_and_moves_its_rows_too(
             connection.close()
             done.set()
 
-    try:
-        events_insert([_row(f"race-{i}", past + timedelta(days=1)) for i in range(3)])
-        writer = threading.Thread(target=back_fill)
-        writer.start()
-        assert writing.wait(10)
-        drained = event_partitions.event_partitions_drain(lock_timeout="10s")
-        writer.join(10)
-        assert done.is_set()
+    events_insert([_row(f"race-{i}", past + timedelta(days=1)) for i in range(3)])
+    writer = threading.Thread(target=back_fill)
+    writer.start()
+    assert writing.wait(10)
+    drained = event_partitions.event_partitions_drain(lock_timeout="10s")
+    writer.join(10)
+    assert done.is_set()
 
-        assert drained.created == [name]
-        assert {p for i in range(3) for p in _partition_of(f"race-{i}")} == {name}
-        assert _partition_of("race-late") == [name]
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    assert drained.created == [name]
+    assert {p for i in range(3) for p in _partition_of(f"race-{i}")} == {name}
+    assert _partition_of("race-late") == [name]
 
 
 @requires_postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_drain_that_cannot_have_the_table_in_time_gives_up_without_an_error(monkeypatch):
+def test_a_drain_that_cannot_have_the_table_in_time_gives_up_without_an_error(
+    monkeypatch, made_partitions
+):
     monkeypatch.setattr(event_partitions, "DRAIN_LEAST", 2)
     past = _months_back(10)
     name = partition_name(past)
-    try:
-        events_insert([_row(f"slow-{i}", past + timedelta(days=1)) for i in range(3)])
+    made_partitions.append(name)
+    events_insert([_row(f"slow-{i}", past + timedelta(days=1)) for i in range(3)])
 
-        def back_fill() -> None:
-            events_insert([_row("slow-late", past + timedelta(days=2))])
+    def back_fill() -> None:
+        events_insert([_row("slow-late", past + timedelta(days=2))])
 
-        with held_elsewhere(back_fill):
-            assert event_partitions.event_partitions_drain(lock_timeout="200ms").created == []
-        assert event_partitions.event_partitions_drain().created == [name]
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    with held_elsewhere(back_fill):
+        assert event_partitions.event_partitions_drain(lock_timeout="200ms").created == []
+    assert event_partitions.event_partitions_drain().created == [name]
