@@ -198,8 +198,9 @@ class InboxBatch(models.Model):
     """A large /v1/batch request's valid messages, accepted as one durable row and expanded
     into events on the `ingest` queue (docs/ingestion.md "Large batches"): the request is
     answered once this row is committed, and a worker stores its events (once per messageId,
-    as any other request's) moments later. `messages` is the packed list (ingest.inbox);
-    a row that cannot be expanded is set aside with its error and tried again later."""
+    as any other request's) moments later. `messages` is the packed list (ingest.inbox), a
+    JSON text; a row that cannot be expanded is set aside with its error and tried again
+    later."""
 
     id = models.BigAutoField(primary_key=True)
     source = models.ForeignKey(
@@ -207,7 +208,7 @@ class InboxBatch(models.Model):
     )
     received_at = models.DateTimeField()
     count = models.PositiveIntegerField()
-    messages = models.BinaryField()
+    messages = models.TextField()
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     # set aside after a failure: not claimed again before this moment

@@ -192,6 +192,50 @@ def test_a_row_keeps_its_messages_lz4_compressed_and_gives_them_back(source: Any
     assert inbox.messages_unpack(back.messages) == messages
 
 
+@requires_postgres
+@pytest.mark.django_db
+def test_rows_waiting_when_the_column_became_text_are_expanded_as_they_were() -> None:
+    """Migration leads.0009: the JSON is kept as text (stored and read without a hex
+    encoding twice its size); a row written as bytea before it comes through unchanged, with
+    its compression, and PostgreSQL checks it is UTF-8 as it converts it."""
+    import importlib
+
+    from django.db import connection
+
+    migration = importlib.import_module("mqlapp.leads.migrations.0009_inbox_messages_as_text")
+    now = timezone.now()
+    messages = [message_parse(_page(i), index=i, received_at=now) for i in range(BIG)]
+    packed = inbox.messages_pack(messages)
+    assert isinstance(packed, str)
+
+    # given: the column as it was (bytea), holding a row of the old kind
+    with connection.schema_editor() as editor:
+        migration.to_bytea(None, editor)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO leads_inboxbatch (received_at, count, messages, attempts, error) "
+            "VALUES (%s, %s, %s, 0, '') RETURNING id",
+            [now, len(messages), packed.encode()],
+        )
+        old_row = cursor.fetchone()[0]
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # as committed, before the migration
+
+    # when: the migration runs
+    with connection.schema_editor() as editor:
+        migration.to_text(None, editor)
+
+    # then: text again, the old row's messages come back whole
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = 'leads_inboxbatch'::regclass AND attname = 'messages'"
+        )
+        assert cursor.fetchone()[0] == "text"
+    kept = InboxBatch.objects.get(pk=old_row).messages
+    assert kept == packed
+    assert inbox.messages_unpack(kept) == messages
+
+
 @pytest.mark.django_db
 def test_a_row_that_cannot_be_expanded_is_set_aside_and_the_rows_behind_it_go_on(
     source: Any,

@@ -61,14 +61,16 @@ def inbox_deferred(*, count: int, source: Source) -> bool:
     )
 
 
-def messages_pack(messages: Sequence[Message]) -> bytes:
+def messages_pack(messages: Sequence[Message]) -> str:
     """The messages as one JSON document, written as the events' own
-    (event_store.rows_json_bytes)."""
+    (event_store.rows_json_bytes), as the text the row keeps."""
     fields = _PACKED_FIELDS  # one C call per message, not a getattr per field
-    return rows_json_bytes([fields(m) for m in messages])
+    return rows_json_bytes([fields(m) for m in messages]).decode()
 
 
-def messages_unpack(blob: bytes | memoryview) -> list[Message]:
+def messages_unpack(blob: str | bytes | memoryview) -> list[Message]:
+    """`messages_pack`'s messages back (bytes: a row SQLite kept from before migration
+    leads.0009, which made the column text)."""
     messages = []
     when = datetime.fromisoformat
     width = len(PACKED)
