@@ -10,7 +10,10 @@ differ at all: a total within 2e-9 of a half cent (the engine declines within 1e
 or an exponent where PostgreSQL would raise an underflow error instead of giving 0, a rule
 missing or no longer fading. The next change is the engine's `_fading_next` solved with
 float8 and moved 1 ms earlier still, so it is never later than the engine's (re-scoring
-early is harmless). tests/scoring/test_fading_sql.py holds it equal to `engine.refade` on
+early is harmless); where the future events' points sit within a thousandth of the boundary
+the total tends to, their margin is taken in numeric, as the engine's Decimal takes it
+(float8 rounded it by up to a few milliseconds of the crossing's time, either way).
+tests/scoring/test_fading_sql.py holds it equal to `engine.refade` on
 generated leads, rules and moments.
 
 What is written is what `_leads_score` writes for a refaded lead: the score, breakdown and
@@ -52,8 +55,11 @@ def _compute_sql(history_delta: Decimal, history_interval: timedelta) -> str:
     horizon = f"EXTRACT(EPOCH FROM '9999-12-31T00:00:00Z'::timestamptz - {now})::float8"
     return f"""
     WITH rule AS (
-        SELECT * FROM unnest(%(rule_id)s::bigint[], %(rule_points)s::float8[],
-                             %(rule_half_life)s::float8[]) AS r(id, points, half_life)
+        -- the points as float8 for the weights' arithmetic, as numeric (as written) for
+        -- the crossing's margin below; a numeric's float8 is the literal's
+        SELECT r.id, r.exact_points::float8 AS points, r.exact_points, r.half_life
+        FROM unnest(%(rule_id)s::bigint[], %(rule_points)s::numeric[],
+                    %(rule_half_life)s::float8[]) AS r(id, exact_points, half_life)
         WHERE r.half_life > 0
     ), base AS (
         SELECT s.lead_id, s.score, s.engagement, s.fit, s.breakdown, s.fades, s.discrete_at,
@@ -102,14 +108,26 @@ def _compute_sql(history_delta: Decimal, history_interval: timedelta) -> str:
                 SELECT y.key, y.ord, y.rule_id, y.future, y.weights, y.exact, y.cents,
                        y.hundred, CASE
                     WHEN NOT y.exact OR y.hundred - 0.5 <= 0 THEN NULL
-                    WHEN abs(y.points) * y.future >= (y.hundred - 0.5) / 100 * 1.000000001
-                    THEN NULL
+                    WHEN y.margin <= 0 THEN NULL
                     ELSE {now} + make_interval(secs => LEAST({horizon}, 86400
-                         * y.half_life * ln(abs(y.points) * y.weights
-                           / ((y.hundred - 0.5) / 100 * 1.000000001
-                              - abs(y.points) * y.future)) / ln(2::float8)))
-                         - interval '2 milliseconds'
+                         * y.half_life * ln(abs(y.points) * y.weights / y.margin)
+                         / ln(2::float8))) - interval '2 milliseconds'
                     END AS crossing_at
+                FROM (
+                -- how far the future events' points (`floor`) stay from the boundary the
+                -- total tends to (`target`), as the engine's Decimal has it: where they are
+                -- within a thousandth of it, float8's rounding of each is a large share of
+                -- their difference (a hundredth of a second or more in the crossing's time),
+                -- so that difference is taken in numeric, exactly
+                SELECT q.*, CASE
+                    WHEN NOT q.exact OR q.hundred - 0.5 <= 0 THEN NULL
+                    WHEN abs(q.target - abs(q.points) * q.future) >= q.target * 0.001
+                    THEN q.target - abs(q.points) * q.future
+                    ELSE ((q.hundred::int8 - 0.5) / 100 * 1.000000001
+                          - abs(q.exact_points) * q.future)::float8
+                    END AS margin
+                FROM (
+                SELECT t.*, (t.hundred - 0.5) / 100 * 1.000000001 AS target
                 FROM (
                     -- the rounded points as whole cents in float8 (exact below 2^53), the
                     -- numeric made once from an integer: float8 to numeric goes through text
@@ -128,7 +146,8 @@ def _compute_sql(history_delta: Decimal, history_interval: timedelta) -> str:
                                         AS total
                             FROM (
                                 SELECT e.ord, e.item->>0 AS key, r.id AS rule_id, r.points,
-                                       r.half_life, (e.item->>1)::int AS future,
+                                       r.exact_points, r.half_life,
+                                       (e.item->>1)::int AS future,
                                        CASE WHEN r.id IS NOT NULL
                                              AND b.days / r.half_life < {_MAX_HALVINGS}
                                              AND (e.item->>2)::float8 > {_MIN_WEIGHTS}
@@ -141,6 +160,8 @@ def _compute_sql(history_delta: Decimal, history_interval: timedelta) -> str:
                             OFFSET 0) v
                         OFFSET 0) w
                     OFFSET 0) z
+                OFFSET 0) t
+                OFFSET 0) q
                 OFFSET 0) y
             ) x ON x.key = c.key
         ) p

@@ -33,7 +33,8 @@ from scoring.services import (
 from scoring.services.fading import refaded_rows
 from scoring.services.scores import fades_json
 from tests.factories import lead_make
-from tests.scoring.engine.builders import NOW
+from tests.scoring.engine import builders
+from tests.scoring.engine.builders import NOW, ago, track
 from tests.scoring.engine.test_next_change import half_lives, points, time_rules
 from tests.scoring.engine.test_scorer import NAMES, leads
 from tests.scoring.test_refresh import _engine_score_at
@@ -92,6 +93,31 @@ def fading_rule(draw: st.DrawFn, id: int) -> engine.Rule:
 @pytest.fixture
 def lead_id():
     return lead_make(email="fading-sql@example.com").pk
+
+
+def test_a_crossing_where_the_future_points_sit_just_below_the_boundary_is_timed_exactly(
+    lead_id,
+):
+    """The case the generated leads found: a rule of 0.005 points with one event to come
+    (0.005 for good) and one twenty half-lives old (0.005 × 2^-20 more, fading): the total
+    tends to 0.005, a thousand-millionth below the boundary it crosses (0.005000000005), and
+    float8 rounds each of those two to within a large share of their difference. The margin
+    is taken in numeric where the two are that close: the pass's next change stays the
+    engine's, less its 1 ms."""
+    rules = [builders.rule(id=7, points="0.005", half_life_days="0.1", event="Opened")]
+    facts = builders.lead(track("Opened", ago(2)), track("Opened", ago(-1)))
+    score, until, state = evaluate_state(facts, rules, now=NOW)
+    assert [(f.future, f.weights) for f in state.fades] == [(1, Decimal(2.0**-20))]
+    _store(lead_id, score, until, state, at=NOW)
+    moment = NOW + timedelta(hours=1)
+
+    _, expected_until, _ = refade(score.breakdown, state, {7: rules[0]}, since=NOW, now=moment)
+    got = refaded_rows([lead_id], rules, version=VERSION, now=moment)[lead_id]
+
+    assert expected_until is not None
+    # (ln(x) / ln 2 against log2(x), each rounded to the microsecond: a microsecond or two)
+    early = expected_until - got["next_change_at"]
+    assert timedelta(microseconds=998) <= early <= timedelta(microseconds=1002)
 
 
 @settings(
