@@ -339,12 +339,25 @@ def event_partitions_maintain(
 ) -> list[str]:
     """The current month's partition and the next AHEAD months', and the past months DEFAULT
     holds enough of (`event_partitions_drain`); returns those created."""
+    return event_partitions_upkeep(now=now, using=using, lock_timeout=lock_timeout).created
+
+
+def event_partitions_upkeep(
+    *,
+    now: datetime | None = None,
+    using: str = "default",
+    lock_timeout: str | None = LOCK_TIMEOUT,
+    whole: bool = False,
+) -> Drained:
+    """`event_partitions_maintain`, saying also which months it left in DEFAULT for their
+    size (`whole`: none, every month is moved; `manage.py events_partitions`)."""
     month = month_start(now or timezone.now())
     created = event_partitions_ensure(
         month, month_add(month, AHEAD), using=using, lock_timeout=lock_timeout
     )
-    drained = event_partitions_drain(now=now, using=using, lock_timeout=lock_timeout)
-    return created + drained.created
+    drained = event_partitions_drain(now=now, using=using, lock_timeout=lock_timeout, whole=whole)
+    drained.created = created + drained.created
+    return drained
 
 
 @dataclass

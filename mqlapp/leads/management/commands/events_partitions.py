@@ -4,17 +4,8 @@ hourly job keeps them (docs/partitioning.md)."""
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.utils import timezone
 
-from mqlapp.leads.event_partitions import (
-    AHEAD,
-    DRAIN_MOST,
-    LOCK_TIMEOUT,
-    event_partitions_drain,
-    event_partitions_ensure,
-    month_add,
-    month_start,
-)
+from mqlapp.leads.event_partitions import DRAIN_MOST, event_partitions_upkeep
 
 
 class Command(BaseCommand):
@@ -32,11 +23,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        month = month_start(timezone.now())
-        created = event_partitions_ensure(month, month_add(month, AHEAD), lock_timeout=LOCK_TIMEOUT)
-        drained = event_partitions_drain(whole=options["drain"])
-        created += drained.created
-        left = drained.too_large
+        done = event_partitions_upkeep(whole=options["drain"])
+        created, left = done.created, done.too_large
         for name in created:
             self.stdout.write(f"created {name}")
         for name, count in left.items():
