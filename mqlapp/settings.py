@@ -165,6 +165,9 @@ CELERY_TASK_ROUTES = {
 # Runners a re-score job starts with (scoring.tasks.rescore_run, each claiming ranges of leads);
 # each holds a scoring process until the job ends, so at most the pool's size minus one.
 SCORING_RESCORE_PARTS: int = env.int("SCORING_RESCORE_PARTS", default=1)
+# The simulator counts a draft's behaviour rules over columns (numpy) instead of in one SQL
+# statement per event key (docs/scoring.md); False keeps the statement.
+SCORING_SIMULATE_COLUMNS: bool = env.bool("SCORING_SIMULATE_COLUMNS", default=True)
 # While a back-fill is still being expanded from the inbox, a lead it queued is scored once it
 # has waited this long (then every batch that arrived for it meanwhile is scored at once);
 # when the inbox is empty, at once. 0 scores after every batch (docs/scoring.md).

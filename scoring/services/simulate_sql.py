@@ -49,6 +49,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any, Final
 
 import orjson
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
@@ -69,6 +70,7 @@ VALUES_MAX: Final = 2000
 # How long a field's texts are topped up from the cache before they are read again in full.
 VALUES_TTL: Final = 3600.0
 _CENT: Final = Decimal("0.01")
+_ZERO_CENTS: Final = Decimal("0.00")
 _ABSENT: Final = ""  # an absent field's text (a JSON value's text is never empty)
 # Python's last moment: an inactivity deadline after it overflows in the engine
 _LAST_MOMENT: Final = datetime.max.replace(tzinfo=UTC)
@@ -518,8 +520,41 @@ def contributions(
     rules: Sequence[SqlRule], *, low: int, high: int, now: datetime
 ) -> tuple[dict[int, Decimal], set[int]]:
     """The summed contributions (in cents, as the engine rounds each) of `rules` at `now`
-    for the leads with ids in [low, high] that have any, and the leads left to the engine:
-    one statement for all the rules, summed per lead in PostgreSQL."""
+    for the leads with ids in [low, high] that have any, and the leads left to the engine.
+    The behaviour rules are counted over columns (`simulate_columns`: one read of the
+    range's events, the rules applied by numpy) where it takes them, else with the other
+    rules in one statement, summed per lead in PostgreSQL (`SCORING_SIMULATE_COLUMNS`
+    False: always the statement)."""
+    behaviour = [item for item in rules if item.rule.kind != "inactivity"]
+    if behaviour and settings.SCORING_SIMULATE_COLUMNS:
+        from . import simulate_columns  # noqa: PLC0415 (it builds on this module's parts)
+
+        if simulate_columns.available(behaviour):
+            counted = simulate_columns.contributions(behaviour, low=low, high=high, now=now)
+            if counted is not None:
+                rest = [item for item in rules if item.rule.kind == "inactivity"]
+                return _merged(counted, _range_statement(rest, low=low, high=high, now=now))
+    return _range_statement(rules, low=low, high=high, now=now)
+
+
+def _merged(
+    *answers: tuple[dict[int, Decimal], set[int]],
+) -> tuple[dict[int, Decimal], set[int]]:
+    """Contributions of disjoint rule sets summed per lead; a lead any of them leaves to the
+    engine is the engine's."""
+    declined = set().union(*(left for _, left in answers))
+    found: dict[int, Decimal] = {}
+    for cents, _ in answers:
+        for subject, value in cents.items():
+            if subject not in declined:
+                found[subject] = found.get(subject, _ZERO_CENTS) + value
+    return found, declined
+
+
+def _range_statement(
+    rules: Sequence[SqlRule], *, low: int, high: int, now: datetime
+) -> tuple[dict[int, Decimal], set[int]]:
+    """`contributions` in one statement for all `rules`."""
     scores = LeadScore._meta.db_table
     # The few leads of the range with an epoch (a recycle), read once: probing the score
     # row of every event (the planner cannot tell how many events the range has) cost more
@@ -540,6 +575,24 @@ def contributions_at(
     events up to that moment and from that epoch on, scored at that moment (the backtest's
     outcomes, each at its handoff time); by key."""
     if not subjects:
+        return {}, set()
+    behaviour = [item for item in rules if item.rule.kind != "inactivity"]
+    if behaviour and settings.SCORING_SIMULATE_COLUMNS:
+        from . import simulate_columns  # noqa: PLC0415 (it builds on this module's parts)
+
+        if simulate_columns.available(behaviour):
+            counted = simulate_columns.contributions_at(behaviour, subjects)
+            if counted is not None:
+                rest = [item for item in rules if item.rule.kind == "inactivity"]
+                return _merged(counted, _subjects_statement(rest, subjects))
+    return _subjects_statement(rules, subjects)
+
+
+def _subjects_statement(
+    rules: Sequence[SqlRule], subjects: Sequence[tuple[int, int, datetime, datetime | None]]
+) -> tuple[dict[int, Decimal], set[int]]:
+    """`contributions_at` in one statement for all `rules`."""
+    if not subjects or not rules:
         return {}, set()
     keys, leads, moments, epochs = (list(column) for column in zip(*subjects, strict=True))
     table = Event._meta.db_table

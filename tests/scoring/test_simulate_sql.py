@@ -1,7 +1,8 @@
-"""The simulator's SQL pass for draft behaviour rules (scoring/services/simulate_sql.py)
-equals the engine, lead by lead, on generated events and rules on real PostgreSQL: every
-lead it answers for gets the engine's contribution to the cent, and it declines only leads
-it cannot answer exactly (a track name only Python folds, a total at a half cent)."""
+"""The simulator's SQL pass for draft behaviour rules (scoring/services/simulate_sql.py),
+and its count over columns (simulate_columns.py), equal the engine, lead by lead, on
+generated events and rules on real PostgreSQL: every lead it answers for gets the engine's
+contribution to the cent, and it declines only leads it cannot answer exactly (a track name
+only Python folds, a total at a half cent)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,15 @@ from tests.conftest import requires_postgres
 from tests.factories import lead_make, score_set
 
 pytestmark = [pytest.mark.django_db, requires_postgres]
+
+
+@pytest.fixture(autouse=True, params=["columns", "statement"])
+def counting(request, settings):
+    """Every test twice: behaviour rules counted over columns (scoring/services/
+    simulate_columns.py, the default) and in the SQL statement."""
+    settings.SCORING_SIMULATE_COLUMNS = request.param == "columns"
+    return request.param
+
 
 NAMES = ["Document Downloaded", "document downloaded", "Email Opened", "Straße"]
 # a name only Python's folding matches (its lead goes to the engine): now and then

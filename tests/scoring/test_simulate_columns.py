@@ -1,0 +1,88 @@
+"""The simulator's count of draft behaviour rules over columns (scoring/services/
+simulate_columns.py) takes the drafts it should, and equals the engine lead by lead on
+generated events and rules on real PostgreSQL. tests/scoring/test_simulate_sql.py runs every
+one of its tests through this path too."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+import numpy
+import pytest
+from django.utils import timezone
+
+from scoring.engine import Rule
+from scoring.services import simulate_columns
+from scoring.services.simulate_sql import SqlRule, rules_split
+from tests.conftest import requires_postgres
+from tests.scoring.test_simulate_sql import _engine_score, _rule, _running_rule, _stored_leads
+
+pytestmark = [pytest.mark.django_db, requires_postgres]
+
+
+def _behaviour(rng: random.Random, count: int, *, running: bool = False) -> list[Rule]:
+    rules: list[Rule] = []
+    while len(rules) < count:
+        rule = (_running_rule if running else _rule)(rng, len(rules) + 1)
+        if rule.kind == "behavior":
+            rules.append(rule)
+    return rules
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_columns_answer_each_lead_as_the_engine(seed):
+    rng = random.Random(500 + seed)
+    now = timezone.now().replace(microsecond=0)
+    ids = _stored_leads(rng, now, 30)
+    rules = _behaviour(rng, 4) + _behaviour(rng, 1, running=True)
+    counted, rest = rules_split(rules, fast=True)
+    assert rest == ()
+    assert simulate_columns.available(counted)
+
+    answer = simulate_columns.contributions(counted, low=min(ids), high=max(ids), now=now)
+
+    assert answer is not None  # counted over columns, not left to the statement
+    found, declined = answer
+    expected = _engine_score(rules, ids, now)
+    answered = {i: found.get(i, Decimal(0)) for i in ids if i not in declined}
+    assert answered == {i: expected[i] for i in answered}, rules
+    assert len(answered) >= 5
+
+
+def test_points_that_do_not_fade_round_half_away_from_zero():
+    count = numpy.array([0, 1, 2, 3], dtype=numpy.int64)
+    assert simulate_columns._counted_cents(Decimal("0.005"), count).tolist() == [0, 1, 1, 2]
+    assert simulate_columns._counted_cents(Decimal("-0.005"), count).tolist() == [0, -1, -1, -2]
+    assert simulate_columns._counted_cents(Decimal("33.333"), count).tolist() == [
+        0, 3333, 6667, 10000,
+    ]  # fmt: skip
+    assert simulate_columns._counted_cents(Decimal("20"), count).tolist() == [0, 2000, 4000, 6000]
+
+
+def _items(*points: str) -> list[SqlRule]:
+    return [
+        SqlRule(Rule(i + 1, f"rule {i + 1}", "behavior", Decimal(p), event="page"), "page", ())
+        for i, p in enumerate(points)
+    ]
+
+
+def test_drafts_the_columns_cannot_hold_are_left_to_the_statement():
+    assert simulate_columns.available(_items("1", "0.005", "-7.35"))
+    # points with more decimals than the integers keep, or too large for them
+    assert not simulate_columns.available(_items("1", "0.000000001"))
+    assert not simulate_columns.available(_items("1000000000"))
+    # more rules than the conditions' column holds
+    assert not simulate_columns.available(_items(*["1"] * (simulate_columns.RULES_MAX + 1)))
+
+
+def test_a_copy_not_of_the_shape_asked_for_is_refused():
+    header = simulate_columns._SIGNATURE + bytes(8)
+    row = (5).to_bytes(2, "big") + b"".join(
+        (8).to_bytes(4, "big") + value.to_bytes(8, "big", signed=True) for value in (7, 1, 0, 0, 0)
+    )
+    good = header + row + simulate_columns._TRAILER
+    assert simulate_columns._columns(good)["subject"].tolist() == [7]
+    assert simulate_columns._columns(header + row[:-1] + simulate_columns._TRAILER) is None
+    null = row[:-12] + (-1).to_bytes(4, "big", signed=True) + bytes(8)  # a NULL's length
+    assert simulate_columns._columns(header + null + simulate_columns._TRAILER) is None
