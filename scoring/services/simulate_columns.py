@@ -53,7 +53,13 @@ from ..engine.conditions import _PAGE_KEY, _SCREEN_KEY
 from ..engine.evaluate import _SECONDS_PER_DAY, _days
 from ..models import LeadScore
 from .fading import _HUNDRED_MAX, _SLACK
-from .simulate_sql import SqlCondition, SqlRule, _conditions_sql, _render, _text_sql
+from .simulate_sql import (
+    SqlCondition,
+    SqlRule,
+    _conditions_sql,
+    _render,
+    _text_sql,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -197,21 +203,18 @@ def _read(
     params: list[Any],
 ) -> bytes:  # fmt: skip
     """The events of `keys` that `source` (a FROM … WHERE … over events `e`, with `{reads}`
-    where it filters them by type) gives each subject, in (subject,
-    timestamp, message id) order, as binary COPY rows of (subject, moment, timestamp, key,
-    condition bits); `selected`: the subject and its moment as SQL.
+    where it filters them by key) gives each subject, in (subject, timestamp, message id)
+    order, as binary COPY rows of (subject, moment, timestamp, key, condition bits);
+    `selected`: the subject and its moment as SQL.
 
     Each level computes what the next reads once a row (OFFSET 0 keeps the planner from
     folding them): the track name's key only for track events (`lower()` is a third of
-    reading an event), a condition's field text only for the events of the keys whose rules
-    read it, and the sort gets the five integers and the message id alone."""
+    reading an event; with track keys only, the filter computes it again, so that the
+    track-name index serves a draft with one track rule), a condition's field text only
+    for the events of the keys whose rules read it, and the sort gets the five integers and
+    the message id alone."""
     subject, moment = selected
     tracks = [key for key in keys if key not in (_PAGE_KEY, _SCREEN_KEY)]
-    types = sorted(
-        {"page" for key in keys if key == _PAGE_KEY}
-        | {"screen" for key in keys if key == _SCREEN_KEY}
-        | ({"track"} if tracks else set())
-    )
     code = ["CASE"]
     for key in keys:
         if key in (_PAGE_KEY, _SCREEN_KEY):
@@ -252,7 +255,7 @@ def _read(
     name_key = (
         f"CASE WHEN e.type = 'track' THEN {track_name_key('e.name')} END" if tracks else "NULL"
     )
-    filtered = "e.type IN (" + ", ".join(f"'{name}'" for name in types) + ")"
+    filtered = _filter(keys, tracks)
     if "{reads}" in source:
         source = source.replace("{reads}", filtered)
     else:
@@ -293,6 +296,20 @@ def _read(
         text = cursor.mogrify(sql, params)
         cursor.copy_expert(text.decode() if isinstance(text, bytes) else text, out)
     return out.getvalue()
+
+
+def _filter(keys: list[str], tracks: list[str]) -> str:
+    """Which events `_read` reads: the keys' own, as cheaply as they are found."""
+    if len(tracks) == len(keys):
+        # track keys only: their events as the track-name index finds them (a draft's one
+        # track rule reads its own events, not every track event of the range)
+        nk = track_name_key("e.name")
+        return _render(f"e.type = 'track' AND ({nk} = ANY(%s) OR {nk} IS NULL)", [tracks])
+    # with page or screen events, most of the range is read anyway: by type, the track
+    # name's key taken once, for the track events
+    types = {_PAGE_KEY: "page", _SCREEN_KEY: "screen"}
+    read = sorted({types.get(key, "track") for key in keys})
+    return "e.type IN (" + ", ".join(f"'{name}'" for name in read) + ")"
 
 
 def _columns(raw: bytes) -> dict[str, np.ndarray] | None:
