@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
@@ -525,30 +525,40 @@ def contributions(
     range's events, the rules applied by numpy) where it takes them, else with the other
     rules in one statement, summed per lead in PostgreSQL (`SCORING_SIMULATE_COLUMNS`
     False: always the statement)."""
+    return _counted(
+        rules,
+        lambda columns, items: columns.contributions(items, low=low, high=high, now=now),
+        lambda items: _range_statement(items, low=low, high=high, now=now),
+    )
+
+
+_Answer = tuple[dict[int, Decimal], set[int]]
+
+
+def _counted(
+    rules: Sequence[SqlRule],
+    over_columns: Callable[[Any, Sequence[SqlRule]], _Answer | None],
+    in_statement: Callable[[Sequence[SqlRule]], _Answer],
+) -> _Answer:
+    """The behaviour rules counted over columns (`simulate_columns`) where it takes them and
+    the rest in the statement, summed per subject (a subject either leaves to the engine is
+    the engine's); else every rule in the statement."""
     behaviour = [item for item in rules if item.rule.kind != "inactivity"]
     if behaviour and settings.SCORING_SIMULATE_COLUMNS:
         from . import simulate_columns  # noqa: PLC0415 (it builds on this module's parts)
 
         if simulate_columns.available(behaviour):
-            counted = simulate_columns.contributions(behaviour, low=low, high=high, now=now)
+            counted = over_columns(simulate_columns, behaviour)
             if counted is not None:
-                rest = [item for item in rules if item.rule.kind == "inactivity"]
-                return _merged(counted, _range_statement(rest, low=low, high=high, now=now))
-    return _range_statement(rules, low=low, high=high, now=now)
-
-
-def _merged(
-    *answers: tuple[dict[int, Decimal], set[int]],
-) -> tuple[dict[int, Decimal], set[int]]:
-    """Contributions of disjoint rule sets summed per lead; a lead any of them leaves to the
-    engine is the engine's."""
-    declined = set().union(*(left for _, left in answers))
-    found: dict[int, Decimal] = {}
-    for cents, _ in answers:
-        for subject, value in cents.items():
-            if subject not in declined:
-                found[subject] = found.get(subject, _ZERO_CENTS) + value
-    return found, declined
+                rest = in_statement([item for item in rules if item.rule.kind == "inactivity"])
+                declined = counted[1] | rest[1]
+                found: dict[int, Decimal] = {}
+                for cents, _ in (counted, rest):
+                    for subject, value in cents.items():
+                        if subject not in declined:
+                            found[subject] = found.get(subject, _ZERO_CENTS) + value
+                return found, declined
+    return in_statement(rules)
 
 
 def _range_statement(
@@ -576,16 +586,11 @@ def contributions_at(
     outcomes, each at its handoff time); by key."""
     if not subjects:
         return {}, set()
-    behaviour = [item for item in rules if item.rule.kind != "inactivity"]
-    if behaviour and settings.SCORING_SIMULATE_COLUMNS:
-        from . import simulate_columns  # noqa: PLC0415 (it builds on this module's parts)
-
-        if simulate_columns.available(behaviour):
-            counted = simulate_columns.contributions_at(behaviour, subjects)
-            if counted is not None:
-                rest = [item for item in rules if item.rule.kind == "inactivity"]
-                return _merged(counted, _subjects_statement(rest, subjects))
-    return _subjects_statement(rules, subjects)
+    return _counted(
+        rules,
+        lambda columns, items: columns.contributions_at(items, subjects),
+        lambda items: _subjects_statement(items, subjects),
+    )
 
 
 def _subjects_statement(
