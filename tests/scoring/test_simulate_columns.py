@@ -86,3 +86,50 @@ def test_a_copy_not_of_the_shape_asked_for_is_refused():
     assert simulate_columns._columns(header + row[:-1] + simulate_columns._TRAILER) is None
     null = row[:-12] + (-1).to_bytes(4, "big", signed=True) + bytes(8)  # a NULL's length
     assert simulate_columns._columns(header + null + simulate_columns._TRAILER) is None
+
+
+def test_events_at_one_microsecond_count_as_the_engine_counts_them_in_any_order():
+    """The columns are sorted by (lead, timestamp) in numpy, not by message id as the engine
+    orders them: events at the same microsecond, stored against their ids' order, some
+    meeting a condition and some not, under caps (running and windowed), fading and expiry,
+    give each lead the engine's cents."""
+    from datetime import timedelta
+
+    from mqlapp.leads.models import Event
+    from scoring.engine import Condition
+    from tests.factories import lead_make
+
+    now = timezone.now().replace(microsecond=0)
+    rng = random.Random(7)
+    ids, rows = [], []
+    for _ in range(12):
+        lead = lead_make()
+        ids.append(lead.pk)
+        moments = [now - timedelta(days=rng.randint(0, 30), microseconds=7) for _ in range(3)]
+        for n, at in enumerate(rng.choices(moments, k=9)):
+            rows.append(Event(
+                message_id=f"{lead.pk}-{99 - n:02d}", lead_id=lead.pk, type="track",
+                name="Document Downloaded", timestamp=at, received_at=now,
+                properties={"category": rng.choice(["pricing", "other"])},
+            ))  # fmt: skip
+    Event.objects.bulk_create(rows)  # against the ids' order: "…-99" is stored first
+    pricing = (Condition("properties.category", "eq", "pricing"),)
+    rules = [
+        Rule(1, "capped", "behavior", Decimal("7.35"), event="Document Downloaded",
+             max_times=2, half_life_days=Decimal("9")),
+        Rule(2, "weekly", "behavior", Decimal("20"), event="Document Downloaded",
+             conditions=pricing, max_times=3, window_days=Decimal("7")),
+        Rule(3, "expiring", "behavior", Decimal("-0.005"), event="Document Downloaded",
+             conditions=pricing, max_times=4, expire_after_days=Decimal("12")),
+    ]  # fmt: skip
+    counted, rest = rules_split(rules, fast=True)
+    assert rest == ()
+
+    answer = simulate_columns.contributions(counted, low=min(ids), high=max(ids), now=now)
+
+    assert answer is not None
+    found, declined = answer
+    expected = _engine_score(rules, ids, now)
+    answered = {i: found.get(i, Decimal(0)) for i in ids if i not in declined}
+    assert answered == {i: expected[i] for i in answered}
+    assert len(answered) >= 6
