@@ -31,6 +31,9 @@ SCALES = {
     "small": (20_000, 20, 2_000),
     "tiny": (200, 10, 20),
 }
+# BENCH_SCALE -> how many times each simulator draft is timed (the full run's figures are
+# medians; the small run is the quick check the issue asks to take about a minute)
+SIMULATOR_RUNS = {"full": 3, "small": 1, "tiny": 1}
 
 
 def _bench_url(url: str, scale: str) -> tuple[str, str]:
@@ -111,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     load = _database_prepare(url, name, reuse=args.reuse, size=size)
     try:
         return _run(bench_url, load=load, leads=args.leads, events=args.events,
-                    live=min(live, args.leads), report_path=args.report)  # fmt: skip
+                    live=min(live, args.leads), simulator_runs=SIMULATOR_RUNS[scale],
+                    report_path=args.report)  # fmt: skip
     finally:
         if args.drop:
             from django.conf import settings
@@ -174,8 +178,9 @@ def _redis_answers(url: str) -> bool:
 
 
 def _run(
-    bench_url: str, *, load: bool, leads: int, events: int, live: int, report_path: Path
-) -> int:
+    bench_url: str, *, load: bool, leads: int, events: int, live: int, simulator_runs: int,
+    report_path: Path,
+) -> int:  # fmt: skip
     os.environ["DATABASE_URL"] = bench_url
     # The cache is Redis, as in production (the simulator's backtest keeps its parts there;
     # the memory cache of the embedded default holds 300 entries), when one answers.
@@ -219,7 +224,7 @@ def _run(
             loaded = dict(generated.result())
         loaded["seconds"] = round(time.perf_counter() - started, 1)
         print(f"loaded {loaded}", flush=True)
-    results = scoring.run(live_leads=live)
+    results = scoring.run(live_leads=live, simulator_runs=simulator_runs)
     results["loaded"] = loaded
     results["machine"] = _machine()
     from scoring.services.parallel import pool_shutdown

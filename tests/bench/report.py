@@ -86,7 +86,8 @@ def render(results: dict[str, Any], *, leads: int) -> str:
         "",
         *_refresh_reading(refresh, unit, leads=leads),
         "",
-        f"Simulator, `POST /api/scoring/simulate/` through the API {processes} (median of 3; "
+        f"Simulator, `POST /api/scoring/simulate/` through the API {processes} "
+        f"({_times(results.get('simulator_runs', 3))}; "
         f"the backtest included; threshold 80; {_cache(results)}):",
         "",
         "| draft | × yardstick | median | min – max | rules evaluated | would qualify "
@@ -217,6 +218,10 @@ def _refresh_reading(refresh: dict[str, Any], unit: float, *, leads: int) -> lis
         f"(half-lives of 30–45 days move most contributions by a cent within hours) "
         f"**{hourly(share)}**; with 10 % {hourly(0.10)}; with 1 % {hourly(0.01)}.",
     ]
+
+
+def _times(runs: int) -> str:
+    return f"median of {runs}" if runs > 1 else "one run of each draft"
 
 
 LOAD_START, LOAD_END = "<!-- bench:load:start -->", "<!-- bench:load:end -->"
