@@ -6,16 +6,19 @@ one of its tests through this path too."""
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 from decimal import Decimal
 
 import numpy
 import pytest
 from django.utils import timezone
 
-from scoring.engine import Rule
+from mqlapp.leads.models import Event
+from scoring.engine import Condition, Rule
 from scoring.services import simulate_columns
 from scoring.services.simulate_sql import SqlRule, rules_split
 from tests.conftest import requires_postgres
+from tests.factories import lead_make
 from tests.scoring.test_simulate_sql import _engine_score, _rule, _running_rule, _stored_leads
 
 pytestmark = [pytest.mark.django_db, requires_postgres]
@@ -93,12 +96,6 @@ def test_events_at_one_microsecond_count_as_the_engine_counts_them_in_any_order(
     orders them: events at the same microsecond, stored against their ids' order, some
     meeting a condition and some not, under caps (running and windowed), fading and expiry,
     give each lead the engine's cents."""
-    from datetime import timedelta
-
-    from mqlapp.leads.models import Event
-    from scoring.engine import Condition
-    from tests.factories import lead_make
-
     now = timezone.now().replace(microsecond=0)
     rng = random.Random(7)
     ids, rows = [], []
